@@ -1,0 +1,227 @@
+//! Garbage collection: cascading deletion through ownerReferences (background and
+//! foreground), orphaning, dangling owners, and namespace termination.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::Controller;
+use crate::admission::JOB_TRACKING_FINALIZER;
+use crate::cluster::{Cluster, DeleteOptions, Subresource};
+use crate::podspec;
+use crate::resources::{self, ResourceType};
+use crate::store::StoreEvent;
+
+fn dependents(cluster: &Cluster, owner_uid: &str) -> Vec<(ResourceType, String, String)> {
+    cluster.store.read(|v| {
+        v.all()
+            .filter(|(_, o)| podspec::owner_uids(o).contains(&owner_uid))
+            .map(|(rt, o)| {
+                (
+                    *rt,
+                    podspec::namespace(o).to_string(),
+                    podspec::name(o).to_string(),
+                )
+            })
+            .collect()
+    })
+}
+
+/// Strip ownerReferences to `owner_uid` from every dependent (Orphan propagation).
+pub fn orphan_dependents(cluster: &Cluster, owner_uid: &str) {
+    for (rt, ns, name) in dependents(cluster, owner_uid) {
+        let _ = cluster.write(&rt, &ns, &name, Subresource::Main, false, |cur| {
+            let mut c = cur.clone();
+            if let Some(refs) = c
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
+                refs.retain(|r| r["uid"].as_str() != Some(owner_uid));
+            }
+            if rt == resources::PODS {
+                podspec::remove_finalizer(&mut c, JOB_TRACKING_FINALIZER);
+            }
+            Ok(c)
+        });
+    }
+}
+
+/// Delete every dependent of `owner_uid` (background; pods gracefully).
+pub fn delete_dependents(cluster: &Cluster, owner_uid: &str) {
+    for (rt, ns, name) in dependents(cluster, owner_uid) {
+        let opts = DeleteOptions {
+            propagation_policy: Some("Background".into()),
+            ..Default::default()
+        };
+        if let Err(e) = cluster.delete(&rt, &ns, &name, &opts) {
+            tracing::debug!(error = %e, "cascade delete");
+        }
+    }
+}
+
+/// The garbage collector controller.
+#[derive(Debug, Default)]
+pub struct GarbageCollector;
+
+/// What the collector should do (pure decision over a snapshot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GcAction {
+    /// Owners all gone: delete the dependent.
+    DeleteOrphan(ResourceType, String, String),
+    /// A job-tracking pod whose Job is gone: drop the finalizer.
+    ReleasePod(String, String),
+    /// Foreground deletion finished: remove the `foregroundDeletion` finalizer.
+    FinishForeground(ResourceType, String, String),
+    /// A terminating namespace: delete this object in it.
+    DeleteInNamespace(ResourceType, String, String),
+    /// A terminating namespace is empty: clear its finalizers.
+    FinishNamespace(String),
+}
+
+/// Decide garbage collection work from all objects.
+pub fn plan(all: &[(ResourceType, Value)]) -> Vec<GcAction> {
+    let uids: HashSet<&str> = all.iter().map(|(_, o)| podspec::uid(o)).collect();
+    let mut owners_with_deps: HashSet<&str> = HashSet::new();
+    let mut out = Vec::new();
+    let terminating_ns: HashSet<&str> = all
+        .iter()
+        .filter(|(rt, o)| *rt == resources::NAMESPACES && podspec::is_deleting(o))
+        .map(|(_, o)| podspec::name(o))
+        .collect();
+    let mut ns_nonempty: HashSet<&str> = HashSet::new();
+    for (rt, o) in all {
+        let owners = podspec::owner_uids(o);
+        for u in &owners {
+            owners_with_deps.insert(u);
+        }
+        let key = (
+            podspec::namespace(o).to_string(),
+            podspec::name(o).to_string(),
+        );
+        if !owners.is_empty() && owners.iter().all(|u| !uids.contains(u)) {
+            if *rt == resources::PODS && podspec::has_finalizer(o, JOB_TRACKING_FINALIZER) {
+                out.push(GcAction::ReleasePod(key.0.clone(), key.1.clone()));
+            }
+            if !podspec::is_deleting(o) {
+                out.push(GcAction::DeleteOrphan(*rt, key.0.clone(), key.1.clone()));
+            }
+        }
+        if rt.namespaced && terminating_ns.contains(podspec::namespace(o)) {
+            ns_nonempty.insert(podspec::namespace(o));
+            if !podspec::is_deleting(o) {
+                out.push(GcAction::DeleteInNamespace(*rt, key.0, key.1));
+            } else if *rt == resources::PODS && podspec::has_finalizer(o, JOB_TRACKING_FINALIZER) {
+                out.push(GcAction::ReleasePod(key.0, key.1));
+            }
+        }
+    }
+    for (rt, o) in all {
+        if podspec::is_deleting(o)
+            && podspec::has_finalizer(o, "foregroundDeletion")
+            && !owners_with_deps.contains(podspec::uid(o))
+        {
+            out.push(GcAction::FinishForeground(
+                *rt,
+                podspec::namespace(o).to_string(),
+                podspec::name(o).to_string(),
+            ));
+        }
+    }
+    for ns in terminating_ns {
+        if !ns_nonempty.contains(ns) {
+            out.push(GcAction::FinishNamespace(ns.to_string()));
+        }
+    }
+    out
+}
+
+impl Controller for GarbageCollector {
+    fn name(&self) -> &'static str {
+        "garbage-collector"
+    }
+
+    fn relevant(&self, e: &StoreEvent) -> bool {
+        e.rt != resources::EVENTS
+            && (e.kind == crate::store::EventType::Deleted
+                || podspec::is_deleting(&e.object)
+                || e.rt == resources::NAMESPACES)
+    }
+
+    fn reconcile(&mut self, cluster: &Cluster) {
+        let all: Vec<(ResourceType, Value)> = cluster.store.read(|v| {
+            v.all()
+                .filter(|(rt, _)| **rt != resources::EVENTS)
+                .map(|(rt, o)| (*rt, (**o).clone()))
+                .collect()
+        });
+        for action in plan(&all) {
+            match action {
+                GcAction::DeleteOrphan(rt, ns, name)
+                | GcAction::DeleteInNamespace(rt, ns, name) => {
+                    let opts = DeleteOptions {
+                        propagation_policy: Some("Background".into()),
+                        ..Default::default()
+                    };
+                    let _ = cluster.delete(&rt, &ns, &name, &opts);
+                }
+                GcAction::ReleasePod(ns, name) => cluster.release_pod(&ns, &name),
+                GcAction::FinishForeground(rt, ns, name) => {
+                    let _ = cluster.write(&rt, &ns, &name, Subresource::Main, false, |cur| {
+                        let mut c = cur.clone();
+                        podspec::remove_finalizer(&mut c, "foregroundDeletion");
+                        Ok(c)
+                    });
+                }
+                GcAction::FinishNamespace(ns) => {
+                    let _ = cluster
+                        .store
+                        .update(&resources::NAMESPACES, "", &ns, false, |_, o| {
+                            o["spec"]["finalizers"] = serde_json::json!([]);
+                            Ok(())
+                        });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dangling_owner_and_foreground() {
+        let job = json!({"metadata": {"name": "j", "namespace": "ns", "uid": "J",
+            "deletionTimestamp": "x", "finalizers": ["foregroundDeletion"]}});
+        let pod = json!({"metadata": {"name": "p", "namespace": "ns", "uid": "P",
+            "ownerReferences": [{"uid": "J"}]}});
+        let orphan = json!({"metadata": {"name": "o", "namespace": "ns", "uid": "O",
+            "ownerReferences": [{"uid": "gone"}], "finalizers": [JOB_TRACKING_FINALIZER]}});
+        let all = vec![
+            (resources::JOBS, job.clone()),
+            (resources::PODS, pod),
+            (resources::PODS, orphan),
+        ];
+        let p = plan(&all);
+        assert!(p.contains(&GcAction::DeleteOrphan(
+            resources::PODS,
+            "ns".into(),
+            "o".into()
+        )));
+        assert!(p.contains(&GcAction::ReleasePod("ns".into(), "o".into())));
+        assert!(
+            !p.iter()
+                .any(|a| matches!(a, GcAction::FinishForeground(..)))
+        );
+        let p = plan(&[(resources::JOBS, job)]);
+        assert_eq!(
+            p,
+            vec![GcAction::FinishForeground(
+                resources::JOBS,
+                "ns".into(),
+                "j".into()
+            )]
+        );
+    }
+}

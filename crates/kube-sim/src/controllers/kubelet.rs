@@ -1,0 +1,569 @@
+//! The kubelet stand-in: moves bound pods through their lifecycle after jittered
+//! delays, as data-driven stages chosen by per-pod annotations (KWOK-like):
+//! Pulling/Pulled/Created/Started → Running (pod IP from the node's podCIDR) →
+//! Succeeded/Failed; graceful deletion; nothing moves on a NotReady node.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::Controller;
+use super::scheduler::{node_ready, set_condition};
+use crate::cluster::Cluster;
+use crate::config::Cidr;
+use crate::events::{self, Source};
+use crate::podspec;
+use crate::resources;
+use crate::store::{DeleteRequest, StoreEvent};
+
+/// Annotation: image pull fails (`"true"` or an error message); the pod stays Pending
+/// with `ErrImagePull`.
+pub const ANNOTATION_IMAGE_PULL_ERROR: &str = "kube-sim.focus-scope/image-pull-error";
+/// Annotation: run this long after starting, then exit (e.g. `"5s"`, `"250ms"`, `"2m"`).
+/// Exit code 0 → `Succeeded` (the cleanup pod uses this).
+pub const ANNOTATION_RUN_FOR: &str = "kube-sim.focus-scope/run-for";
+/// Annotation: exit with this code when the run ends (non-zero → `Failed`, reason `Error`).
+/// Without `run-for` the container exits right after starting.
+pub const ANNOTATION_EXIT_CODE: &str = "kube-sim.focus-scope/exit-code";
+/// Annotation: `"true"` → the container is OOMKilled (exit 137) when the run ends.
+pub const ANNOTATION_OOM_KILLED: &str = "kube-sim.focus-scope/oom-killed";
+/// Annotation: `"true"` → Running but never Ready.
+pub const ANNOTATION_NEVER_READY: &str = "kube-sim.focus-scope/never-ready";
+/// Annotation: canned text served by the pod `log` endpoint.
+pub const ANNOTATION_LOG: &str = "kube-sim.focus-scope/log";
+
+/// Parse `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = num.trim().parse().ok()?;
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+/// The next lifecycle step for a pod on this kubelet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Pull, create sandbox (IP), start containers → Running (or ErrImagePull).
+    Start,
+    /// The run ends: Succeeded or Failed per annotations.
+    Finish,
+    /// Deletion requested: stop containers and remove the pod.
+    Terminate,
+}
+
+/// Decide the next stage for a pod (pure). `None`: nothing to do.
+pub fn next_stage(pod: &Value, node_is_ready: bool) -> Option<Stage> {
+    if !node_is_ready {
+        return None;
+    }
+    if podspec::is_deleting(pod) {
+        return Some(Stage::Terminate);
+    }
+    if podspec::is_terminal(pod) {
+        return None;
+    }
+    let waiting_pull = pod
+        .pointer("/status/containerStatuses/0/state/waiting/reason")
+        .and_then(Value::as_str)
+        .is_some_and(|r| r == "ErrImagePull" || r == "ImagePullBackOff");
+    match podspec::phase(pod) {
+        "Pending" if !waiting_pull => Some(Stage::Start),
+        "Running" => {
+            let ends = podspec::annotation(pod, ANNOTATION_RUN_FOR).is_some()
+                || podspec::annotation(pod, ANNOTATION_EXIT_CODE).is_some()
+                || podspec::annotation(pod, ANNOTATION_OOM_KILLED) == Some("true");
+            let finished = pod
+                .pointer("/status/containerStatuses/0/state/terminated")
+                .is_some();
+            (ends && !finished).then_some(Stage::Finish)
+        }
+        _ => None,
+    }
+}
+
+/// How long a Running pod runs before `Finish`.
+pub fn run_duration(pod: &Value) -> Duration {
+    podspec::annotation(pod, ANNOTATION_RUN_FOR)
+        .and_then(parse_duration)
+        .unwrap_or(Duration::ZERO)
+}
+
+/// The kubelet controller (one for all nodes).
+#[derive(Debug)]
+pub struct Kubelet {
+    timers: HashMap<(String, Stage), Instant>,
+    delay: (u64, u64),
+    clock: crate::clock::Clock,
+    cidrs: BTreeMap<String, Cidr>,
+}
+
+impl Kubelet {
+    pub fn new(cluster: &Arc<Cluster>) -> Self {
+        let cidrs = cluster
+            .config
+            .resolved_nodes()
+            .map(|ns| ns.into_iter().map(|n| (n.name, n.pod_cidr)).collect())
+            .unwrap_or_default();
+        Kubelet {
+            timers: HashMap::new(),
+            delay: (
+                cluster.config.kubelet_delay_min_ms,
+                cluster.config.kubelet_delay_max_ms,
+            ),
+            clock: cluster.store.clock().clone(),
+            cidrs,
+        }
+    }
+}
+
+fn kubelet_source(node: &str) -> Source<'_> {
+    Source {
+        component: "kubelet",
+        host: Some(node),
+    }
+}
+
+fn container_id() -> String {
+    let b: [u8; 32] = rand::rng().random();
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("containerd://{hex}")
+}
+
+fn sandbox_id() -> String {
+    let b: [u8; 32] = rand::rng().random();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Pick the first free address of the CIDR.
+pub fn free_ip(cidr: &Cidr, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+    cidr.hosts().find(|ip| !used.contains(ip))
+}
+
+impl Kubelet {
+    fn start(&self, cluster: &Cluster, pod: &Value, node: &str) {
+        let ns = podspec::namespace(pod).to_string();
+        let name = podspec::name(pod).to_string();
+        let src = kubelet_source(node);
+        let containers: Vec<Value> = pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let Some(cidr) = self.cidrs.get(node).copied().or_else(|| {
+            cluster
+                .store
+                .get(&resources::NODES, "", node)
+                .and_then(|n| {
+                    n.pointer("/spec/podCIDR")
+                        .and_then(Value::as_str)
+                        .and_then(Cidr::parse)
+                })
+        }) else {
+            return;
+        };
+        // sandbox + IP (atomically against other pods of the node)
+        let now = self.clock.now_rfc3339();
+        let node_s = node.to_string();
+        let node_ip = cluster
+            .store
+            .get(&resources::NODES, "", node)
+            .and_then(|n| {
+                n.pointer("/status/addresses")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
+                    .and_then(|x| x["address"].as_str().map(String::from))
+            })
+            .unwrap_or_default();
+        let pull_error = podspec::annotation(pod, ANNOTATION_IMAGE_PULL_ERROR).map(String::from);
+        let never_ready = podspec::annotation(pod, ANNOTATION_NEVER_READY) == Some("true");
+        let mut exhausted = false;
+        let res = cluster.store.update(&resources::PODS, &ns, &name, false, |view, p| {
+            if podspec::phase(p) != "Pending" || podspec::is_deleting(p) {
+                return Ok(());
+            }
+            p["status"]["hostIP"] = json!(node_ip);
+            p["status"]["hostIPs"] = json!([{"ip": node_ip}]);
+            if p["status"]["startTime"].is_null() {
+                p["status"]["startTime"] = json!(now);
+            }
+            if let Some(msg) = &pull_error {
+                let statuses: Vec<Value> = containers
+                    .iter()
+                    .map(|c| {
+                        json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": false,
+                            "started": false, "restartCount": 0,
+                            "state": {"waiting": {"reason": "ErrImagePull", "message": msg}}, "lastState": {}})
+                    })
+                    .collect();
+                p["status"]["containerStatuses"] = json!(statuses);
+                set_condition(p, "Initialized", "True", None, None);
+                set_condition(p, "Ready", "False", Some("ContainersNotReady"), Some("containers with unready status"));
+                return Ok(());
+            }
+            let used: Vec<Ipv4Addr> = view
+                .list(&resources::PODS, None)
+                .into_iter()
+                .filter(|o| podspec::node_name(o) == Some(node_s.as_str()) && !podspec::is_terminal(o))
+                .filter_map(|o| o.pointer("/status/podIP").and_then(Value::as_str)?.parse().ok())
+                .collect();
+            let Some(ip) = free_ip(&cidr, &used) else {
+                exhausted = true;
+                return Ok(());
+            };
+            let statuses: Vec<Value> = containers
+                .iter()
+                .map(|c| {
+                    json!({"name": c["name"], "image": c["image"],
+                        "imageID": format!("{}@sha256:{}", c["image"].as_str().unwrap_or(""), &sandbox_id()),
+                        "containerID": container_id(), "ready": !never_ready, "started": true,
+                        "restartCount": 0, "state": {"running": {"startedAt": now}}, "lastState": {}})
+                })
+                .collect();
+            p["status"]["phase"] = json!("Running");
+            p["status"]["podIP"] = json!(ip.to_string());
+            p["status"]["podIPs"] = json!([{"ip": ip.to_string()}]);
+            p["status"]["containerStatuses"] = json!(statuses);
+            set_condition(p, "PodReadyToStartContainers", "True", None, None);
+            set_condition(p, "Initialized", "True", None, None);
+            if never_ready {
+                set_condition(p, "Ready", "False", Some("ContainersNotReady"), Some("containers with unready status"));
+                set_condition(p, "ContainersReady", "False", Some("ContainersNotReady"), Some("containers with unready status"));
+            } else {
+                set_condition(p, "Ready", "True", None, None);
+                set_condition(p, "ContainersReady", "True", None, None);
+            }
+            Ok(())
+        });
+        let Ok(updated) = res else { return };
+        if exhausted {
+            let msg = format!(
+                "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"{}\": plugin type=\"host-local\" failed (add): failed to allocate for range 0: no IP addresses available in range set: {}-{}",
+                sandbox_id(),
+                cidr.hosts()
+                    .next()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default(),
+                cidr.hosts()
+                    .last()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default()
+            );
+            events::record(
+                &cluster.store,
+                &updated,
+                "Warning",
+                "FailedCreatePodSandBox",
+                &msg,
+                src,
+            );
+            return;
+        }
+        for c in &containers {
+            let image = c["image"].as_str().unwrap_or("");
+            let cname = c["name"].as_str().unwrap_or("");
+            let always = c["imagePullPolicy"].as_str() == Some("Always");
+            if always || pull_error.is_some() {
+                events::record(
+                    &cluster.store,
+                    &updated,
+                    "Normal",
+                    "Pulling",
+                    &format!("Pulling image \"{image}\""),
+                    src,
+                );
+            }
+            if let Some(err) = &pull_error {
+                let detail = if err == "true" {
+                    format!(
+                        "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found"
+                    )
+                } else {
+                    err.clone()
+                };
+                events::record(
+                    &cluster.store,
+                    &updated,
+                    "Warning",
+                    "Failed",
+                    &format!("Failed to pull image \"{image}\": {detail}"),
+                    src,
+                );
+                events::record(
+                    &cluster.store,
+                    &updated,
+                    "Warning",
+                    "Failed",
+                    "Error: ErrImagePull",
+                    src,
+                );
+                continue;
+            }
+            if always {
+                events::record(
+                    &cluster.store,
+                    &updated,
+                    "Normal",
+                    "Pulled",
+                    &format!(
+                        "Successfully pulled image \"{image}\" in 0s (0s including waiting). Image size: 0 bytes."
+                    ),
+                    src,
+                );
+            } else {
+                events::record(
+                    &cluster.store,
+                    &updated,
+                    "Normal",
+                    "Pulled",
+                    &format!("Container image \"{image}\" already present on machine"),
+                    src,
+                );
+            }
+            events::record(
+                &cluster.store,
+                &updated,
+                "Normal",
+                "Created",
+                &format!("Created container: {cname}"),
+                src,
+            );
+            events::record(
+                &cluster.store,
+                &updated,
+                "Normal",
+                "Started",
+                &format!("Started container {cname}"),
+                src,
+            );
+        }
+    }
+
+    fn finish(&self, cluster: &Cluster, pod: &Value) {
+        let ns = podspec::namespace(pod);
+        let name = podspec::name(pod);
+        let oom = podspec::annotation(pod, ANNOTATION_OOM_KILLED) == Some("true");
+        let code: i64 = if oom {
+            137
+        } else {
+            podspec::annotation(pod, ANNOTATION_EXIT_CODE)
+                .and_then(|c| c.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let reason = if oom {
+            "OOMKilled"
+        } else if code == 0 {
+            "Completed"
+        } else {
+            "Error"
+        };
+        let now = self.clock.now_rfc3339();
+        let restart_always =
+            pod.pointer("/spec/restartPolicy").and_then(Value::as_str) == Some("Always");
+        let _ = cluster.store.update(&resources::PODS, ns, name, false, |_, p| {
+            if podspec::phase(p) != "Running" {
+                return Ok(());
+            }
+            let started = p
+                .pointer("/status/containerStatuses/0/state/running/startedAt")
+                .cloned()
+                .unwrap_or(json!(now));
+            let terminated = json!({"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": now,
+                "containerID": p.pointer("/status/containerStatuses/0/containerID").cloned().unwrap_or(Value::Null)});
+            if let Some(cs) = p.pointer_mut("/status/containerStatuses").and_then(Value::as_array_mut) {
+                for c in cs {
+                    c["ready"] = json!(false);
+                    c["started"] = json!(false);
+                    if restart_always {
+                        c["restartCount"] = json!(c["restartCount"].as_i64().unwrap_or(0) + 1);
+                        c["lastState"] = json!({"terminated": terminated});
+                        c["state"] = json!({"waiting": {"reason": "CrashLoopBackOff",
+                            "message": "back-off 10s restarting failed container"}});
+                    } else {
+                        c["state"] = json!({"terminated": terminated});
+                    }
+                }
+            }
+            set_condition(p, "Ready", "False", Some(if restart_always { "ContainersNotReady" } else { "PodCompleted" }), None);
+            set_condition(p, "ContainersReady", "False", Some(if restart_always { "ContainersNotReady" } else { "PodCompleted" }), None);
+            if !restart_always {
+                p["status"]["phase"] = json!(if code == 0 { "Succeeded" } else { "Failed" });
+                set_condition(p, "PodReadyToStartContainers", "False", None, None);
+            }
+            Ok(())
+        });
+    }
+
+    fn terminate(&self, cluster: &Cluster, pod: &Value, node: &str) {
+        let ns = podspec::namespace(pod);
+        let name = podspec::name(pod);
+        if podspec::phase(pod) == "Running" {
+            let cname = pod
+                .pointer("/spec/containers/0/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            events::record(
+                &cluster.store,
+                pod,
+                "Normal",
+                "Killing",
+                &format!("Stopping container {cname}"),
+                kubelet_source(node),
+            );
+            let now = self.clock.now_rfc3339();
+            let _ = cluster
+                .store
+                .update(&resources::PODS, ns, name, false, |_, p| {
+                    if let Some(cs) = p
+                        .pointer_mut("/status/containerStatuses")
+                        .and_then(Value::as_array_mut)
+                    {
+                        for c in cs {
+                            let started = c
+                                .pointer("/state/running/startedAt")
+                                .cloned()
+                                .unwrap_or(json!(now));
+                            c["ready"] = json!(false);
+                            c["started"] = json!(false);
+                            c["state"] = json!({"terminated": {"exitCode": 137, "reason": "Error",
+                            "startedAt": started, "finishedAt": now}});
+                        }
+                    }
+                    p["status"]["phase"] = json!("Failed");
+                    set_condition(p, "Ready", "False", Some("PodCompleted"), None);
+                    Ok(())
+                });
+        }
+        let _ = cluster.store.delete(
+            &resources::PODS,
+            ns,
+            name,
+            &DeleteRequest {
+                grace_seconds: 0,
+                ..Default::default()
+            },
+        );
+    }
+}
+
+impl Controller for Kubelet {
+    fn name(&self) -> &'static str {
+        "kubelet"
+    }
+
+    fn relevant(&self, e: &StoreEvent) -> bool {
+        e.rt == resources::PODS || e.rt == resources::NODES
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        self.timers.values().min().copied()
+    }
+
+    fn reconcile(&mut self, cluster: &Cluster) {
+        let now = Instant::now();
+        let work: Vec<(Value, String, Stage)> = cluster.store.read(|v| {
+            let ready: HashMap<String, bool> = v
+                .list(&resources::NODES, None)
+                .into_iter()
+                .map(|n| (podspec::name(n).to_string(), node_ready(n)))
+                .collect();
+            v.list(&resources::PODS, None)
+                .into_iter()
+                .filter_map(|p| {
+                    let node = podspec::node_name(p)?;
+                    let stage = next_stage(p, ready.get(node).copied().unwrap_or(false))?;
+                    Some(((**p).clone(), node.to_string(), stage))
+                })
+                .collect()
+        });
+        let mut live = std::collections::HashSet::new();
+        for (pod, node, stage) in work {
+            let key = (podspec::uid(&pod).to_string(), stage);
+            live.insert(key.clone());
+            let due = match self.timers.get(&key) {
+                Some(t) => *t,
+                None => {
+                    let delay = match stage {
+                        Stage::Finish => {
+                            let started = pod
+                                .pointer("/status/startTime")
+                                .and_then(Value::as_str)
+                                .and_then(crate::clock::parse_ts);
+                            let elapsed = started
+                                .and_then(|s| {
+                                    let d = self.clock.now().duration_since(s);
+                                    Duration::try_from(d).ok()
+                                })
+                                .unwrap_or_default();
+                            self.clock.scale(run_duration(&pod)).saturating_sub(elapsed)
+                        }
+                        _ => self.clock.jittered(self.delay.0, self.delay.1),
+                    };
+                    let t = now + delay;
+                    self.timers.insert(key.clone(), t);
+                    t
+                }
+            };
+            if due > now {
+                continue;
+            }
+            self.timers.remove(&key);
+            match stage {
+                Stage::Start => self.start(cluster, &pod, &node),
+                Stage::Finish => self.finish(cluster, &pod),
+                Stage::Terminate => self.terminate(cluster, &pod, &node),
+            }
+        }
+        self.timers.retain(|k, _| live.contains(k));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages() {
+        let pending = json!({"status": {"phase": "Pending"}});
+        assert_eq!(next_stage(&pending, true), Some(Stage::Start));
+        assert_eq!(next_stage(&pending, false), None);
+        let running = json!({"status": {"phase": "Running"}});
+        assert_eq!(next_stage(&running, true), None);
+        let finishing = json!({"metadata": {"annotations": {ANNOTATION_RUN_FOR: "1s"}}, "status": {"phase": "Running"}});
+        assert_eq!(next_stage(&finishing, true), Some(Stage::Finish));
+        let deleting =
+            json!({"metadata": {"deletionTimestamp": "x"}, "status": {"phase": "Running"}});
+        assert_eq!(next_stage(&deleting, true), Some(Stage::Terminate));
+        let pull = json!({"status": {"phase": "Pending", "containerStatuses": [{"state": {"waiting": {"reason": "ErrImagePull"}}}]}});
+        assert_eq!(next_stage(&pull, true), None);
+    }
+
+    #[test]
+    fn durations_and_ips() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_duration("x"), None);
+        let cidr = Cidr::parse("10.0.0.0/30").expect("cidr");
+        let a = free_ip(&cidr, &[]).expect("first");
+        assert_eq!(a.to_string(), "10.0.0.1");
+        assert_eq!(free_ip(&cidr, &[a, "10.0.0.2".parse().expect("ip")]), None);
+    }
+}

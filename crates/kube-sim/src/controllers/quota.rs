@@ -1,0 +1,71 @@
+//! ResourceQuota status: keeps `status.used` equal to the namespace's usage.
+
+use serde_json::{Value, json};
+
+use super::Controller;
+use crate::cluster::{Cluster, Subresource};
+use crate::podspec;
+use crate::quota;
+use crate::resources;
+use crate::store::StoreEvent;
+
+/// The quota controller.
+#[derive(Debug, Default)]
+pub struct QuotaController;
+
+impl Controller for QuotaController {
+    fn name(&self) -> &'static str {
+        "resourcequota-controller"
+    }
+
+    fn relevant(&self, e: &StoreEvent) -> bool {
+        [
+            resources::PODS,
+            resources::RESOURCE_QUOTAS,
+            resources::JOBS,
+            resources::SERVICES,
+            resources::CONFIG_MAPS,
+            resources::DEPLOYMENTS,
+        ]
+        .contains(&e.rt)
+    }
+
+    fn reconcile(&mut self, cluster: &Cluster) {
+        let updates: Vec<(String, String, Value)> = cluster.store.read(|v| {
+            v.list(&resources::RESOURCE_QUOTAS, None)
+                .into_iter()
+                .filter_map(|q| {
+                    let ns = podspec::namespace(q);
+                    let used = Value::Object(quota::used_for(q, &quota::namespace_usage(v, ns)));
+                    let hard = q.pointer("/spec/hard").cloned().unwrap_or(json!({}));
+                    let changed = q.pointer("/status/used") != Some(&used)
+                        || q.pointer("/status/hard") != Some(&hard);
+                    changed.then(|| {
+                        (
+                            ns.to_string(),
+                            podspec::name(q).to_string(),
+                            json!({"hard": hard, "used": used}),
+                        )
+                    })
+                })
+                .collect()
+        });
+        for (ns, name, status) in updates {
+            let _ = cluster.write(
+                &resources::RESOURCE_QUOTAS,
+                &ns,
+                &name,
+                Subresource::Status,
+                false,
+                |cur| {
+                    let mut c = cur.clone();
+                    c["status"] = status;
+                    if let Some(m) = c["metadata"].as_object_mut() {
+                        m.remove("resourceVersion");
+                    }
+                    Ok(c)
+                },
+            );
+        }
+    }
+}

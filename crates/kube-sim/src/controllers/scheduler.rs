@@ -1,0 +1,432 @@
+//! The scheduler: binds pending pods to nodes that fit (cpu, memory,
+//! ephemeral-storage, every extended resource, pod count), honouring cordon, taints,
+//! node readiness and nodeSelector; otherwise `PodScheduled=False` and the upstream
+//! `FailedScheduling` event. Retries whenever pods or nodes change.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::Controller;
+use crate::cluster::Cluster;
+use crate::events;
+use crate::podspec;
+use crate::quantity::Quantity;
+use crate::resources;
+use crate::store::StoreEvent;
+
+/// A node as the scheduler sees it.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub name: String,
+    pub allocatable: BTreeMap<String, Quantity>,
+    pub requested: BTreeMap<String, Quantity>,
+    pub pods: i128,
+    pub unschedulable: bool,
+    pub ready: bool,
+    pub taints: Vec<Value>,
+    pub labels: serde_json::Map<String, Value>,
+}
+
+impl NodeInfo {
+    pub fn from_node(node: &Value) -> Self {
+        let allocatable = node
+            .pointer("/status/allocatable")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), Quantity::parse(v.as_str()?).ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        NodeInfo {
+            name: podspec::name(node).to_string(),
+            allocatable,
+            requested: BTreeMap::new(),
+            pods: 0,
+            unschedulable: node.pointer("/spec/unschedulable").and_then(Value::as_bool)
+                == Some(true),
+            ready: node_ready(node),
+            taints: node
+                .pointer("/spec/taints")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            labels: node
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    fn add(&mut self, req: &BTreeMap<String, Quantity>) {
+        for (k, q) in req {
+            *self.requested.entry(k.clone()).or_default() += *q;
+        }
+        self.pods += 1;
+    }
+}
+
+/// A node is Ready when its `Ready` condition is `True`.
+pub fn node_ready(node: &Value) -> bool {
+    node.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .is_some_and(|c| c["status"] == "True")
+}
+
+/// Scheduling outcome for one pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Bind(String),
+    Unschedulable(String),
+}
+
+fn tolerates(pod: &Value, taint: &Value) -> bool {
+    let tols = pod.pointer("/spec/tolerations").and_then(Value::as_array);
+    tols.into_iter().flatten().any(|t| {
+        let key_ok = t["key"]
+            .as_str()
+            .is_none_or(|k| k.is_empty() || Some(k) == taint["key"].as_str());
+        let effect_ok = t["effect"]
+            .as_str()
+            .is_none_or(|e| e.is_empty() || Some(e) == taint["effect"].as_str());
+        let value_ok = match t["operator"].as_str().unwrap_or("Equal") {
+            "Exists" => true,
+            _ => t["value"].as_str().unwrap_or("") == taint["value"].as_str().unwrap_or(""),
+        };
+        // an empty key with Exists tolerates everything
+        key_ok && effect_ok && value_ok
+    })
+}
+
+fn taint_text(t: &Value) -> String {
+    format!(
+        "{{{}: {}}}",
+        t["key"].as_str().unwrap_or(""),
+        t["value"].as_str().unwrap_or("")
+    )
+}
+
+/// Why a node does not fit, as upstream reason strings; `true` = resolvable by preemption.
+fn misfit(pod: &Value, req: &BTreeMap<String, Quantity>, n: &NodeInfo) -> Vec<(String, bool)> {
+    if n.unschedulable {
+        return vec![("node(s) were unschedulable".to_string(), false)];
+    }
+    if !n.ready {
+        return vec![(
+            "node(s) had untolerated taint {node.kubernetes.io/not-ready: }".to_string(),
+            false,
+        )];
+    }
+    for t in &n.taints {
+        let effect = t["effect"].as_str().unwrap_or("");
+        if (effect == "NoSchedule" || effect == "NoExecute") && !tolerates(pod, t) {
+            return vec![(
+                format!("node(s) had untolerated taint {}", taint_text(t)),
+                false,
+            )];
+        }
+    }
+    if let Some(sel) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object)
+        && sel.iter().any(|(k, v)| n.labels.get(k) != Some(v))
+    {
+        return vec![(
+            "node(s) didn't match Pod's node affinity/selector".to_string(),
+            false,
+        )];
+    }
+    let mut out = Vec::new();
+    let max_pods = n.allocatable.get("pods").map(|q| q.units()).unwrap_or(110);
+    if n.pods + 1 > max_pods {
+        out.push(("Too many pods".to_string(), true));
+    }
+    for (k, q) in req {
+        if *q == Quantity::ZERO {
+            continue;
+        }
+        let alloc = n.allocatable.get(k).copied().unwrap_or_default();
+        let used = n.requested.get(k).copied().unwrap_or_default();
+        if used + *q > alloc {
+            out.push((format!("Insufficient {k}"), true));
+        }
+    }
+    out
+}
+
+fn summarize(counts: &BTreeMap<String, usize>) -> String {
+    let mut parts: Vec<String> = counts.iter().map(|(r, c)| format!("{c} {r}")).collect();
+    parts.sort();
+    parts.join(", ")
+}
+
+/// Pick a node (least requested pods first, then name) or explain why none fits.
+pub fn decide(pod: &Value, nodes: &[NodeInfo]) -> Decision {
+    let req = podspec::requests(pod);
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut preemption: BTreeMap<String, usize> = BTreeMap::new();
+    let mut best: Option<&NodeInfo> = None;
+    for n in nodes {
+        let m = misfit(pod, &req, n);
+        if m.is_empty() {
+            if best.is_none_or(|b| n.pods < b.pods) {
+                best = Some(n);
+            }
+            continue;
+        }
+        let resolvable = m.iter().all(|(_, r)| *r);
+        for (r, _) in m {
+            *reasons.entry(r).or_default() += 1;
+        }
+        let p = if resolvable {
+            "No preemption victims found for incoming pod."
+        } else {
+            "Preemption is not helpful for scheduling."
+        };
+        *preemption.entry(p.to_string()).or_default() += 1;
+    }
+    if let Some(b) = best {
+        return Decision::Bind(b.name.clone());
+    }
+    let total = nodes.len();
+    if total == 0 {
+        return Decision::Unschedulable("no nodes available to schedule pods".to_string());
+    }
+    // upstream: "0/2 nodes are available: 2 Insufficient x. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."
+    let pre: Vec<String> = {
+        let mut v: Vec<String> = preemption
+            .iter()
+            .map(|(r, c)| format!("{c} {}", r.trim_end_matches('.')))
+            .collect();
+        v.sort();
+        v
+    };
+    Decision::Unschedulable(format!(
+        "0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: {}.",
+        summarize(&reasons),
+        pre.join(", ")
+    ))
+}
+
+/// The scheduler controller.
+#[derive(Debug, Default)]
+pub struct Scheduler;
+
+impl Controller for Scheduler {
+    fn name(&self) -> &'static str {
+        "scheduler"
+    }
+
+    fn relevant(&self, e: &StoreEvent) -> bool {
+        e.rt == resources::PODS || e.rt == resources::NODES
+    }
+
+    fn reconcile(&mut self, cluster: &Cluster) {
+        let (mut nodes, mut pending) = cluster.store.read(|v| {
+            let mut nodes: Vec<NodeInfo> = v
+                .list(&resources::NODES, None)
+                .into_iter()
+                .map(|n| NodeInfo::from_node(n))
+                .collect();
+            let mut pending = Vec::new();
+            for p in v.list(&resources::PODS, None) {
+                match podspec::node_name(p) {
+                    Some(node) => {
+                        if !podspec::is_terminal(p)
+                            && let Some(n) = nodes.iter_mut().find(|n| n.name == node)
+                        {
+                            n.add(&podspec::requests(p));
+                        }
+                    }
+                    None => {
+                        if !podspec::is_terminal(p) && !podspec::is_deleting(p) {
+                            pending.push((**p).clone());
+                        }
+                    }
+                }
+            }
+            (nodes, pending)
+        });
+        pending.sort_by(|a, b| {
+            let ka = (
+                a["metadata"]["creationTimestamp"].as_str(),
+                podspec::name(a),
+            );
+            let kb = (
+                b["metadata"]["creationTimestamp"].as_str(),
+                podspec::name(b),
+            );
+            ka.cmp(&kb)
+        });
+        for pod in pending {
+            let ns = podspec::namespace(&pod).to_string();
+            let name = podspec::name(&pod).to_string();
+            match decide(&pod, &nodes) {
+                Decision::Bind(node) => {
+                    let node2 = node.clone();
+                    let res = cluster
+                        .store
+                        .update(&resources::PODS, &ns, &name, false, |_, p| {
+                            if podspec::node_name(p).is_some() {
+                                return Ok(());
+                            }
+                            p["spec"]["nodeName"] = json!(node2);
+                            set_condition(p, "PodScheduled", "True", None, None);
+                            Ok(())
+                        });
+                    if let Ok(bound) = res {
+                        if let Some(n) = nodes.iter_mut().find(|n| n.name == node) {
+                            n.add(&podspec::requests(&bound));
+                        }
+                        events::record(
+                            &cluster.store,
+                            &bound,
+                            "Normal",
+                            "Scheduled",
+                            &format!("Successfully assigned {ns}/{name} to {node}"),
+                            events::SCHEDULER,
+                        );
+                    }
+                }
+                Decision::Unschedulable(msg) => {
+                    let already = pod
+                        .pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .and_then(|cs| cs.iter().find(|c| c["type"] == "PodScheduled"))
+                        .is_some_and(|c| c["message"].as_str() == Some(msg.as_str()));
+                    if already {
+                        continue;
+                    }
+                    let m2 = msg.clone();
+                    let res = cluster
+                        .store
+                        .update(&resources::PODS, &ns, &name, false, |_, p| {
+                            set_condition(
+                                p,
+                                "PodScheduled",
+                                "False",
+                                Some("Unschedulable"),
+                                Some(&m2),
+                            );
+                            Ok(())
+                        });
+                    if let Ok(p) = res {
+                        events::record(
+                            &cluster.store,
+                            &p,
+                            "Warning",
+                            "FailedScheduling",
+                            &msg,
+                            events::SCHEDULER,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Set (or replace) a pod condition.
+pub fn set_condition(
+    pod: &mut Value,
+    ty: &str,
+    status: &str,
+    reason: Option<&str>,
+    message: Option<&str>,
+) {
+    let mut c = json!({"type": ty, "status": status, "lastProbeTime": null,
+        "lastTransitionTime": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()});
+    if let Some(r) = reason {
+        c["reason"] = json!(r);
+    }
+    if let Some(m) = message {
+        c["message"] = json!(m);
+    }
+    if !pod["status"]["conditions"].is_array() {
+        pod["status"]["conditions"] = json!([]);
+    }
+    if let Some(cs) = pod["status"]["conditions"].as_array_mut() {
+        match cs.iter_mut().find(|x| x["type"] == ty) {
+            Some(existing) => {
+                if existing["status"] == status {
+                    c["lastTransitionTime"] = existing["lastTransitionTime"].clone();
+                }
+                *existing = c;
+            }
+            None => cs.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, gpus: i64) -> NodeInfo {
+        let mut allocatable = BTreeMap::new();
+        allocatable.insert(
+            "nvidia.com/gpu.shared".to_string(),
+            Quantity::from_units(gpus),
+        );
+        allocatable.insert("pods".to_string(), Quantity::from_units(110));
+        allocatable.insert("cpu".to_string(), Quantity::from_units(8));
+        NodeInfo {
+            name: name.into(),
+            allocatable,
+            requested: BTreeMap::new(),
+            pods: 0,
+            unschedulable: false,
+            ready: true,
+            taints: vec![],
+            labels: Default::default(),
+        }
+    }
+
+    fn gpu_pod() -> Value {
+        json!({"spec": {"containers": [{"resources": {"limits": {"nvidia.com/gpu.shared": "1"}}}]}})
+    }
+
+    #[test]
+    fn insufficient_gpu_message_is_upstream() {
+        let mut a = node("a", 1);
+        let mut b = node("b", 1);
+        a.add(&podspec::requests(&gpu_pod()));
+        b.add(&podspec::requests(&gpu_pod()));
+        assert_eq!(
+            decide(&gpu_pod(), &[a, b]),
+            Decision::Unschedulable(
+                "0/2 nodes are available: 2 Insufficient nvidia.com/gpu.shared. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.".into()
+            )
+        );
+    }
+
+    #[test]
+    fn cordon_and_spread() {
+        let mut a = node("a", 8);
+        a.unschedulable = true;
+        let mut b = node("b", 8);
+        b.pods = 3;
+        let c = node("c", 8);
+        assert_eq!(
+            decide(&gpu_pod(), &[a.clone(), b, c]),
+            Decision::Bind("c".into())
+        );
+        match decide(&gpu_pod(), &[a]) {
+            Decision::Unschedulable(m) => assert_eq!(
+                m,
+                "0/1 nodes are available: 1 node(s) were unschedulable. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn max_pods() {
+        let mut a = node("a", 8);
+        a.pods = 110;
+        assert!(
+            matches!(decide(&json!({"spec": {}}), &[a]), Decision::Unschedulable(m) if m.contains("1 Too many pods"))
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! `KubeSim`: start/stop one simulated cluster (server, controllers, port listeners).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::cluster::{Cluster, RequestRecord};
+use crate::config::SimConfig;
+use crate::netblock::Block;
+use crate::resources;
+use crate::{Error, controllers};
+
+/// One running simulated cluster.
+#[derive(Debug)]
+pub struct KubeSim {
+    cluster: Arc<Cluster>,
+    addr: SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+    node_ips: Vec<Ipv4Addr>,
+    _block: Block,
+}
+
+impl KubeSim {
+    /// Bind 127.0.0.1:0, seed namespaces and nodes, start the controllers.
+    pub async fn start(config: SimConfig) -> Result<KubeSim, Error> {
+        Self::start_on(config, 0).await
+    }
+
+    /// Like `start`, on a given port (0 = any).
+    pub async fn start_on(config: SimConfig, port: u16) -> Result<KubeSim, Error> {
+        config.validate()?;
+        let nodes = config.resolved_nodes()?;
+        if nodes.len() > 250 {
+            return Err(Error::Config(crate::config::ConfigError::Invalid(
+                "at most 250 nodes fit a loopback block".into(),
+            )));
+        }
+        let block = Block::claim()?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let cluster = Arc::new(Cluster::new(config.clone(), shutdown_rx.clone()));
+        for ns in &config.namespaces {
+            cluster
+                .create(
+                    &resources::NAMESPACES,
+                    "",
+                    json!({"metadata": {"name": ns}}),
+                    false,
+                )
+                .map_err(|e| Error::Seed(Box::new(e)))?;
+            cluster
+                .create(
+                    &resources::SERVICE_ACCOUNTS,
+                    ns,
+                    json!({"metadata": {"name": "default"}}),
+                    false,
+                )
+                .map_err(|e| Error::Seed(Box::new(e)))?;
+        }
+        let mut node_ips = Vec::new();
+        for (i, n) in nodes.iter().enumerate() {
+            let ip = block.ip(i as u8 + 1);
+            node_ips.push(ip);
+            cluster
+                .create(&resources::NODES, "", node_object(n, ip), false)
+                .map_err(|e| Error::Seed(Box::new(e)))?;
+        }
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .map_err(Error::Bind)?;
+        let addr = listener.local_addr().map_err(Error::Bind)?;
+        let app = crate::api::router(cluster.clone());
+        let mut stop = shutdown_rx.clone();
+        let server = tokio::spawn(async move {
+            let r = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "kube-sim server stopped");
+            }
+        });
+        let mut tasks = controllers::spawn_all(&cluster);
+        if config.stream_ports {
+            tasks.push(tokio::spawn(crate::ports::run(
+                cluster.clone(),
+                node_ips.clone(),
+            )));
+        }
+        tracing::info!(%addr, nodes = nodes.len(), "kube-sim started");
+        Ok(KubeSim {
+            cluster,
+            addr,
+            shutdown_tx,
+            server,
+            tasks,
+            node_ips,
+            _block: block,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The API server's socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Kubeconfig text (JSON, which is YAML): cluster, context and user `kube-sim`,
+    /// namespace `default`.
+    pub fn kubeconfig(&self) -> String {
+        let v = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "kube-sim", "cluster": {"server": self.url()}}],
+            "users": [{"name": "kube-sim", "user": {}}],
+            "contexts": [{"name": "kube-sim", "context": {"cluster": "kube-sim", "user": "kube-sim", "namespace": "default"}}],
+            "current-context": "kube-sim",
+            "preferences": {}
+        });
+        serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
+    }
+
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::write(path, self.kubeconfig())
+    }
+
+    /// Each node's InternalIP (loopback addresses of this instance's block), in node order.
+    pub fn node_ips(&self) -> Vec<Ipv4Addr> {
+        self.node_ips.clone()
+    }
+
+    /// The shared cluster state (store, verbs) for in-process inspection.
+    pub fn cluster(&self) -> Arc<Cluster> {
+        self.cluster.clone()
+    }
+
+    /// Requests served so far (when `request_log` is on).
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.cluster
+            .request_log
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
+    /// Mark a node Ready or NotReady (its pods stop progressing; nothing new is scheduled there).
+    pub fn set_node_ready(&self, node: &str, ready: bool) -> Result<(), crate::status::ApiError> {
+        self.cluster
+            .store
+            .update(&resources::NODES, "", node, false, |_, n| {
+                set_ready_condition(n, ready, &self.cluster.store.clock().now_rfc3339());
+                Ok(())
+            })
+            .map(|_| ())
+    }
+
+    /// Stop the server, the controllers and every port listener.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        let mut server = self.server;
+        if tokio::time::timeout(Duration::from_secs(2), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+        for t in self.tasks {
+            let mut t = t;
+            if tokio::time::timeout(Duration::from_secs(2), &mut t)
+                .await
+                .is_err()
+            {
+                t.abort();
+            }
+        }
+    }
+}
+
+fn set_ready_condition(node: &mut Value, ready: bool, now: &str) {
+    let cond = if ready {
+        json!({"type": "Ready", "status": "True", "reason": "KubeletReady",
+            "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now})
+    } else {
+        json!({"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+            "message": "container runtime is down", "lastHeartbeatTime": now, "lastTransitionTime": now})
+    };
+    if let Some(cs) = node
+        .pointer_mut("/status/conditions")
+        .and_then(Value::as_array_mut)
+    {
+        cs.retain(|c| c["type"] != "Ready");
+        cs.push(cond);
+    }
+}
+
+fn node_object(n: &crate::config::ResolvedNode, ip: Ipv4Addr) -> Value {
+    let mut labels = json!({
+        "kubernetes.io/hostname": n.name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": "amd64",
+        "type": "kube-sim",
+    });
+    for (k, v) in &n.labels {
+        labels[k] = json!(v);
+    }
+    let taints: Vec<Value> = n
+        .taints
+        .iter()
+        .map(|t| json!({"key": t.key, "value": t.value, "effect": t.effect}))
+        .collect();
+    let mut spec = json!({"podCIDR": n.pod_cidr.to_string(), "podCIDRs": [n.pod_cidr.to_string()]});
+    if n.unschedulable {
+        spec["unschedulable"] = json!(true);
+    }
+    if !taints.is_empty() {
+        spec["taints"] = json!(taints);
+    }
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let mut node = json!({
+        "metadata": {"name": n.name, "labels": labels, "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+        "spec": spec,
+        "status": {
+            "capacity": n.allocatable,
+            "allocatable": n.allocatable,
+            "conditions": [
+                {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory", "message": "kubelet has sufficient memory available", "lastHeartbeatTime": now, "lastTransitionTime": now},
+                {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure", "message": "kubelet has no disk pressure", "lastHeartbeatTime": now, "lastTransitionTime": now},
+                {"type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID", "message": "kubelet has sufficient PID available", "lastHeartbeatTime": now, "lastTransitionTime": now}
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": ip.to_string()},
+                {"type": "Hostname", "address": n.name}
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "6.1.0-kube-sim",
+                "osImage": "kube-sim", "containerRuntimeVersion": "containerd://1.7.0",
+                "kubeletVersion": "v1.33.0-kube-sim", "kubeProxyVersion": "", "operatingSystem": "linux",
+                "architecture": "amd64"
+            }
+        }
+    });
+    set_ready_condition(&mut node, true, &now);
+    node
+}
