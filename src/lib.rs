@@ -1,1 +1,23 @@
+//! focus-scope: the BDD specification suite for Focus Server's infrastructure scope.
+//!
+//! Layers, from the features down: `steps` (one-line glue) → `world` (per-scenario
+//! state) → the domain layer (`api`, `cluster`, `investigation`) → the target, reached
+//! only over HTTP and the Kubernetes API. `suite` holds the run's shared context,
+//! `runner` drives cucumber and decides the exit code.
 
+pub mod api;
+pub mod availability;
+pub mod changes;
+pub mod cluster;
+pub mod config;
+pub mod contract;
+pub mod exit;
+pub mod investigation;
+pub mod ledger;
+pub mod net;
+pub mod outcome;
+pub mod runner;
+pub mod steps;
+pub mod suite;
+pub mod wait;
+pub mod world;

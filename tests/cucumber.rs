@@ -1,1 +1,9 @@
-fn main() {}
+//! `cargo test --test cucumber [-- <cucumber options>]`: the suite against the target
+//! of the selected profile (the embedded sandbox by default).
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    focus_scope::runner::run().await.into()
+}

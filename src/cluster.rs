@@ -1,0 +1,470 @@
+//! The Kubernetes handle: a kube-rs client for one namespace, inspection of an
+//! investigation's objects by exact name, waits by watch under a deadline, and
+//! deletion of exactly the objects the run created.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{Api, DeleteParams, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::{WatchStreamExt, wait::await_condition, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+
+use crate::investigation::InvestigationObjects;
+use crate::wait::{WaitError, within};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot read kubeconfig {path}: {message}")]
+    Kubeconfig { path: String, message: String },
+    #[error("cannot configure the Kubernetes client: {0}")]
+    Config(String),
+    #[error("Kubernetes API: {what}: {message}")]
+    Api { what: String, message: String },
+    #[error(transparent)]
+    Wait(#[from] WaitError),
+}
+
+type Result<T> = std::result::Result<T, ClusterError>;
+
+fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ClusterError {
+    let what = what.into();
+    move |e| ClusterError::Api {
+        what,
+        message: e.to_string(),
+    }
+}
+
+/// A kube-rs client bound to the investigation namespace.
+#[derive(Clone)]
+pub struct Cluster {
+    client: Client,
+    namespace: String,
+    request_timeout: Duration,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// Connects with an explicit kubeconfig file (never the ambient one), or with the
+    /// standard lookup (KUBECONFIG, ~/.kube/config, in-cluster) when `kubeconfig` is None.
+    pub async fn connect(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+        namespace: &str,
+        request_timeout: Duration,
+    ) -> Result<Cluster> {
+        let options = KubeConfigOptions {
+            context: context.map(String::from),
+            ..Default::default()
+        };
+        let mut config = match kubeconfig {
+            Some(path) => {
+                let kc = Kubeconfig::read_from(path).map_err(|e| ClusterError::Kubeconfig {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                kube::Config::from_custom_kubeconfig(kc, &options)
+                    .await
+                    .map_err(|e| ClusterError::Config(e.to_string()))?
+            }
+            None => match context {
+                Some(_) => kube::Config::from_kubeconfig(&options)
+                    .await
+                    .map_err(|e| ClusterError::Config(e.to_string()))?,
+                None => kube::Config::infer()
+                    .await
+                    .map_err(|e| ClusterError::Config(e.to_string()))?,
+            },
+        };
+        config.connect_timeout = Some(request_timeout);
+        let client = Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))?;
+        Ok(Cluster {
+            client,
+            namespace: namespace.to_string(),
+            request_timeout,
+        })
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// The cluster's `/version` gitVersion.
+    pub async fn version(&self) -> Result<String> {
+        let v = within(
+            self.request_timeout,
+            "GET /version",
+            self.client.apiserver_version(),
+        )
+        .await?
+        .map_err(api_err("GET /version"))?;
+        Ok(v.git_version)
+    }
+
+    pub async fn job(&self, name: &str) -> Result<Option<Job>> {
+        self.get_opt(name).await
+    }
+
+    pub async fn service(&self, name: &str) -> Result<Option<Service>> {
+        self.get_opt(name).await
+    }
+
+    async fn get_opt<K>(&self, name: &str) -> Result<Option<K>>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+        <K as Resource>::DynamicType: Default,
+    {
+        let what = format!("get {} {name}", K::kind(&Default::default()));
+        within(self.request_timeout, &what, self.api::<K>().get_opt(name))
+            .await?
+            .map_err(api_err(what))
+    }
+
+    /// The node ports a Service exposes, or None when it does not exist.
+    pub async fn service_node_ports(&self, name: &str) -> Result<Option<Vec<i32>>> {
+        Ok(self.service(name).await?.map(|svc| {
+            svc.spec
+                .and_then(|s| s.ports)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p.node_port)
+                .collect()
+        }))
+    }
+
+    /// Pods of one Job, matched by the exact `job-name` label (never a substring).
+    pub async fn pods_of_job(&self, job: &str) -> Result<Vec<Pod>> {
+        let what = format!("list pods job-name={job}");
+        let lp = ListParams::default().labels(&format!("job-name={job}"));
+        let list = within(self.request_timeout, &what, self.api::<Pod>().list(&lp))
+            .await?
+            .map_err(api_err(what))?;
+        Ok(list.items)
+    }
+
+    /// Waits by watch until the Job exists.
+    pub async fn wait_for_job(&self, name: &str, deadline: Duration) -> Result<Job> {
+        let what = format!("Job {name} to appear");
+        let found = within(
+            deadline,
+            &what,
+            await_condition(self.api::<Job>(), name, |j: Option<&Job>| j.is_some()),
+        )
+        .await?
+        .map_err(|e| ClusterError::Api {
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+        found.ok_or_else(|| ClusterError::Api {
+            what,
+            message: "the watch ended without the Job".into(),
+        })
+    }
+
+    /// Waits by watch until a pod of the Job is Running; returns that pod.
+    pub async fn wait_pod_running(&self, job: &str, deadline: Duration) -> Result<Pod> {
+        let what = format!("a pod of Job {job} to be Running");
+        let cfg = watcher::Config::default().labels(&format!("job-name={job}"));
+        let running = watcher(self.api::<Pod>(), cfg)
+            .default_backoff()
+            .applied_objects()
+            .try_filter(|p| futures::future::ready(pod_phase(p) == "Running"));
+        futures::pin_mut!(running);
+        let first = within(deadline, &what, running.next()).await?;
+        match first {
+            Some(Ok(pod)) => Ok(pod),
+            Some(Err(e)) => Err(ClusterError::Api {
+                what,
+                message: e.to_string(),
+            }),
+            None => Err(ClusterError::Api {
+                what,
+                message: "the watch ended".into(),
+            }),
+        }
+    }
+
+    /// Deletes the investigation's three objects by exact name (Background
+    /// propagation) and blocks until they and their pods are gone.
+    pub async fn delete_investigation(
+        &self,
+        objects: &InvestigationObjects,
+        deadline: Duration,
+    ) -> Result<()> {
+        let dp = DeleteParams::background();
+        for job in objects.jobs() {
+            self.delete_ignoring_absent::<Job>(job, &dp).await?;
+        }
+        self.delete_ignoring_absent::<Service>(&objects.service, &dp)
+            .await?;
+        let what = format!("investigation {} to be gone", objects.job_id);
+        within(deadline, &what, async {
+            for job in objects.jobs() {
+                self.until_absent::<Job>(job).await?;
+                self.until_no_pods(job).await?;
+            }
+            self.until_absent::<Service>(&objects.service).await
+        })
+        .await?
+    }
+
+    /// Names of the investigation's objects (and pods) that still exist.
+    pub async fn remaining(&self, objects: &InvestigationObjects) -> Result<Vec<String>> {
+        let mut left = Vec::new();
+        for job in objects.jobs() {
+            if self.job(job).await?.is_some() {
+                left.push(format!("Job/{job}"));
+            }
+            for p in self.pods_of_job(job).await? {
+                left.push(format!("Pod/{}", p.metadata.name.unwrap_or_default()));
+            }
+        }
+        if self.service(&objects.service).await?.is_some() {
+            left.push(format!("Service/{}", objects.service));
+        }
+        Ok(left)
+    }
+
+    async fn delete_ignoring_absent<K>(&self, name: &str, dp: &DeleteParams) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+        <K as Resource>::DynamicType: Default,
+    {
+        let what = format!("delete {} {name}", K::kind(&Default::default()));
+        match within(
+            self.request_timeout,
+            &what,
+            self.api::<K>().delete(name, dp),
+        )
+        .await?
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(api_err(what)(e)),
+        }
+    }
+
+    async fn until_absent<K>(&self, name: &str) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
+        <K as Resource>::DynamicType: Default,
+    {
+        await_condition(self.api::<K>(), name, |o: Option<&K>| o.is_none())
+            .await
+            .map(|_| ())
+            .map_err(|e| ClusterError::Api {
+                what: format!("watch {name}"),
+                message: e.to_string(),
+            })
+    }
+
+    /// Watches the Job's pods until, after a complete list, none is left.
+    async fn until_no_pods(&self, job: &str) -> Result<()> {
+        let cfg = watcher::Config::default().labels(&format!("job-name={job}"));
+        let mut live = BTreeSet::new();
+        let mut relisting = BTreeSet::new();
+        let mut listed = false;
+        let events = watcher(self.api::<Pod>(), cfg).default_backoff();
+        futures::pin_mut!(events);
+        while let Some(ev) = events.next().await {
+            let ev = ev.map_err(|e| ClusterError::Api {
+                what: format!("watch pods of {job}"),
+                message: e.to_string(),
+            })?;
+            match ev {
+                watcher::Event::Init => relisting.clear(),
+                watcher::Event::InitApply(p) => {
+                    relisting.insert(p.metadata.name.unwrap_or_default());
+                }
+                watcher::Event::InitDone => {
+                    live = std::mem::take(&mut relisting);
+                    listed = true;
+                }
+                watcher::Event::Apply(p) => {
+                    live.insert(p.metadata.name.unwrap_or_default());
+                }
+                watcher::Event::Delete(p) => {
+                    live.remove(&p.metadata.name.unwrap_or_default());
+                }
+            }
+            if listed && live.is_empty() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn pod_phase(p: &Pod) -> &str {
+    p.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
+}
+
+/// Kinds of object an investigation consists of, with their name prefixes.
+const INVESTIGATION_PREFIXES: [&str; 3] = ["grpc-job-", "cleanup-job-", "grpc-service-"];
+
+/// The job_id an investigation object's name carries, if it is one.
+pub fn job_id_of(name: &str) -> Option<&str> {
+    INVESTIGATION_PREFIXES
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .filter(|id| !id.is_empty())
+}
+
+impl Cluster {
+    /// Investigation objects (`grpc-job-*`, `cleanup-job-*`, `grpc-service-*`) created
+    /// at or after `since` (creation timestamps have second precision), as
+    /// `(Kind/name, job_id)`.
+    pub async fn investigation_objects_since(
+        &self,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<(String, String)>> {
+        let floor = since.as_second();
+        let recent = |m: &kube::api::ObjectMeta| {
+            m.creation_timestamp
+                .as_ref()
+                .is_none_or(|t| t.0.as_second() >= floor)
+        };
+        let mut found = Vec::new();
+        let lp = ListParams::default();
+        let jobs = within(
+            self.request_timeout,
+            "list Jobs",
+            self.api::<Job>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list Jobs"))?;
+        for j in jobs.items.iter().filter(|j| recent(&j.metadata)) {
+            let name = j.metadata.name.clone().unwrap_or_default();
+            if let Some(id) = job_id_of(&name) {
+                found.push((format!("Job/{name}"), id.to_string()));
+            }
+        }
+        let services = within(
+            self.request_timeout,
+            "list Services",
+            self.api::<Service>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list Services"))?;
+        for s in services.items.iter().filter(|s| recent(&s.metadata)) {
+            let name = s.metadata.name.clone().unwrap_or_default();
+            if let Some(id) = job_id_of(&name) {
+                found.push((format!("Service/{name}"), id.to_string()));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Waits (by watch) until the investigation's objects and pods are gone, without
+    /// deleting anything: the server is expected to have removed them.
+    pub async fn wait_investigation_gone(
+        &self,
+        objects: &InvestigationObjects,
+        deadline: Duration,
+    ) -> Result<()> {
+        let what = format!("investigation {} to be gone", objects.job_id);
+        within(deadline, &what, async {
+            for job in objects.jobs() {
+                self.until_absent::<Job>(job).await?;
+                self.until_no_pods(job).await?;
+            }
+            self.until_absent::<Service>(&objects.service).await
+        })
+        .await?
+    }
+
+    /// Addresses (InternalIP/ExternalIP) of the nodes whose Ready condition is True.
+    pub async fn ready_node_addresses(&self) -> Result<Vec<String>> {
+        use k8s_openapi::api::core::v1::Node;
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let list = within(
+            self.request_timeout,
+            "list Nodes",
+            nodes.list(&ListParams::default()),
+        )
+        .await?
+        .map_err(api_err("list Nodes"))?;
+        Ok(list
+            .items
+            .iter()
+            .filter_map(|n| n.status.as_ref())
+            .filter(|s| {
+                s.conditions
+                    .iter()
+                    .flatten()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+            .flat_map(|s| s.addresses.iter().flatten())
+            .filter(|a| a.type_ == "InternalIP" || a.type_ == "ExternalIP")
+            .map(|a| a.address.clone())
+            .collect())
+    }
+
+    /// The container args of the Job's pods (first container), one list per pod.
+    pub async fn pod_args(&self, job: &str) -> Result<Vec<Vec<String>>> {
+        Ok(self
+            .pods_of_job(job)
+            .await?
+            .iter()
+            .map(|p| {
+                p.spec
+                    .as_ref()
+                    .and_then(|s| s.containers.first())
+                    .and_then(|c| c.args.clone())
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_come_from_exact_prefixes() {
+        assert_eq!(job_id_of("grpc-job-1-16"), Some("1-16"));
+        assert_eq!(job_id_of("cleanup-job-1-160"), Some("1-160"));
+        assert_eq!(job_id_of("grpc-service-2-3"), Some("2-3"));
+        assert_eq!(job_id_of("grpc-job-"), None);
+        assert_eq!(job_id_of("panda-panda-focus-server"), None);
+    }
+}

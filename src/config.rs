@@ -1,0 +1,556 @@
+//! Environment profiles: `config/<name>.toml`, selected by `FOCUS_ENV` (default `sandbox`),
+//! with single keys overridden by documented `FOCUS_*` variables.
+//!
+//! Every problem is found here, before anything is sent, and reported as one message
+//! that names the key and the file (or the variable) it came from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The profile used when `FOCUS_ENV` is unset.
+pub const DEFAULT_PROFILE: &str = "sandbox";
+
+/// Environment variables that override single keys, with the key each one sets.
+pub const OVERRIDES: &[(&str, &str)] = &[
+    ("FOCUS_API_URL", "target.api_url"),
+    ("FOCUS_NAMESPACE", "target.namespace"),
+    ("FOCUS_KUBECONFIG", "target.kubeconfig"),
+    ("FOCUS_KUBE_CONTEXT", "target.kube_context"),
+    ("FOCUS_TLS_VERIFY", "target.tls_verify"),
+    ("FOCUS_SANDBOX_PROFILE", "sandbox.profile"),
+    ("FOCUS_SANDBOX_DEFECTS", "sandbox.defects"),
+    ("FOCUS_SANDBOX_CLUSTER", "sandbox.cluster"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read the profile: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: key `{key}`: {message}")]
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
+    #[error("environment variable {var} (key `{key}`): {message}")]
+    Override {
+        var: String,
+        key: String,
+        message: String,
+    },
+    #[error("unknown profile `{name}` (FOCUS_ENV): no file {file}; known profiles: {known}")]
+    UnknownProfile {
+        name: String,
+        file: String,
+        known: String,
+    },
+}
+
+/// What the suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    /// Start the embedded focus-sandbox (with its own simulated cluster) and use only it.
+    Sandbox,
+    /// A Focus Server and cluster that already exist (DEV, staging, production).
+    Remote,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub kind: TargetKind,
+    /// Base URL of the Focus Server API, with its path prefix (remote only).
+    #[serde(default)]
+    pub api_url: Option<String>,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Kubeconfig file (remote only; unset = the standard lookup, in-cluster included).
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    #[serde(default)]
+    pub kube_context: Option<String>,
+    /// Verify the ingress' TLS certificate (real environments use a self-signed one).
+    #[serde(default = "yes")]
+    pub tls_verify: bool,
+    /// How an investigation is cancelled: `endpoint` (`DELETE /job/{job_id}`) where the
+    /// server has one, else `kubernetes` (delete its three objects by exact name).
+    #[serde(default = "default_cancel")]
+    pub cancel: CancelMethod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CancelMethod {
+    Endpoint,
+    Kubernetes,
+}
+
+fn default_cancel() -> CancelMethod {
+    CancelMethod::Kubernetes
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// `as-required` (the contract's required behaviour) or `as-observed`.
+    #[serde(default = "default_sandbox_profile")]
+    pub profile: String,
+    /// Named defects to inject (kebab-case names of focus-sandbox's catalogue).
+    #[serde(default)]
+    pub defects: Vec<String>,
+    /// A kube-sim cluster shape (TOML), relative to the config directory.
+    #[serde(default)]
+    pub cluster: Option<PathBuf>,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            profile: default_sandbox_profile(),
+            defects: Vec::new(),
+            cluster: None,
+        }
+    }
+}
+
+/// Per-operation deadlines. Every wait of the suite uses one of these.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    /// One HTTP request to Focus Server, or one Kubernetes API call.
+    #[serde(with = "humantime")]
+    pub request: Duration,
+    /// A Kubernetes object the server should have created becomes visible.
+    #[serde(with = "humantime")]
+    pub object_appears: Duration,
+    /// An investigation's pod reaches Running.
+    #[serde(with = "humantime")]
+    pub pod_running: Duration,
+    /// An investigation's stream port accepts TCP.
+    #[serde(with = "humantime")]
+    pub port_reachable: Duration,
+    /// Deleted objects (and their pods) are gone.
+    #[serde(with = "humantime")]
+    pub deletion: Duration,
+    /// Starting the embedded sandbox, or the first answer of a remote target.
+    #[serde(with = "humantime")]
+    pub startup: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Human description shown in reports.
+    #[serde(default)]
+    pub description: String,
+    /// Destructive scenarios are refused unless the run allows them explicitly.
+    pub protected: bool,
+    /// The environment belongs to this run alone (the sandbox, a dedicated DEV).
+    pub exclusive: bool,
+    pub target: Target,
+    #[serde(default)]
+    pub sandbox: SandboxSettings,
+    pub deadlines: Deadlines,
+}
+
+/// A loaded profile and where it came from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub name: String,
+    pub file: PathBuf,
+    pub dir: PathBuf,
+    pub profile: Profile,
+}
+
+impl Config {
+    /// The config directory: `FOCUS_CONFIG_DIR`, else the crate's `config/`.
+    pub fn default_dir() -> PathBuf {
+        std::env::var_os("FOCUS_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config")))
+    }
+
+    /// Loads the profile named by `FOCUS_ENV` and applies the `FOCUS_*` overrides.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let vars: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("FOCUS_"))
+            .collect();
+        let name = vars
+            .get("FOCUS_ENV")
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+        Config::load(&Config::default_dir(), &name, &vars)
+    }
+
+    /// Loads `<dir>/<name>.toml` and applies overrides from `vars`.
+    pub fn load(
+        dir: &Path,
+        name: &str,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let file = dir.join(format!("{name}.toml"));
+        let shown = file.display().to_string();
+        if !file.is_file() {
+            return Err(ConfigError::UnknownProfile {
+                name: name.to_string(),
+                file: shown,
+                known: known_profiles(dir).join(", "),
+            });
+        }
+        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read {
+            file: shown.clone(),
+            source,
+        })?;
+        let mut profile: Profile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            file: shown.clone(),
+            message: one_line(&e.to_string()),
+        })?;
+        apply_overrides(&mut profile, vars)?;
+        let config = Config {
+            name: name.to_string(),
+            file,
+            dir: dir.to_path_buf(),
+            profile,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.display().to_string(),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Checks what serde cannot: URLs, paths, consistency between keys.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let p = &self.profile;
+        match p.target.kind {
+            TargetKind::Sandbox => {
+                if p.target.api_url.is_some() {
+                    return Err(self.invalid(
+                        "target.api_url",
+                        "a sandbox target serves its own API; remove the key or use kind = \"remote\"",
+                    ));
+                }
+                if p.target.kubeconfig.is_some() || p.target.kube_context.is_some() {
+                    return Err(self.invalid(
+                        "target.kubeconfig",
+                        "a sandbox target never uses an outside cluster; remove the key or use kind = \"remote\"",
+                    ));
+                }
+                if !["as-required", "as-observed"].contains(&p.sandbox.profile.as_str()) {
+                    return Err(self.invalid(
+                        "sandbox.profile",
+                        format!(
+                            "`{}` is not a sandbox profile (as-required, as-observed)",
+                            p.sandbox.profile
+                        ),
+                    ));
+                }
+                if let Some(cluster) = &p.sandbox.cluster {
+                    let path = self.dir.join(cluster);
+                    if !path.is_file() {
+                        return Err(
+                            self.invalid("sandbox.cluster", format!("no file {}", path.display()))
+                        );
+                    }
+                }
+            }
+            TargetKind::Remote => {
+                let Some(url) = &p.target.api_url else {
+                    return Err(self.invalid("target.api_url", "required for a remote target"));
+                };
+                check_url(url).map_err(|m| self.invalid("target.api_url", m))?;
+                if let Some(kc) = &p.target.kubeconfig
+                    && !kc.is_file()
+                {
+                    return Err(self.invalid(
+                        "target.kubeconfig",
+                        format!("no kubeconfig file at {}", kc.display()),
+                    ));
+                }
+            }
+        }
+        if p.target.namespace.trim().is_empty() {
+            return Err(self.invalid("target.namespace", "must not be empty"));
+        }
+        let d = &p.deadlines;
+        for (key, value) in [
+            ("deadlines.request", d.request),
+            ("deadlines.object_appears", d.object_appears),
+            ("deadlines.pod_running", d.pod_running),
+            ("deadlines.port_reachable", d.port_reachable),
+            ("deadlines.deletion", d.deletion),
+            ("deadlines.startup", d.startup),
+        ] {
+            if value.is_zero() {
+                return Err(self.invalid(key, "a deadline must be greater than zero"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML (no secrets are held in profiles).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.profile).unwrap_or_else(|e| format!("# unprintable: {e}"))
+    }
+}
+
+fn apply_overrides(
+    profile: &mut Profile,
+    vars: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for (var, key) in OVERRIDES {
+        let Some(value) = vars.get(*var) else {
+            continue;
+        };
+        let bad = |message: String| ConfigError::Override {
+            var: var.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        let t = &mut profile.target;
+        match *var {
+            "FOCUS_API_URL" => {
+                check_url(value).map_err(bad)?;
+                t.api_url = Some(value.clone());
+            }
+            "FOCUS_NAMESPACE" => t.namespace = value.clone(),
+            "FOCUS_KUBECONFIG" => t.kubeconfig = Some(PathBuf::from(value)),
+            "FOCUS_KUBE_CONTEXT" => t.kube_context = Some(value.clone()),
+            "FOCUS_TLS_VERIFY" => {
+                t.tls_verify = match value.as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    other => return Err(bad(format!("`{other}` is not true/false"))),
+                }
+            }
+            "FOCUS_SANDBOX_PROFILE" => profile.sandbox.profile = value.clone(),
+            "FOCUS_SANDBOX_DEFECTS" => {
+                profile.sandbox.defects = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
+            "FOCUS_SANDBOX_CLUSTER" => profile.sandbox.cluster = Some(PathBuf::from(value)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// An absolute http(s) URL whose host is given.
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("`{url}`: the scheme must be http or https"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{url}` names no host"));
+    }
+    Ok(())
+}
+
+fn known_profiles(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let stem = name.strip_suffix(".toml")?;
+            (stem != "known-issues").then(|| stem.to_string())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_namespace() -> String {
+    "panda".to_string()
+}
+fn default_sandbox_profile() -> String {
+    "as-required".to_string()
+}
+
+/// Durations written as `250ms`, `10s`, `2m` or `1h`.
+pub mod humantime {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn parse(s: &str) -> Result<Duration, String> {
+        let s = s.trim();
+        let split = s
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(|| format!("`{s}` has no unit (ms, s, m, h)"))?;
+        let (num, unit) = s.split_at(split);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` does not start with a number"))?;
+        let secs = match unit {
+            "ms" => n / 1000.0,
+            "s" => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            other => return Err(format!("`{other}` is not a unit (ms, s, m, h)")),
+        };
+        Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+    }
+
+    pub fn format(d: &Duration) -> String {
+        let ms = d.as_millis();
+        if ms.is_multiple_of(1000) {
+            format!("{}s", ms / 1000)
+        } else {
+            format!("{ms}ms")
+        }
+    }
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name, self.file.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(format!("{name}.toml")), text).expect("write fixture");
+    }
+
+    const REMOTE: &str = r#"
+protected = true
+exclusive = false
+[target]
+kind = "remote"
+api_url = "https://focus.staging.example/focus-server"
+[deadlines]
+request = "10s"
+object_appears = "10s"
+pod_running = "60s"
+port_reachable = "60s"
+deletion = "60s"
+startup = "30s"
+"#;
+
+    #[test]
+    fn shipped_profiles_load() {
+        let dir = Config::default_dir();
+        for name in known_profiles(&dir) {
+            let c = Config::load(&dir, &name, &BTreeMap::new());
+            assert!(c.is_ok(), "{name}: {:?}", c.err());
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write(tmp.path(), "x", &format!("{REMOTE}\nbogus = 1\n"));
+        let e = Config::load(tmp.path(), "x", &BTreeMap::new())
+            .expect_err("unknown key must be refused")
+            .to_string();
+        assert!(e.contains("x.toml") && e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn bad_url_names_key_and_file() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write(
+            tmp.path(),
+            "x",
+            &REMOTE.replace("https://focus.staging.example/focus-server", "not a url"),
+        );
+        let e = Config::load(tmp.path(), "x", &BTreeMap::new())
+            .expect_err("bad url")
+            .to_string();
+        assert!(e.contains("x.toml") && e.contains("target.api_url"), "{e}");
+    }
+
+    #[test]
+    fn missing_kubeconfig_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write(
+            tmp.path(),
+            "x",
+            &REMOTE.replace(
+                "[deadlines]",
+                "kubeconfig = \"/nonexistent/kc\"\n[deadlines]",
+            ),
+        );
+        let e = Config::load(tmp.path(), "x", &BTreeMap::new())
+            .expect_err("missing kubeconfig")
+            .to_string();
+        assert!(
+            e.contains("target.kubeconfig") && e.contains("/nonexistent/kc"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_override_names_variable() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write(tmp.path(), "x", REMOTE);
+        let mut vars = BTreeMap::new();
+        vars.insert("FOCUS_API_URL".to_string(), "ftp://x".to_string());
+        let e = Config::load(tmp.path(), "x", &vars)
+            .expect_err("bad override")
+            .to_string();
+        assert!(
+            e.contains("FOCUS_API_URL") && e.contains("target.api_url"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_profile_lists_known() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write(tmp.path(), "a", REMOTE);
+        let e = Config::load(tmp.path(), "nope", &BTreeMap::new())
+            .expect_err("unknown profile")
+            .to_string();
+        assert!(e.contains("nope") && e.contains("a"), "{e}");
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(humantime::parse("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(humantime::parse("2m"), Ok(Duration::from_secs(120)));
+        assert!(humantime::parse("10").is_err());
+        assert!(humantime::parse("10 parsecs").is_err());
+    }
+}

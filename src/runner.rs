@@ -1,0 +1,278 @@
+//! The one runner, used by `tests/cucumber.rs` and by the `focus-scope` binary: load
+//! the profile, start or reach the target, run the features through cucumber with
+//! terminal, JUnit, Cucumber JSON and outcome writers, clean up, and decide the exit.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cucumber::{World as _, WriterExt as _, cli, writer};
+use futures::FutureExt as _;
+
+use crate::config::Config;
+use crate::exit::Exit;
+use crate::ledger::Ledger;
+use crate::outcome::{Outcomes, Verdict, stable_id};
+use crate::suite::{self, RunInfo, Suite, TargetError};
+use crate::world::FocusWorld;
+
+/// Options of the suite on top of cucumber's own (`--tags`, `--name`, `-c`, …).
+#[derive(cucumber::cli::Args, Debug, Clone, Default)]
+pub struct SuiteCli {
+    /// Accepted and ignored: libtest's name filters (`cargo test <filter>`).
+    #[arg(hide = true)]
+    pub libtest_filters: Vec<String>,
+    /// Accepted and ignored: libtest's flags.
+    #[arg(long, hide = true)]
+    pub nocapture: bool,
+    #[arg(long, hide = true)]
+    pub test_threads: Option<usize>,
+    #[arg(long, hide = true)]
+    pub show_output: bool,
+    #[arg(long, hide = true)]
+    pub exact: bool,
+    #[arg(long, hide = true)]
+    pub quiet: bool,
+}
+
+/// Features shipped with the suite (`FOCUS_FEATURES` overrides; `--input` too).
+pub fn features_dir() -> PathBuf {
+    std::env::var_os("FOCUS_FEATURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/features")))
+}
+
+/// Where runs write (`FOCUS_OUTPUT_DIR` overrides): `<root>/runs/<run-id>/`, and the
+/// latest run's reports directly under `<root>`.
+pub fn output_root() -> PathBuf {
+    std::env::var_os("FOCUS_OUTPUT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/focus-scope"))
+        })
+}
+
+fn new_run(root: &Path) -> io::Result<RunInfo> {
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let id = format!("{stamp}-{}", std::process::id());
+    let dir = root.join("runs").join(&id);
+    std::fs::create_dir_all(&dir)?;
+    Ok(RunInfo {
+        id,
+        dir,
+        output_root: root.to_path_buf(),
+    })
+}
+
+fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
+    eprintln!("focus-scope: {message}");
+    eprintln!("focus-scope: {}", Exit::TABLE);
+    exit
+}
+
+/// Runs the suite with the process' arguments and environment.
+pub async fn run() -> Exit {
+    let opts = cli::Opts::<_, _, _, SuiteCli>::parsed();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fail(Exit::Config, e),
+    };
+    let run = match new_run(&output_root()) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                Exit::Config,
+                format!(
+                    "cannot create the run directory under {}: {e}",
+                    output_root().display()
+                ),
+            );
+        }
+    };
+    let (target, api, cluster, embedded) = match suite::start_target(&config, &run).await {
+        Ok(t) => t,
+        Err(TargetError::Config(m)) => return fail(Exit::Config, m),
+        Err(TargetError::Unreachable(m)) => return fail(Exit::Unreachable, m),
+    };
+    let ledger = match Ledger::create(&run.dir.join("ledger.jsonl"), &run.id) {
+        Ok(l) => l,
+        Err(e) => return fail(Exit::Config, e),
+    };
+    eprintln!(
+        "focus-scope: profile {} · target {} · run {}",
+        config.name, target.api_url, run.id
+    );
+    let suite = Arc::new(Suite {
+        config,
+        run: run.clone(),
+        target,
+        api,
+        cluster,
+        ledger,
+        inflight: Default::default(),
+    });
+    if let Err(e) = suite::install(suite.clone()) {
+        return fail(Exit::Config, format!("{e:#}"));
+    }
+
+    let outcomes = Outcomes::default();
+    let (junit, json) = match (
+        File::create(run.dir.join("junit.xml")),
+        File::create(run.dir.join("cucumber.json")),
+    ) {
+        (Ok(j), Ok(c)) => (j, c),
+        (Err(e), _) | (_, Err(e)) => {
+            return fail(
+                Exit::Config,
+                format!("cannot write reports in {}: {e}", run.dir.display()),
+            );
+        }
+    };
+    let writer = writer::Basic::raw(io::stdout(), writer::Coloring::Auto, 0)
+        .summarized()
+        .tee::<FocusWorld, _>(writer::JUnit::for_tee(junit, 0))
+        .tee::<FocusWorld, _>(writer::Json::for_tee(json))
+        .tee::<FocusWorld, _>(
+            outcomes
+                .writer()
+                .discard_stats_writes()
+                .discard_arbitrary_writes(),
+        )
+        .normalized();
+    let finished = FocusWorld::cucumber()
+        .before(|_feature, _rule, scenario, world| {
+            async move {
+                let seq = SCENARIO_SEQ.fetch_add(1, Ordering::Relaxed);
+                let id = stable_id(&scenario.tags).unwrap_or_else(|| scenario.name.clone());
+                world.scenario = format!("{id}#{seq}@{}", scenario.position.line);
+                world.scenario_id = id;
+            }
+            .boxed_local()
+        })
+        .after(|_feature, _rule, scenario, _finished, world| {
+            async move {
+                let Some(world) = world else { return };
+                if let Err(e) = world.suite.cleanup_scenario(&world.scenario).await {
+                    // A panic here is reported as a failed After hook: cleanup failures are failures.
+                    panic!("cleanup after `{}` failed: {e:#}", scenario.name);
+                }
+            }
+            .boxed_local()
+        })
+        .with_writer(writer)
+        .fail_on_skipped()
+        .with_cli(opts)
+        .filter_run(features_dir(), |_, _, _| true)
+        .await;
+    let parse_failed = writer::Stats::parsing_errors(&finished) > 0;
+    let exit = judge(&outcomes, parse_failed);
+    let exit = match sweep(&suite).await {
+        Ok(()) => exit,
+        Err(e) => fail(Exit::Failures, format!("{e:#}")),
+    };
+    embedded.shutdown().await;
+    if let Err(e) = publish(&run, &outcomes, exit) {
+        eprintln!("focus-scope: could not publish the reports: {e}");
+    }
+    eprintln!(
+        "focus-scope: reports in {} (latest also in {})",
+        run.dir.display(),
+        run.output_root.display()
+    );
+    exit
+}
+
+static SCENARIO_SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn judge(outcomes: &Outcomes, parse_failed: bool) -> Exit {
+    let all = outcomes.snapshot();
+    if parse_failed {
+        return fail(
+            Exit::Failures,
+            "a feature file could not be parsed (see above)",
+        );
+    }
+    if all.is_empty() {
+        return fail(
+            Exit::Config,
+            "no scenario selected: the tag filter or name filter matched nothing",
+        );
+    }
+    let failed: Vec<_> = all
+        .iter()
+        .filter(|o| matches!(o.verdict, Verdict::Failed(_)))
+        .collect();
+    eprintln!(
+        "focus-scope: {} scenarios selected · {} passed · {} failed",
+        all.len(),
+        all.len() - failed.len(),
+        failed.len()
+    );
+    for f in &failed {
+        if let Verdict::Failed(m) = &f.verdict {
+            eprintln!(
+                "focus-scope:   FAILED {} ({}): {m}",
+                f.id.as_deref().unwrap_or("no @id"),
+                f.name
+            );
+        }
+    }
+    if failed.is_empty() {
+        Exit::Passed
+    } else {
+        Exit::Failures
+    }
+}
+
+/// Last line of defence: whatever the run ledgered and did not clean is removed now,
+/// and its presence fails the run (a scenario leaked).
+async fn sweep(suite: &Suite) -> anyhow::Result<()> {
+    let left = suite.ledger.all_open();
+    if left.is_empty() {
+        return Ok(());
+    }
+    let mut scenarios: Vec<String> = left.iter().map(|(s, _)| s.clone()).collect();
+    scenarios.dedup();
+    for s in &scenarios {
+        suite.cleanup_scenario(s).await?;
+    }
+    anyhow::bail!(
+        "investigations were still open after their scenarios and were removed at the end: {}",
+        left.iter()
+            .map(|(_, j)| j.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Writes `summary.json` and copies the run's reports to the output root (latest).
+fn publish(run: &RunInfo, outcomes: &Outcomes, exit: Exit) -> io::Result<()> {
+    let summary = serde_json::json!({
+        "run_id": run.id,
+        "exit": exit as u8,
+        "scenarios": outcomes.snapshot().iter().map(|o| serde_json::json!({
+            "id": o.id,
+            "name": o.name,
+            "feature": o.feature,
+            "tags": o.tags,
+            "line": o.line,
+            "status": match &o.verdict { Verdict::Passed => "passed", Verdict::Failed(_) => "failed" },
+            "failure": match &o.verdict { Verdict::Passed => None, Verdict::Failed(m) => Some(m) },
+        })).collect::<Vec<_>>(),
+    });
+    std::fs::write(
+        run.dir.join("summary.json"),
+        serde_json::to_vec_pretty(&summary).map_err(io::Error::other)?,
+    )?;
+    for f in ["junit.xml", "cucumber.json", "ledger.jsonl", "summary.json"] {
+        let from = run.dir.join(f);
+        if from.is_file() {
+            std::fs::copy(&from, run.output_root.join(f))?;
+        }
+    }
+    Ok(())
+}

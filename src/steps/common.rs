@@ -1,0 +1,52 @@
+//! Steps shared by every area: the target answers, investigations are opened.
+
+use cucumber::{given, then, when};
+
+use crate::ensure_that;
+use crate::investigation::ConfigureRequest;
+use crate::world::{FocusWorld, Step};
+
+#[given("Focus Server is answering")]
+async fn server_answers(w: &mut FocusWorld) -> Step {
+    let ack = w.suite.api.ack().await?;
+    ensure_that!(
+        ack.status == 200,
+        "Focus Server health check failed: {}",
+        ack.describe()
+    );
+    Ok(())
+}
+
+#[given("a live investigation is opened")]
+#[when("a live investigation is opened")]
+async fn open_live(w: &mut FocusWorld) -> Step {
+    let resp = w.open(ConfigureRequest::live()).await?;
+    ensure_that!(
+        resp.status == 200,
+        "a valid live configure was not accepted: {}",
+        resp.describe()
+    );
+    Ok(())
+}
+
+#[given("that investigation is cancelled")]
+#[when("that investigation is cancelled")]
+async fn cancel(w: &mut FocusWorld) -> Step {
+    w.cancel_current().await?;
+    Ok(())
+}
+
+#[then("none of its objects remain")]
+async fn nothing_remains(w: &mut FocusWorld) -> Step {
+    let o = w
+        .cancelled
+        .last()
+        .ok_or_else(|| anyhow::anyhow!("no investigation was cancelled in this scenario"))?;
+    let left = w.suite.cluster.remaining(&o.objects()).await?;
+    ensure_that!(
+        left.is_empty(),
+        "after cancel these remain: {}",
+        left.join(", ")
+    );
+    Ok(())
+}

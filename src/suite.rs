@@ -1,0 +1,372 @@
+//! The suite's shared context for one run: the configuration, the target (the
+//! embedded sandbox or a remote environment), the API and cluster handles, the run's
+//! output directory and ledger. Scenarios reach the target only through it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{Context, anyhow, bail};
+
+use crate::api::{ApiResponse, FocusApi};
+use crate::cluster::Cluster;
+use crate::config::{CancelMethod, Config, TargetKind};
+use crate::investigation::{ConfigureRequest, InvestigationObjects, OpenedInvestigation};
+use crate::ledger::Ledger;
+use crate::wait::within;
+
+static SUITE: OnceLock<Arc<Suite>> = OnceLock::new();
+
+/// The run's shared context, set once by the runner before the first scenario.
+pub fn current() -> anyhow::Result<Arc<Suite>> {
+    SUITE.get().cloned().ok_or_else(|| {
+        anyhow!("the suite context is not started (run through focus_scope::runner)")
+    })
+}
+
+pub(crate) fn install(suite: Arc<Suite>) -> anyhow::Result<()> {
+    SUITE
+        .set(suite)
+        .map_err(|_| anyhow!("the suite context is already started in this process"))
+}
+
+/// Where this run writes: `<output>/runs/<run-id>/`.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub id: String,
+    pub dir: PathBuf,
+    pub output_root: PathBuf,
+}
+
+/// What the run is pointed at.
+#[derive(Debug, Clone)]
+pub struct TargetInfo {
+    pub api_url: String,
+    pub kubeconfig: Option<PathBuf>,
+    pub embedded_sandbox: bool,
+}
+
+#[derive(Debug)]
+pub struct Suite {
+    pub config: Config,
+    pub run: RunInfo,
+    pub target: TargetInfo,
+    pub api: FocusApi,
+    pub cluster: Cluster,
+    pub ledger: Ledger,
+    /// Configures in flight, by sequence number, with the time they were sent.
+    pub inflight: InFlight,
+}
+
+/// Configures in flight across all scenarios of the run, so that a scenario can wait
+/// until every configure sent before a moment has answered (and been ledgered).
+#[derive(Debug, Default)]
+pub struct InFlight {
+    seq: std::sync::atomic::AtomicU64,
+    sent: std::sync::Mutex<std::collections::BTreeMap<u64, std::time::Instant>>,
+    changed: tokio::sync::Notify,
+}
+
+impl InFlight {
+    fn begin(&self) -> u64 {
+        let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut m) = self.sent.lock() {
+            m.insert(n, std::time::Instant::now());
+        }
+        n
+    }
+
+    fn end(&self, n: u64) {
+        if let Ok(mut m) = self.sent.lock() {
+            m.remove(&n);
+        }
+        self.changed.notify_waiters();
+    }
+
+    fn any_sent_before(&self, t: std::time::Instant) -> bool {
+        self.sent
+            .lock()
+            .map(|m| m.values().any(|s| *s <= t))
+            .unwrap_or(false)
+    }
+
+    /// Waits until every configure sent at or before `t` has answered.
+    pub async fn settle(&self, t: std::time::Instant) {
+        loop {
+            let notified = self.changed.notified();
+            if !self.any_sent_before(t) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A running embedded sandbox, kept alive for the run and shut down after it.
+pub struct EmbeddedTarget(Option<focus_sandbox::Sandbox>);
+
+impl EmbeddedTarget {
+    pub async fn shutdown(self) {
+        if let Some(s) = self.0 {
+            s.shutdown().await;
+        }
+    }
+}
+
+/// Why the target could not be used; the runner maps these to exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+/// Starts (sandbox) or connects to (remote) the target and checks that both the API
+/// and the cluster answer within the startup deadline.
+pub async fn start_target(
+    config: &Config,
+    run: &RunInfo,
+) -> Result<(TargetInfo, FocusApi, Cluster, EmbeddedTarget), TargetError> {
+    let p = &config.profile;
+    let d = &p.deadlines;
+    let (info, embedded) = match p.target.kind {
+        TargetKind::Sandbox => {
+            let opts =
+                sandbox_options(config, run).map_err(|e| TargetError::Config(format!("{e:#}")))?;
+            let sandbox = within(
+                d.startup,
+                "the embedded sandbox to start",
+                focus_sandbox::Sandbox::start(opts),
+            )
+            .await
+            .map_err(|e| TargetError::Unreachable(e.to_string()))?
+            .map_err(|e| {
+                TargetError::Unreachable(format!("the embedded sandbox did not start: {e:#}"))
+            })?;
+            let info = TargetInfo {
+                api_url: sandbox.api_url(),
+                kubeconfig: Some(sandbox.kubeconfig_path().to_path_buf()),
+                embedded_sandbox: true,
+            };
+            (info, EmbeddedTarget(Some(sandbox)))
+        }
+        TargetKind::Remote => {
+            let api_url = p.target.api_url.clone().ok_or_else(|| {
+                TargetError::Config(format!(
+                    "{}: key `target.api_url` is required",
+                    config.file.display()
+                ))
+            })?;
+            let info = TargetInfo {
+                api_url,
+                kubeconfig: p.target.kubeconfig.clone(),
+                embedded_sandbox: false,
+            };
+            (info, EmbeddedTarget(None))
+        }
+    };
+    let api = FocusApi::new(&info.api_url, d.request, p.target.tls_verify)
+        .map_err(|e| TargetError::Config(e.to_string()))?;
+    // Preflight: the API, then the cluster, answer within the startup deadline, or the run stops.
+    let ack = within(d.startup, "Focus Server GET /ack", api.ack())
+        .await
+        .map_err(|e| TargetError::Unreachable(format!("Focus Server at {}: {e}", info.api_url)))?
+        .map_err(|e| TargetError::Unreachable(format!("Focus Server: {e}")))?;
+    if ack.status != 200 {
+        return Err(TargetError::Unreachable(format!(
+            "Focus Server is not healthy: {}",
+            ack.describe()
+        )));
+    }
+    let context = match p.target.kind {
+        TargetKind::Sandbox => None,
+        TargetKind::Remote => p.target.kube_context.as_deref(),
+    };
+    let cluster = Cluster::connect(
+        info.kubeconfig.as_deref(),
+        context,
+        &p.target.namespace,
+        d.request,
+    )
+    .await
+    .map_err(|e| TargetError::Config(e.to_string()))?;
+    within(d.startup, "the Kubernetes API", cluster.version())
+        .await
+        .map_err(|e| TargetError::Unreachable(e.to_string()))?
+        .map_err(|e| TargetError::Unreachable(format!("Kubernetes API: {e}")))?;
+    Ok((info, api, cluster, embedded))
+}
+
+fn sandbox_options(
+    config: &Config,
+    run: &RunInfo,
+) -> anyhow::Result<focus_sandbox::SandboxOptions> {
+    let s = &config.profile.sandbox;
+    let key = |k: &str| format!("{}: key `{k}`", config.file.display());
+    let profile = s
+        .profile
+        .parse()
+        .map_err(|e| anyhow!("{}: {e}", key("sandbox.profile")))?;
+    let defects = s
+        .defects
+        .iter()
+        .map(|d| {
+            d.parse()
+                .map_err(|e| anyhow!("{}: {e}", key("sandbox.defects")))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let sim = match &s.cluster {
+        Some(path) => {
+            let path = config.dir.join(path);
+            focus_sandbox::kube_sim::SimConfig::from_toml_file(&path)
+                .with_context(|| format!("{} ({})", key("sandbox.cluster"), path.display()))?
+        }
+        None => focus_sandbox::kube_sim::SimConfig::default(),
+    };
+    Ok(focus_sandbox::SandboxOptions {
+        profile,
+        defects,
+        sim,
+        namespace: config.profile.target.namespace.clone(),
+        kubeconfig: None,
+        kubeconfig_out: Some(run.dir.join("kubeconfig")),
+        ..Default::default()
+    })
+}
+
+impl Suite {
+    /// Sends a configure request once (never retried). Its intent is ledgered before
+    /// the request and its job_id as soon as the answer names one, so the objects are
+    /// owned by the scenario even when the answer breaks the contract.
+    pub async fn open_investigation(
+        &self,
+        scenario: &str,
+        request: &ConfigureRequest,
+    ) -> anyhow::Result<(ApiResponse, Option<OpenedInvestigation>)> {
+        self.ledger.intent(scenario)?;
+        let n = self.inflight.begin();
+        let resp = self.api.configure(request.json()).await;
+        let ledgered = match &resp {
+            Ok(r) => match r.body.get("job_id").and_then(|j| j.as_str()) {
+                Some(job_id) => self.ledger.opened(scenario, job_id).map(|_| ()),
+                None => Ok(()),
+            },
+            Err(_) => Ok(()),
+        };
+        self.inflight.end(n);
+        ledgered?;
+        let resp = resp?;
+        let opened = if resp.status == 200 {
+            Some(
+                OpenedInvestigation::from_response(&resp.body)
+                    .map_err(|e| anyhow!("{e}; {}", resp.describe()))?,
+            )
+        } else {
+            None
+        };
+        Ok((resp, opened))
+    }
+
+    /// Investigation objects that appeared since `since` and belong to no configure
+    /// of this run: what a rejected request left behind. Concurrent scenarios do not
+    /// cause false failures: the check first waits until every configure sent before
+    /// now has answered and been ledgered, then ignores every job_id the run owns.
+    /// (On a shared environment, another user's investigation created in the same
+    /// seconds would be reported: the message names the objects so it can be told.)
+    pub async fn unclaimed_objects_since(
+        &self,
+        since: jiff::Timestamp,
+    ) -> anyhow::Result<Vec<String>> {
+        let now = std::time::Instant::now();
+        within(
+            self.config.profile.deadlines.request,
+            "configures of other scenarios to answer",
+            self.inflight.settle(now),
+        )
+        .await?;
+        Ok(self
+            .cluster
+            .investigation_objects_since(since)
+            .await?
+            .into_iter()
+            .filter(|(_, job_id)| !self.ledger.owns(job_id))
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    /// The configured addresses are sane: the API's host resolves (to loopback only
+    /// on the sandbox), the API answers, and the Kubernetes API answers.
+    pub async fn preflight_addresses(&self) -> anyhow::Result<()> {
+        let url = reqwest::Url::parse(self.api.base_url())?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| anyhow!("the API URL names no host"))?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addrs: Vec<_> = within(
+            self.config.profile.deadlines.request,
+            "the API host to resolve",
+            tokio::net::lookup_host((host, port)),
+        )
+        .await??
+        .collect();
+        if addrs.is_empty() {
+            bail!("the API host `{host}` resolves to no address");
+        }
+        if self.target.embedded_sandbox && !addrs.iter().all(|a| a.ip().is_loopback()) {
+            bail!("the sandbox API resolves outside loopback: {addrs:?}");
+        }
+        let ack = self.api.ack().await?;
+        if ack.status != 200 {
+            bail!("Focus Server does not answer: {}", ack.describe());
+        }
+        self.cluster.version().await?;
+        Ok(())
+    }
+
+    /// Cancels an investigation the way the profile says the server supports, and
+    /// waits until its objects are gone.
+    pub async fn cancel(&self, job_id: &str) -> anyhow::Result<()> {
+        let objects = InvestigationObjects::of(job_id);
+        let deadline = self.config.profile.deadlines.deletion;
+        match self.config.profile.target.cancel {
+            CancelMethod::Endpoint => {
+                let resp = self.api.cancel(job_id).await?;
+                if resp.status != 200
+                    || resp.body.get("status").and_then(|s| s.as_str()) != Some("cancelled")
+                {
+                    bail!("cancel was not accepted: {}", resp.describe());
+                }
+                self.cluster
+                    .wait_investigation_gone(&objects, deadline)
+                    .await?;
+            }
+            CancelMethod::Kubernetes => {
+                self.cluster
+                    .delete_investigation(&objects, deadline)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes, by exact name, every investigation the scenario opened, and waits until
+    /// each is gone. Errors name every investigation that could not be removed.
+    pub async fn cleanup_scenario(&self, scenario: &str) -> anyhow::Result<()> {
+        let mut failures = Vec::new();
+        for job_id in self.ledger.open_of(scenario) {
+            let objects = InvestigationObjects::of(&job_id);
+            match self
+                .cluster
+                .delete_investigation(&objects, self.config.profile.deadlines.deletion)
+                .await
+            {
+                Ok(()) => self.ledger.cleaned(scenario, &job_id)?,
+                Err(e) => failures.push(format!("{job_id}: {e}")),
+            }
+        }
+        if !failures.is_empty() {
+            bail!("cleanup left objects behind: {}", failures.join("; "));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! The cucumber World: per-scenario state over the run's shared [`Suite`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+
+use crate::api::ApiResponse;
+use crate::changes::Facts;
+use crate::investigation::{ConfigureRequest, OpenedInvestigation};
+use crate::suite::{self, Suite};
+
+/// A step's failure, printed with its whole cause chain (cucumber prints `{}` only).
+pub struct Failure(anyhow::Error);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.into())
+    }
+}
+
+/// What a step returns.
+pub type Step = Result<(), Failure>;
+
+/// Fails the step with a message when the condition does not hold.
+#[macro_export]
+macro_rules! ensure_that {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err($crate::world::Failure::from(anyhow::anyhow!($($fmt)+)));
+        }
+    };
+}
+
+#[derive(cucumber::World)]
+#[world(init = Self::new)]
+pub struct FocusWorld {
+    pub suite: Arc<Suite>,
+    /// Unique key of this scenario run (ledger ownership).
+    pub scenario: String,
+    /// The scenario's stable id (`@id:`), for messages.
+    pub scenario_id: String,
+    /// Investigations this scenario opened, in order.
+    pub opened: Vec<OpenedInvestigation>,
+    /// The last answer of Focus Server.
+    pub last: Option<ApiResponse>,
+    /// The environment's facts for the Examples tables (channel range, Nyquist, windows).
+    pub facts: Facts,
+    /// When the last request of the scenario was sent (side-effect attribution).
+    pub sent_at: Option<jiff::Timestamp>,
+    /// Investigations this scenario cancelled, in order.
+    pub cancelled: Vec<OpenedInvestigation>,
+}
+
+impl fmt::Debug for FocusWorld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FocusWorld")
+            .field("scenario", &self.scenario_id)
+            .field(
+                "opened",
+                &self.opened.iter().map(|o| &o.job_id).collect::<Vec<_>>(),
+            )
+            .field("last", &self.last.as_ref().map(ApiResponse::describe))
+            .finish()
+    }
+}
+
+impl FocusWorld {
+    async fn new() -> anyhow::Result<Self> {
+        Ok(FocusWorld {
+            suite: suite::current()?,
+            scenario: String::new(),
+            scenario_id: String::new(),
+            opened: Vec::new(),
+            last: None,
+            facts: Facts::default(),
+            sent_at: None,
+            cancelled: Vec::new(),
+        })
+    }
+
+    /// Sends the request; on success the investigation becomes the current one.
+    pub async fn open(&mut self, request: ConfigureRequest) -> anyhow::Result<&ApiResponse> {
+        self.sent_at = Some(jiff::Timestamp::now());
+        let (resp, opened) = self
+            .suite
+            .open_investigation(&self.scenario, &request)
+            .await?;
+        if let Some(o) = opened {
+            self.opened.push(o);
+        }
+        Ok(self.last.insert(resp))
+    }
+
+    /// The investigation the scenario opened last.
+    pub fn current(&self) -> anyhow::Result<&OpenedInvestigation> {
+        self.opened
+            .last()
+            .ok_or_else(|| anyhow!("no investigation was opened in this scenario"))
+    }
+
+    /// Cancels the current investigation the profile's way; it is no longer current.
+    pub async fn cancel_current(&mut self) -> anyhow::Result<()> {
+        let o = self
+            .opened
+            .pop()
+            .ok_or_else(|| anyhow!("no investigation was opened in this scenario"))?;
+        self.suite.cancel(&o.job_id).await?;
+        self.cancelled.push(o);
+        Ok(())
+    }
+
+    /// A fact the scenario needs; its absence is a missing precondition, named.
+    pub fn fact(&self, name: &str) -> anyhow::Result<i64> {
+        self.facts.get(name).ok_or_else(|| {
+            anyhow!("precondition missing: the environment has no `{name}` (see the Background)")
+        })
+    }
+
+    pub fn last_response(&self) -> anyhow::Result<&ApiResponse> {
+        self.last
+            .as_ref()
+            .ok_or_else(|| anyhow!("Focus Server has not been asked anything in this scenario"))
+    }
+}

@@ -1,0 +1,110 @@
+//! Meta-runs: the suite binary run as a user runs it, with its own output directory,
+//! so tests of the suite itself never overwrite the latest reports.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// The result of one meta-run.
+pub struct MetaRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub summary: Option<serde_json::Value>,
+    pub output_dir: tempfile::TempDir,
+}
+
+impl MetaRun {
+    /// `(stable id, status)` of every scenario in the run's summary.
+    pub fn results(&self) -> Vec<(String, String)> {
+        self.summary
+            .as_ref()
+            .and_then(|s| s["scenarios"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|s| {
+                (
+                    s["id"].as_str().unwrap_or("?").to_string(),
+                    s["status"].as_str().unwrap_or("?").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn failed_ids(&self) -> Vec<String> {
+        self.results()
+            .into_iter()
+            .filter(|(_, s)| s == "failed")
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    pub fn all_output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the suite binary with `args`, the given extra environment, English features
+/// only (meta-runs are English only, for time), and a wall cap.
+pub fn run_suite(args: &[&str], env: &[(&str, &str)], wall: Duration) -> MetaRun {
+    let output_dir = tempfile::tempdir().expect("temp output dir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
+    cmd.args(args)
+        .env_remove("FOCUS_ENV")
+        .env_remove("CUCUMBER_FILTER_TAGS")
+        .env("FOCUS_OUTPUT_DIR", output_dir.path())
+        .env("FOCUS_FEATURES", manifest_dir().join("features/en"))
+        .env("NO_COLOR", "1")
+        .current_dir(manifest_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run_capped(cmd, wall);
+    let summary = std::fs::read(output_dir.path().join("summary.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    MetaRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        summary,
+        output_dir,
+    }
+}
+
+/// Runs a command, killing it when it exceeds `wall` (a hung run fails the test, not CI).
+pub fn run_capped(cmd: Command, wall: Duration) -> Output {
+    let mut wrapped = Command::new("timeout");
+    wrapped
+        .arg("--kill-after=5")
+        .arg(format!("{}", wall.as_secs().max(1)))
+        .arg(cmd.get_program());
+    wrapped.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped.output().expect("run the suite binary")
+}
+
+/// Writes a profile into a fresh config directory and returns the directory.
+pub fn config_dir_with(name: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp config dir");
+    std::fs::write(dir.path().join(format!("{name}.toml")), text).expect("write profile");
+    dir
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -1,0 +1,134 @@
+//! The walking skeleton's promises, checked by running the suite as a user would.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{config_dir_with, path_str, run_suite};
+
+const WALL: Duration = Duration::from_secs(240);
+
+#[test]
+fn k8s_scenario_passes_and_ignores_a_garbage_kubeconfig() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let garbage = tmp.path().join("kubeconfig");
+    std::fs::write(&garbage, "{{{ this is not a kubeconfig").expect("write garbage");
+    let run = run_suite(
+        &["--tags", "@k8s"],
+        &[("KUBECONFIG", &path_str(&garbage))],
+        WALL,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    assert!(
+        run.results()
+            .iter()
+            .any(|(id, s)| id == "k8s-live-investigation-opens" && s == "passed"),
+        "{}",
+        run.all_output()
+    );
+    for f in ["junit.xml", "cucumber.json", "ledger.jsonl", "summary.json"] {
+        assert!(run.output_dir.path().join(f).is_file(), "{f} missing");
+    }
+}
+
+#[test]
+fn a_filter_selecting_nothing_fails() {
+    let run = run_suite(&["--tags", "@nothing"], &[], WALL);
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert!(
+        run.stderr.contains("no scenario selected"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_scenario_fails_clearly_when_the_job_is_never_created() {
+    let run = run_suite(
+        &["--tags", "@id:k8s-live-investigation-opens"],
+        &[("FOCUS_SANDBOX_DEFECTS", "no-stream-job")],
+        WALL,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.all_output());
+    assert_eq!(
+        run.failed_ids(),
+        vec!["k8s-live-investigation-opens".to_string()]
+    );
+    assert!(
+        run.stderr.contains("waiting for Job grpc-job-"),
+        "the failure must say which Job never appeared: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unknown_profile_is_a_configuration_error() {
+    let run = run_suite(&[], &[("FOCUS_ENV", "no-such-profile")], WALL);
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert!(run.stderr.contains("no-such-profile"), "{}", run.stderr);
+}
+
+#[test]
+fn a_bad_key_names_key_and_file() {
+    let dir = config_dir_with(
+        "broken",
+        "protected = false\nexclusive = true\nspeed = 3\n[target]\nkind = \"sandbox\"\n",
+    );
+    let run = run_suite(
+        &[],
+        &[
+            ("FOCUS_ENV", "broken"),
+            ("FOCUS_CONFIG_DIR", &path_str(dir.path())),
+        ],
+        WALL,
+    );
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert!(
+        run.stderr.contains("broken.toml") && run.stderr.contains("speed"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_dead_endpoint_fails_within_its_deadline() {
+    // A loopback port nobody listens on: bind, note the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let dir = config_dir_with(
+        "dead",
+        &format!(
+            r#"protected = true
+exclusive = false
+[target]
+kind = "remote"
+api_url = "http://127.0.0.1:{port}/focus-server"
+[deadlines]
+request = "1s"
+object_appears = "1s"
+pod_running = "1s"
+port_reachable = "1s"
+deletion = "1s"
+startup = "2s"
+"#
+        ),
+    );
+    let started = std::time::Instant::now();
+    let run = run_suite(
+        &[],
+        &[
+            ("FOCUS_ENV", "dead"),
+            ("FOCUS_CONFIG_DIR", &path_str(dir.path())),
+        ],
+        WALL,
+    );
+    assert_eq!(run.code, Some(4), "{}", run.all_output());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(run.stderr.contains("Focus Server"), "{}", run.stderr);
+}
