@@ -455,6 +455,46 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Deletes one pod by exact name (fault injection on the run's own investigation).
+    pub async fn delete_pod(&self, name: &str) -> Result<()> {
+        self.delete_ignoring_absent::<Pod>(name, &DeleteParams::default())
+            .await
+    }
+
+    /// Waits by watch until the Job has a True condition of this type; returns the Job.
+    pub async fn wait_job_condition(
+        &self,
+        name: &str,
+        type_: &str,
+        deadline: Duration,
+    ) -> Result<Job> {
+        let what = format!("Job {name} to have condition {type_}");
+        let t = type_.to_string();
+        let cond = move |j: Option<&Job>| {
+            j.is_some_and(|j| {
+                crate::footprint::true_conditions(j)
+                    .iter()
+                    .any(|(c, _)| *c == t)
+            })
+        };
+        let found = within(
+            deadline,
+            &what,
+            await_condition(self.api::<Job>(), name, cond),
+        )
+        .await?
+        .map_err(|e| ClusterError::Api {
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+        found.ok_or_else(|| ClusterError::Api {
+            what,
+            message: "the Job is gone".into(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

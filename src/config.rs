@@ -90,6 +90,37 @@ pub struct Target {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+pub enum FaultDriver {
+    Sandbox,
+    Kubernetes,
+    None,
+}
+
+impl FaultDriver {
+    /// Whether this driver can inject faults of the given kind (`sandbox`, `kubernetes`).
+    pub fn can(self, kind: &str) -> bool {
+        match self {
+            FaultDriver::Sandbox => kind == "sandbox" || kind == "kubernetes",
+            FaultDriver::Kubernetes => kind == "kubernetes",
+            FaultDriver::None => false,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultDriver::Sandbox => "sandbox",
+            FaultDriver::Kubernetes => "kubernetes",
+            FaultDriver::None => "none",
+        }
+    }
+}
+
+fn default_faults() -> FaultDriver {
+    FaultDriver::None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum CancelMethod {
     Endpoint,
     Kubernetes,
@@ -158,6 +189,13 @@ pub struct Profile {
     /// The environment belongs to this run alone (the sandbox, a dedicated DEV).
     pub exclusive: bool,
     pub target: Target,
+    /// What can inject faults here: `sandbox` (its control API and the cluster),
+    /// `kubernetes` (quota, NodePort holders, cordon, deleting our own pods), `none`.
+    #[serde(default = "default_faults")]
+    pub faults: FaultDriver,
+    /// Tag expression applied when the run names none (production: `@readonly`).
+    #[serde(default)]
+    pub default_tags: Option<String>,
     #[serde(default)]
     pub sandbox: SandboxSettings,
     pub deadlines: Deadlines,

@@ -14,7 +14,8 @@ use futures::FutureExt as _;
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::ledger::Ledger;
-use crate::outcome::{Outcomes, Verdict, stable_id};
+use crate::outcome::{Outcomes, Verdict, row_id};
+use crate::plan::{Decision, NotRun, Plan};
 use crate::suite::{self, RunInfo, Suite, TargetError};
 use crate::world::FocusWorld;
 
@@ -35,6 +36,9 @@ pub struct SuiteCli {
     pub exact: bool,
     #[arg(long, hide = true)]
     pub quiet: bool,
+    /// Permit `@destructive` scenarios (fault injection, quota, saturation) on a protected profile.
+    #[arg(long)]
+    pub allow_destructive: bool,
 }
 
 /// Features shipped with the suite (`FOCUS_FEATURES` overrides; `--input` too).
@@ -76,10 +80,20 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
 
 /// Runs the suite with the process' arguments and environment.
 pub async fn run() -> Exit {
-    let opts = cli::Opts::<_, _, _, SuiteCli>::parsed();
+    let mut opts = cli::Opts::<_, _, _, SuiteCli>::parsed();
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => return fail(Exit::Config, e),
+    };
+    // The plan applies the tag and name filters itself (see plan.rs).
+    let plan = match Plan::new(
+        &config.profile,
+        opts.tags_filter.take(),
+        opts.re_filter.take(),
+        opts.custom.allow_destructive,
+    ) {
+        Ok(p) => p,
+        Err(e) => return fail(Exit::Config, format!("{}: {e}", config.file.display())),
     };
     let run = match new_run(&output_root()) {
         Ok(r) => r,
@@ -147,7 +161,7 @@ pub async fn run() -> Exit {
         .before(|_feature, _rule, scenario, world| {
             async move {
                 let seq = SCENARIO_SEQ.fetch_add(1, Ordering::Relaxed);
-                let id = stable_id(&scenario.tags).unwrap_or_else(|| scenario.name.clone());
+                let id = row_id(&scenario.tags, scenario).unwrap_or_else(|| scenario.name.clone());
                 world.scenario = format!("{id}#{seq}@{}", scenario.position.line);
                 world.scenario_id = id;
             }
@@ -166,16 +180,20 @@ pub async fn run() -> Exit {
         .with_writer(writer)
         .fail_on_skipped()
         .with_cli(opts)
-        .filter_run(features_dir(), |_, _, _| true)
+        .filter_run(features_dir(), {
+            let plan = plan.clone();
+            move |f, r, sc| plan.admit(f, r, sc)
+        })
         .await;
     let parse_failed = writer::Stats::parsing_errors(&finished) > 0;
-    let exit = judge(&outcomes, parse_failed);
+    let exit = judge(&outcomes, &plan, parse_failed);
+    let not_run = plan.not_run();
     let exit = match sweep(&suite).await {
         Ok(()) => exit,
         Err(e) => fail(Exit::Failures, format!("{e:#}")),
     };
     embedded.shutdown().await;
-    if let Err(e) = publish(&run, &outcomes, exit) {
+    if let Err(e) = publish(&run, &outcomes, &not_run, exit) {
         eprintln!("focus-scope: could not publish the reports: {e}");
     }
     eprintln!(
@@ -188,29 +206,65 @@ pub async fn run() -> Exit {
 
 static SCENARIO_SEQ: AtomicU64 = AtomicU64::new(0);
 
-fn judge(outcomes: &Outcomes, parse_failed: bool) -> Exit {
+fn judge(outcomes: &Outcomes, plan: &Plan, parse_failed: bool) -> Exit {
     let all = outcomes.snapshot();
+    let not_run = plan.not_run();
     if parse_failed {
         return fail(
             Exit::Failures,
             "a feature file could not be parsed (see above)",
         );
     }
-    if all.is_empty() {
+    for n in &not_run {
+        let (word, why) = match &n.decision {
+            Decision::Skip(w) => ("SKIPPED", w),
+            Decision::Refuse(w) => ("REFUSED", w),
+            Decision::Run => continue,
+        };
+        eprintln!(
+            "focus-scope:   {word} {} ({}): {why}",
+            n.id.as_deref().unwrap_or("no @id"),
+            n.name
+        );
+    }
+    if plan.selected() == 0 {
         return fail(
             Exit::Config,
             "no scenario selected: the tag filter or name filter matched nothing",
         );
+    }
+    if all.is_empty() {
+        let refused = not_run
+            .iter()
+            .any(|n| matches!(n.decision, Decision::Refuse(_)));
+        return if refused {
+            fail(
+                Exit::Refused,
+                format!(
+                    "refused: the profile is protected and every selected scenario is @destructive ({} refused); add --allow-destructive to run them",
+                    not_run.len()
+                ),
+            )
+        } else {
+            fail(
+                Exit::Config,
+                format!(
+                    "nothing to run: every selected scenario was skipped ({}) for a missing precondition",
+                    not_run.len()
+                ),
+            )
+        };
     }
     let failed: Vec<_> = all
         .iter()
         .filter(|o| matches!(o.verdict, Verdict::Failed(_)))
         .collect();
     eprintln!(
-        "focus-scope: {} scenarios selected · {} passed · {} failed",
-        all.len(),
+        "focus-scope: {} scenarios selected · {} passed · {} failed · {} not run (skipped or refused)",
+        plan.selected(),
         all.len() - failed.len(),
-        failed.len()
+        failed.len(),
+        not_run.len()
     );
     for f in &failed {
         if let Verdict::Failed(m) = &f.verdict {
@@ -250,10 +304,17 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
 }
 
 /// Writes `summary.json` and copies the run's reports to the output root (latest).
-fn publish(run: &RunInfo, outcomes: &Outcomes, exit: Exit) -> io::Result<()> {
+fn publish(run: &RunInfo, outcomes: &Outcomes, not_run: &[NotRun], exit: Exit) -> io::Result<()> {
     let summary = serde_json::json!({
         "run_id": run.id,
         "exit": exit as u8,
+        "not_run": not_run.iter().map(|n| serde_json::json!({
+            "id": n.id,
+            "name": n.name,
+            "feature": n.feature,
+            "decision": match &n.decision { Decision::Skip(_) => "skipped", Decision::Refuse(_) => "refused", Decision::Run => "run" },
+            "reason": match &n.decision { Decision::Skip(w) | Decision::Refuse(w) => w.as_str(), Decision::Run => "" },
+        })).collect::<Vec<_>>(),
         "scenarios": outcomes.snapshot().iter().map(|o| serde_json::json!({
             "id": o.id,
             "name": o.name,

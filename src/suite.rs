@@ -336,9 +336,14 @@ impl Suite {
                 {
                     bail!("cancel was not accepted: {}", resp.describe());
                 }
-                self.cluster
+                if let Err(e) = self
+                    .cluster
                     .wait_investigation_gone(&objects, deadline)
-                    .await?;
+                    .await
+                {
+                    let left = self.cluster.remaining(&objects).await.unwrap_or_default();
+                    bail!("after cancel, objects remain: {} ({e})", left.join(", "));
+                }
             }
             CancelMethod::Kubernetes => {
                 self.cluster

@@ -1,8 +1,9 @@
 //! Kubernetes-layer steps: the investigation's Job, pod and Service, by exact name.
 
-use cucumber::then;
+use cucumber::{then, when};
 
 use crate::ensure_that;
+use crate::footprint;
 use crate::world::{FocusWorld, Step};
 
 #[then("the response carries a job id, a stream port and a stream URL")]
@@ -47,4 +48,111 @@ async fn service_node_port(w: &mut FocusWorld) -> Step {
         o.stream_port
     );
     Ok(())
+}
+
+/// Fails with every violation a footprint check found.
+fn no_violations(v: Vec<String>) -> Step {
+    ensure_that!(v.is_empty(), "{}", v.join("; "));
+    Ok(())
+}
+
+impl FocusWorld {
+    /// The current investigation's stream Job, which must exist.
+    async fn stream_job(&self) -> anyhow::Result<k8s_openapi::api::batch::v1::Job> {
+        let name = self.current()?.objects().stream_job;
+        let deadline = self.suite.config.profile.deadlines.object_appears;
+        Ok(self.suite.cluster.wait_for_job(&name, deadline).await?)
+    }
+}
+
+#[then("the investigation's Jobs have the required restart and retention policy")]
+async fn jobs_policy(w: &mut FocusWorld) -> Step {
+    let o = w.current()?.objects();
+    let deadline = w.suite.config.profile.deadlines.object_appears;
+    let stream = w
+        .suite
+        .cluster
+        .wait_for_job(&o.stream_job, deadline)
+        .await?;
+    let cleanup = w
+        .suite
+        .cluster
+        .wait_for_job(&o.cleanup_job, deadline)
+        .await?;
+    let mut v = footprint::job_policy(&stream, 0, 120);
+    v.extend(footprint::job_policy(&cleanup, 0, 10));
+    v.extend(footprint::stream_template(&stream));
+    no_violations(v)
+}
+
+#[then("the investigation's pod belongs to its Job")]
+async fn pod_belongs(w: &mut FocusWorld) -> Step {
+    let job = w.current()?.objects().stream_job;
+    let pod = w
+        .suite
+        .cluster
+        .wait_pod_running(&job, w.suite.config.profile.deadlines.pod_running)
+        .await?;
+    no_violations(footprint::pod_belongs_to(&pod, &job))
+}
+
+#[then("the investigation's Job is active with no terminal condition")]
+async fn job_active(w: &mut FocusWorld) -> Step {
+    let job = w.current()?.objects().stream_job;
+    w.suite
+        .cluster
+        .wait_pod_running(&job, w.suite.config.profile.deadlines.pod_running)
+        .await?;
+    let j = w.stream_job().await?;
+    no_violations(footprint::job_active(&j))
+}
+
+#[when("the investigation's pod is deleted")]
+async fn delete_own_pod(w: &mut FocusWorld) -> Step {
+    let job = w.current()?.objects().stream_job;
+    let pod = w
+        .suite
+        .cluster
+        .wait_pod_running(&job, w.suite.config.profile.deadlines.pod_running)
+        .await?;
+    w.suite
+        .cluster
+        .delete_pod(pod.metadata.name.as_deref().unwrap_or_default())
+        .await?;
+    Ok(())
+}
+
+#[then(regex = r#"^the investigation's Job fails with reason "([A-Za-z]+)" within the deadline$"#)]
+async fn job_fails(w: &mut FocusWorld, reason: String) -> Step {
+    let job = w.current()?.objects().stream_job;
+    let deadline = w.suite.config.profile.deadlines.pod_running;
+    let j = w
+        .suite
+        .cluster
+        .wait_job_condition(&job, "Failed", deadline)
+        .await?;
+    let failed: Vec<_> = footprint::true_conditions(&j)
+        .into_iter()
+        .filter(|(t, _)| t == "Failed")
+        .collect();
+    ensure_that!(
+        failed.iter().any(|(_, r)| *r == reason),
+        "Job {job} failed with {failed:?}, expected reason {reason}"
+    );
+    Ok(())
+}
+
+#[then("the investigation requests and is limited to exactly one GPU slice")]
+async fn one_gpu_slice(w: &mut FocusWorld) -> Step {
+    no_violations(footprint::gpu_slice(&w.stream_job().await?))
+}
+
+#[then("the investigation has a memory request and limit")]
+async fn memory_set(w: &mut FocusWorld) -> Step {
+    no_violations(footprint::memory(&w.stream_job().await?))
+}
+
+#[then("the investigation mounts the recordings storage")]
+async fn storage_mounted(w: &mut FocusWorld) -> Step {
+    no_violations(footprint::recordings_storage(&w.stream_job().await?))
 }

@@ -15,3 +15,26 @@ Feature: Investigation job lifecycle
     And the investigation's Job exists under its exact name
     And the investigation's pod is Running within the deadline
     And the investigation's Service exposes the stream port as its node port
+
+  @id:k8s-job-spec @PZ-13899
+  Scenario: The investigation's Jobs fail fast and are cleaned up after they finish
+    When a live investigation is opened
+    Then the investigation's Jobs have the required restart and retention policy
+    And the investigation's pod belongs to its Job
+
+  @id:k8s-job-active @PZ-13899
+  Scenario: A running investigation's Job is active with no terminal condition
+    When a live investigation is opened
+    Then the investigation's Job is active with no terminal condition
+
+  @id:k8s-job-fails-when-pod-lost @destructive
+  Scenario: An investigation whose pod is lost is seen as failed with its reason
+    When a live investigation is opened
+    And the investigation's pod is deleted
+    Then the investigation's Job fails with reason "BackoffLimitExceeded" within the deadline
+
+  @id:k8s-cancel-removes-everything
+  Scenario: Cancelling an investigation removes its Jobs, Service and pods
+    When a live investigation is opened
+    And that investigation is cancelled
+    Then none of its objects remain

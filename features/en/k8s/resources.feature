@@ -1,0 +1,25 @@
+@k8s @resources
+Feature: Investigation resources
+  An investigation's Job gets every resource it needs to open: one GPU slice, a memory
+  allocation, access to the recordings storage, and a stream port.
+
+  Background:
+    Given Focus Server is answering
+    When a live investigation is opened
+
+  @id:k8s-gpu-slice @PZ-13899
+  Scenario: One GPU slice is requested and limited
+    Then the investigation requests and is limited to exactly one GPU slice
+
+  @id:k8s-memory @PZ-13899
+  Scenario: Memory is requested and limited
+    Then the investigation has a memory request and limit
+
+  @id:k8s-storage @PZ-13899
+  Scenario: The recordings storage is mounted
+    Then the investigation mounts the recordings storage
+
+  @id:k8s-stream-port-reachable @network
+  Scenario: The stream port is allocated as a NodePort and accepts TCP
+    Then the investigation's Service exposes the stream port as its node port
+    And the stream port accepts TCP connections at the stream address within the deadline

@@ -1,0 +1,217 @@
+//! What a run will do with each scenario, decided before anything is sent: run it,
+//! skip it for a named missing precondition (a fault driver the profile lacks), or
+//! refuse it (destructive on a protected profile without `--allow-destructive`).
+//!
+//! cucumber-rs drops a custom filter as soon as `--tags` or `--name` is given, so the
+//! plan takes those over and applies them itself: protection can never be bypassed by
+//! a tag filter.
+
+use std::sync::{Arc, Mutex};
+
+use cucumber::gherkin;
+use cucumber::gherkin::tagexpr::TagOperation;
+use cucumber::tag::Ext as _;
+
+use crate::config::Profile;
+use crate::outcome::row_id;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Run,
+    /// Not run: a precondition of the environment is missing (counted, reported).
+    Skip(String),
+    /// Not run: the profile's protection forbids it (counted, reported).
+    Refuse(String),
+}
+
+/// A scenario the plan did not run, and why.
+#[derive(Debug, Clone)]
+pub struct NotRun {
+    pub id: Option<String>,
+    pub name: String,
+    pub feature: String,
+    pub decision: Decision,
+}
+
+/// The run's selection rules.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    tags: Option<TagOperation>,
+    name: Option<regex::Regex>,
+    protected: bool,
+    allow_destructive: bool,
+    faults: crate::config::FaultDriver,
+    pub not_run: Arc<Mutex<Vec<NotRun>>>,
+    pub selected: Arc<Mutex<usize>>,
+}
+
+impl Plan {
+    pub fn new(
+        profile: &Profile,
+        tags: Option<TagOperation>,
+        name: Option<regex::Regex>,
+        allow_destructive: bool,
+    ) -> Result<Plan, String> {
+        let tags =
+            match (tags, &profile.default_tags, &name) {
+                (Some(t), _, _) => Some(t),
+                (None, Some(d), None) => Some(d.parse::<TagOperation>().map_err(|e| {
+                    format!("key `default_tags`: `{d}` is not a tag expression: {e}")
+                })?),
+                (None, _, _) => None,
+            };
+        Ok(Plan {
+            tags,
+            name,
+            protected: profile.protected,
+            allow_destructive,
+            faults: profile.faults,
+            not_run: Arc::default(),
+            selected: Arc::default(),
+        })
+    }
+
+    /// Whether the user's filter selects the scenario at all.
+    fn selects(
+        &self,
+        feature: &gherkin::Feature,
+        rule: Option<&gherkin::Rule>,
+        sc: &gherkin::Scenario,
+    ) -> bool {
+        if let Some(re) = &self.name {
+            return re.is_match(&sc.name);
+        }
+        match &self.tags {
+            Some(t) => t.eval(
+                feature
+                    .tags
+                    .iter()
+                    .chain(rule.iter().flat_map(|r| &r.tags))
+                    .chain(sc.tags.iter()),
+            ),
+            None => true,
+        }
+    }
+
+    /// The decision for a scenario the user's filter selected.
+    pub fn decide(&self, tags: &[String]) -> Decision {
+        if self.protected && !self.allow_destructive && tags.iter().any(|t| t == "destructive") {
+            return Decision::Refuse(
+                "destructive on a protected profile (run with --allow-destructive to permit)"
+                    .into(),
+            );
+        }
+        for t in tags {
+            if let Some(kind) = t.strip_prefix("fault:")
+                && !self.faults.can(kind)
+            {
+                return Decision::Skip(format!(
+                    "needs the `{kind}` fault driver; this profile's driver is `{}`",
+                    self.faults.name()
+                ));
+            }
+        }
+        Decision::Run
+    }
+
+    /// cucumber's filter: true to run; records what was selected but not run.
+    pub fn admit(
+        &self,
+        feature: &gherkin::Feature,
+        rule: Option<&gherkin::Rule>,
+        sc: &gherkin::Scenario,
+    ) -> bool {
+        if !self.selects(feature, rule, sc) {
+            return false;
+        }
+        if let Ok(mut n) = self.selected.lock() {
+            *n += 1;
+        }
+        let tags: Vec<String> = feature
+            .tags
+            .iter()
+            .chain(rule.iter().flat_map(|r| &r.tags))
+            .chain(sc.tags.iter())
+            .cloned()
+            .collect();
+        match self.decide(&tags) {
+            Decision::Run => true,
+            d => {
+                if let Ok(mut v) = self.not_run.lock() {
+                    v.push(NotRun {
+                        id: row_id(&tags, sc),
+                        name: sc.name.clone(),
+                        feature: feature.name.clone(),
+                        decision: d,
+                    });
+                }
+                false
+            }
+        }
+    }
+
+    pub fn not_run(&self) -> Vec<NotRun> {
+        self.not_run.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    pub fn selected(&self) -> usize {
+        self.selected.lock().map(|n| *n).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FaultDriver;
+
+    fn plan(protected: bool, allow: bool, faults: FaultDriver) -> Plan {
+        Plan {
+            tags: None,
+            name: None,
+            protected,
+            allow_destructive: allow,
+            faults,
+            not_run: Arc::default(),
+            selected: Arc::default(),
+        }
+    }
+
+    fn tags(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn protection_refuses_destructive_unless_allowed() {
+        let t = tags(&["limits", "destructive"]);
+        assert!(matches!(
+            plan(true, false, FaultDriver::Kubernetes).decide(&t),
+            Decision::Refuse(_)
+        ));
+        assert_eq!(
+            plan(true, true, FaultDriver::Kubernetes).decide(&t),
+            Decision::Run
+        );
+        assert_eq!(
+            plan(false, false, FaultDriver::Sandbox).decide(&t),
+            Decision::Run
+        );
+    }
+
+    #[test]
+    fn missing_fault_driver_is_a_named_skip() {
+        let t = tags(&["fault:sandbox"]);
+        let d = plan(false, false, FaultDriver::Kubernetes).decide(&t);
+        assert!(
+            matches!(&d, Decision::Skip(m) if m.contains("sandbox") && m.contains("kubernetes")),
+            "{d:?}"
+        );
+        assert_eq!(
+            plan(false, false, FaultDriver::Sandbox).decide(&t),
+            Decision::Run
+        );
+        assert!(matches!(
+            plan(false, false, FaultDriver::None).decide(&tags(&["fault:kubernetes"])),
+            Decision::Skip(_)
+        ));
+    }
+}
