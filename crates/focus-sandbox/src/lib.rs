@@ -1,1 +1,37 @@
-pub fn placeholder() {}
+//! focus-sandbox: a reference Focus Server.
+//!
+//! It implements the contract in `shared/mission/contract.md` in two profiles
+//! (`as-required`, `as-observed`), opens one Kubernetes Job per investigation
+//! through kube-rs (so it runs against any cluster), and can be broken on purpose
+//! with named [`Defect`]s. [`Sandbox::start`] bundles it with the simulated cluster
+//! `kube-sim`, in-process.
+//!
+//! Layout: [`api`] (routes, one-line handlers) → domain modules
+//! ([`investigation`], [`validation`], [`slots`], [`manifests`], [`catalogue`],
+//! [`control`], [`defects`], [`idle`]) → `kube::Client`. Only [`sandbox`] knows kube-sim.
+
+pub mod api;
+pub mod catalogue;
+pub mod config;
+pub mod control;
+pub mod defects;
+pub mod error;
+pub mod idle;
+pub mod investigation;
+pub mod manifests;
+pub mod openapi;
+pub mod request;
+pub mod sandbox;
+pub mod slots;
+pub mod state;
+pub mod tls;
+pub mod validation;
+
+pub use api::app;
+pub use config::{Profile, ServerConfig};
+pub use defects::Defect;
+pub use error::AppError;
+/// The simulated cluster the sandbox bundles (for `SimConfig`).
+pub use kube_sim;
+pub use sandbox::{Sandbox, SandboxOptions};
+pub use state::AppState;

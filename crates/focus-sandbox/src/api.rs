@@ -1,0 +1,181 @@
+//! The HTTP surface: routes and one-line handlers into the domain modules.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post, put};
+use serde_json::{Value, json};
+
+use crate::config::Profile;
+use crate::control;
+use crate::error::{ApiJson, ApiResult, AppError};
+use crate::investigation::{self, ConfigureResponse};
+use crate::openapi;
+use crate::request::parse_window;
+use crate::state::AppState;
+
+/// The Focus Server API (and the sandbox control API under `/_sandbox/`), under the
+/// state's path prefix. Unknown routes answer FastAPI's 404 `{"detail":"Not Found"}`.
+pub fn app(state: AppState) -> Router {
+    let mut api = Router::new()
+        .route("/ack", get(ack))
+        .route("/channels", get(channels))
+        .route("/live_metadata", get(live_metadata))
+        .route("/configure", post(configure))
+        .route("/metadata/{job_id}", get(metadata))
+        .route("/recordings_in_time_range", post(recordings_in_time_range))
+        .route("/openapi.json", get(openapi_json));
+    if state.profile() == Profile::AsRequired {
+        // The real server has no cancel route (contract, "Observed").
+        api = api.route("/job/{job_id}", delete(cancel));
+    }
+    let control = Router::new()
+        .route("/fiber", get(control_fiber).put(control_set_fiber))
+        .route(
+            "/recordings",
+            get(control_recordings)
+                .put(control_set_recordings)
+                .delete(control_reset_recordings),
+        )
+        .route(
+            "/defects",
+            get(control_defects).delete(control_clear_defects),
+        )
+        .route(
+            "/defects/{name}",
+            put(control_enable_defect).delete(control_disable_defect),
+        )
+        .route(
+            "/next-pod-failure",
+            get(control_pod_failure)
+                .put(control_set_pod_failure)
+                .delete(control_clear_pod_failure),
+        )
+        .route("/counters", get(control_counters))
+        .route("/state", get(control_state));
+    let api = api
+        .nest("/_sandbox", control)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    let prefix = state.prefix();
+    let api = api.with_state(state);
+    if prefix.is_empty() {
+        api
+    } else {
+        Router::new().nest(&prefix, api).fallback(not_found)
+    }
+}
+
+async fn not_found() -> AppError {
+    AppError::NoRoute
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}
+
+async fn ack() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn channels(State(s): State<AppState>) -> Json<Value> {
+    Json(control::channels(&s))
+}
+
+async fn live_metadata(State(s): State<AppState>) -> ApiResult<Value> {
+    s.catalogue().live_metadata(s.profile()).map(Json)
+}
+
+async fn configure(State(s): State<AppState>, body: Bytes) -> ApiResult<ConfigureResponse> {
+    investigation::open(&s, &body).await.map(Json)
+}
+
+async fn metadata(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Value> {
+    investigation::metadata(&s, &id).await.map(Json)
+}
+
+async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Value> {
+    investigation::cancel(&s, &id).await.map(Json)
+}
+
+async fn recordings_in_time_range(State(s): State<AppState>, body: Bytes) -> ApiResult<Value> {
+    control::recordings_in_time_range(&s, parse_window(&body)?).map(Json)
+}
+
+async fn openapi_json(State(s): State<AppState>) -> Json<Value> {
+    Json(openapi::document(&s))
+}
+
+async fn control_fiber(State(s): State<AppState>) -> Json<Value> {
+    Json(control::fiber(&s))
+}
+
+async fn control_set_fiber(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<control::FiberRequest>,
+) -> Json<Value> {
+    Json(control::set_fiber(&s, req))
+}
+
+async fn control_recordings(State(s): State<AppState>) -> Json<Value> {
+    Json(control::recordings(&s))
+}
+
+async fn control_set_recordings(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<control::RecordingsRequest>,
+) -> ApiResult<Value> {
+    control::set_recordings(&s, req).map(Json)
+}
+
+async fn control_reset_recordings(State(s): State<AppState>) -> Json<Value> {
+    Json(control::reset_recordings(&s))
+}
+
+async fn control_defects(State(s): State<AppState>) -> Json<Value> {
+    Json(control::defects(&s))
+}
+
+async fn control_clear_defects(State(s): State<AppState>) -> Json<Value> {
+    Json(control::clear_defects(&s))
+}
+
+async fn control_enable_defect(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Value> {
+    control::set_defect(&s, &name, true).map(Json)
+}
+
+async fn control_disable_defect(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Value> {
+    control::set_defect(&s, &name, false).map(Json)
+}
+
+async fn control_pod_failure(State(s): State<AppState>) -> Json<Value> {
+    Json(control::pod_failure(&s))
+}
+
+async fn control_set_pod_failure(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<control::PodFailureRequest>,
+) -> ApiResult<Value> {
+    control::set_pod_failure(&s, req).map(Json)
+}
+
+async fn control_clear_pod_failure(State(s): State<AppState>) -> impl IntoResponse {
+    (StatusCode::OK, Json(control::clear_pod_failure(&s)))
+}
+
+async fn control_counters(State(s): State<AppState>) -> Json<Value> {
+    Json(control::counters(&s))
+}
+
+async fn control_state(State(s): State<AppState>) -> Json<Value> {
+    Json(control::state(&s))
+}

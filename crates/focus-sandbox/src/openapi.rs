@@ -1,0 +1,209 @@
+//! `GET /openapi.json`: the contract's constraints as an OpenAPI 3.1 document
+//! (enums, minimums, required fields), for schema-driven testers.
+
+use serde_json::{Value, json};
+
+use crate::config::Profile;
+use crate::state::AppState;
+use crate::validation::MULTICHANNEL_NFFT;
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
+}
+
+fn validation_error() -> Value {
+    json!({
+        "description": "Validation Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}
+    })
+}
+
+/// The document for this server (its prefix and profile).
+pub fn document(s: &AppState) -> Value {
+    let cfg = s.config();
+    let nyquist = cfg.nyquist();
+    let prefix = s.prefix();
+    let single_nfft: Vec<i64> = (7..=16).map(|p| 1_i64 << p).collect();
+    let mut nfft_enum: Vec<i64> = MULTICHANNEL_NFFT.to_vec();
+    nfft_enum.push(1);
+    nfft_enum.extend(single_nfft.iter().filter(|n| **n > 2048));
+    nfft_enum.sort_unstable();
+
+    let mut paths = json!({
+        "/configure": {"post": {
+            "operationId": "configure",
+            "summary": "Open an investigation (one Kubernetes Job). Not idempotent: never retry.",
+            "requestBody": {"required": true, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/ConfigureRequest"}}}},
+            "responses": {
+                "200": {"description": "Investigation opened", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ConfigureResponse"}}}},
+                "400": error_response("A validation rule failed; the message names the field"),
+                "404": error_response("No recording found in given time range"),
+                "422": validation_error(),
+                "503": error_response("Live stream unavailable / No free stream port")
+            }
+        }},
+        "/metadata/{job_id}": {"get": {
+            "operationId": "metadata",
+            "parameters": [{"name": "job_id", "in": "path", "required": true,
+                "schema": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"}}],
+            "responses": {
+                "200": {"description": "The investigation", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/JobMetadata"}}}},
+                "404": error_response("Invalid job_id")
+            }
+        }},
+        "/channels": {"get": {
+            "operationId": "channels",
+            "responses": {"200": {"description": "Channel range", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Channels"}}}}}
+        }},
+        "/live_metadata": {"get": {
+            "operationId": "live_metadata",
+            "responses": {
+                "200": {"description": "Live fiber metadata", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/LiveMetadata"}}}},
+                "404": error_response("Live metadata not available")
+            }
+        }},
+        "/recordings_in_time_range": {"post": {
+            "operationId": "recordings_in_time_range",
+            "requestBody": {"required": true, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/TimeWindow"}}}},
+            "responses": {
+                "200": {"description": "[start, end] pairs; end -1 while recording",
+                    "content": {"application/json": {"schema": {"type": "array", "items": {
+                        "type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}}}}},
+                "400": error_response("Invalid time range"),
+                "422": validation_error()
+            }
+        }},
+        "/ack": {"get": {
+            "operationId": "ack",
+            "responses": {"200": {"description": "Alive", "content": {"application/json": {
+                "schema": {"type": "object"}}}}}
+        }}
+    });
+    if s.profile() == Profile::AsRequired
+        && let Value::Object(map) = &mut paths
+    {
+        map.insert(
+            "/job/{job_id}".into(),
+            json!({"delete": {
+                "operationId": "cancel_job",
+                "parameters": [{"name": "job_id", "in": "path", "required": true,
+                    "schema": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"}}],
+                "responses": {
+                    "200": {"description": "Deletion issued", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Cancelled"}}}},
+                    "404": error_response("Invalid job_id")
+                }
+            }}),
+        );
+    }
+
+    let range = |name: &str, lo: Option<i64>, hi: Value, desc: &str| {
+        let mut min = json!({"type": "integer"});
+        let mut max = json!({"type": "integer"});
+        if let Some(lo) = lo {
+            min["minimum"] = json!(lo);
+            max["minimum"] = json!(lo);
+        }
+        if !hi.is_null() {
+            min["maximum"] = hi.clone();
+            max["maximum"] = hi;
+        }
+        json!({"title": name, "type": "object", "description": desc,
+            "properties": {"min": min, "max": max}, "required": ["min", "max"]})
+    };
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Focus Server (focus-sandbox reference)",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!("Profile {}. Constraints follow the contract's required column.", s.profile())
+        },
+        "servers": [{"url": if prefix.is_empty() { "/".to_owned() } else { prefix }}],
+        "paths": paths,
+        "components": {"schemas": {
+            "ConfigureRequest": {
+                "type": "object",
+                "required": ["displayInfo", "channels", "view_type"],
+                "properties": {
+                    "displayTimeAxisDuration": {"type": ["integer", "null"], "minimum": 1,
+                        "description": "Seconds; required (> 0) for view_type 0 and 1, omitted for 2"},
+                    "nfftSelection": {"type": ["integer", "null"], "enum": nfft_enum,
+                        "description": "0: one of 32..2048 (powers of two); 1: 128..65536 (powers of two); 2: exactly 1"},
+                    "displayInfo": {"$ref": "#/components/schemas/DisplayInfo"},
+                    "channels": range("Channels", Some(cfg.lowest_channel), json!(cfg.highest_channel),
+                        &format!("Inclusive; min <= max; at most {} channels; singlechannel needs min == max", cfg.max_channel_count)),
+                    "frequencyRange": {"anyOf": [
+                        range("FrequencyRange", Some(0), json!(nyquist), "Hz; 0 <= min < max <= Nyquist (PRR/2)"),
+                        {"type": "null"}]},
+                    "start_time": {"type": ["integer", "null"], "minimum": 0,
+                        "description": "Epoch seconds; with end_time for historic, null with end_time null for live"},
+                    "end_time": {"type": ["integer", "null"], "minimum": 0,
+                        "description": "Epoch seconds; > start_time, not in the future"},
+                    "view_type": {"anyOf": [
+                        {"type": "integer", "enum": [0, 1, 2]},
+                        {"type": "string", "enum": ["0", "1", "2"]}],
+                        "description": "0 multichannel, 1 singlechannel, 2 waterfall"}
+                }
+            },
+            "DisplayInfo": {"type": "object", "required": ["height"],
+                "properties": {"height": {"type": "integer", "minimum": 1}}},
+            "ConfigureResponse": {
+                "type": "object",
+                "required": ["status", "job_id", "stream_port", "stream_url", "view_type",
+                    "channel_amount", "channel_to_stream_index", "stream_amount",
+                    "frequencies_list", "frequencies_amount", "lines_dt"],
+                "properties": {
+                    "status": {"type": "string"},
+                    "job_id": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
+                    "stream_port": {"type": "integer", "minimum": cfg.port_of(1), "maximum": cfg.port_of(cfg.max_slots)},
+                    "stream_url": {"type": "string", "pattern": "^http://[0-9.]+$"},
+                    "view_type": {"type": "integer", "enum": [0, 1, 2]},
+                    "channel_amount": {"type": "integer", "minimum": 0},
+                    "channel_to_stream_index": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+                    "stream_amount": {"type": "integer", "minimum": 0},
+                    "frequencies_list": {"type": "array", "items": {"type": "number"}},
+                    "frequencies_amount": {"type": "integer", "minimum": 0},
+                    "lines_dt": {"type": "number"},
+                    "metadata": {"type": "object"}
+                }
+            },
+            "JobMetadata": {"allOf": [
+                {"$ref": "#/components/schemas/ConfigureResponse"},
+                {"type": "object", "required": ["job_status", "configuration"], "properties": {
+                    "job_status": {"type": "string", "enum": ["pending", "running", "failed", "completed"]},
+                    "configuration": {"type": "object"}}}
+            ]},
+            "Cancelled": {"type": "object", "required": ["job_id", "status"], "properties": {
+                "job_id": {"type": "string"}, "status": {"type": "string", "enum": ["cancelled"]}}},
+            "Channels": {"type": "object", "required": ["lowest_channel", "highest_channel"], "properties": {
+                "lowest_channel": {"type": "integer"}, "highest_channel": {"type": "integer"}}},
+            "LiveMetadata": {"type": "object", "required": ["dx", "prr", "fiber_start_meters",
+                "fiber_length_meters", "sw_version", "number_of_channels", "fiber_description"],
+                "properties": {
+                    "dx": {"type": "number"}, "prr": {"type": "number"},
+                    "fiber_start_meters": {"type": ["integer", "null"]},
+                    "fiber_length_meters": {"type": ["integer", "null"]},
+                    "sw_version": {"type": "string"},
+                    "number_of_channels": {"type": "integer"},
+                    "fiber_description": {"type": "string"}}},
+            "TimeWindow": {"type": "object", "required": ["start_time", "end_time"], "properties": {
+                "start_time": {"type": "integer", "minimum": 0},
+                "end_time": {"type": "integer", "minimum": 0}}},
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+            "HTTPValidationError": {"type": "object", "properties": {"detail": {"type": "array", "items": {
+                "type": "object", "required": ["loc", "msg", "type"], "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"}, "type": {"type": "string"}}}}}}
+        }}
+    })
+}
