@@ -94,7 +94,11 @@ impl Cluster {
     pub fn new(config: SimConfig, shutdown: watch::Receiver<bool>) -> Self {
         let clock = crate::clock::Clock::new(config.speed);
         Cluster {
-            store: Arc::new(Store::new(config.watch_history, clock)),
+            store: Arc::new(Store::new(
+                config.watch_history,
+                config.watch_channel_capacity,
+                clock,
+            )),
             admission: Admission {
                 node_port_range: config.node_port_range,
                 cluster_ip_base: config.service_cluster_ip_base,
@@ -120,8 +124,22 @@ impl Cluster {
         dry_run: bool,
     ) -> Result<Obj, ApiError> {
         let adm = &self.admission;
-        self.store
-            .create(rt, ns, body, dry_run, |view, obj| adm.create(rt, view, obj))
+        let created = self
+            .store
+            .create(rt, ns, body, dry_run, |view, obj| adm.create(rt, view, obj))?;
+        if *rt == resources::NAMESPACES && !dry_run {
+            // the service-account controller's job: every namespace has `default`
+            let name = podspec::name(&created).to_string();
+            let sa = json!({"metadata": {"name": "default"}});
+            let _ = self.store.create(
+                &resources::SERVICE_ACCOUNTS,
+                &name,
+                sa,
+                false,
+                |_, _| Ok(()),
+            );
+        }
+        Ok(created)
     }
 
     /// Read-modify-write with the main/status split, optimistic concurrency on a

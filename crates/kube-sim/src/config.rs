@@ -45,6 +45,9 @@ pub struct SimConfig {
     pub namespaces: Vec<String>,
     /// Watch events retained for resuming watches; older resourceVersions get 410 Expired.
     pub watch_history: usize,
+    /// Changes queued per watcher before a slow watcher is closed (it then re-lists or
+    /// resumes from its last resourceVersion).
+    pub watch_channel_capacity: usize,
     /// Seconds a watch without `timeoutSeconds` stays open.
     pub watch_default_timeout_secs: u64,
     /// Seconds between BOOKMARK events on watches that allow them.
@@ -144,6 +147,7 @@ impl Default for SimConfig {
                 "kube-public".to_string(),
             ],
             watch_history: 20_000,
+            watch_channel_capacity: 8192,
             watch_default_timeout_secs: 1800,
             bookmark_interval_secs: 10,
             job_backoff_ms: 100,
@@ -246,6 +250,11 @@ impl SimConfig {
                 "speed must be a positive number, not {}",
                 self.speed
             )));
+        }
+        if self.watch_channel_capacity == 0 {
+            return Err(ConfigError::Invalid(
+                "watch_channel_capacity must be > 0".into(),
+            ));
         }
         if self.watch_history == 0 {
             return Err(ConfigError::Invalid("watch_history must be > 0".into()));

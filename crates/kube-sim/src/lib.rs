@@ -39,7 +39,7 @@ pub use controllers::kubelet::{
     ANNOTATION_EXIT_CODE, ANNOTATION_IMAGE_PULL_ERROR, ANNOTATION_LOG, ANNOTATION_NEVER_READY,
     ANNOTATION_OOM_KILLED, ANNOTATION_RUN_FOR,
 };
-pub use ports::ANNOTATION_CONNECTIONS;
+pub use ports::{ANNOTATION_CONNECTIONS, ANNOTATION_LISTENING};
 pub use sim::KubeSim;
 
 /// Errors starting or configuring the simulator.

@@ -107,6 +107,28 @@ impl Quantity {
         }
     }
 
+    /// Like `render`, but whole byte counts use binary suffixes (`512Mi`, `2Gi`).
+    pub fn render_bytes(&self) -> String {
+        let v = self.0;
+        if v % NANO == 0 && v != 0 {
+            let units = v / NANO;
+            for (suffix, shift) in [
+                ("Ei", 60),
+                ("Pi", 50),
+                ("Ti", 40),
+                ("Gi", 30),
+                ("Mi", 20),
+                ("Ki", 10),
+            ] {
+                let m = 1i128 << shift;
+                if units % m == 0 {
+                    return format!("{}{suffix}", units / m);
+                }
+            }
+        }
+        self.render()
+    }
+
     /// Whole units, rounded down.
     pub fn units(&self) -> i128 {
         self.0 / NANO
@@ -170,5 +192,7 @@ mod tests {
     fn renders() {
         assert_eq!(q("2").render(), "2");
         assert_eq!(q("250m").render(), "250m");
+        assert_eq!(q("512Mi").render_bytes(), "512Mi");
+        assert_eq!(q("1000").render_bytes(), "1000");
     }
 }

@@ -74,6 +74,15 @@ pub fn namespace_usage(view: &View<'_>, ns: &str) -> BTreeMap<String, Quantity> 
     total
 }
 
+/// Render a quota quantity the way upstream prints it for that key.
+fn render(key: &str, q: &Quantity) -> String {
+    if key.contains("memory") || key.contains("storage") {
+        q.render_bytes()
+    } else {
+        q.render()
+    }
+}
+
 fn hard(quota: &Value) -> BTreeMap<String, Quantity> {
     quota
         .pointer("/spec/hard")
@@ -108,9 +117,9 @@ pub fn check(
             let Some(d) = delta.get(k) else { continue };
             let u = used.get(k).copied().unwrap_or_default();
             if u + *d > *limit {
-                requested.push(format!("{k}={}", d.render()));
-                usedv.push(format!("{k}={}", u.render()));
-                limited.push(format!("{k}={}", limit.render()));
+                requested.push(format!("{k}={}", render(k, d)));
+                usedv.push(format!("{k}={}", render(k, &u)));
+                limited.push(format!("{k}={}", render(k, limit)));
             }
         }
         if !requested.is_empty() {
@@ -135,7 +144,7 @@ pub fn used_for(
         .keys()
         .map(|k| {
             let q = usage.get(k).copied().unwrap_or_default();
-            (k.clone(), Value::String(q.render()))
+            (k.clone(), Value::String(render(k, &q)))
         })
         .collect()
 }

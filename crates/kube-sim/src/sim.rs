@@ -54,14 +54,6 @@ impl KubeSim {
                     false,
                 )
                 .map_err(|e| Error::Seed(Box::new(e)))?;
-            cluster
-                .create(
-                    &resources::SERVICE_ACCOUNTS,
-                    ns,
-                    json!({"metadata": {"name": "default"}}),
-                    false,
-                )
-                .map_err(|e| Error::Seed(Box::new(e)))?;
         }
         let mut node_ips = Vec::new();
         for (i, n) in nodes.iter().enumerate() {
@@ -89,10 +81,10 @@ impl KubeSim {
         });
         let mut tasks = controllers::spawn_all(&cluster);
         if config.stream_ports {
-            tasks.push(tokio::spawn(crate::ports::run(
-                cluster.clone(),
-                node_ips.clone(),
-            )));
+            crate::ports::raise_nofile_limit();
+            let pm = crate::ports::PortManager::new(&cluster, node_ips.clone());
+            let resync = cluster.store.clock().scale(Duration::from_millis(250));
+            tasks.push(tokio::spawn(controllers::run(cluster.clone(), pm, resync)));
         }
         tracing::info!(%addr, nodes = nodes.len(), "kube-sim started");
         Ok(KubeSim {

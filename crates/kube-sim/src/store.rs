@@ -192,8 +192,10 @@ pub fn can_remove(rt: &ResourceType, obj: &Value) -> bool {
 }
 
 impl Store {
-    pub fn new(history_cap: usize, clock: Clock) -> Self {
-        let (tx, _) = broadcast::channel(history_cap.max(1024));
+    /// `history_cap` events are kept for resuming watches; `channel_cap` events may be
+    /// queued for a slow watcher before it is closed as lagging.
+    pub fn new(history_cap: usize, channel_cap: usize, clock: Clock) -> Self {
+        let (tx, _) = broadcast::channel(channel_cap.max(1));
         Store {
             inner: Mutex::new(Inner::default()),
             publish: Mutex::new(()),
@@ -671,7 +673,7 @@ mod tests {
     use crate::resources::{NAMESPACES, PODS};
 
     fn store() -> Store {
-        Store::new(4, Clock::new(1.0))
+        Store::new(4, 64, Clock::new(1.0))
     }
 
     #[tokio::test]

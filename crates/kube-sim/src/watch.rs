@@ -149,7 +149,76 @@ pub fn stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::PODS;
+    use crate::clock::Clock;
+    use crate::resources::{NAMESPACES, PODS};
+    use futures::StreamExt;
+
+    #[tokio::test]
+    async fn lagging_watcher_is_closed_not_skipped() {
+        let store = Arc::new(Store::new(1000, 4, Clock::new(1.0)));
+        let ns = |n: String| json!({"metadata": {"name": n}});
+        store
+            .create(&NAMESPACES, "", ns("first".into()), false, |_, _| Ok(()))
+            .expect("ns");
+        let (_tx, rx) = tokio_watch::channel(false);
+        let p = WatchParams {
+            rt: NAMESPACES,
+            namespace: None,
+            selectors: Selectors::default(),
+            resource_version: None,
+            timeout: Duration::from_secs(30),
+            bookmarks: false,
+            bookmark_interval: Duration::from_secs(30),
+            send_initial_events: false,
+        };
+        let mut s = Box::pin(stream(store.clone(), p, rx));
+        let first = s.next().await.expect("initial ADDED");
+        assert!(String::from_utf8_lossy(&first.expect("bytes")).contains("\"ADDED\""));
+        for i in 0..20 {
+            store
+                .create(&NAMESPACES, "", ns(format!("n{i}")), false, |_, _| Ok(()))
+                .expect("ns");
+        }
+        let rest: Vec<_> = tokio::time::timeout(Duration::from_secs(5), s.collect::<Vec<_>>())
+            .await
+            .expect("stream closes instead of hanging");
+        assert!(rest.len() < 20, "closed early, got {}", rest.len());
+    }
+
+    #[tokio::test]
+    async fn expired_resource_version_is_an_error_event() {
+        let store = Arc::new(Store::new(2, 64, Clock::new(1.0)));
+        for i in 0..5 {
+            store
+                .create(
+                    &NAMESPACES,
+                    "",
+                    json!({"metadata": {"name": format!("n{i}")}}),
+                    false,
+                    |_, _| Ok(()),
+                )
+                .expect("ns");
+        }
+        let (_tx, rx) = tokio_watch::channel(false);
+        let p = WatchParams {
+            rt: NAMESPACES,
+            namespace: None,
+            selectors: Selectors::default(),
+            resource_version: Some(1),
+            timeout: Duration::from_secs(30),
+            bookmarks: false,
+            bookmark_interval: Duration::from_secs(30),
+            send_initial_events: false,
+        };
+        let out: Vec<_> = stream(store, p, rx).collect().await;
+        assert_eq!(out.len(), 1);
+        let line = String::from_utf8(out[0].clone().expect("bytes").to_vec()).expect("utf8");
+        let v: Value = serde_json::from_str(line.trim()).expect("json");
+        assert_eq!(v["type"], "ERROR");
+        assert_eq!(v["object"]["code"], 410);
+        assert_eq!(v["object"]["reason"], "Expired");
+        assert_eq!(v["object"]["message"], "too old resource version: 1 (4)");
+    }
     use crate::selector::LabelSelector;
 
     fn ev(kind: EventType, new: Value, old: Option<Value>) -> StoreEvent {
