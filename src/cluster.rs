@@ -393,6 +393,15 @@ impl Cluster {
         Ok(found)
     }
 
+    /// Whether a `Kind/name` object (Job or Service) still exists.
+    pub async fn object_exists(&self, object: &str) -> Result<bool> {
+        Ok(match object.split_once('/') {
+            Some(("Job", name)) => self.job(name).await?.is_some(),
+            Some(("Service", name)) => self.service(name).await?.is_some(),
+            _ => false,
+        })
+    }
+
     /// Waits (by watch) until the investigation's objects and pods are gone, without
     /// deleting anything: the server is expected to have removed them.
     pub async fn wait_investigation_gone(

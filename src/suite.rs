@@ -268,30 +268,34 @@ impl Suite {
     }
 
     /// Investigation objects that appeared since `since` and belong to no configure
-    /// of this run: what a rejected request left behind. Concurrent scenarios do not
-    /// cause false failures: the check first waits until every configure sent before
-    /// now has answered and been ledgered, then ignores every job_id the run owns.
-    /// (On a shared environment, another user's investigation created in the same
-    /// seconds would be reported: the message names the objects so it can be told.)
+    /// of this run: what a rejected request left behind. Concurrent scenarios cause no
+    /// false failures: after listing, the check waits until every configure sent
+    /// before the list ended has answered (so its job_id is ledgered), ignores every
+    /// job_id the run owns, and keeps only objects that still exist (a server's
+    /// rollback of a half-created investigation is not a leftover). On a shared
+    /// environment another user's investigation created in the same seconds would be
+    /// reported; the message names the objects so it can be told.
     pub async fn unclaimed_objects_since(
         &self,
         since: jiff::Timestamp,
     ) -> anyhow::Result<Vec<String>> {
-        let now = std::time::Instant::now();
+        let seen = self.cluster.investigation_objects_since(since).await?;
         within(
             self.config.profile.deadlines.request,
             "configures of other scenarios to answer",
-            self.inflight.settle(now),
+            self.inflight.settle(std::time::Instant::now()),
         )
         .await?;
-        Ok(self
-            .cluster
-            .investigation_objects_since(since)
-            .await?
-            .into_iter()
-            .filter(|(_, job_id)| !self.ledger.owns(job_id))
-            .map(|(name, _)| name)
-            .collect())
+        let mut left = Vec::new();
+        for (object, job_id) in seen {
+            if self.ledger.owns(&job_id) {
+                continue;
+            }
+            if self.cluster.object_exists(&object).await? {
+                left.push(object);
+            }
+        }
+        Ok(left)
     }
 
     /// The configured addresses are sane: the API's host resolves (to loopback only
