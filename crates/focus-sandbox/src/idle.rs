@@ -87,6 +87,7 @@ async fn reap(state: &AppState, id: &str) -> Result<(), crate::AppError> {
         && connections(&svc) > 0
     {
         tracing::info!(job_id = id, "client connected; investigation kept");
+        bump(&state.counters().idle_kept);
         return Ok(());
     }
     tracing::info!(job_id = id, "nobody connected; removing the investigation");

@@ -213,6 +213,7 @@ async fn open_checked(
     }
     if state.has(Defect::RestartUnderLoad) && in_flight >= cfg.restart_threshold {
         state.simulate_restart();
+        crate::presence::restart_focus_server(state).await;
         return Err(AppError::Internal(
             "Focus Server restarted while handling the request".into(),
         ));

@@ -20,6 +20,7 @@ pub mod idle;
 pub mod investigation;
 pub mod manifests;
 pub mod openapi;
+pub mod presence;
 pub mod request;
 pub mod sandbox;
 pub mod slots;

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Profile, ServerConfig};
 use crate::defects::Defect;
 use crate::state::{AppState, normalize_prefix};
-use crate::{app, idle, tls};
+use crate::{app, idle, presence, tls};
 
 /// How to start a sandbox.
 #[derive(Debug, Clone)]
@@ -73,6 +73,7 @@ pub struct Sandbox {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     idle: JoinHandle<()>,
+    recorder: JoinHandle<()>,
     _tempdir: Option<tempfile::TempDir>,
 }
 
@@ -159,6 +160,13 @@ impl Sandbox {
             server_cfg,
             opts.defects.iter().copied(),
         );
+        state.seed_seq(presence::recorded_seq(&state).await);
+        if state.config().sim_conventions {
+            presence::ensure_focus_server(&state)
+                .await
+                .context("creating the Focus Server stand-in Deployment")?;
+        }
+        let recorder = tokio::spawn(presence::record_seqs(state.clone(), state.subscribe_seq()));
         let router = app(state.clone());
         let (shutdown, rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -213,6 +221,7 @@ impl Sandbox {
             shutdown,
             server,
             idle,
+            recorder,
             _tempdir: tempdir,
         })
     }
@@ -269,6 +278,20 @@ impl Sandbox {
         {
             idle.abort();
         }
+        // Let the last seq reach the namespace, then stop recording.
+        let mut recorder = self.recorder;
+        let pending = *self.state.subscribe_seq().borrow();
+        if pending > 0 {
+            let recorded = async {
+                let mut tick = tokio::time::interval(Duration::from_millis(20));
+                while presence::recorded_seq(&self.state).await < pending {
+                    tick.tick().await;
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(2), recorded).await;
+        }
+        recorder.abort();
+        let _ = (&mut recorder).await;
         if let Some(sim) = self.sim {
             sim.shutdown().await;
         }

@@ -68,24 +68,26 @@ impl Usage {
 
 /// Lists the investigation objects in `namespace` and the NodePorts of every Service.
 pub async fn observe(client: &Client, namespace: &str) -> Result<Usage, kube::Error> {
-    let mut usage = Usage::default();
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-    for job in jobs.list(&ListParams::default()).await? {
-        if let Some(name) = job.metadata.name.as_deref() {
-            usage.note_name(name);
-        }
-    }
     // NodePorts are cluster-wide; fall back to the namespace if listing all is forbidden.
     let all: Api<Service> = Api::all(client.clone());
-    let services = match all.list(&ListParams::default()).await {
+    let lp = ListParams::default();
+    let (jobs, services) = tokio::join!(jobs.list(&lp), all.list(&lp));
+    let services = match services {
         Ok(list) => list,
         Err(kube::Error::Api(s)) if s.is_forbidden() => {
             Api::<Service>::namespaced(client.clone(), namespace)
-                .list(&ListParams::default())
+                .list(&lp)
                 .await?
         }
         Err(e) => return Err(e),
     };
+    let mut usage = Usage::default();
+    for job in jobs? {
+        if let Some(name) = job.metadata.name.as_deref() {
+            usage.note_name(name);
+        }
+    }
     for svc in services {
         if svc.metadata.namespace.as_deref() == Some(namespace)
             && let Some(name) = svc.metadata.name.as_deref()

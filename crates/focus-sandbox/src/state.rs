@@ -38,6 +38,7 @@ struct Inner {
     defects: RwLock<DefectSet>,
     catalogue: RwLock<Catalogue>,
     seq: AtomicU64,
+    seq_tx: tokio::sync::watch::Sender<u64>,
     /// Serialises "observe the cluster, pick a slot, reserve it".
     allocation: tokio::sync::Mutex<()>,
     reserved: Mutex<BTreeSet<u16>>,
@@ -63,6 +64,8 @@ pub struct Counters {
     pub cancelled: AtomicU64,
     /// Investigations removed by their cleanup job.
     pub idle_removed: AtomicU64,
+    /// Investigations kept at the end of their idle time (a client connected).
+    pub idle_kept: AtomicU64,
     /// Half-created investigations rolled back.
     pub rollbacks: AtomicU64,
     /// Slots skipped because another Service held their NodePort.
@@ -86,6 +89,8 @@ pub struct CountersSnapshot {
     pub cancelled: u64,
     /// Investigations removed by their cleanup job.
     pub idle_removed: u64,
+    /// Investigations kept at the end of their idle time.
+    pub idle_kept: u64,
     /// Half-created investigations rolled back.
     pub rollbacks: u64,
     /// Slots skipped because their NodePort was held.
@@ -127,6 +132,7 @@ impl AppState {
                 defects: RwLock::new(defects.into_iter().collect()),
                 catalogue: RwLock::new(catalogue),
                 seq: AtomicU64::new(0),
+                seq_tx: tokio::sync::watch::Sender::new(0),
                 allocation: tokio::sync::Mutex::new(()),
                 reserved: Mutex::default(),
                 leaked: Mutex::default(),
@@ -240,10 +246,27 @@ impl AppState {
                 .seq
                 .compare_exchange(current, next, Ordering::SeqCst, Ordering::SeqCst)
             {
-                Ok(_) => return next,
+                Ok(_) => {
+                    self.inner.seq_tx.send_if_modified(|v| {
+                        let newer = next > *v;
+                        if newer {
+                            *v = next;
+                        }
+                        newer
+                    });
+                    return next;
+                }
                 Err(actual) => current = actual,
             }
         }
+    }
+    /// Starts seq above `seen` (e.g. the seq recorded before a restart).
+    pub fn seed_seq(&self, seen: u64) {
+        self.inner.seq.fetch_max(seen, Ordering::SeqCst);
+    }
+    /// Every seq handed out, as it happens.
+    pub fn subscribe_seq(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.seq_tx.subscribe()
     }
     /// Job ids cancelled by this process.
     pub fn cancelled(&self) -> MutexGuard<'_, HashSet<String>> {
@@ -276,6 +299,7 @@ impl AppState {
             configure_failed: get(&c.configure_failed),
             cancelled: get(&c.cancelled),
             idle_removed: get(&c.idle_removed),
+            idle_kept: get(&c.idle_kept),
             rollbacks: get(&c.rollbacks),
             ports_skipped: get(&c.ports_skipped),
             restarts: get(&c.restarts),

@@ -1,0 +1,213 @@
+//! Lifecycle with kube-sim: idle removal, injected pod failures, capacity.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::{Harness, live, options};
+use focus_sandbox::{SandboxOptions, ServerConfig};
+use futures::future::join_all;
+use k8s_openapi::api::core::v1::Service;
+use kube::runtime::wait::await_condition;
+use serde_json::json;
+
+fn with_server(server: ServerConfig) -> SandboxOptions {
+    SandboxOptions {
+        server,
+        ..options()
+    }
+}
+
+#[tokio::test]
+async fn an_investigation_nobody_connects_to_is_removed_after_the_idle_time() {
+    let h = Harness::start(with_server(ServerConfig {
+        idle_timeout_secs: 1,
+        ..ServerConfig::default()
+    }))
+    .await;
+    let body = h.open_live().await;
+    let id = body["job_id"].as_str().expect("id");
+    h.job_gone(&format!("grpc-job-{id}")).await;
+    h.job_gone(&format!("cleanup-job-{id}")).await;
+    h.until("service removed", || async {
+        h.services()
+            .get_opt(&format!("grpc-service-{id}"))
+            .await
+            .expect("get")
+            .is_none()
+    })
+    .await;
+    assert_eq!(h.sandbox.state().counters_snapshot().idle_removed, 1);
+    h.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_investigation_with_a_connected_client_is_kept() {
+    let h = Harness::start(with_server(ServerConfig {
+        idle_timeout_secs: 3,
+        ..ServerConfig::default()
+    }))
+    .await;
+    let body = h.open_live().await;
+    let id = body["job_id"].as_str().expect("id").to_owned();
+    let svc_name = format!("grpc-service-{id}");
+    let listening = |s: Option<&Service>| {
+        s.and_then(|s| s.metadata.annotations.as_ref())
+            .is_some_and(|a| {
+                a.get("kube-sim.focus-scope/listening").map(String::as_str) == Some("true")
+            })
+    };
+    tokio::time::timeout(
+        common::DEADLINE,
+        await_condition(h.services(), &svc_name, listening),
+    )
+    .await
+    .expect("port listening in time")
+    .expect("watch");
+    let ip = body["stream_url"]
+        .as_str()
+        .expect("url")
+        .trim_start_matches("http://");
+    let addr: SocketAddr = format!("{ip}:{}", body["stream_port"])
+        .parse()
+        .expect("addr");
+    let _conn = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("stream port reachable");
+    h.until("idle check done", || async {
+        h.sandbox.state().counters_snapshot().idle_kept >= 1
+    })
+    .await;
+    assert!(
+        h.jobs()
+            .get_opt(&format!("grpc-job-{id}"))
+            .await
+            .expect("get")
+            .is_some()
+    );
+    assert_eq!(h.sandbox.state().counters_snapshot().idle_removed, 0);
+    h.sandbox.shutdown().await;
+}
+
+async fn status_of(h: &Harness, id: &str) -> String {
+    let (code, meta) = h
+        .send(reqwest::Method::GET, &format!("/metadata/{id}"), None)
+        .await;
+    assert_eq!(code, 200, "{meta}");
+    meta["job_status"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn injected_pod_failures() {
+    let h = Harness::start(options()).await;
+    for kind in ["oom", "crash"] {
+        let (code, _) = h
+            .send(
+                reqwest::Method::PUT,
+                "/_sandbox/next-pod-failure",
+                Some(&json!({"kind": kind})),
+            )
+            .await;
+        assert_eq!(code, 200);
+        let body = h.open_live().await;
+        let id = body["job_id"].as_str().expect("id").to_owned();
+        h.until(&format!("{kind}: job failed"), || async {
+            status_of(&h, &id).await == "failed"
+        })
+        .await;
+        let pods = h.grpc_pods(&id).await;
+        let reason = pods[0]
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|c| c[0].state.as_ref())
+            .and_then(|s| s.terminated.as_ref())
+            .and_then(|t| t.reason.clone())
+            .unwrap_or_default();
+        assert_eq!(reason, if kind == "oom" { "OOMKilled" } else { "Error" });
+    }
+    let (code, _) = h
+        .send(
+            reqwest::Method::PUT,
+            "/_sandbox/next-pod-failure",
+            Some(&json!({"kind": "image-pull"})),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let body = h.open_live().await;
+    let id = body["job_id"].as_str().expect("id").to_owned();
+    h.until("ErrImagePull", || async {
+        h.grpc_pods(&id).await.iter().any(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|c| c[0].state.as_ref())
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref())
+                == Some("ErrImagePull")
+        })
+    })
+    .await;
+    assert_eq!(status_of(&h, &id).await, "pending");
+    // The failure applies once.
+    let (_, next) = h
+        .send(reqwest::Method::GET, "/_sandbox/next-pod-failure", None)
+        .await;
+    assert_eq!(next, json!({"kind": null}));
+    h.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_investigations_then_no_free_stream_port() {
+    let h = Harness::start(with_server(ServerConfig {
+        max_slots: 200,
+        // Nobody connects: keep them for the whole test.
+        idle_timeout_secs: 3600,
+        ..ServerConfig::default()
+    }))
+    .await;
+    let body = live();
+    let answers = join_all((0..200).map(|_| h.configure(&body))).await;
+    let mut ports = std::collections::BTreeSet::new();
+    let mut ids = Vec::new();
+    for (code, b) in &answers {
+        assert_eq!(*code, 200, "{b}");
+        ports.insert(b["stream_port"].as_u64().expect("port"));
+        ids.push(b["job_id"].as_str().expect("id").to_owned());
+    }
+    assert_eq!(ports.len(), 200, "distinct ports");
+    assert_eq!(ports.first().copied(), Some(12301));
+    assert_eq!(ports.last().copied(), Some(12500));
+    h.until("200 pods Running", || async {
+        let pods = h
+            .pods()
+            .list(&kube::api::ListParams::default())
+            .await
+            .expect("pods")
+            .items;
+        pods.iter()
+            .filter(|p| {
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("job-name"))
+                    .is_some_and(|j| j.starts_with("grpc-job-"))
+                    && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+            })
+            .count()
+            == 200
+    })
+    .await;
+    let before = h.names().await;
+    let (code, b) = h.configure(&body).await;
+    assert_eq!(code, 503, "{b}");
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("No free stream port"),
+        "{b}"
+    );
+    assert_eq!(h.names().await, before, "nothing left behind");
+    h.sandbox.shutdown().await;
+}
