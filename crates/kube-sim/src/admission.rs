@@ -1,6 +1,7 @@
 //! Defaulting and validation on create and update (the apiserver's strategies),
 //! plus NodePort/ClusterIP allocation and quota admission. Runs under the store lock.
 
+use crate::podspec::At;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -25,7 +26,7 @@ pub struct Admission {
 pub const JOB_TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
 
 fn set_default(obj: &mut Value, pointer: &str, value: Value) {
-    if obj.pointer(pointer).is_none_or(Value::is_null) {
+    if obj.at(pointer).is_none_or(Value::is_null) {
         let mut cur = obj;
         let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
         for (i, p) in parts.iter().enumerate() {
@@ -82,7 +83,7 @@ impl Admission {
                 self.quota_count(rt, view, obj)
             }
             ("", "resourcequotas") => {
-                let hard = obj.pointer("/spec/hard").cloned().unwrap_or(json!({}));
+                let hard = obj.at("/spec/hard").cloned().unwrap_or(json!({}));
                 obj["status"] = json!({"hard": hard, "used": {}});
                 Ok(())
             }
@@ -123,7 +124,7 @@ impl Admission {
             }
             ("", "services") => self.service(view, new, Some(old)),
             ("", "resourcequotas") => {
-                let hard = new.pointer("/spec/hard").cloned().unwrap_or(json!({}));
+                let hard = new.at("/spec/hard").cloned().unwrap_or(json!({}));
                 new["status"]["hard"] = hard;
                 Ok(())
             }
@@ -190,10 +191,10 @@ impl Admission {
             if podspec::uid(s) == self_uid {
                 continue;
             }
-            if let Some(ip) = s.pointer("/spec/clusterIP").and_then(Value::as_str) {
+            if let Some(ip) = s.at("/spec/clusterIP").and_then(Value::as_str) {
                 used_ips.insert(ip.to_string());
             }
-            if let Some(ports) = s.pointer("/spec/ports").and_then(Value::as_array) {
+            if let Some(ports) = s.at("/spec/ports").and_then(Value::as_array) {
                 for p in ports {
                     if let Some(n) = p["nodePort"].as_u64() {
                         used_ports.insert(n);
@@ -237,7 +238,7 @@ impl Admission {
             ));
         };
         let old_ports: Vec<Value> = old
-            .and_then(|o| o.pointer("/spec/ports").and_then(Value::as_array).cloned())
+            .and_then(|o| o.at("/spec/ports").and_then(Value::as_array).cloned())
             .unwrap_or_default();
         let [lo, hi] = self.node_port_range;
         let mut new_ports = Vec::with_capacity(ports.len());
@@ -340,12 +341,12 @@ fn default_pod(pod: &mut Value) {
                 json!(if latest { "Always" } else { "IfNotPresent" }),
             );
             if let Some(limits) = c
-                .pointer("/resources/limits")
+                .at("/resources/limits")
                 .and_then(Value::as_object)
                 .cloned()
             {
                 for (k, v) in limits {
-                    if c.pointer("/resources/requests")
+                    if c.at("/resources/requests")
                         .and_then(|r| r.get(&k))
                         .is_none()
                     {
@@ -358,12 +359,12 @@ fn default_pod(pod: &mut Value) {
 }
 
 fn qos_class(pod: &Value) -> &'static str {
-    let cs = pod.pointer("/spec/containers").and_then(Value::as_array);
+    let cs = pod.at("/spec/containers").and_then(Value::as_array);
     let mut any = false;
     let mut guaranteed = true;
     for c in cs.into_iter().flatten() {
-        let req = c.pointer("/resources/requests").and_then(Value::as_object);
-        let lim = c.pointer("/resources/limits").and_then(Value::as_object);
+        let req = c.at("/resources/requests").and_then(Value::as_object);
+        let lim = c.at("/resources/limits").and_then(Value::as_object);
         if req.is_some_and(|r| !r.is_empty()) || lim.is_some_and(|l| !l.is_empty()) {
             any = true;
         }
@@ -388,7 +389,7 @@ fn qos_class(pod: &Value) -> &'static str {
 fn validate_pod(rt: &ResourceType, obj: &Value, prefix: &str) -> Result<(), ApiError> {
     let name = podspec::name(obj).to_string();
     let spec_ptr = format!("/{}", prefix.replace('.', "/"));
-    let spec = obj.pointer(&spec_ptr).cloned().unwrap_or(Value::Null);
+    let spec = obj.at(&spec_ptr).cloned().unwrap_or(Value::Null);
     let mut causes = Vec::new();
     let containers = spec["containers"].as_array().cloned().unwrap_or_default();
     if containers.is_empty() {
@@ -403,7 +404,7 @@ fn validate_pod(rt: &ResourceType, obj: &Value, prefix: &str) -> Result<(), ApiE
         }
         for kind in ["requests", "limits"] {
             if let Some(m) = c
-                .pointer(&format!("/resources/{kind}"))
+                .at(&format!("/resources/{kind}"))
                 .and_then(Value::as_object)
             {
                 for (k, v) in m {
@@ -424,8 +425,8 @@ fn validate_pod(rt: &ResourceType, obj: &Value, prefix: &str) -> Result<(), ApiE
             }
         }
         if let (Some(req), Some(lim)) = (
-            c.pointer("/resources/requests").and_then(Value::as_object),
-            c.pointer("/resources/limits").and_then(Value::as_object),
+            c.at("/resources/requests").and_then(Value::as_object),
+            c.at("/resources/limits").and_then(Value::as_object),
         ) {
             for (k, r) in req {
                 if podspec::is_extended(k) && lim.get(k).is_some_and(|l| l != r) {
@@ -509,7 +510,7 @@ fn default_job(job: &mut Value) {
 fn validate_job(rt: &ResourceType, job: &Value) -> Result<(), ApiError> {
     let name = podspec::name(job).to_string();
     let rp = job
-        .pointer("/spec/template/spec/restartPolicy")
+        .at("/spec/template/spec/restartPolicy")
         .and_then(Value::as_str)
         .unwrap_or("Always");
     if rp != "Never" && rp != "OnFailure" {

@@ -1,6 +1,7 @@
 //! The cluster: store + admission + the verbs (create, replace, patch, delete) shared by
 //! the HTTP API and the controllers.
 
+use crate::podspec::At;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -46,11 +47,11 @@ impl DeleteOptions {
             propagation_policy,
             grace_period_seconds: v["gracePeriodSeconds"].as_i64(),
             precondition_uid: v
-                .pointer("/preconditions/uid")
+                .at("/preconditions/uid")
                 .and_then(Value::as_str)
                 .map(String::from),
             precondition_rv: v
-                .pointer("/preconditions/resourceVersion")
+                .at("/preconditions/resourceVersion")
                 .and_then(Value::as_str)
                 .map(String::from),
             dry_run: v["dryRun"].as_array().is_some_and(|a| !a.is_empty()),
@@ -88,6 +89,7 @@ pub struct Cluster {
     pub config: SimConfig,
     pub shutdown: watch::Receiver<bool>,
     pub request_log: Option<Mutex<Vec<RequestRecord>>>,
+    pub recorder: crate::events::Recorder,
 }
 
 impl Cluster {
@@ -104,6 +106,7 @@ impl Cluster {
                 cluster_ip_base: config.service_cluster_ip_base,
             },
             request_log: config.request_log.then(|| Mutex::new(Vec::new())),
+            recorder: crate::events::Recorder::default(),
             config,
             shutdown,
         }
@@ -162,13 +165,13 @@ impl Cluster {
             }
             let cur_rv = old["metadata"]["resourceVersion"].as_str().unwrap_or("");
             if let Some(rv) = new
-                .pointer("/metadata/resourceVersion")
+                .at("/metadata/resourceVersion")
                 .and_then(Value::as_str)
                 .filter(|r| !r.is_empty())
                 && rv != cur_rv {
                     return Err(ApiError::conflict_modified(rt, name));
                 }
-            if let Some(body_name) = new.pointer("/metadata/name").and_then(Value::as_str)
+            if let Some(body_name) = new.at("/metadata/name").and_then(Value::as_str)
                 && body_name != name {
                     return Err(ApiError::BadRequest(format!(
                         "the name of the object ({body_name}) does not match the name on the URL ({name})"
@@ -311,7 +314,7 @@ impl Cluster {
         };
         let grace = if *rt == resources::PODS {
             let default = current
-                .pointer("/spec/terminationGracePeriodSeconds")
+                .at("/spec/terminationGracePeriodSeconds")
                 .and_then(Value::as_i64)
                 .unwrap_or(30);
             let g = opts.grace_period_seconds.unwrap_or(default).max(0);

@@ -6,6 +6,29 @@ use serde_json::Value;
 
 use crate::quantity::Quantity;
 
+/// Allocation-free JSON pointer lookup (`serde_json::Value::pointer` allocates per
+/// segment, which dominates hot controller loops).
+pub trait At {
+    fn at(&self, pointer: &str) -> Option<&Value>;
+}
+
+impl At for Value {
+    fn at(&self, pointer: &str) -> Option<&Value> {
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        let mut cur = self;
+        for seg in pointer.strip_prefix('/')?.split('/') {
+            cur = match cur {
+                Value::Object(m) => m.get(seg)?,
+                Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(cur)
+    }
+}
+
 /// Extended resources are domain-prefixed names outside `kubernetes.io/`.
 pub fn is_extended(name: &str) -> bool {
     name.contains('/') && !name.starts_with("kubernetes.io/") && !name.starts_with("hugepages-")
@@ -33,17 +56,14 @@ fn container_requests(c: &Value) -> BTreeMap<String, Quantity> {
 /// Effective requests: max(Σ containers, max init container), per resource.
 pub fn requests(pod: &Value) -> BTreeMap<String, Quantity> {
     let mut sum: BTreeMap<String, Quantity> = BTreeMap::new();
-    if let Some(cs) = pod.pointer("/spec/containers").and_then(Value::as_array) {
+    if let Some(cs) = pod.at("/spec/containers").and_then(Value::as_array) {
         for c in cs {
             for (k, q) in container_requests(c) {
                 *sum.entry(k).or_default() += q;
             }
         }
     }
-    if let Some(cs) = pod
-        .pointer("/spec/initContainers")
-        .and_then(Value::as_array)
-    {
+    if let Some(cs) = pod.at("/spec/initContainers").and_then(Value::as_array) {
         for c in cs {
             for (k, q) in container_requests(c) {
                 let e = sum.entry(k).or_default();
@@ -59,9 +79,9 @@ pub fn requests(pod: &Value) -> BTreeMap<String, Quantity> {
 /// Limits summed over containers.
 pub fn limits(pod: &Value) -> BTreeMap<String, Quantity> {
     let mut sum: BTreeMap<String, Quantity> = BTreeMap::new();
-    if let Some(cs) = pod.pointer("/spec/containers").and_then(Value::as_array) {
+    if let Some(cs) = pod.at("/spec/containers").and_then(Value::as_array) {
         for c in cs {
-            if let Some(m) = c.pointer("/resources/limits").and_then(Value::as_object) {
+            if let Some(m) = c.at("/resources/limits").and_then(Value::as_object) {
                 for (k, v) in m {
                     let q = v
                         .as_str()
@@ -76,7 +96,7 @@ pub fn limits(pod: &Value) -> BTreeMap<String, Quantity> {
 }
 
 pub fn phase(pod: &Value) -> &str {
-    pod.pointer("/status/phase")
+    pod.at("/status/phase")
         .and_then(Value::as_str)
         .unwrap_or("Pending")
 }
@@ -87,42 +107,42 @@ pub fn is_terminal(pod: &Value) -> bool {
 }
 
 pub fn node_name(pod: &Value) -> Option<&str> {
-    pod.pointer("/spec/nodeName")
+    pod.at("/spec/nodeName")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
 
 pub fn is_deleting(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp").is_some()
+    obj.at("/metadata/deletionTimestamp").is_some()
 }
 
 pub fn uid(obj: &Value) -> &str {
-    obj.pointer("/metadata/uid")
+    obj.at("/metadata/uid")
         .and_then(Value::as_str)
         .unwrap_or("")
 }
 
 pub fn name(obj: &Value) -> &str {
-    obj.pointer("/metadata/name")
+    obj.at("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("")
 }
 
 pub fn namespace(obj: &Value) -> &str {
-    obj.pointer("/metadata/namespace")
+    obj.at("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or("")
 }
 
 pub fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
-    obj.pointer("/metadata/annotations")
+    obj.at("/metadata/annotations")
         .and_then(|a| a.get(key))
         .and_then(Value::as_str)
 }
 
 /// UID of the controlling owner (`controller: true`), if any.
 pub fn controller_uid(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/ownerReferences")
+    obj.at("/metadata/ownerReferences")
         .and_then(Value::as_array)?
         .iter()
         .find(|r| r["controller"].as_bool() == Some(true))
@@ -131,14 +151,14 @@ pub fn controller_uid(obj: &Value) -> Option<&str> {
 
 /// UIDs of all owners.
 pub fn owner_uids(obj: &Value) -> Vec<&str> {
-    obj.pointer("/metadata/ownerReferences")
+    obj.at("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|r| r["uid"].as_str()).collect())
         .unwrap_or_default()
 }
 
 pub fn has_finalizer(obj: &Value, f: &str) -> bool {
-    obj.pointer("/metadata/finalizers")
+    obj.at("/metadata/finalizers")
         .and_then(Value::as_array)
         .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(f)))
 }

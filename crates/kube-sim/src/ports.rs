@@ -3,7 +3,8 @@
 //! open until the peer closes them or the port is withdrawn) and counts the accepted
 //! connections per Service in the [`ANNOTATION_CONNECTIONS`] annotation.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::podspec::At;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,34 +32,43 @@ pub type ServiceKey = (String, String);
 
 /// NodePorts that should accept connections now, by Service (pure).
 pub fn desired_ports(services: &[&Value], pods: &[&Value]) -> BTreeMap<u16, ServiceKey> {
+    // index Running pods by (namespace, label key, label value): O(pods + services)
+    let mut by_label: HashMap<(&str, &str, &str), Vec<&Value>> = HashMap::new();
+    for p in pods {
+        if podspec::phase(p) != "Running" || podspec::is_deleting(p) {
+            continue;
+        }
+        let ns = podspec::namespace(p);
+        if let Some(labels) = p.at("/metadata/labels").and_then(Value::as_object) {
+            for (k, v) in labels {
+                if let Some(v) = v.as_str() {
+                    by_label.entry((ns, k.as_str(), v)).or_default().push(p);
+                }
+            }
+        }
+    }
     let mut out = BTreeMap::new();
     for s in services {
-        let ty = s
-            .pointer("/spec/type")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let ty = s.at("/spec/type").and_then(Value::as_str).unwrap_or("");
         if ty != "NodePort" && ty != "LoadBalancer" {
             continue;
         }
-        let Some(sel) = s.pointer("/spec/selector").and_then(Value::as_object) else {
+        let Some(sel_map) = s.at("/spec/selector").and_then(Value::as_object) else {
             continue;
         };
-        if sel.is_empty() {
+        let Some((k0, v0)) = sel_map.iter().next() else {
             continue;
-        }
-        let sel = LabelSelector::from_map(sel);
+        };
+        let sel = LabelSelector::from_map(sel_map);
         let ns = podspec::namespace(s);
-        let backed = pods.iter().any(|p| {
-            podspec::namespace(p) == ns
-                && podspec::phase(p) == "Running"
-                && !podspec::is_deleting(p)
-                && sel.matches(p)
-        });
+        let backed = by_label
+            .get(&(ns, k0.as_str(), v0.as_str().unwrap_or("")))
+            .is_some_and(|cands| cands.iter().any(|p| sel.matches(p)));
         if !backed {
             continue;
         }
         for p in s
-            .pointer("/spec/ports")
+            .at("/spec/ports")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -224,11 +234,15 @@ impl Controller for PortManager {
         "node-ports"
     }
 
-    fn relevant(&self, e: &StoreEvent) -> bool {
+    fn observe(&mut self, e: &StoreEvent) -> bool {
         e.rt == resources::SERVICES || e.rt == resources::PODS
     }
 
-    fn reconcile(&mut self, cluster: &Cluster) {
+    fn debounce(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(10)
+    }
+
+    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
         let desired = cluster.store.read(|v| {
             let services: Vec<&Value> = v
                 .list(&resources::SERVICES, None)

@@ -1,5 +1,6 @@
 //! ResourceQuota accounting: usage of a namespace and the admission check (403).
 
+use crate::podspec::At;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -85,7 +86,7 @@ fn render(key: &str, q: &Quantity) -> String {
 
 fn hard(quota: &Value) -> BTreeMap<String, Quantity> {
     quota
-        .pointer("/spec/hard")
+        .at("/spec/hard")
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()

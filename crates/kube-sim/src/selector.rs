@@ -1,5 +1,6 @@
 //! Label and field selectors (`labelSelector=`, `fieldSelector=`).
 
+use crate::podspec::At;
 use serde_json::Value;
 
 use crate::resources::ResourceType;
@@ -142,7 +143,7 @@ impl LabelSelector {
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
-        let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
+        let labels = obj.at("/metadata/labels").and_then(Value::as_object);
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
         self.0.iter().all(|r| match r {
             LabelReq::Eq(k, v) => get(k) == Some(v.as_str()),
@@ -159,6 +160,8 @@ impl LabelSelector {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldReq {
     pub path: String,
+    /// JSON pointer of `path`, computed once.
+    pub pointer: String,
     pub value: String,
     pub negate: bool,
 }
@@ -225,6 +228,7 @@ impl FieldSelector {
                 )));
             }
             reqs.push(FieldReq {
+                pointer: field_pointer(path),
                 path: path.to_string(),
                 value: value.trim().to_string(),
                 negate,
@@ -239,20 +243,23 @@ impl FieldSelector {
 
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|r| {
-            let actual = field_value(obj, &r.path);
+            let actual = field_value(obj, &r.path, &r.pointer);
             (actual == r.value) != r.negate
         })
     }
 }
 
-/// The string value of a selectable field ("" when absent).
-fn field_value(obj: &Value, path: &str) -> String {
-    let pointer = match path {
+fn field_pointer(path: &str) -> String {
+    match path {
         "status.successful" => "/status/succeeded".to_string(),
         "source" => "/source/component".to_string(),
         p => format!("/{}", p.replace('.', "/")),
-    };
-    match obj.pointer(&pointer) {
+    }
+}
+
+/// The string value of a selectable field ("" when absent).
+fn field_value(obj: &Value, path: &str, pointer: &str) -> String {
+    match obj.at(pointer) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Bool(b)) => b.to_string(),
         Some(Value::Number(n)) => n.to_string(),

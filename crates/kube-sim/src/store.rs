@@ -2,6 +2,7 @@
 //! one global resourceVersion counter, a bounded event history and a broadcast of
 //! changes (sent after the store lock is released, in resourceVersion order).
 
+use crate::podspec::At;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -181,7 +182,7 @@ pub fn can_remove(rt: &ResourceType, obj: &Value) -> bool {
         .is_none_or(Vec::is_empty);
     let spec_finalizers_empty = *rt != resources::NAMESPACES
         || obj
-            .pointer("/spec/finalizers")
+            .at("/spec/finalizers")
             .and_then(Value::as_array)
             .is_none_or(Vec::is_empty);
     let grace_over = meta
@@ -328,7 +329,7 @@ impl Store {
             let view = View { inner: &g };
             match view.get(&resources::NAMESPACES, "", ns) {
                 None => return Err(ApiError::not_found(&resources::NAMESPACES, ns)),
-                Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => {
+                Some(n) if n.at("/metadata/deletionTimestamp").is_some() => {
                     return Err(ApiError::forbidden(
                         rt,
                         meta_str(&obj, "name").unwrap_or(""),

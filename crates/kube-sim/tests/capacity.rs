@@ -393,3 +393,64 @@ async fn two_instances_fifty_node_ports_each_accept_tcp() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_shape_holds_200_investigations() {
+    let (sim, client) = start(SimConfig::fast()).await;
+    namespace(&client, "panda").await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "panda");
+    let svcs: Api<Service> = Api::namespaced(client.clone(), "panda");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "panda");
+    let started = std::time::Instant::now();
+    for i in 0..200 {
+        let mut grpc = job(&format!("grpc-job-{i}"), json!({}), 1);
+        if let Some(t) = grpc
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.metadata.as_mut())
+        {
+            t.labels = Some(BTreeMap::from([
+                ("app".to_string(), format!("grpc-{i}")),
+                ("role".to_string(), "grpc".to_string()),
+            ]));
+        }
+        jobs.create(&PostParams::default(), &grpc)
+            .await
+            .expect("grpc job");
+        let mut cleanup = job(&format!("cleanup-job-{i}"), json!({}), 0);
+        if let Some(t) = cleanup
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.metadata.as_mut())
+        {
+            t.labels = Some(BTreeMap::from([(
+                "role".to_string(),
+                "cleanup".to_string(),
+            )]));
+        }
+        jobs.create(&PostParams::default(), &cleanup)
+            .await
+            .expect("cleanup job");
+        let s: Service = serde_json::from_value(json!({"metadata": {"name": format!("grpc-service-{i}")},
+            "spec": {"type": "NodePort", "selector": {"app": format!("grpc-{i}")}, "ports": [{"port": 50051}]}}))
+        .expect("svc");
+        svcs.create(&PostParams::default(), &s)
+            .await
+            .expect("service");
+    }
+    running_count(&pods, "role=grpc", 200).await;
+    running_count(&pods, "role=cleanup", 200).await;
+    let elapsed = started.elapsed();
+    eprintln!("200 investigations running after {elapsed:?}");
+    // the 201st GPU pod does not fit 4 × 64 = 256 slices? It does: 56 remain free.
+    let events: Api<Event> = Api::namespaced(client.clone(), "panda");
+    let failed = events
+        .list(&ListParams::default().fields("reason=FailedScheduling"))
+        .await
+        .expect("events");
+    assert!(
+        failed.items.is_empty(),
+        "no scheduling failures at 200 investigations"
+    );
+    sim.shutdown().await;
+}

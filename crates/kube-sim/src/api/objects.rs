@@ -1,6 +1,7 @@
 //! Object verbs over HTTP: get, list, watch, create, replace, patch, delete,
 //! deletecollection, and the status/scale/log subresources.
 
+use crate::podspec::At;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -181,10 +182,9 @@ fn check_body(rt: &ResourceType, obj: &Value, ns: Option<&str>) -> Result<(), Ap
             rt.kind
         )));
     }
-    if let (Some(path_ns), Some(body_ns)) = (
-        ns,
-        obj.pointer("/metadata/namespace").and_then(Value::as_str),
-    ) && !body_ns.is_empty()
+    if let (Some(path_ns), Some(body_ns)) =
+        (ns, obj.at("/metadata/namespace").and_then(Value::as_str))
+        && !body_ns.is_empty()
         && body_ns != path_ns
     {
         return Err(ApiError::BadRequest(
@@ -323,7 +323,7 @@ fn watch_response(
 
 fn scale_of(d: &Value) -> Value {
     let labels = d
-        .pointer("/spec/selector/matchLabels")
+        .at("/spec/selector/matchLabels")
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
@@ -337,8 +337,8 @@ fn scale_of(d: &Value) -> Value {
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
             "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
-        "spec": {"replicas": d.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
-        "status": {"replicas": d.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": labels}
+        "spec": {"replicas": d.at("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "status": {"replicas": d.at("/status/replicas").cloned().unwrap_or(json!(0)), "selector": labels}
     })
 }
 
@@ -373,10 +373,7 @@ fn scale(
                 } else {
                     json_patch::merge(&mut s, &b);
                 }
-                let replicas = s
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
+                let replicas = s.at("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
                 let mut c = cur.clone();
                 c["spec"]["replicas"] = json!(replicas.max(0));
                 Ok(c)
@@ -399,7 +396,7 @@ fn log(cluster: &Cluster, t: &Target, q: &HashMap<String, String>) -> Result<Res
         .get("container")
         .cloned()
         .or_else(|| {
-            pod.pointer("/spec/containers/0/name")
+            pod.at("/spec/containers/0/name")
                 .and_then(Value::as_str)
                 .map(String::from)
         })

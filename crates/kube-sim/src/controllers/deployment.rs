@@ -1,6 +1,7 @@
 //! The Deployment controller (simplified): keeps `spec.replicas` pods owned directly by
 //! the Deployment (no ReplicaSets), and its status counters.
 
+use crate::podspec::At;
 use serde_json::{Value, json};
 
 use super::Controller;
@@ -19,7 +20,7 @@ pub enum Change {
 }
 
 fn ready(p: &Value) -> bool {
-    p.pointer("/status/conditions")
+    p.at("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|cs| {
             cs.iter()
@@ -34,7 +35,7 @@ pub fn reconcile(d: &Value, pods: &[&Value]) -> Vec<Change> {
         return out;
     }
     let want = d
-        .pointer("/spec/replicas")
+        .at("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1)
         .max(0) as usize;
@@ -53,7 +54,7 @@ pub fn reconcile(d: &Value, pods: &[&Value]) -> Vec<Change> {
     let r = live.iter().filter(|p| ready(p)).count().min(want) as i64;
     let available = r >= want as i64;
     let status = json!({
-        "observedGeneration": d.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+        "observedGeneration": d.at("/metadata/generation").cloned().unwrap_or(json!(1)),
         "replicas": n, "updatedReplicas": n, "readyReplicas": r, "availableReplicas": r,
         "unavailableReplicas": (want as i64 - r).max(0),
         "conditions": [{"type": "Available", "status": if available {"True"} else {"False"},
@@ -104,11 +105,11 @@ impl Controller for DeploymentController {
         "deployment-controller"
     }
 
-    fn relevant(&self, e: &StoreEvent) -> bool {
+    fn observe(&mut self, e: &StoreEvent) -> bool {
         e.rt == resources::DEPLOYMENTS || e.rt == resources::PODS
     }
 
-    fn reconcile(&mut self, cluster: &Cluster) {
+    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
         let work: Vec<(Value, Vec<Value>)> = cluster.store.read(|v| {
             v.list(&resources::DEPLOYMENTS, None)
                 .into_iter()
@@ -142,7 +143,7 @@ impl Controller for DeploymentController {
                             match cluster.create(&resources::PODS, &ns, pod, false) {
                                 Ok(_) => {}
                                 Err(e) => {
-                                    events::record(
+                                    cluster.recorder.record(
                                         &cluster.store,
                                         &d,
                                         "Warning",

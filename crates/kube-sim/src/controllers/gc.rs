@@ -79,7 +79,7 @@ pub enum GcAction {
 }
 
 /// Decide garbage collection work from all objects.
-pub fn plan(all: &[(ResourceType, Value)]) -> Vec<GcAction> {
+pub fn plan(all: &[(ResourceType, &Value)]) -> Vec<GcAction> {
     let uids: HashSet<&str> = all.iter().map(|(_, o)| podspec::uid(o)).collect();
     let mut owners_with_deps: HashSet<&str> = HashSet::new();
     let mut out = Vec::new();
@@ -140,21 +140,23 @@ impl Controller for GarbageCollector {
         "garbage-collector"
     }
 
-    fn relevant(&self, e: &StoreEvent) -> bool {
+    fn observe(&mut self, e: &StoreEvent) -> bool {
         e.rt != resources::EVENTS
             && (e.kind == crate::store::EventType::Deleted
                 || podspec::is_deleting(&e.object)
                 || e.rt == resources::NAMESPACES)
     }
 
-    fn reconcile(&mut self, cluster: &Cluster) {
-        let all: Vec<(ResourceType, Value)> = cluster.store.read(|v| {
-            v.all()
+    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+        let actions = cluster.store.read(|v| {
+            let all: Vec<(ResourceType, &Value)> = v
+                .all()
                 .filter(|(rt, _)| **rt != resources::EVENTS)
-                .map(|(rt, o)| (*rt, (**o).clone()))
-                .collect()
+                .map(|(rt, o)| (*rt, o.as_ref()))
+                .collect();
+            plan(&all)
         });
-        for action in plan(&all) {
+        for action in actions {
             match action {
                 GcAction::DeleteOrphan(rt, ns, name)
                 | GcAction::DeleteInNamespace(rt, ns, name) => {
@@ -199,9 +201,9 @@ mod tests {
         let orphan = json!({"metadata": {"name": "o", "namespace": "ns", "uid": "O",
             "ownerReferences": [{"uid": "gone"}], "finalizers": [JOB_TRACKING_FINALIZER]}});
         let all = vec![
-            (resources::JOBS, job.clone()),
-            (resources::PODS, pod),
-            (resources::PODS, orphan),
+            (resources::JOBS, &job),
+            (resources::PODS, &pod),
+            (resources::PODS, &orphan),
         ];
         let p = plan(&all);
         assert!(p.contains(&GcAction::DeleteOrphan(
@@ -214,7 +216,7 @@ mod tests {
             !p.iter()
                 .any(|a| matches!(a, GcAction::FinishForeground(..)))
         );
-        let p = plan(&[(resources::JOBS, job)]);
+        let p = plan(&[(resources::JOBS, &job)]);
         assert_eq!(
             p,
             vec![GcAction::FinishForeground(

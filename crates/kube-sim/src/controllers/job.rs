@@ -4,7 +4,8 @@
 //! quota rejections as FailedCreate, and deletes finished Jobs after
 //! ttlSecondsAfterFinished.
 
-use std::collections::HashMap;
+use crate::podspec::At;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -17,7 +18,7 @@ use crate::events;
 use crate::podspec;
 use crate::resources;
 use crate::status::ApiError;
-use crate::store::StoreEvent;
+use crate::store::{Obj, StoreEvent};
 
 /// A change the Job controller wants.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,13 +38,13 @@ fn condition(ty: &str, reason: &str, message: &str, now: &str) -> Value {
 }
 
 fn has_condition(job: &Value, ty: &str) -> bool {
-    job.pointer("/status/conditions")
+    job.at("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|cs| cs.iter().any(|c| c["type"] == ty && c["status"] == "True"))
 }
 
 fn pod_ready(p: &Value) -> bool {
-    p.pointer("/status/conditions")
+    p.at("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|cs| {
             cs.iter()
@@ -53,7 +54,7 @@ fn pod_ready(p: &Value) -> bool {
 
 /// The finished time of a Job (Complete or Failed condition), if finished.
 pub fn finished_at(job: &Value) -> Option<jiff::Timestamp> {
-    job.pointer("/status/conditions")
+    job.at("/status/conditions")
         .and_then(Value::as_array)?
         .iter()
         .find(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True")
@@ -241,11 +242,36 @@ pub fn pod_from_template(job: &Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": t["spec"].clone()})
 }
 
+/// When a Job next needs attention for time alone (activeDeadlineSeconds, TTL).
+pub fn next_deadline(job: &Value) -> Option<jiff::Timestamp> {
+    let spec = &job["spec"];
+    match finished_at(job) {
+        Some(at) => {
+            let ttl = spec["ttlSecondsAfterFinished"].as_i64()?;
+            at.checked_add(jiff::SignedDuration::from_secs(ttl)).ok()
+        }
+        None => {
+            let ads = spec["activeDeadlineSeconds"].as_i64()?;
+            let start = job
+                .at("/status/startTime")
+                .and_then(Value::as_str)
+                .and_then(crate::clock::parse_ts)?;
+            start.checked_add(jiff::SignedDuration::from_secs(ads)).ok()
+        }
+    }
+}
+
 /// The Job controller.
 #[derive(Debug, Default)]
 pub struct JobController {
     /// Per-Job earliest time of the next pod creation attempt (after a rejection or failure).
     backoff: HashMap<String, Instant>,
+    /// Per-Job time-based wake-ups (deadline, TTL).
+    wakeups: HashMap<String, Instant>,
+    /// Jobs (by uid) touched since the last reconcile.
+    dirty: HashSet<String>,
+    /// uid → (namespace, name) of every Job seen.
+    names: HashMap<String, (String, String)>,
 }
 
 impl Controller for JobController {
@@ -253,39 +279,104 @@ impl Controller for JobController {
         "job-controller"
     }
 
-    fn relevant(&self, e: &StoreEvent) -> bool {
-        e.rt == resources::JOBS || e.rt == resources::PODS
+    fn observe(&mut self, e: &StoreEvent) -> bool {
+        if e.rt == resources::JOBS {
+            let uid = podspec::uid(&e.object).to_string();
+            if e.kind == crate::store::EventType::Deleted {
+                self.names.remove(&uid);
+                self.backoff.remove(&uid);
+                self.wakeups.remove(&uid);
+            } else {
+                self.names
+                    .insert(uid.clone(), (e.namespace.clone(), e.name.clone()));
+                self.dirty.insert(uid);
+            }
+            return true;
+        }
+        if e.rt == resources::PODS {
+            let mut any = false;
+            for o in std::iter::once(&e.object).chain(e.old.iter()) {
+                if let Some(u) = podspec::controller_uid(o) {
+                    any |= self.dirty.insert(u.to_string()) || self.names.contains_key(u);
+                }
+            }
+            return any;
+        }
+        false
     }
 
     fn next_wake(&self) -> Option<Instant> {
-        self.backoff.values().min().copied()
+        self.backoff
+            .values()
+            .chain(self.wakeups.values())
+            .min()
+            .copied()
     }
 
-    fn reconcile(&mut self, cluster: &Cluster) {
+    fn reconcile(&mut self, cluster: &Cluster, full: bool) {
         let now = cluster.store.clock().now();
         let inst = Instant::now();
+        for (uid, t) in self.backoff.iter().chain(self.wakeups.iter()) {
+            if *t <= inst {
+                self.dirty.insert(uid.clone());
+            }
+        }
         self.backoff.retain(|_, t| *t > inst);
-        let jobs: Vec<(Value, Vec<Value>)> = cluster.store.read(|v| {
-            let mut by_owner: HashMap<&str, Vec<Value>> = HashMap::new();
+        self.wakeups.retain(|_, t| *t > inst);
+        if !full && self.dirty.is_empty() {
+            return;
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        let targets: Vec<(String, String)> = if full {
+            Vec::new()
+        } else {
+            dirty
+                .iter()
+                .filter_map(|u| self.names.get(u).cloned())
+                .collect()
+        };
+        // decide under the read lock without copying; copy only Jobs that need work
+        let (work, deadlines) = cluster.store.read(|v| {
+            let mut by_owner: HashMap<&str, Vec<&Value>> = HashMap::new();
             for p in v.list(&resources::PODS, None) {
-                if let Some(u) = podspec::controller_uid(p) {
-                    by_owner.entry(u).or_default().push((**p).clone());
+                if let Some(u) = podspec::controller_uid(p)
+                    && (full || dirty.contains(u))
+                {
+                    by_owner.entry(u).or_default().push(p.as_ref());
                 }
             }
-            v.list(&resources::JOBS, None)
-                .into_iter()
-                .map(|j| {
-                    let pods = by_owner.remove(podspec::uid(j)).unwrap_or_default();
-                    ((**j).clone(), pods)
-                })
-                .collect()
+            let jobs: Vec<&Obj> = if full {
+                v.list(&resources::JOBS, None)
+            } else {
+                targets
+                    .iter()
+                    .filter_map(|(ns, name)| v.get(&resources::JOBS, ns, name))
+                    .collect()
+            };
+            let mut work: Vec<(Value, Vec<Change>)> = Vec::new();
+            let mut deadlines: Vec<(String, jiff::Timestamp)> = Vec::new();
+            for j in jobs {
+                let pods = by_owner.remove(podspec::uid(j)).unwrap_or_default();
+                let changes = reconcile(j, &pods, now);
+                if let Some(d) = next_deadline(j) {
+                    deadlines.push((podspec::uid(j).to_string(), d));
+                }
+                if !changes.is_empty() {
+                    work.push(((**j).clone(), changes));
+                }
+            }
+            (work, deadlines)
         });
-        for (job, pods) in jobs {
-            let refs: Vec<&Value> = pods.iter().collect();
+        for (uid, at) in deadlines {
+            let wait = Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO);
+            self.wakeups
+                .insert(uid, inst + wait + Duration::from_millis(5));
+        }
+        for (job, changes) in work {
             let ns = podspec::namespace(&job).to_string();
             let name = podspec::name(&job).to_string();
             let uid = podspec::uid(&job).to_string();
-            for change in reconcile(&job, &refs, now) {
+            for change in changes {
                 match change {
                     Change::ReleasePods(names) => {
                         for p in names {
@@ -327,7 +418,7 @@ impl Controller for JobController {
                         );
                     }
                     Change::Event(ty, reason, msg) => {
-                        events::record(
+                        cluster.recorder.record(
                             &cluster.store,
                             &job,
                             ty,
@@ -354,7 +445,7 @@ impl Controller for JobController {
                                 pod_from_template(&job),
                                 false,
                             ) {
-                                Ok(pod) => events::record(
+                                Ok(pod) => cluster.recorder.record(
                                     &cluster.store,
                                     &job,
                                     "Normal",
@@ -369,7 +460,7 @@ impl Controller for JobController {
                                         }
                                         _ => format!("Error creating: {e}"),
                                     };
-                                    events::record(
+                                    cluster.recorder.record(
                                         &cluster.store,
                                         &job,
                                         "Warning",

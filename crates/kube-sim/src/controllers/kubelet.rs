@@ -3,7 +3,8 @@
 //! Pulling/Pulled/Created/Started → Running (pod IP from the node's podCIDR) →
 //! Succeeded/Failed; graceful deletion; nothing moves on a NotReady node.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::podspec::At;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +17,10 @@ use super::Controller;
 use super::scheduler::{node_ready, set_condition};
 use crate::cluster::Cluster;
 use crate::config::Cidr;
-use crate::events::{self, Source};
+use crate::events::Source;
 use crate::podspec;
 use crate::resources;
-use crate::store::{DeleteRequest, StoreEvent};
+use crate::store::{DeleteRequest, Obj, StoreEvent};
 
 /// Annotation: image pull fails (`"true"` or an error message); the pod stays Pending
 /// with `ErrImagePull`.
@@ -81,7 +82,7 @@ pub fn next_stage(pod: &Value, node_is_ready: bool) -> Option<Stage> {
         return None;
     }
     let waiting_pull = pod
-        .pointer("/status/containerStatuses/0/state/waiting/reason")
+        .at("/status/containerStatuses/0/state/waiting/reason")
         .and_then(Value::as_str)
         .is_some_and(|r| r == "ErrImagePull" || r == "ImagePullBackOff");
     match podspec::phase(pod) {
@@ -91,7 +92,7 @@ pub fn next_stage(pod: &Value, node_is_ready: bool) -> Option<Stage> {
                 || podspec::annotation(pod, ANNOTATION_EXIT_CODE).is_some()
                 || podspec::annotation(pod, ANNOTATION_OOM_KILLED) == Some("true");
             let finished = pod
-                .pointer("/status/containerStatuses/0/state/terminated")
+                .at("/status/containerStatuses/0/state/terminated")
                 .is_some();
             (ends && !finished).then_some(Stage::Finish)
         }
@@ -106,10 +107,25 @@ pub fn run_duration(pod: &Value) -> Duration {
         .unwrap_or(Duration::ZERO)
 }
 
+type PodKey = (String, String);
+
+/// A pod copy, its node and the stage it is due for.
+type Work = (Value, String, Stage);
+
+/// A pending stage of one pod.
+#[derive(Debug, Clone)]
+struct Timer {
+    uid: String,
+    stage: Stage,
+    due: Instant,
+}
+
 /// The kubelet controller (one for all nodes).
 #[derive(Debug)]
 pub struct Kubelet {
-    timers: HashMap<(String, Stage), Instant>,
+    timers: HashMap<PodKey, Timer>,
+    dirty: HashSet<PodKey>,
+    nodes_changed: bool,
     delay: (u64, u64),
     clock: crate::clock::Clock,
     cidrs: BTreeMap<String, Cidr>,
@@ -124,6 +140,8 @@ impl Kubelet {
             .unwrap_or_default();
         Kubelet {
             timers: HashMap::new(),
+            dirty: HashSet::new(),
+            nodes_changed: false,
             delay: (
                 cluster.config.kubelet_delay_min_ms,
                 cluster.config.kubelet_delay_max_ms,
@@ -163,7 +181,7 @@ impl Kubelet {
         let name = podspec::name(pod).to_string();
         let src = kubelet_source(node);
         let containers: Vec<Value> = pod
-            .pointer("/spec/containers")
+            .at("/spec/containers")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
@@ -172,7 +190,7 @@ impl Kubelet {
                 .store
                 .get(&resources::NODES, "", node)
                 .and_then(|n| {
-                    n.pointer("/spec/podCIDR")
+                    n.at("/spec/podCIDR")
                         .and_then(Value::as_str)
                         .and_then(Cidr::parse)
                 })
@@ -186,7 +204,7 @@ impl Kubelet {
             .store
             .get(&resources::NODES, "", node)
             .and_then(|n| {
-                n.pointer("/status/addresses")
+                n.at("/status/addresses")
                     .and_then(Value::as_array)
                     .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
                     .and_then(|x| x["address"].as_str().map(String::from))
@@ -222,7 +240,7 @@ impl Kubelet {
                 .list(&resources::PODS, None)
                 .into_iter()
                 .filter(|o| podspec::node_name(o) == Some(node_s.as_str()) && !podspec::is_terminal(o))
-                .filter_map(|o| o.pointer("/status/podIP").and_then(Value::as_str)?.parse().ok())
+                .filter_map(|o| o.at("/status/podIP").and_then(Value::as_str)?.parse().ok())
                 .collect();
             let Some(ip) = free_ip(&cidr, &used) else {
                 exhausted = true;
@@ -266,7 +284,7 @@ impl Kubelet {
                     .map(|i| i.to_string())
                     .unwrap_or_default()
             );
-            events::record(
+            cluster.recorder.record(
                 &cluster.store,
                 &updated,
                 "Warning",
@@ -281,7 +299,7 @@ impl Kubelet {
             let cname = c["name"].as_str().unwrap_or("");
             let always = c["imagePullPolicy"].as_str() == Some("Always");
             if always || pull_error.is_some() {
-                events::record(
+                cluster.recorder.record(
                     &cluster.store,
                     &updated,
                     "Normal",
@@ -298,7 +316,7 @@ impl Kubelet {
                 } else {
                     err.clone()
                 };
-                events::record(
+                cluster.recorder.record(
                     &cluster.store,
                     &updated,
                     "Warning",
@@ -306,7 +324,7 @@ impl Kubelet {
                     &format!("Failed to pull image \"{image}\": {detail}"),
                     src,
                 );
-                events::record(
+                cluster.recorder.record(
                     &cluster.store,
                     &updated,
                     "Warning",
@@ -317,7 +335,7 @@ impl Kubelet {
                 continue;
             }
             if always {
-                events::record(
+                cluster.recorder.record(
                     &cluster.store,
                     &updated,
                     "Normal",
@@ -328,7 +346,7 @@ impl Kubelet {
                     src,
                 );
             } else {
-                events::record(
+                cluster.recorder.record(
                     &cluster.store,
                     &updated,
                     "Normal",
@@ -337,7 +355,7 @@ impl Kubelet {
                     src,
                 );
             }
-            events::record(
+            cluster.recorder.record(
                 &cluster.store,
                 &updated,
                 "Normal",
@@ -345,7 +363,7 @@ impl Kubelet {
                 &format!("Created container: {cname}"),
                 src,
             );
-            events::record(
+            cluster.recorder.record(
                 &cluster.store,
                 &updated,
                 "Normal",
@@ -376,17 +394,17 @@ impl Kubelet {
         };
         let now = self.clock.now_rfc3339();
         let restart_always =
-            pod.pointer("/spec/restartPolicy").and_then(Value::as_str) == Some("Always");
+            pod.at("/spec/restartPolicy").and_then(Value::as_str) == Some("Always");
         let _ = cluster.store.update(&resources::PODS, ns, name, false, |_, p| {
             if podspec::phase(p) != "Running" {
                 return Ok(());
             }
             let started = p
-                .pointer("/status/containerStatuses/0/state/running/startedAt")
+                .at("/status/containerStatuses/0/state/running/startedAt")
                 .cloned()
                 .unwrap_or(json!(now));
             let terminated = json!({"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": now,
-                "containerID": p.pointer("/status/containerStatuses/0/containerID").cloned().unwrap_or(Value::Null)});
+                "containerID": p.at("/status/containerStatuses/0/containerID").cloned().unwrap_or(Value::Null)});
             if let Some(cs) = p.pointer_mut("/status/containerStatuses").and_then(Value::as_array_mut) {
                 for c in cs {
                     c["ready"] = json!(false);
@@ -416,10 +434,10 @@ impl Kubelet {
         let name = podspec::name(pod);
         if podspec::phase(pod) == "Running" {
             let cname = pod
-                .pointer("/spec/containers/0/name")
+                .at("/spec/containers/0/name")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            events::record(
+            cluster.recorder.record(
                 &cluster.store,
                 pod,
                 "Normal",
@@ -437,7 +455,7 @@ impl Kubelet {
                     {
                         for c in cs {
                             let started = c
-                                .pointer("/state/running/startedAt")
+                                .at("/state/running/startedAt")
                                 .cloned()
                                 .unwrap_or(json!(now));
                             c["ready"] = json!(false);
@@ -468,42 +486,88 @@ impl Controller for Kubelet {
         "kubelet"
     }
 
-    fn relevant(&self, e: &StoreEvent) -> bool {
-        e.rt == resources::PODS || e.rt == resources::NODES
+    fn observe(&mut self, e: &StoreEvent) -> bool {
+        if e.rt == resources::NODES {
+            self.nodes_changed = true;
+            return true;
+        }
+        if e.rt == resources::PODS && podspec::node_name(&e.object).is_some() {
+            self.dirty.insert((e.namespace.clone(), e.name.clone()));
+            return true;
+        }
+        false
     }
 
     fn next_wake(&self) -> Option<Instant> {
-        self.timers.values().min().copied()
+        self.timers.values().map(|t| t.due).min()
     }
 
-    fn reconcile(&mut self, cluster: &Cluster) {
+    fn reconcile(&mut self, cluster: &Cluster, full: bool) {
         let now = Instant::now();
-        let work: Vec<(Value, String, Stage)> = cluster.store.read(|v| {
-            let ready: HashMap<String, bool> = v
+        let full = full || std::mem::take(&mut self.nodes_changed);
+        let mut targets = std::mem::take(&mut self.dirty);
+        for (k, t) in &self.timers {
+            if t.due <= now {
+                targets.insert(k.clone());
+            }
+        }
+        if !full && targets.is_empty() {
+            return;
+        }
+        let work: Vec<(PodKey, Option<Work>)> = cluster.store.read(|v| {
+            let ready: HashMap<&str, bool> = v
                 .list(&resources::NODES, None)
                 .into_iter()
-                .map(|n| (podspec::name(n).to_string(), node_ready(n)))
+                .map(|n| (podspec::name(n), node_ready(n)))
                 .collect();
-            v.list(&resources::PODS, None)
-                .into_iter()
-                .filter_map(|p| {
-                    let node = podspec::node_name(p)?;
-                    let stage = next_stage(p, ready.get(node).copied().unwrap_or(false))?;
-                    Some(((**p).clone(), node.to_string(), stage))
-                })
-                .collect()
+            let decide = |p: &Obj| {
+                let node = podspec::node_name(p)?;
+                let stage = next_stage(p, ready.get(node).copied().unwrap_or(false))?;
+                Some(((**p).clone(), node.to_string(), stage))
+            };
+            if full {
+                v.list(&resources::PODS, None)
+                    .into_iter()
+                    .filter_map(|p| {
+                        let d = decide(p)?;
+                        Some((
+                            (
+                                podspec::namespace(p).to_string(),
+                                podspec::name(p).to_string(),
+                            ),
+                            Some(d),
+                        ))
+                    })
+                    .collect()
+            } else {
+                targets
+                    .iter()
+                    .map(|k| {
+                        (
+                            k.clone(),
+                            v.get(&resources::PODS, &k.0, &k.1).and_then(decide),
+                        )
+                    })
+                    .collect()
+            }
         });
-        let mut live = std::collections::HashSet::new();
-        for (pod, node, stage) in work {
-            let key = (podspec::uid(&pod).to_string(), stage);
-            live.insert(key.clone());
+        if full {
+            let live: HashSet<&PodKey> = work.iter().map(|(k, _)| k).collect();
+            self.timers.retain(|k, _| live.contains(k));
+        }
+        for (key, decision) in work {
+            let Some((pod, node, stage)) = decision else {
+                self.timers.remove(&key);
+                continue;
+            };
+            let uid = podspec::uid(&pod).to_string();
             let due = match self.timers.get(&key) {
-                Some(t) => *t,
-                None => {
+                Some(t) if t.uid == uid && t.stage == stage => t.due,
+                _ => {
                     let delay = match stage {
                         Stage::Finish => {
                             let started = pod
-                                .pointer("/status/startTime")
+                                .at("/status/startTime")
                                 .and_then(Value::as_str)
                                 .and_then(crate::clock::parse_ts);
                             let elapsed = started
@@ -516,9 +580,9 @@ impl Controller for Kubelet {
                         }
                         _ => self.clock.jittered(self.delay.0, self.delay.1),
                     };
-                    let t = now + delay;
-                    self.timers.insert(key.clone(), t);
-                    t
+                    let due = now + delay;
+                    self.timers.insert(key.clone(), Timer { uid, stage, due });
+                    due
                 }
             };
             if due > now {
@@ -531,7 +595,6 @@ impl Controller for Kubelet {
                 Stage::Terminate => self.terminate(cluster, &pod, &node),
             }
         }
-        self.timers.retain(|k, _| live.contains(k));
     }
 }
 

@@ -11,8 +11,9 @@ pub mod scheduler;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::cluster::Cluster;
 use crate::store::StoreEvent;
@@ -21,40 +22,64 @@ use crate::store::StoreEvent;
 pub trait Controller: Send + 'static {
     /// Name for logs.
     fn name(&self) -> &'static str;
-    /// Whether a store change should trigger a reconcile.
-    fn relevant(&self, e: &StoreEvent) -> bool;
+    /// Note a store change (e.g. mark objects dirty); `true` asks for a reconcile.
+    fn observe(&mut self, e: &StoreEvent) -> bool;
     /// Bring the world closer to the desired state (synchronous: store calls only).
-    fn reconcile(&mut self, cluster: &Cluster);
+    /// `full`: consider everything (resync tick, lagged subscription), not just what
+    /// `observe` marked.
+    fn reconcile(&mut self, cluster: &Cluster, full: bool);
     /// When a timer of this controller next fires.
-    fn next_wake(&self) -> Option<tokio::time::Instant> {
+    fn next_wake(&self) -> Option<Instant> {
         None
+    }
+    /// Wait this long after a change before reconciling, to batch bursts.
+    fn debounce(&self) -> Duration {
+        Duration::ZERO
     }
 }
 
-/// Run a controller until shutdown: reconcile on relevant events (coalesced), on
-/// every resync tick, when its timer fires, and after a lagged subscription.
+/// Run a controller until shutdown: reconcile after observed changes (coalesced and
+/// optionally debounced), when its timer fires, and fully on every resync tick and
+/// after a lagged subscription.
 pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duration) {
     let mut rx = cluster.store.subscribe();
     let mut shutdown = cluster.shutdown.clone();
     let mut tick = tokio::time::interval(resync.max(Duration::from_millis(5)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    c.reconcile(&cluster);
+    tick.reset();
+    c.reconcile(&cluster, true);
+    let mut due: Option<Instant> = None;
+    let mut full = false;
     loop {
-        let wake = c.next_wake();
-        let mut dirty;
+        let wake = match (c.next_wake(), due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             r = rx.recv() => match r {
-                Ok(e) => dirty = c.relevant(&e),
-                Err(RecvError::Lagged(_)) => dirty = true,
+                Ok(e) => {
+                    if c.observe(&e) && due.is_none() {
+                        due = Some(Instant::now() + c.debounce());
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    full = true;
+                    due = Some(Instant::now());
+                }
                 Err(RecvError::Closed) => break,
             },
-            _ = tick.tick() => dirty = true,
+            _ = tick.tick() => {
+                full = true;
+                due = Some(Instant::now());
+            }
             _ = async {
                 match wake {
                     Some(w) => tokio::time::sleep_until(w).await,
                     None => std::future::pending::<()>().await,
                 }
-            } => dirty = true,
+            } => {
+                due = Some(due.map_or(Instant::now(), |d| d.min(Instant::now())));
+            }
             _ = shutdown.changed() => break,
         }
         if *shutdown.borrow() {
@@ -63,13 +88,22 @@ pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duratio
         // coalesce whatever else is already queued
         loop {
             match rx.try_recv() {
-                Ok(e) => dirty |= c.relevant(&e),
-                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => dirty = true,
+                Ok(e) => {
+                    if c.observe(&e) && due.is_none() {
+                        due = Some(Instant::now() + c.debounce());
+                    }
+                }
+                Err(TryRecvError::Lagged(_)) => {
+                    full = true;
+                    due = Some(Instant::now());
+                }
                 Err(_) => break,
             }
         }
-        if dirty {
-            c.reconcile(&cluster);
+        if due.is_some_and(|d| d <= Instant::now()) {
+            c.reconcile(&cluster, full);
+            due = None;
+            full = false;
         }
     }
     tracing::debug!(controller = c.name(), "stopped");
@@ -80,9 +114,17 @@ pub fn spawn_all(cluster: &Arc<Cluster>) -> Vec<JoinHandle<()>> {
     let clock = cluster.store.clock().clone();
     let resync = clock.scale(Duration::from_millis(250));
     vec![
-        tokio::spawn(run(cluster.clone(), scheduler::Scheduler, resync)),
+        tokio::spawn(run(
+            cluster.clone(),
+            scheduler::Scheduler::default(),
+            resync,
+        )),
         tokio::spawn(run(cluster.clone(), kubelet::Kubelet::new(cluster), resync)),
-        tokio::spawn(run(cluster.clone(), job::JobController::default(), resync)),
+        tokio::spawn(run(
+            cluster.clone(),
+            job::JobController::default(),
+            resync * 8,
+        )),
         tokio::spawn(run(
             cluster.clone(),
             deployment::DeploymentController,

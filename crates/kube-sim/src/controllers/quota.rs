@@ -1,5 +1,6 @@
 //! ResourceQuota status: keeps `status.used` equal to the namespace's usage.
 
+use crate::podspec::At;
 use serde_json::{Value, json};
 
 use super::Controller;
@@ -18,7 +19,7 @@ impl Controller for QuotaController {
         "resourcequota-controller"
     }
 
-    fn relevant(&self, e: &StoreEvent) -> bool {
+    fn observe(&mut self, e: &StoreEvent) -> bool {
         [
             resources::PODS,
             resources::RESOURCE_QUOTAS,
@@ -30,16 +31,16 @@ impl Controller for QuotaController {
         .contains(&e.rt)
     }
 
-    fn reconcile(&mut self, cluster: &Cluster) {
+    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
         let updates: Vec<(String, String, Value)> = cluster.store.read(|v| {
             v.list(&resources::RESOURCE_QUOTAS, None)
                 .into_iter()
                 .filter_map(|q| {
                     let ns = podspec::namespace(q);
                     let used = Value::Object(quota::used_for(q, &quota::namespace_usage(v, ns)));
-                    let hard = q.pointer("/spec/hard").cloned().unwrap_or(json!({}));
-                    let changed = q.pointer("/status/used") != Some(&used)
-                        || q.pointer("/status/hard") != Some(&hard);
+                    let hard = q.at("/spec/hard").cloned().unwrap_or(json!({}));
+                    let changed =
+                        q.at("/status/used") != Some(&used) || q.at("/status/hard") != Some(&hard);
                     changed.then(|| {
                         (
                             ns.to_string(),

@@ -3,6 +3,7 @@
 //! node readiness and nodeSelector; otherwise `PodScheduled=False` and the upstream
 //! `FailedScheduling` event. Retries whenever pods or nodes change.
 
+use crate::podspec::At;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -31,7 +32,7 @@ pub struct NodeInfo {
 impl NodeInfo {
     pub fn from_node(node: &Value) -> Self {
         let allocatable = node
-            .pointer("/status/allocatable")
+            .at("/status/allocatable")
             .and_then(Value::as_object)
             .map(|m| {
                 m.iter()
@@ -44,16 +45,15 @@ impl NodeInfo {
             allocatable,
             requested: BTreeMap::new(),
             pods: 0,
-            unschedulable: node.pointer("/spec/unschedulable").and_then(Value::as_bool)
-                == Some(true),
+            unschedulable: node.at("/spec/unschedulable").and_then(Value::as_bool) == Some(true),
             ready: node_ready(node),
             taints: node
-                .pointer("/spec/taints")
+                .at("/spec/taints")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default(),
             labels: node
-                .pointer("/metadata/labels")
+                .at("/metadata/labels")
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default(),
@@ -70,7 +70,7 @@ impl NodeInfo {
 
 /// A node is Ready when its `Ready` condition is `True`.
 pub fn node_ready(node: &Value) -> bool {
-    node.pointer("/status/conditions")
+    node.at("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
         .is_some_and(|c| c["status"] == "True")
@@ -84,7 +84,7 @@ pub enum Decision {
 }
 
 fn tolerates(pod: &Value, taint: &Value) -> bool {
-    let tols = pod.pointer("/spec/tolerations").and_then(Value::as_array);
+    let tols = pod.at("/spec/tolerations").and_then(Value::as_array);
     tols.into_iter().flatten().any(|t| {
         let key_ok = t["key"]
             .as_str()
@@ -129,7 +129,7 @@ fn misfit(pod: &Value, req: &BTreeMap<String, Quantity>, n: &NodeInfo) -> Vec<(S
             )];
         }
     }
-    if let Some(sel) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object)
+    if let Some(sel) = pod.at("/spec/nodeSelector").and_then(Value::as_object)
         && sel.iter().any(|(k, v)| n.labels.get(k) != Some(v))
     {
         return vec![(
@@ -211,43 +211,60 @@ pub fn decide(pod: &Value, nodes: &[NodeInfo]) -> Decision {
 
 /// The scheduler controller.
 #[derive(Debug, Default)]
-pub struct Scheduler;
+pub struct Scheduler {
+    /// Effective requests by pod uid (pod resources are immutable).
+    requests: std::collections::HashMap<String, BTreeMap<String, Quantity>>,
+}
 
 impl Controller for Scheduler {
     fn name(&self) -> &'static str {
         "scheduler"
     }
 
-    fn relevant(&self, e: &StoreEvent) -> bool {
+    fn observe(&mut self, e: &StoreEvent) -> bool {
+        if e.rt == resources::PODS && e.kind == crate::store::EventType::Deleted {
+            self.requests.remove(podspec::uid(&e.object));
+        }
         e.rt == resources::PODS || e.rt == resources::NODES
     }
 
-    fn reconcile(&mut self, cluster: &Cluster) {
+    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+        let cache = &mut self.requests;
         let (mut nodes, mut pending) = cluster.store.read(|v| {
+            let pods = v.list(&resources::PODS, None);
+            let pending: Vec<Value> = pods
+                .iter()
+                .filter(|p| {
+                    podspec::node_name(p).is_none()
+                        && !podspec::is_terminal(p)
+                        && !podspec::is_deleting(p)
+                })
+                .map(|p| (***p).clone())
+                .collect();
+            if pending.is_empty() {
+                return (Vec::new(), pending);
+            }
             let mut nodes: Vec<NodeInfo> = v
                 .list(&resources::NODES, None)
                 .into_iter()
                 .map(|n| NodeInfo::from_node(n))
                 .collect();
-            let mut pending = Vec::new();
-            for p in v.list(&resources::PODS, None) {
-                match podspec::node_name(p) {
-                    Some(node) => {
-                        if !podspec::is_terminal(p)
-                            && let Some(n) = nodes.iter_mut().find(|n| n.name == node)
-                        {
-                            n.add(&podspec::requests(p));
-                        }
-                    }
-                    None => {
-                        if !podspec::is_terminal(p) && !podspec::is_deleting(p) {
-                            pending.push((**p).clone());
-                        }
-                    }
+            for p in pods {
+                if let Some(node) = podspec::node_name(p)
+                    && !podspec::is_terminal(p)
+                    && let Some(n) = nodes.iter_mut().find(|n| n.name == node)
+                {
+                    let req = cache
+                        .entry(podspec::uid(p).to_string())
+                        .or_insert_with(|| podspec::requests(p));
+                    n.add(req);
                 }
             }
             (nodes, pending)
         });
+        if pending.is_empty() {
+            return;
+        }
         pending.sort_by(|a, b| {
             let ka = (
                 a["metadata"]["creationTimestamp"].as_str(),
@@ -279,7 +296,7 @@ impl Controller for Scheduler {
                         if let Some(n) = nodes.iter_mut().find(|n| n.name == node) {
                             n.add(&podspec::requests(&bound));
                         }
-                        events::record(
+                        cluster.recorder.record(
                             &cluster.store,
                             &bound,
                             "Normal",
@@ -291,7 +308,7 @@ impl Controller for Scheduler {
                 }
                 Decision::Unschedulable(msg) => {
                     let already = pod
-                        .pointer("/status/conditions")
+                        .at("/status/conditions")
                         .and_then(Value::as_array)
                         .and_then(|cs| cs.iter().find(|c| c["type"] == "PodScheduled"))
                         .is_some_and(|c| c["message"].as_str() == Some(msg.as_str()));
@@ -312,7 +329,7 @@ impl Controller for Scheduler {
                             Ok(())
                         });
                     if let Ok(p) = res {
-                        events::record(
+                        cluster.recorder.record(
                             &cluster.store,
                             &p,
                             "Warning",
