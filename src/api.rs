@@ -108,6 +108,7 @@ impl FocusApi {
             "GET" => self.http.get(&url),
             "POST" => self.http.post(&url),
             "DELETE" => self.http.delete(&url),
+            "PUT" => self.http.put(&url),
             _ => self.http.request(
                 reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET),
                 &url,
@@ -214,6 +215,16 @@ impl FocusApi {
             Some(&json!({"start_time": start, "end_time": end})),
         )
         .await
+    }
+
+    /// `PUT <base><path>` with a JSON body (the sandbox control API).
+    pub async fn put(&self, path: &str, body: &Value) -> Result<ApiResponse, ApiError> {
+        self.send("PUT", path, Some(body)).await
+    }
+
+    /// `DELETE <base><path>` (the sandbox control API).
+    pub async fn delete(&self, path: &str) -> Result<ApiResponse, ApiError> {
+        self.send("DELETE", path, None).await
     }
 
     pub async fn cancel(&self, job_id: &str) -> Result<ApiResponse, ApiError> {

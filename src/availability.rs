@@ -67,8 +67,10 @@ pub fn choose_windows(mut recs: Vec<Recording>) -> (Option<Recording>, Option<(i
         .rev()
         .find(|r| r.end.is_some_and(|e| e - r.start >= 2 * WINDOW_SECS))
         .copied();
+    // A gap followed by a finished recording, so windows around it lie in the past.
     let gap = recs.windows(2).rev().find_map(|w| {
         let end = w[0].end?;
+        w[1].end?;
         (w[1].start - end >= 180).then_some((end + 60, w[1].start - 60))
     });
     (finished, gap)
@@ -161,6 +163,7 @@ mod tests {
                 end: Some(9000)
             })
         );
-        assert_eq!(gap, Some((9060, 19940)));
+        // Not the gap before the ongoing recording: windows around it reach the future.
+        assert_eq!(gap, Some((1060, 4940)));
     }
 }

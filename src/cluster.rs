@@ -224,6 +224,15 @@ impl Cluster {
         }
         self.delete_ignoring_absent::<Service>(&objects.service, &dp)
             .await?;
+        // Pods a server orphaned (deleted their Job without cascade) are still the
+        // investigation's: matched by the exact job-name label, never by prefix.
+        for job in objects.jobs() {
+            for pod in self.pods_of_job(job).await? {
+                if let Some(name) = pod.metadata.name.as_deref() {
+                    self.delete_ignoring_absent::<Pod>(name, &dp).await?;
+                }
+            }
+        }
         let what = format!("investigation {} to be gone", objects.job_id);
         within(deadline, &what, async {
             for job in objects.jobs() {
@@ -391,6 +400,62 @@ impl Cluster {
             }
         }
         Ok(found)
+    }
+
+    /// The stream port the contract's slot rules give the next investigation: the
+    /// lowest slot from 1 that no investigation object names and whose port
+    /// (`base + slot`) no Service holds.
+    pub async fn next_free_stream_port(&self, base: u16, max_slots: u16) -> Result<u16> {
+        let lp = ListParams::default();
+        let jobs = within(
+            self.request_timeout,
+            "list Jobs",
+            self.api::<Job>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list Jobs"))?;
+        let services = within(
+            self.request_timeout,
+            "list Services",
+            self.api::<Service>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list Services"))?;
+        let mut busy = std::collections::BTreeSet::new();
+        let names = jobs
+            .items
+            .iter()
+            .filter_map(|j| j.metadata.name.clone())
+            .chain(
+                services
+                    .items
+                    .iter()
+                    .filter_map(|s| s.metadata.name.clone()),
+            );
+        for n in names {
+            if let Some(slot) = job_id_of(&n)
+                .and_then(|id| id.split('-').next())
+                .and_then(|s| s.parse::<u16>().ok())
+            {
+                busy.insert(slot);
+            }
+        }
+        for s in &services.items {
+            for p in s.spec.iter().flat_map(|sp| sp.ports.iter().flatten()) {
+                if let Some(np) = p.node_port.and_then(|np| u16::try_from(np).ok())
+                    && np > base
+                {
+                    busy.insert(np - base);
+                }
+            }
+        }
+        (1..=max_slots)
+            .find(|s| !busy.contains(s))
+            .map(|s| base + s)
+            .ok_or_else(|| ClusterError::Api {
+                what: "find a free stream port".into(),
+                message: format!("all {max_slots} slots are taken"),
+            })
     }
 
     /// Whether a `Kind/name` object (Job or Service) still exists.

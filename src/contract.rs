@@ -43,15 +43,11 @@ pub fn drift(openapi: &Value) -> Vec<String> {
             ));
         }
     }
-    let schema = configure_schema(openapi);
-    match schema
-        .and_then(|s| s.get("properties"))
-        .and_then(Value::as_object)
-    {
+    match configure_schema(openapi).map(|s| properties(openapi, s, 0)) {
         None => diffs.push("the configure request body has no published schema".into()),
         Some(props) => {
             for f in CONFIGURE_FIELDS {
-                if !props.contains_key(*f) {
+                if !props.contains(*f) {
                     diffs.push(format!(
                         "configure field `{f}` is not in the published schema"
                     ));
@@ -62,7 +58,7 @@ pub fn drift(openapi: &Value) -> Vec<String> {
     diffs
 }
 
-/// The schema of `POST /configure`'s JSON body, following one `$ref`.
+/// The schema of `POST /configure`'s JSON body.
 fn configure_schema(openapi: &Value) -> Option<&Value> {
     let paths = openapi.get("paths")?.as_object()?;
     let op = paths
@@ -70,11 +66,35 @@ fn configure_schema(openapi: &Value) -> Option<&Value> {
         .find(|(k, _)| k.ends_with("/configure"))?
         .1
         .get("post")?;
-    let schema = op.pointer("/requestBody/content/application~1json/schema")?;
-    match schema.get("$ref").and_then(Value::as_str) {
-        Some(r) => openapi.pointer(r.trim_start_matches('#')),
-        None => Some(schema),
+    op.pointer("/requestBody/content/application~1json/schema")
+}
+
+/// Property names of a schema: its own, those behind `$ref`, and the union over
+/// `oneOf`/`anyOf`/`allOf` members (a body may have one shape per view type).
+fn properties(openapi: &Value, schema: &Value, depth: usize) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    if depth > 16 {
+        return out;
     }
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str)
+        && let Some(target) = openapi.pointer(r.trim_start_matches('#'))
+    {
+        out.extend(properties(openapi, target, depth + 1));
+    }
+    if let Some(p) = schema.get("properties").and_then(Value::as_object) {
+        out.extend(p.keys().cloned());
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for member in schema
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.extend(properties(openapi, member, depth + 1));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -101,6 +121,18 @@ mod tests {
     #[test]
     fn a_complete_description_has_no_drift() {
         assert_eq!(drift(&published()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn fields_are_found_across_one_of_shapes() {
+        let mut p = published();
+        let props = p["components"]["schemas"]["ConfigureRequest"]["properties"].clone();
+        p["components"]["schemas"]["ConfigureRequest"] = json!({"oneOf": [
+            {"$ref": "#/components/schemas/A"}, {"properties": {"view_type": {}}}]});
+        let mut a = props;
+        a.as_object_mut().map(|m| m.remove("view_type"));
+        p["components"]["schemas"]["A"] = json!({"properties": a});
+        assert_eq!(drift(&p), Vec::<String>::new());
     }
 
     #[test]

@@ -68,8 +68,9 @@ impl ConfigureRequest {
                 "displayTimeAxisDuration": 30,
                 "nfftSelection": 1024,
                 "displayInfo": {"height": 1000},
-                "channels": {"min": 1, "max": 50},
-                "frequencyRange": {"min": 0, "max": 500},
+                // Away from every inclusive limit, so boundary rows alone test limits.
+                "channels": {"min": 11, "max": 60},
+                "frequencyRange": {"min": 10, "max": 500},
                 "start_time": null,
                 "end_time": null,
                 "view_type": ViewType::Multichannel as i64,

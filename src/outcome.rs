@@ -19,6 +19,8 @@ pub struct ScenarioOutcome {
     pub id: Option<String>,
     pub name: String,
     pub feature: String,
+    /// The feature file, as the JUnit report names it.
+    pub path: Option<String>,
     /// Feature, rule and scenario tags, without `@`.
     pub tags: Vec<String>,
     pub line: usize,
@@ -144,6 +146,7 @@ impl OutcomeWriter {
                     id: row_id(&tags, sc),
                     name: sc.name.clone(),
                     feature: feature.name.clone(),
+                    path: feature.path.as_ref().map(|p| p.display().to_string()),
                     tags,
                     line: key,
                     verdict,

@@ -13,9 +13,11 @@ use futures::FutureExt as _;
 
 use crate::config::Config;
 use crate::exit::Exit;
+use crate::junit;
 use crate::ledger::Ledger;
-use crate::outcome::{Outcomes, Verdict, row_id};
+use crate::outcome::{Outcomes, ScenarioOutcome, Verdict, row_id};
 use crate::plan::{Decision, NotRun, Plan};
+use crate::register::{Judgement, Register};
 use crate::suite::{self, RunInfo, Suite, TargetError};
 use crate::world::FocusWorld;
 
@@ -84,6 +86,15 @@ pub async fn run() -> Exit {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => return fail(Exit::Config, e),
+    };
+    let register_path = config.dir.join("known-issues.toml");
+    let register = if register_path.is_file() {
+        match Register::load(&register_path) {
+            Ok(r) => r,
+            Err(e) => return fail(Exit::Config, e),
+        }
+    } else {
+        Register::empty()
     };
     // The plan applies the tag and name filters itself (see plan.rs).
     let plan = match Plan::new(
@@ -170,8 +181,10 @@ pub async fn run() -> Exit {
         .after(|_feature, _rule, scenario, _finished, world| {
             async move {
                 let Some(world) = world else { return };
-                if let Err(e) = world.suite.cleanup_scenario(&world.scenario).await {
-                    // A panic here is reported as a failed After hook: cleanup failures are failures.
+                let undone = world.undo_faults().await;
+                let cleaned = world.suite.cleanup_scenario(&world.scenario).await;
+                // A panic here is reported as a failed After hook: cleanup failures are failures.
+                if let Err(e) = undone.and(cleaned) {
                     panic!("cleanup after `{}` failed: {e:#}", scenario.name);
                 }
             }
@@ -186,14 +199,15 @@ pub async fn run() -> Exit {
         })
         .await;
     let parse_failed = writer::Stats::parsing_errors(&finished) > 0;
-    let exit = judge(&outcomes, &plan, parse_failed);
+    let verdicts = judge_all(&outcomes, &register, &suite.config.name);
+    let exit = judge(&verdicts, &plan, parse_failed);
     let not_run = plan.not_run();
     let exit = match sweep(&suite).await {
         Ok(()) => exit,
         Err(e) => fail(Exit::Failures, format!("{e:#}")),
     };
     embedded.shutdown().await;
-    if let Err(e) = publish(&run, &outcomes, &not_run, exit) {
+    if let Err(e) = publish(&run, &verdicts, &not_run, exit) {
         eprintln!("focus-scope: could not publish the reports: {e}");
     }
     eprintln!(
@@ -206,8 +220,7 @@ pub async fn run() -> Exit {
 
 static SCENARIO_SEQ: AtomicU64 = AtomicU64::new(0);
 
-fn judge(outcomes: &Outcomes, plan: &Plan, parse_failed: bool) -> Exit {
-    let all = outcomes.snapshot();
+fn judge(all: &[(ScenarioOutcome, Judgement)], plan: &Plan, parse_failed: bool) -> Exit {
     let not_run = plan.not_run();
     if parse_failed {
         return fail(
@@ -255,31 +268,49 @@ fn judge(outcomes: &Outcomes, plan: &Plan, parse_failed: bool) -> Exit {
             )
         };
     }
-    let failed: Vec<_> = all
-        .iter()
-        .filter(|o| matches!(o.verdict, Verdict::Failed(_)))
-        .collect();
-    eprintln!(
-        "focus-scope: {} scenarios selected · {} passed · {} failed · {} not run (skipped or refused)",
-        plan.selected(),
-        all.len() - failed.len(),
-        failed.len(),
-        not_run.len()
-    );
-    for f in &failed {
-        if let Verdict::Failed(m) = &f.verdict {
-            eprintln!(
-                "focus-scope:   FAILED {} ({}): {m}",
-                f.id.as_deref().unwrap_or("no @id"),
-                f.name
-            );
+    let mut failed = 0;
+    let mut known = 0;
+    for (o, j) in all {
+        let id = o.id.as_deref().unwrap_or("no @id");
+        match j {
+            Judgement::Passed => {}
+            Judgement::Failed(m) | Judgement::Mismatch(m) => {
+                failed += 1;
+                eprintln!("focus-scope:   FAILED {id} ({}): {m}", o.name);
+            }
+            Judgement::KnownFailure { id: key, reason } => {
+                known += 1;
+                eprintln!("focus-scope:   KNOWN FAILURE ({key}) {id}: {reason}");
+            }
         }
     }
-    if failed.is_empty() {
+    eprintln!(
+        "focus-scope: {} scenarios selected · {} passed · {failed} failed · {known} known failures · {} not run (skipped or refused)",
+        plan.selected(),
+        all.len() - failed - known,
+        plan.not_run().len()
+    );
+    if failed == 0 {
         Exit::Passed
     } else {
         Exit::Failures
     }
+}
+
+/// Each outcome as the known-issues register judges it for this profile.
+fn judge_all(
+    outcomes: &Outcomes,
+    register: &Register,
+    profile: &str,
+) -> Vec<(ScenarioOutcome, Judgement)> {
+    outcomes
+        .snapshot()
+        .into_iter()
+        .map(|o| {
+            let j = register.judge(profile, &o);
+            (o, j)
+        })
+        .collect()
 }
 
 /// Last line of defence: whatever the run ledgered and did not clean is removed now,
@@ -303,11 +334,36 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
     )
 }
 
-/// Writes `summary.json` and copies the run's reports to the output root (latest).
-fn publish(run: &RunInfo, outcomes: &Outcomes, not_run: &[NotRun], exit: Exit) -> io::Result<()> {
+/// Writes `summary.json`, marks known failures and not-run scenarios as skipped in
+/// `junit.xml`, and copies the run's reports to the output root (latest).
+fn publish(
+    run: &RunInfo,
+    verdicts: &[(ScenarioOutcome, Judgement)],
+    not_run: &[NotRun],
+    exit: Exit,
+) -> io::Result<()> {
+    let status = |j: &Judgement| match j {
+        Judgement::Passed => "passed",
+        Judgement::Failed(_) | Judgement::Mismatch(_) => "failed",
+        Judgement::KnownFailure { .. } => "known-failure",
+    };
     let summary = serde_json::json!({
         "run_id": run.id,
         "exit": exit as u8,
+        "scenarios": verdicts.iter().map(|(o, j)| serde_json::json!({
+            "id": o.id,
+            "name": o.name,
+            "feature": o.feature,
+            "tags": o.tags,
+            "line": o.line,
+            "status": status(j),
+            "failure": match &o.verdict { Verdict::Passed => None, Verdict::Failed(m) => Some(m) },
+            "judgement": match j {
+                Judgement::Mismatch(m) => Some(m.clone()),
+                Judgement::KnownFailure { id, reason } => Some(format!("known failure ({id}): {reason}")),
+                _ => None,
+            },
+        })).collect::<Vec<_>>(),
         "not_run": not_run.iter().map(|n| serde_json::json!({
             "id": n.id,
             "name": n.name,
@@ -315,20 +371,47 @@ fn publish(run: &RunInfo, outcomes: &Outcomes, not_run: &[NotRun], exit: Exit) -
             "decision": match &n.decision { Decision::Skip(_) => "skipped", Decision::Refuse(_) => "refused", Decision::Run => "run" },
             "reason": match &n.decision { Decision::Skip(w) | Decision::Refuse(w) => w.as_str(), Decision::Run => "" },
         })).collect::<Vec<_>>(),
-        "scenarios": outcomes.snapshot().iter().map(|o| serde_json::json!({
-            "id": o.id,
-            "name": o.name,
-            "feature": o.feature,
-            "tags": o.tags,
-            "line": o.line,
-            "status": match &o.verdict { Verdict::Passed => "passed", Verdict::Failed(_) => "failed" },
-            "failure": match &o.verdict { Verdict::Passed => None, Verdict::Failed(m) => Some(m) },
-        })).collect::<Vec<_>>(),
     });
     std::fs::write(
         run.dir.join("summary.json"),
         serde_json::to_vec_pretty(&summary).map_err(io::Error::other)?,
     )?;
+    let junit_path = run.dir.join("junit.xml");
+    if let Ok(xml) = std::fs::read_to_string(&junit_path) {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let marks: Vec<junit::Mark> = verdicts
+            .iter()
+            .filter_map(|(o, j)| match j {
+                Judgement::KnownFailure { id, reason } => Some(junit::Mark {
+                    path: o
+                        .path
+                        .as_deref()
+                        .map(|p| {
+                            Path::new(p)
+                                .strip_prefix(&cwd)
+                                .map(|r| r.display().to_string())
+                                .unwrap_or_else(|_| p.to_string())
+                        })
+                        .unwrap_or_default(),
+                    line: o.line,
+                    message: format!("known failure ({id}): {reason}"),
+                }),
+                _ => None,
+            })
+            .collect();
+        let skipped: Vec<(String, String)> = not_run
+            .iter()
+            .map(|n| {
+                let reason = match &n.decision {
+                    Decision::Skip(w) | Decision::Refuse(w) => w.clone(),
+                    Decision::Run => String::new(),
+                };
+                (n.id.clone().unwrap_or_else(|| n.name.clone()), reason)
+            })
+            .collect();
+        let xml = junit::add_not_run(&junit::mark_known_failures(&xml, &marks), &skipped);
+        std::fs::write(&junit_path, xml)?;
+    }
     for f in ["junit.xml", "cucumber.json", "ledger.jsonl", "summary.json"] {
         let from = run.dir.join(f);
         if from.is_file() {

@@ -7,6 +7,7 @@ use anyhow::anyhow;
 
 use crate::api::ApiResponse;
 use crate::changes::Facts;
+use crate::faults::Fault;
 use crate::investigation::{ConfigureRequest, OpenedInvestigation};
 use crate::suite::{self, Suite};
 
@@ -62,6 +63,8 @@ pub struct FocusWorld {
     pub sent_at: Option<jiff::Timestamp>,
     /// Investigations this scenario cancelled, in order.
     pub cancelled: Vec<OpenedInvestigation>,
+    /// Faults this scenario injected, undone in reverse order after it.
+    pub faults: Vec<Fault>,
 }
 
 impl fmt::Debug for FocusWorld {
@@ -88,6 +91,7 @@ impl FocusWorld {
             facts: Facts::default(),
             sent_at: None,
             cancelled: Vec::new(),
+            faults: Vec::new(),
         })
     }
 
@@ -120,6 +124,21 @@ impl FocusWorld {
         self.suite.cancel(&o.job_id).await?;
         self.cancelled.push(o);
         Ok(())
+    }
+
+    /// Undoes every fault of the scenario (newest first); errors name each one.
+    pub async fn undo_faults(&mut self) -> anyhow::Result<()> {
+        let mut errors = Vec::new();
+        while let Some(f) = self.faults.pop() {
+            if let Err(e) = self.suite.undo(&f).await {
+                errors.push(format!("{f:?}: {e:#}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow!("faults could not be undone: {}", errors.join("; ")))
+        }
     }
 
     /// A fact the scenario needs; its absence is a missing precondition, named.

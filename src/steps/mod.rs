@@ -6,3 +6,4 @@ pub mod common;
 pub mod k8s;
 pub mod metadata;
 pub mod stream;
+pub mod system;

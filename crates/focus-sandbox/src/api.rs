@@ -94,6 +94,9 @@ async fn configure(State(s): State<AppState>, body: Bytes) -> ApiResult<Configur
 }
 
 async fn metadata(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Value> {
+    if s.has(crate::defects::Defect::MetadataRouteMissing) {
+        return Err(crate::error::AppError::NoRoute);
+    }
     investigation::metadata(&s, &id).await.map(Json)
 }
 

@@ -108,6 +108,36 @@ pub enum Defect {
     /// label no node has, so they stay Pending (FailedScheduling) on any cluster.
     /// Caught by the pod-running scenarios.
     SlowKubelet,
+    /// Inclusive limits are treated as exclusive (an off-by-one class): the lowest
+    /// and highest channel, exactly 2222 channels, Nyquist itself, a frequency
+    /// minimum of 0, the smallest and largest NFFT of a view, height 1 and duration 1
+    /// are rejected. Caught by the boundary rows of the accepted outlines.
+    ExclusiveBounds,
+    /// The schema is strict where the contract is lax: unknown fields and a
+    /// `view_type` sent as a numeric string get 422. Caught by the unknown-field and
+    /// numeric-string view type rows.
+    StrictSchema,
+    /// The configure response breaks its invariants: `lines_dt` is height/duration and
+    /// `stream_amount` is one too many. Caught by the response-contract scenarios.
+    BadResponseShape,
+    /// `/openapi.json` does not publish `DELETE /job/{job_id}`. Caught by the
+    /// contract-drift scenario.
+    OpenapiDrift,
+    /// Configure finds no recording for any historic window (404), while
+    /// `/recordings_in_time_range` still lists them. Caught by the historic happy
+    /// path and the listing-agrees-with-configure scenarios.
+    HistoricLookupBroken,
+    /// `GET /metadata/{job_id}` is not routed: 404 `{"detail":"Not Found"}` for every
+    /// id. Caught by the metadata scenarios (PZ-13563).
+    MetadataRouteMissing,
+    /// The grpc Job keeps Kubernetes' default policy: backoffLimit 6 and no
+    /// ttlSecondsAfterFinished. Caught by the Job-spec and lost-pod scenarios.
+    WrongJobPolicy,
+    /// The grpc Job mounts no recordings storage. Caught by the storage scenario.
+    NoRecordingsVolume,
+    /// Configure answers 200 but never creates `grpc-job-<job_id>`. Caught by every
+    /// scenario that looks for the investigation's Job or pod.
+    NoStreamJob,
 }
 
 impl Defect {
@@ -141,6 +171,15 @@ impl Defect {
         Defect::RestartUnderLoad,
         Defect::SlotLeak,
         Defect::SlowKubelet,
+        Defect::ExclusiveBounds,
+        Defect::StrictSchema,
+        Defect::BadResponseShape,
+        Defect::OpenapiDrift,
+        Defect::HistoricLookupBroken,
+        Defect::MetadataRouteMissing,
+        Defect::WrongJobPolicy,
+        Defect::NoRecordingsVolume,
+        Defect::NoStreamJob,
     ];
 
     /// The kebab-case name.
@@ -174,6 +213,15 @@ impl Defect {
             Defect::RestartUnderLoad => "restart-under-load",
             Defect::SlotLeak => "slot-leak",
             Defect::SlowKubelet => "slow-kubelet",
+            Defect::ExclusiveBounds => "exclusive-bounds",
+            Defect::StrictSchema => "strict-schema",
+            Defect::BadResponseShape => "bad-response-shape",
+            Defect::OpenapiDrift => "openapi-drift",
+            Defect::HistoricLookupBroken => "historic-lookup-broken",
+            Defect::MetadataRouteMissing => "metadata-route-missing",
+            Defect::WrongJobPolicy => "wrong-job-policy",
+            Defect::NoRecordingsVolume => "no-recordings-volume",
+            Defect::NoStreamJob => "no-stream-job",
         }
     }
 
@@ -216,6 +264,15 @@ impl Defect {
             Defect::RestartUnderLoad => "concurrent configures crash the server",
             Defect::SlotLeak => "slots are never reused",
             Defect::SlowKubelet => "investigation pods start far beyond any deadline",
+            Defect::ExclusiveBounds => "values at inclusive limits are rejected",
+            Defect::StrictSchema => "unknown fields and numeric-string view_type get 422",
+            Defect::BadResponseShape => "lines_dt and stream_amount break their invariants",
+            Defect::OpenapiDrift => "/openapi.json omits DELETE /job/{job_id}",
+            Defect::HistoricLookupBroken => "historic configure finds no recording for any window",
+            Defect::MetadataRouteMissing => "GET /metadata/{job_id} is not routed",
+            Defect::WrongJobPolicy => "the grpc Job has backoffLimit 6 and no TTL",
+            Defect::NoRecordingsVolume => "the grpc Job mounts no recordings storage",
+            Defect::NoStreamJob => "configure never creates the grpc Job",
         }
     }
 

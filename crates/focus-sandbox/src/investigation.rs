@@ -191,6 +191,9 @@ pub async fn open(state: &AppState, body: &[u8]) -> Result<ConfigureResponse, Ap
     bump(&counters.configure_requests);
     let (_in_flight, in_flight) = state.enter_configure();
     let result = open_checked(state, body, in_flight).await;
+    if let Err(e) = &result {
+        tracing::debug!(status = e.status().as_u16(), error = %e, body = %String::from_utf8_lossy(body), "configure rejected");
+    }
     match &result {
         Ok(_) => bump(&counters.configure_ok),
         Err(e) if e.status().is_client_error() => bump(&counters.configure_rejected),
@@ -226,6 +229,9 @@ async fn open_checked(
         ));
     }
 
+    if state.has(Defect::StrictSchema) {
+        crate::request::strict_schema(body)?;
+    }
     let req = match parse_configure(body) {
         Err(AppError::Unprocessable(_)) if !policy.enforces(Rule::Schema) => {
             return Err(AppError::Internal("Error parsing configuration".into()));
@@ -249,7 +255,10 @@ async fn open_checked(
             }
             (catalogue.prr, None)
         }
-        Mode::Historic { start, end } => match catalogue.find(start, end, now, profile) {
+        Mode::Historic { start, end } => match catalogue
+            .find(start, end, now, profile)
+            .filter(|_| !state.has(Defect::HistoricLookupBroken))
+        {
             Some(rec) => (rec.prr, Some(rec)),
             None if policy.enforces(Rule::HistoricData) => {
                 return Err(AppError::NotFound(NO_RECORDING.into()));
@@ -376,7 +385,7 @@ async fn launch(
             };
             format!("http://{ip}")
         };
-        let response = describe(
+        let mut response = describe(
             req,
             id,
             cfg.port_of(id.slot),
@@ -385,6 +394,10 @@ async fn launch(
             recording,
             profile,
         );
+        if state.has(Defect::BadResponseShape) {
+            response.lines_dt = if response.lines_dt > 0.0 { 1.0 / response.lines_dt } else { 1.0 };
+            response.stream_amount += 1;
+        }
         let plan = JobPlan {
             id,
             node_port: cfg.port_of(id.slot),
@@ -402,6 +415,9 @@ async fn launch(
             sim_conventions: cfg.sim_conventions,
             pod_failure: state.take_pod_failure(),
             never_start: state.has(Defect::SlowKubelet),
+            default_job_policy: state.has(Defect::WrongJobPolicy),
+            recordings_volume: !state.has(Defect::NoRecordingsVolume),
+            stream_job: !state.has(Defect::NoStreamJob),
         };
         let created = if observed_launch {
             create_as_observed(state, &plan).await
@@ -446,7 +462,9 @@ async fn create_checked(state: &AppState, plan: &JobPlan) -> Result<(), CreateEr
             CreateError::Failed(e.into())
         });
     }
-    if let Err(e) = jobs.create(&pp, &manifests::grpc_job(plan)).await {
+    if plan.stream_job
+        && let Err(e) = jobs.create(&pp, &manifests::grpc_job(plan)).await
+    {
         rollback(state, &id, false).await;
         return Err(CreateError::Failed(e.into()));
     }
@@ -465,9 +483,11 @@ async fn create_as_observed(state: &AppState, plan: &JobPlan) -> Result<(), Crea
     let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
     let services: Api<Service> = Api::namespaced(client, ns);
     let pp = PostParams::default();
-    jobs.create(&pp, &manifests::grpc_job(plan))
-        .await
-        .map_err(|e| CreateError::Failed(e.into()))?;
+    if plan.stream_job {
+        jobs.create(&pp, &manifests::grpc_job(plan))
+            .await
+            .map_err(|e| CreateError::Failed(e.into()))?;
+    }
     jobs.create(&pp, &manifests::cleanup_job(plan))
         .await
         .map_err(|e| CreateError::Failed(e.into()))?;

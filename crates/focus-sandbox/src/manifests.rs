@@ -100,6 +100,12 @@ pub struct JobPlan {
     pub pod_failure: Option<PodFailure>,
     /// The processing pod never starts (`slow-kubelet`).
     pub never_start: bool,
+    /// Kubernetes' default Job policy instead of the template's (`wrong-job-policy`).
+    pub default_job_policy: bool,
+    /// Mount the recordings storage (off with `no-recordings-volume`).
+    pub recordings_volume: bool,
+    /// Create the grpc Job at all (off with `no-stream-job`).
+    pub stream_job: bool,
 }
 
 /// `grpc-job-<id>`.
@@ -193,8 +199,8 @@ pub fn grpc_job(plan: &JobPlan) -> Job {
     Job {
         metadata: meta(&name, labels(&[("app", &name)]), job_ann),
         spec: Some(JobSpec {
-            backoff_limit: Some(0),
-            ttl_seconds_after_finished: Some(120),
+            backoff_limit: Some(if plan.default_job_policy { 6 } else { 0 }),
+            ttl_seconds_after_finished: (!plan.default_job_policy).then_some(120),
             template: PodTemplateSpec {
                 metadata: Some(template_meta(labels(&[("app", &name)]), pod_ann)),
                 spec: Some(PodSpec {
@@ -225,11 +231,13 @@ pub fn grpc_job(plan: &JobPlan) -> Job {
                             limits: (!limits.is_empty()).then_some(limits),
                             ..ResourceRequirements::default()
                         }),
-                        volume_mounts: Some(vec![VolumeMount {
-                            name: "recordings".into(),
-                            mount_path: RECORDINGS_MOUNT.into(),
-                            ..VolumeMount::default()
-                        }]),
+                        volume_mounts: plan.recordings_volume.then(|| {
+                            vec![VolumeMount {
+                                name: "recordings".into(),
+                                mount_path: RECORDINGS_MOUNT.into(),
+                                ..VolumeMount::default()
+                            }]
+                        }),
                         ..Container::default()
                     }],
                     volumes: Some(vec![Volume {
@@ -339,6 +347,9 @@ mod tests {
             sim_conventions: true,
             pod_failure: Some(PodFailure::Oom),
             never_start: false,
+            default_job_policy: false,
+            recordings_volume: true,
+            stream_job: true,
         }
     }
 

@@ -27,10 +27,6 @@ pub fn document(s: &AppState) -> Value {
     let nyquist = cfg.nyquist();
     let prefix = s.prefix();
     let single_nfft: Vec<i64> = (7..=16).map(|p| 1_i64 << p).collect();
-    let mut nfft_enum: Vec<i64> = MULTICHANNEL_NFFT.to_vec();
-    nfft_enum.push(1);
-    nfft_enum.extend(single_nfft.iter().filter(|n| **n > 2048));
-    nfft_enum.sort_unstable();
 
     let mut paths = json!({
         "/configure": {"post": {
@@ -60,7 +56,7 @@ pub fn document(s: &AppState) -> Value {
         "/channels": {"get": {
             "operationId": "channels",
             "responses": {"200": {"description": "Channel range", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Channels"}}}}}
+                "schema": {"$ref": "#/components/schemas/ChannelRange"}}}}}
         }},
         "/live_metadata": {"get": {
             "operationId": "live_metadata",
@@ -89,6 +85,7 @@ pub fn document(s: &AppState) -> Value {
         }}
     });
     if s.profile() == Profile::AsRequired
+        && !s.has(crate::defects::Defect::OpenapiDrift)
         && let Value::Object(map) = &mut paths
     {
         map.insert(
@@ -121,6 +118,45 @@ pub fn document(s: &AppState) -> Value {
             "properties": {"min": min, "max": max}, "required": ["min", "max"]})
     };
 
+    let variant = |view: i64, nfft: Value, spectral: bool, historic: bool| {
+        let mut properties = json!({
+            "view_type": {"anyOf": [
+                {"type": "integer", "enum": [view]},
+                {"type": "string", "enum": [view.to_string()]}],
+                "description": "0 multichannel, 1 singlechannel, 2 waterfall (int or numeric string)"},
+            "displayInfo": {"$ref": "#/components/schemas/DisplayInfo"},
+            "channels": {"$ref": "#/components/schemas/Channels"},
+            "nfftSelection": nfft
+        });
+        let mut required = vec!["displayInfo", "channels", "view_type", "nfftSelection"];
+        if historic {
+            properties["start_time"] = json!({"type": "integer", "minimum": 0,
+                "description": "Epoch seconds; before end_time"});
+            properties["end_time"] = json!({"type": "integer", "minimum": 1,
+                "description": "Epoch seconds; after start_time, not in the future"});
+            required.extend(["start_time", "end_time"]);
+        } else {
+            properties["start_time"] = json!({"type": "null", "description": "Live: null or absent"});
+            properties["end_time"] = json!({"type": "null", "description": "Live: null or absent"});
+        }
+        if spectral {
+            properties["displayTimeAxisDuration"] =
+                json!({"type": "integer", "minimum": 1, "description": "Seconds"});
+            properties["frequencyRange"] = json!({"$ref": "#/components/schemas/FrequencyRange"});
+            required.extend(["displayTimeAxisDuration", "frequencyRange"]);
+        } else {
+            properties["displayTimeAxisDuration"] =
+                json!({"type": "null", "description": "Omitted for waterfall"});
+            properties["frequencyRange"] =
+                json!({"type": "null", "description": "Omitted for waterfall"});
+        }
+        json!({"type": "object", "required": required, "properties": properties})
+    };
+
+    let multi = json!({"type": "integer", "enum": MULTICHANNEL_NFFT});
+    let single = json!({"type": "integer", "enum": single_nfft});
+    let waterfall = json!({"type": "integer", "enum": [1]});
+
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -132,29 +168,31 @@ pub fn document(s: &AppState) -> Value {
         "paths": paths,
         "components": {"schemas": {
             "ConfigureRequest": {
-                "type": "object",
-                "required": ["displayInfo", "channels", "view_type"],
-                "properties": {
-                    "displayTimeAxisDuration": {"type": ["integer", "null"], "minimum": 1,
-                        "description": "Seconds; required (> 0) for view_type 0 and 1, omitted for 2"},
-                    "nfftSelection": {"type": ["integer", "null"], "enum": nfft_enum,
-                        "description": "0: one of 32..2048 (powers of two); 1: 128..65536 (powers of two); 2: exactly 1"},
-                    "displayInfo": {"$ref": "#/components/schemas/DisplayInfo"},
-                    "channels": range("Channels", Some(cfg.lowest_channel), json!(cfg.highest_channel),
-                        &format!("Inclusive; min <= max; at most {} channels; singlechannel needs min == max", cfg.max_channel_count)),
-                    "frequencyRange": {"anyOf": [
-                        range("FrequencyRange", Some(0), json!(nyquist), "Hz; 0 <= min < max <= Nyquist (PRR/2)"),
-                        {"type": "null"}]},
-                    "start_time": {"type": ["integer", "null"], "minimum": 0,
-                        "description": "Epoch seconds; with end_time for historic, null with end_time null for live"},
-                    "end_time": {"type": ["integer", "null"], "minimum": 0,
-                        "description": "Epoch seconds; > start_time, not in the future"},
-                    "view_type": {"anyOf": [
-                        {"type": "integer", "enum": [0, 1, 2]},
-                        {"type": "string", "enum": ["0", "1", "2"]}],
-                        "description": "0 multichannel, 1 singlechannel, 2 waterfall"}
-                }
+                "description": "One of three shapes, by view_type. Not expressible here: channels.min <= channels.max, frequencyRange.min < frequencyRange.max, singlechannel min == max, at most max_channel_count channels, start_time and end_time both set (historic) or both null (live), start_time < end_time, not in the future.",
+                "oneOf": [
+                    {"$ref": "#/components/schemas/LiveMultichannelRequest"},
+                    {"$ref": "#/components/schemas/LiveSinglechannelRequest"},
+                    {"$ref": "#/components/schemas/LiveWaterfallRequest"},
+                    {"$ref": "#/components/schemas/HistoricMultichannelRequest"},
+                    {"$ref": "#/components/schemas/HistoricSinglechannelRequest"},
+                    {"$ref": "#/components/schemas/HistoricWaterfallRequest"}
+                ]
             },
+            "LiveMultichannelRequest": variant(0, multi.clone(), true, false),
+            "LiveSinglechannelRequest": variant(1, single.clone(), true, false),
+            "LiveWaterfallRequest": variant(2, waterfall.clone(), false, false),
+            "HistoricMultichannelRequest": variant(0, multi, true, true),
+            "HistoricSinglechannelRequest": variant(1, single, true, true),
+            "HistoricWaterfallRequest": variant(2, waterfall, false, true),
+            "Channels": range("Channels", Some(cfg.lowest_channel), json!(cfg.highest_channel),
+                &format!("Inclusive; min <= max; at most {} channels", cfg.max_channel_count)),
+            "FrequencyRange": {"title": "FrequencyRange", "type": "object",
+                "description": "Hz; 0 <= min < max <= Nyquist (PRR/2)",
+                "required": ["min", "max"],
+                "properties": {
+                    "min": {"type": "integer", "minimum": 0, "maximum": (nyquist - 1.0).floor()},
+                    "max": {"type": "integer", "minimum": 1, "maximum": nyquist.floor()}
+                }},
             "DisplayInfo": {"type": "object", "required": ["height"],
                 "properties": {"height": {"type": "integer", "minimum": 1}}},
             "ConfigureResponse": {
@@ -185,7 +223,7 @@ pub fn document(s: &AppState) -> Value {
             ]},
             "Cancelled": {"type": "object", "required": ["job_id", "status"], "properties": {
                 "job_id": {"type": "string"}, "status": {"type": "string", "enum": ["cancelled"]}}},
-            "Channels": {"type": "object", "required": ["lowest_channel", "highest_channel"], "properties": {
+            "ChannelRange": {"type": "object", "required": ["lowest_channel", "highest_channel"], "properties": {
                 "lowest_channel": {"type": "integer"}, "highest_channel": {"type": "integer"}}},
             "LiveMetadata": {"type": "object", "required": ["dx", "prr", "fiber_start_meters",
                 "fiber_length_meters", "sw_version", "number_of_channels", "fiber_description"],

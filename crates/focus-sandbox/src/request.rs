@@ -91,6 +91,37 @@ pub fn parse_configure(body: &[u8]) -> Result<ConfigureRequest, AppError> {
     }
 }
 
+/// The `strict-schema` defect: unknown top-level fields and a `view_type` sent as a
+/// string are schema errors (pydantic `extra="forbid"`, strict ints).
+pub fn strict_schema(body: &[u8]) -> Result<(), AppError> {
+    const KNOWN: &[&str] = &[
+        "displayTimeAxisDuration",
+        "nfftSelection",
+        "displayInfo",
+        "channels",
+        "frequencyRange",
+        "start_time",
+        "end_time",
+        "view_type",
+    ];
+    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
+        return Ok(());
+    };
+    let mut errors: Vec<FieldError> = obj
+        .iter()
+        .filter(|(k, _)| !KNOWN.contains(&k.as_str()))
+        .map(|(k, v)| FieldError::at(&[k.as_str()], "extra_forbidden", "Extra inputs are not permitted", v.clone()))
+        .collect();
+    if let Some(v @ Value::String(_)) = obj.get("view_type") {
+        errors.push(FieldError::at(&["view_type"], "int_type", "Input should be a valid integer", v.clone()));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Unprocessable(errors))
+    }
+}
+
 /// `{"start_time": s, "end_time": s}` of `POST /recordings_in_time_range`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeWindow {
@@ -176,7 +207,7 @@ fn required_int(
             ));
             None
         }
-        Some(v) => match lax_int(v) {
+        Some(v) => match lax_int(v, key == "view_type") {
             Ok(i) => Some(i),
             Err((kind, msg)) => {
                 errors.push(FieldError::at(path, kind, msg, v.clone()));
@@ -189,7 +220,7 @@ fn required_int(
 fn optional_int(obj: &Map<String, Value>, key: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
     match obj.get(key) {
         None | Some(Value::Null) => None,
-        Some(v) => match lax_int(v) {
+        Some(v) => match lax_int(v, false) {
             Ok(i) => Some(i),
             Err((kind, msg)) => {
                 errors.push(FieldError::at(&[key], kind, msg, v.clone()));
@@ -199,9 +230,10 @@ fn optional_int(obj: &Map<String, Value>, key: &str, errors: &mut Vec<FieldError
     }
 }
 
-/// pydantic's lax integer: JSON integers, floats without a fractional part and
-/// numeric strings; never booleans, null, objects or arrays.
-fn lax_int(v: &Value) -> Result<i64, (&'static str, &'static str)> {
+/// An integer field: JSON integers and floats without a fractional part; numeric
+/// strings only where the contract allows them (`view_type`); never booleans,
+/// null, objects or arrays.
+fn lax_int(v: &Value, strings: bool) -> Result<i64, (&'static str, &'static str)> {
     const INT_TYPE: (&str, &str) = ("int_type", "Input should be a valid integer");
     match v {
         Value::Number(n) => {
@@ -227,12 +259,16 @@ fn lax_int(v: &Value) -> Result<i64, (&'static str, &'static str)> {
                 Err(INT_TYPE)
             }
         }
-        Value::String(s) => s.trim().parse::<i64>().map_err(|_| {
-            (
-                "int_parsing",
-                "Input should be a valid integer, unable to parse string as an integer",
-            )
-        }),
+        // Only the canonical spelling ("0", "-3"), not " 0", "+0" or "00".
+        Value::String(s) if strings => {
+            s.parse::<i64>()
+                .ok()
+                .filter(|i| i.to_string() == *s)
+                .ok_or((
+                    "int_parsing",
+                    "Input should be a valid integer, unable to parse string as an integer",
+                ))
+        }
         _ => Err(INT_TYPE),
     }
 }
@@ -300,6 +336,20 @@ mod tests {
         let d = details(body);
         assert!(d.contains(&(json!(["body", "channels", "min"]), "int_type".into())));
         assert!(d.contains(&(json!(["body", "nfftSelection"]), "int_from_float".into())));
+
+        let mut body = valid();
+        body["displayInfo"]["height"] = json!("600");
+        assert_eq!(
+            details(body),
+            vec![(json!(["body", "displayInfo", "height"]), "int_type".into())]
+        );
+
+        let mut body = valid();
+        body["view_type"] = json!(" 0");
+        assert_eq!(
+            details(body),
+            vec![(json!(["body", "view_type"]), "int_parsing".into())]
+        );
 
         let mut body = valid();
         body["displayInfo"]["height"] = json!(true);

@@ -89,6 +89,11 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// `exclusive-bounds`: inclusive limits are treated as exclusive.
+    pub fn limits_exclusive(&self) -> bool {
+        self.defects.contains(&crate::defects::Defect::ExclusiveBounds)
+    }
+
     /// The single injection point of every validation defect.
     pub fn enforces(&self, rule: Rule) -> bool {
         let by_profile = match self.profile {
@@ -147,6 +152,11 @@ pub fn check_fields(
     }
 
     let ch = req.channels;
+    if policy.limits_exclusive() {
+        if let Some(field) = at_inclusive_limit(req, cfg) {
+            return bad(format!("Invalid {field}: value at its limit is not accepted"));
+        }
+    }
     if policy.enforces(Rule::ChannelRange) {
         if ch.min < cfg.lowest_channel {
             return bad(format!(
@@ -303,6 +313,36 @@ fn check_time(
     Ok(Mode::Historic { start, end })
 }
 
+/// The field whose value sits exactly on an inclusive limit (`exclusive-bounds`).
+fn at_inclusive_limit(req: &ConfigureRequest, cfg: &ServerConfig) -> Option<&'static str> {
+    let ch = req.channels;
+    let count = i128::from(ch.max) - i128::from(ch.min) + 1;
+    if ch.min == cfg.lowest_channel
+        || ch.max == cfg.highest_channel
+        || count == i128::from(cfg.max_channel_count)
+    {
+        return Some("channels");
+    }
+    if req.height == 1 {
+        return Some("displayInfo.height");
+    }
+    if req.display_time_axis_duration == Some(1) {
+        return Some("displayTimeAxisDuration");
+    }
+    let nfft_limits: &[i64] = match req.view_type {
+        view_type::SINGLECHANNEL => &[128, 65536],
+        view_type::WATERFALL => &[],
+        _ => &[32, 2048],
+    };
+    if req.nfft_selection.is_some_and(|n| nfft_limits.contains(&n)) {
+        return Some("nfftSelection");
+    }
+    if req.frequency_range.is_some_and(|f| f.min == 0) {
+        return Some("frequencyRange");
+    }
+    None
+}
+
 /// Checks `frequencyRange` against the Nyquist frequency of the data asked for.
 pub fn check_frequency(
     req: &ConfigureRequest,
@@ -317,6 +357,11 @@ pub fn check_frequency(
     }
     #[allow(clippy::cast_precision_loss)]
     let max_hz = f.max as f64;
+    if policy.limits_exclusive() && (max_hz - nyquist).abs() < f64::EPSILON {
+        return Err(AppError::BadRequest(format!(
+            "Invalid frequencyRange: frequencyRange.max at Nyquist ({nyquist} Hz) is not accepted"
+        )));
+    }
     if f.min < 0 || f.min >= f.max || max_hz > nyquist {
         return Err(AppError::BadRequest(format!(
             "Invalid frequencyRange: {}..{} Hz must satisfy 0 <= frequencyRange.min < frequencyRange.max <= Nyquist ({nyquist} Hz)",

@@ -18,13 +18,13 @@ Feature: Channel range validation
     Examples:
       | case                | view          | changes                                             | status | field    |
       | min-below-lowest    | multichannel  | channels.min = lowest - 1                           | 400    | channels |
-      | max-above-highest   | multichannel  | channels.max = highest + 1                          | 400    | channels |
-      | min-above-max       | multichannel  | channels.min = 51; channels.max = 50                | 400    | channels |
+      | max-above-highest   | multichannel  | channels.min = highest - 10; channels.max = highest + 1 | 400 | channels |
+      | min-above-max       | multichannel  | channels.min = 61; channels.max = 60                | 400    | channels |
       | count-2223          | multichannel  | channels.min = lowest; channels.max = lowest + 2222 | 400    | channels |
       | single-two-channels | singlechannel | channels.min = 7; channels.max = 8                  | 400    | channels |
       | missing             | multichannel  | channels = absent                                   | 422    | channels |
       | min-not-a-number    | multichannel  | channels.min = "one"                                | 422    | channels |
-      | max-fractional      | multichannel  | channels.max = 50.5                                 | 422    | channels |
+      | max-fractional      | multichannel  | channels.max = 60.5                                 | 422    | channels |
 
   @id:api-channels-accepted @PZ-13876 @PZ-13560
   Scenario Outline: A channel range within the rules opens an investigation (<case>)

@@ -24,6 +24,7 @@ Feature: View type validation
   Scenario Outline: Each view type code opens an investigation (<case>)
     When a live <view> investigation is requested with <changes>
     Then the investigation is opened
+    And the response's fields are consistent with the request
 
     Examples:
       | case           | view          | changes           |

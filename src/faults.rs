@@ -1,0 +1,165 @@
+//! Fault drivers: how a scenario breaks the environment on purpose, and how it is
+//! undone. `sandbox` faults go through the sandbox's control API; `kubernetes` faults
+//! through the Kubernetes API (they work on a real cluster too). Every fault a
+//! scenario injects is recorded and undone by the after hook, in reverse order.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use serde_json::json;
+
+use crate::suite::Suite;
+
+/// Label every object the suite creates itself carries (never an investigation's).
+pub const RUN_LABEL: &str = "focus-scope/run-id";
+pub const SCENARIO_LABEL: &str = "focus-scope/scenario";
+
+/// An injected fault, with what is needed to undo it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The sandbox's fiber was disconnected.
+    FiberDisconnected,
+    /// The sandbox's recordings were replaced.
+    RecordingsReplaced,
+    /// A Service of ours holds a NodePort.
+    PortHolder { service: String, port: u16 },
+}
+
+/// A Kubernetes label value from free text (≤ 63 chars of `[A-Za-z0-9._-]`).
+pub fn label_value(s: &str) -> String {
+    let v: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    v.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+impl Suite {
+    fn control_path(what: &str) -> String {
+        format!("/_sandbox/{what}")
+    }
+
+    /// Connects or disconnects the live stream (sandbox driver).
+    pub async fn set_fiber(&self, connected: bool) -> anyhow::Result<()> {
+        let resp = self
+            .api
+            .put(
+                &Self::control_path("fiber"),
+                &json!({ "connected": connected }),
+            )
+            .await?;
+        if resp.status != 200 {
+            bail!(
+                "the sandbox control API refused the fiber change: {}",
+                resp.describe()
+            );
+        }
+        Ok(())
+    }
+
+    /// Replaces the finished recordings (sandbox driver).
+    pub async fn set_recordings(&self, recordings: &[(i64, i64)]) -> anyhow::Result<()> {
+        let resp = self
+            .api
+            .put(
+                &Self::control_path("recordings"),
+                &json!({ "recordings": recordings.iter().map(|(s, e)| [s, e]).collect::<Vec<_>>() }),
+            )
+            .await?;
+        if resp.status != 200 {
+            bail!(
+                "the sandbox control API refused the recordings: {}",
+                resp.describe()
+            );
+        }
+        Ok(())
+    }
+
+    async fn reset_recordings(&self) -> anyhow::Result<()> {
+        let resp = self.api.delete(&Self::control_path("recordings")).await?;
+        if resp.status != 200 {
+            bail!(
+                "the sandbox control API did not restore the recordings: {}",
+                resp.describe()
+            );
+        }
+        Ok(())
+    }
+
+    /// Creates a NodePort Service of ours that holds `port` (selects no pod).
+    pub async fn hold_node_port(&self, scenario: &str, port: u16) -> anyhow::Result<Fault> {
+        let name = format!("focus-scope-port-holder-{port}");
+        let labels = BTreeMap::from([
+            (RUN_LABEL.to_string(), label_value(&self.run.id)),
+            (SCENARIO_LABEL.to_string(), label_value(scenario)),
+        ]);
+        let svc = Service {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                labels: Some(labels.clone()),
+                ..Default::default()
+            },
+            spec: Some(ServiceSpec {
+                type_: Some("NodePort".into()),
+                selector: Some(BTreeMap::from([(
+                    RUN_LABEL.to_string(),
+                    "holds-a-port-only".to_string(),
+                )])),
+                ports: Some(vec![ServicePort {
+                    port: 5000,
+                    node_port: Some(i32::from(port)),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let api: Api<Service> = Api::namespaced(self.cluster.client(), self.cluster.namespace());
+        api.create(&PostParams::default(), &svc)
+            .await
+            .with_context(|| format!("cannot create Service {name} holding NodePort {port}"))?;
+        Ok(Fault::PortHolder {
+            service: name,
+            port,
+        })
+    }
+
+    /// Undoes one fault.
+    pub async fn undo(&self, fault: &Fault) -> anyhow::Result<()> {
+        match fault {
+            Fault::FiberDisconnected => self.set_fiber(true).await,
+            Fault::RecordingsReplaced => self.reset_recordings().await,
+            Fault::PortHolder { service, .. } => {
+                let api: Api<Service> =
+                    Api::namespaced(self.cluster.client(), self.cluster.namespace());
+                match api.delete(service, &DeleteParams::background()).await {
+                    Ok(_) => Ok(()),
+                    Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                    Err(e) => Err(anyhow::anyhow!("cannot delete {service}: {e}")),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_valid() {
+        assert_eq!(label_value("api-x/case#3@12"), "api-x-case-3-12");
+        assert_eq!(label_value("--a--"), "a");
+        assert!(label_value(&"x".repeat(100)).len() <= 63);
+    }
+}
