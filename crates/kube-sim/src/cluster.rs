@@ -89,6 +89,8 @@ pub struct Cluster {
     pub config: SimConfig,
     pub shutdown: watch::Receiver<bool>,
     pub request_log: Option<Mutex<Vec<RequestRecord>>>,
+    /// Open `request_log_file`, if configured.
+    pub request_log_file: Option<Mutex<std::fs::File>>,
     pub recorder: crate::events::Recorder,
 }
 
@@ -106,6 +108,17 @@ impl Cluster {
                 cluster_ip_base: config.service_cluster_ip_base,
             },
             request_log: config.request_log.then(|| Mutex::new(Vec::new())),
+            request_log_file: config.request_log_file.as_ref().and_then(|p| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(
+                        |e| tracing::warn!(path = %p.display(), error = %e, "request log file"),
+                    )
+                    .ok()
+                    .map(Mutex::new)
+            }),
             recorder: crate::events::Recorder::default(),
             config,
             shutdown,
@@ -113,6 +126,13 @@ impl Cluster {
     }
 
     pub fn log_request(&self, r: RequestRecord) {
+        if let Some(f) = &self.request_log_file {
+            use std::io::Write;
+            let line = json!({"verb": r.verb, "group": r.group, "resource": r.resource,
+                "subresource": r.subresource, "namespace": r.namespace, "name": r.name});
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(f, "{line}");
+        }
         if let Some(log) = &self.request_log {
             log.lock().unwrap_or_else(|p| p.into_inner()).push(r);
         }

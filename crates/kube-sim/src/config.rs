@@ -60,6 +60,9 @@ pub struct SimConfig {
     pub stream_ports: bool,
     /// Keep a request log (verb, resource, namespace) readable through `KubeSim::request_log`.
     pub request_log: bool,
+    /// Also append every request as one JSON line
+    /// (`{"verb","group","resource","subresource","namespace","name"}`) to this file.
+    pub request_log_file: Option<std::path::PathBuf>,
 }
 
 /// `nodes = 4` or `[[nodes]] name = "..."`.
@@ -154,6 +157,7 @@ impl Default for SimConfig {
             service_cluster_ip_base: Ipv4Addr::new(10, 96, 0, 0),
             stream_ports: true,
             request_log: true,
+            request_log_file: None,
         }
     }
 }

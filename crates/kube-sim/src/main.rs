@@ -17,6 +17,9 @@ struct Args {
     /// Write a kubeconfig for the simulator here.
     #[arg(long)]
     kubeconfig_out: Option<PathBuf>,
+    /// Append every API request (verb, resource, namespace, ...) as a JSON line here.
+    #[arg(long)]
+    request_log: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -28,10 +31,13 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(p) => kube_sim::SimConfig::from_toml_file(p)?,
         None => kube_sim::SimConfig::default(),
     };
+    if args.request_log.is_some() {
+        config.request_log_file = args.request_log.clone();
+    }
     let sim = kube_sim::KubeSim::start_on(config, args.port).await?;
     if let Some(p) = &args.kubeconfig_out {
         sim.write_kubeconfig(p)?;

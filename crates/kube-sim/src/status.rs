@@ -108,6 +108,10 @@ pub enum ApiError {
         "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
     )]
     UnsupportedMediaType,
+    #[error(
+        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"
+    )]
+    UnsupportedBody,
     #[error("the server does not allow this method on the requested resource")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -205,7 +209,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => 403,
             ApiError::BadRequest(_) => 400,
             ApiError::Expired { .. } => 410,
-            ApiError::UnsupportedMediaType => 415,
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedBody => 415,
             ApiError::MethodNotAllowed => 405,
             ApiError::Internal(_) => 500,
         }
@@ -220,7 +224,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Expired { .. } => "Expired",
-            ApiError::UnsupportedMediaType => "UnsupportedMediaType",
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedBody => "UnsupportedMediaType",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::Internal(_) => "InternalError",
         }

@@ -28,6 +28,22 @@ pub struct WatchParams {
     pub bookmark_interval: Duration,
     /// `sendInitialEvents=true`: ADDED for current objects, then the initial-events-end bookmark.
     pub send_initial_events: bool,
+    /// `Accept: …;as=PartialObjectMetadata`: send only metadata.
+    pub metadata_only: bool,
+}
+
+/// The `PartialObjectMetadata` view of an object.
+pub fn partial_metadata(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
+}
+
+fn object_line(p: &WatchParams, ty: &str, object: &Value) -> Bytes {
+    if p.metadata_only {
+        line(ty, &partial_metadata(object))
+    } else {
+        line(ty, object)
+    }
 }
 
 fn line(ty: &str, object: &Value) -> Bytes {
@@ -98,7 +114,7 @@ pub fn stream(
         let mut seen = start.start_rv;
         for o in &start.initial {
             if p.selectors.matches(o) {
-                yield Ok(line("ADDED", o));
+                yield Ok(object_line(&p, "ADDED", o));
             }
         }
         if p.send_initial_events {
@@ -107,7 +123,7 @@ pub fn stream(
         for e in &start.replay {
             seen = seen.max(e.rv);
             if let Some((ty, o)) = translate(&p, e) {
-                yield Ok(line(ty, &o));
+                yield Ok(object_line(&p, ty, &o));
             }
         }
         let deadline = tokio::time::sleep(p.timeout);
@@ -124,7 +140,7 @@ pub fn stream(
                         }
                         seen = e.rv;
                         if let Some((ty, o)) = translate(&p, &e) {
-                            yield Ok(line(ty, &o));
+                            yield Ok(object_line(&p, ty, &o));
                         }
                     }
                     // A lagging watcher is closed, never silently skipped: the client re-lists.
@@ -170,6 +186,7 @@ mod tests {
             bookmarks: false,
             bookmark_interval: Duration::from_secs(30),
             send_initial_events: false,
+            metadata_only: false,
         };
         let mut s = Box::pin(stream(store.clone(), p, rx));
         let first = s.next().await.expect("initial ADDED");
@@ -209,6 +226,7 @@ mod tests {
             bookmarks: false,
             bookmark_interval: Duration::from_secs(30),
             send_initial_events: false,
+            metadata_only: false,
         };
         let out: Vec<_> = stream(store, p, rx).collect().await;
         assert_eq!(out.len(), 1);
@@ -247,6 +265,7 @@ mod tests {
             bookmarks: false,
             bookmark_interval: Duration::from_secs(1),
             send_initial_events: false,
+            metadata_only: false,
         };
         let yes = json!({"metadata": {"labels": {"a": "1"}}});
         let no = json!({"metadata": {"labels": {"a": "2"}}});

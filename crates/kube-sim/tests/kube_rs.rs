@@ -276,3 +276,37 @@ async fn patches_and_apply() {
     assert_eq!(cm.data.expect("data")["b"], "2");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_collection_and_metadata_api() {
+    let (sim, client) = start(SimConfig::fast()).await;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    for i in 0..3 {
+        pods.create(
+            &PostParams::default(),
+            &pod(&format!("m-{i}"), json!({}), 0),
+        )
+        .await
+        .expect("created");
+    }
+    let meta = pods
+        .list_metadata(&ListParams::default())
+        .await
+        .expect("metadata list");
+    assert_eq!(meta.items.len(), 3);
+    let one = pods.get_metadata("m-0").await.expect("metadata get");
+    assert_eq!(one.metadata.name.as_deref(), Some("m-0"));
+    let lp = ListParams::default().labels("app=m-1");
+    pods.delete_collection(&DeleteParams::default(), &lp)
+        .await
+        .expect("delete collection");
+    let left = pods.list(&ListParams::default()).await.expect("list");
+    let names: Vec<_> = left
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    assert_eq!(names, vec!["m-0".to_string(), "m-2".to_string()]);
+    sim.shutdown().await;
+}

@@ -96,7 +96,13 @@ async fn dispatch(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_string();
-    tracing::debug!(%method, %uri, "request");
+    tracing::debug!(
+        %method,
+        %uri,
+        content_type = ?headers.get(header::CONTENT_TYPE),
+        accept = ?headers.get(header::ACCEPT),
+        "request"
+    );
     if let Some(r) = discovery::serve(&path) {
         return r;
     }

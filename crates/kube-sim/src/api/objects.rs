@@ -80,6 +80,18 @@ pub async fn handle(
     });
     let rt = &t.rt;
     let ns = t.namespace.clone().unwrap_or_default();
+    let metadata_only = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=PartialObjectMetadata"));
+    if (*method == Method::POST || *method == Method::PUT)
+        && headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("protobuf") || ct.contains("cbor"))
+    {
+        return Err(ApiError::UnsupportedBody);
+    }
     let sub = match t.sub.as_deref() {
         None => Subresource::Main,
         Some("status") if rt.has_status => Subresource::Status,
@@ -93,15 +105,18 @@ pub async fn handle(
         (Method::GET, None) => {
             let sel = selectors(rt, q)?;
             if truthy(q, "watch") {
-                return watch_response(cluster, t, q, sel);
+                return watch_response(cluster, t, q, sel, metadata_only);
             }
-            list(cluster, t, q, &sel)
+            list(cluster, t, q, &sel, metadata_only)
         }
         (Method::GET, Some(name)) => {
             let obj = cluster
                 .store
                 .get(rt, &ns, name)
                 .ok_or_else(|| ApiError::not_found(rt, name))?;
+            if metadata_only {
+                return Ok(ok(&watch::partial_metadata(&obj)));
+            }
             Ok(ok(&obj))
         }
         (Method::POST, None) => {
@@ -240,6 +255,7 @@ fn list(
     t: &Target,
     q: &HashMap<String, String>,
     sel: &Selectors,
+    metadata_only: bool,
 ) -> Result<Response, ApiError> {
     let rt = &t.rt;
     let (items, rv) = cluster.store.list(rt, t.namespace.as_deref());
@@ -278,6 +294,15 @@ fn list(
         ));
         meta["remainingItemCount"] = json!(total - page.len());
     }
+    if metadata_only {
+        let items: Vec<Value> = page.iter().map(|o| watch::partial_metadata(o)).collect();
+        return Ok(ok(&json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": meta,
+            "items": items,
+        })));
+    }
     Ok(ok(&json!({
         "kind": format!("{}List", rt.kind),
         "apiVersion": rt.api_version(),
@@ -291,6 +316,7 @@ fn watch_response(
     t: &Target,
     q: &HashMap<String, String>,
     selectors: Selectors,
+    metadata_only: bool,
 ) -> Result<Response, ApiError> {
     let cfg = &cluster.config;
     let timeout = q
@@ -307,6 +333,7 @@ fn watch_response(
         bookmarks: truthy(q, "allowWatchBookmarks"),
         bookmark_interval: Duration::from_secs(cfg.bookmark_interval_secs.max(1)),
         send_initial_events: truthy(q, "sendInitialEvents"),
+        metadata_only,
     };
     let stream = watch::stream(cluster.store.clone(), params, cluster.shutdown.clone());
     let mut r = Response::new(Body::from_stream(stream));
