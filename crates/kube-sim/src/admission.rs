@@ -45,6 +45,52 @@ fn set_default(obj: &mut Value, pointer: &str, value: Value) {
     }
 }
 
+/// Kind-specific name rules beyond the generic RFC 1123 subdomain the store checks.
+pub fn validate_name(rt: &ResourceType, name: &str) -> Result<(), ApiError> {
+    let invalid = |detail: &str| {
+        Err(ApiError::invalid(
+            rt,
+            name,
+            vec![Cause::invalid("metadata.name", &json!(name), detail)],
+        ))
+    };
+    match rt.plural {
+        "services" => {
+            let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok {
+                return invalid(
+                    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+                );
+            }
+            if name.len() > 63 {
+                return invalid("must be no more than 63 characters");
+            }
+            Ok(())
+        }
+        "namespaces" => {
+            if name.contains('.') {
+                return invalid(
+                    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+                );
+            }
+            if name.len() > 63 {
+                return invalid("must be no more than 63 characters");
+            }
+            Ok(())
+        }
+        // the name becomes the `job-name` label value
+        "jobs" if name.len() > 63 => invalid("must be no more than 63 characters"),
+        _ => Ok(()),
+    }
+}
+
+/// Namespaces the apiserver refuses to delete.
+pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
+
 impl Admission {
     /// Default and validate a new object.
     pub fn create(
@@ -53,6 +99,7 @@ impl Admission {
         view: &View<'_>,
         obj: &mut Value,
     ) -> Result<(), ApiError> {
+        validate_name(rt, podspec::name(obj))?;
         match (rt.group, rt.plural) {
             ("", "namespaces") => {
                 let name = podspec::name(obj).to_string();
@@ -589,6 +636,16 @@ mod tests {
             e.to_string(),
             "Job.batch \"j\" is invalid: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""
         );
+    }
+
+    #[test]
+    fn kind_specific_names() {
+        assert!(validate_name(&resources::SERVICES, "grpc-service-1").is_ok());
+        let e = validate_name(&resources::SERVICES, "1grpc").expect_err("dns-1035");
+        assert!(e.to_string().starts_with("Service \"1grpc\" is invalid: metadata.name: Invalid value: \"1grpc\": a DNS-1035 label"));
+        let long = "a".repeat(64);
+        assert!(validate_name(&resources::JOBS, &long).is_err());
+        assert!(validate_name(&resources::PODS, &long).is_ok());
     }
 
     #[test]

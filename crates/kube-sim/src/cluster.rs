@@ -316,6 +316,13 @@ impl Cluster {
             .store
             .get(rt, ns, name)
             .ok_or_else(|| ApiError::not_found(rt, name))?;
+        if *rt == resources::NAMESPACES && crate::admission::IMMORTAL_NAMESPACES.contains(&name) {
+            return Err(ApiError::forbidden(
+                rt,
+                name,
+                "this namespace may not be deleted".to_string(),
+            ));
+        }
         let (policy, warning) = match opts.propagation_policy.as_deref() {
             Some(p @ ("Orphan" | "Background" | "Foreground")) => (p.to_string(), None),
             Some(other) => {

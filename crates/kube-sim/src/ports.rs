@@ -118,7 +118,8 @@ impl PortManager {
         }
     }
 
-    fn open_port(&mut self, port: u16, service: ServiceKey) {
+    /// Listen on every node IP; returns how many listeners are up.
+    fn open_port(&mut self, port: u16, service: ServiceKey) -> usize {
         let counter = self.counters.entry(service.clone()).or_default().clone();
         let (stop_tx, stop_rx) = watch::channel(());
         let mut tasks = Vec::new();
@@ -163,6 +164,7 @@ impl PortManager {
                 }
             }));
         }
+        let n = tasks.len();
         self.open.insert(
             port,
             Listening {
@@ -171,6 +173,7 @@ impl PortManager {
                 _stop: stop_tx,
             },
         );
+        n
     }
 
     fn close_port(&mut self, port: u16) {
@@ -271,8 +274,7 @@ impl Controller for PortManager {
             }
         }
         for (port, svc) in desired {
-            if !self.open.contains_key(&port) {
-                self.open_port(port, svc.clone());
+            if !self.open.contains_key(&port) && self.open_port(port, svc.clone()) > 0 {
                 set_listening(cluster, &svc, true);
             }
         }

@@ -21,7 +21,7 @@ pub struct KubeSim {
     cluster: Arc<Cluster>,
     addr: SocketAddr,
     shutdown_tx: watch::Sender<bool>,
-    server: JoinHandle<()>,
+    server: Option<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
     node_ips: Vec<Ipv4Addr>,
     _block: Block,
@@ -91,7 +91,7 @@ impl KubeSim {
             cluster,
             addr,
             shutdown_tx,
-            server,
+            server: Some(server),
             tasks,
             node_ips,
             _block: block,
@@ -158,24 +158,28 @@ impl KubeSim {
     }
 
     /// Stop the server, the controllers and every port listener.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown_tx.send(true);
-        let mut server = self.server;
-        if tokio::time::timeout(Duration::from_secs(2), &mut server)
-            .await
-            .is_err()
-        {
-            server.abort();
-        }
-        for t in self.tasks {
-            let mut t = t;
-            if tokio::time::timeout(Duration::from_secs(2), &mut t)
+        let handles = self
+            .server
+            .take()
+            .into_iter()
+            .chain(std::mem::take(&mut self.tasks));
+        for mut h in handles {
+            if tokio::time::timeout(Duration::from_secs(2), &mut h)
                 .await
                 .is_err()
             {
-                t.abort();
+                h.abort();
             }
         }
+    }
+}
+
+impl Drop for KubeSim {
+    /// Dropping without `shutdown` still stops everything (without waiting).
+    fn drop(&mut self) {
+        let _ = self.shutdown_tx.send(true);
     }
 }
 
