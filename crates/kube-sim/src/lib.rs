@@ -40,7 +40,7 @@ pub use controllers::kubelet::{
     ANNOTATION_OOM_KILLED, ANNOTATION_RUN_FOR,
 };
 pub use ports::{ANNOTATION_CONNECTIONS, ANNOTATION_LISTENING};
-pub use sim::KubeSim;
+pub use sim::{DetachedKubeSim, KubeSim};
 
 /// Errors starting or configuring the simulator.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,8 @@ pub enum Error {
     Bind(std::io::Error),
     #[error(transparent)]
     Block(#[from] netblock::BlockError),
+    #[error("cannot start the simulator's runtime: {0}")]
+    Runtime(std::io::Error),
     #[error("cannot seed the cluster: {0}")]
     Seed(Box<status::ApiError>),
 }

@@ -148,13 +148,69 @@ impl KubeSim {
 
     /// Mark a node Ready or NotReady (its pods stop progressing; nothing new is scheduled there).
     pub fn set_node_ready(&self, node: &str, ready: bool) -> Result<(), crate::status::ApiError> {
-        self.cluster
-            .store
-            .update(&resources::NODES, "", node, false, |_, n| {
-                set_ready_condition(n, ready, &self.cluster.store.clock().now_rfc3339());
-                Ok(())
+        set_node_ready(&self.cluster, node, ready)
+    }
+
+    /// Start on a dedicated thread with its own multi-thread tokio runtime, so callers on
+    /// any runtime (or none, or one that blocks, e.g. while running kubectl) are safe.
+    pub fn start_detached(config: SimConfig) -> Result<DetachedKubeSim, Error> {
+        type Ready = Result<(String, String, Vec<Ipv4Addr>, Arc<Cluster>), Error>;
+        let (tx, rx) = std::sync::mpsc::channel::<Ready>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("kube-sim".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("kube-sim-worker")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::Runtime(e)));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match KubeSim::start(config).await {
+                        Ok(sim) => {
+                            let _ = tx.send(Ok((
+                                sim.url(),
+                                sim.kubeconfig(),
+                                sim.node_ips(),
+                                sim.cluster(),
+                            )));
+                            let _ = stop_rx.await;
+                            sim.shutdown().await;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                });
             })
-            .map(|_| ())
+            .map_err(Error::Runtime)?;
+        match rx.recv() {
+            Ok(Ok((url, kubeconfig, node_ips, cluster))) => Ok(DetachedKubeSim {
+                url,
+                kubeconfig,
+                node_ips,
+                cluster,
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(Error::Runtime(std::io::Error::other(
+                    "the kube-sim thread ended early",
+                )))
+            }
+        }
     }
 
     /// Stop the server, the controllers and every port listener.
@@ -180,6 +236,87 @@ impl Drop for KubeSim {
     /// Dropping without `shutdown` still stops everything (without waiting).
     fn drop(&mut self) {
         let _ = self.shutdown_tx.send(true);
+    }
+}
+
+fn set_node_ready(
+    cluster: &Cluster,
+    node: &str,
+    ready: bool,
+) -> Result<(), crate::status::ApiError> {
+    let now = cluster.store.clock().now_rfc3339();
+    cluster
+        .store
+        .update(&resources::NODES, "", node, false, |_, n| {
+            set_ready_condition(n, ready, &now);
+            Ok(())
+        })
+        .map(|_| ())
+}
+
+/// A [`KubeSim`] on its own thread and runtime (see [`KubeSim::start_detached`]).
+/// Dropping it stops the simulator and waits for its thread.
+#[derive(Debug)]
+pub struct DetachedKubeSim {
+    url: String,
+    kubeconfig: String,
+    node_ips: Vec<Ipv4Addr>,
+    cluster: Arc<Cluster>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DetachedKubeSim {
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    pub fn kubeconfig(&self) -> String {
+        self.kubeconfig.clone()
+    }
+
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::write(path, &self.kubeconfig)
+    }
+
+    pub fn node_ips(&self) -> Vec<Ipv4Addr> {
+        self.node_ips.clone()
+    }
+
+    pub fn cluster(&self) -> Arc<Cluster> {
+        self.cluster.clone()
+    }
+
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.cluster
+            .request_log
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
+    pub fn set_node_ready(&self, node: &str, ready: bool) -> Result<(), crate::status::ApiError> {
+        set_node_ready(&self.cluster, node, ready)
+    }
+
+    /// Stop the simulator and wait for its thread (blocking, normally milliseconds).
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for DetachedKubeSim {
+    fn drop(&mut self) {
+        self.stop_and_join();
     }
 }
 

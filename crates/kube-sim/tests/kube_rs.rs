@@ -310,3 +310,30 @@ async fn delete_collection_and_metadata_api() {
     assert_eq!(names, vec!["m-0".to_string(), "m-2".to_string()]);
     sim.shutdown().await;
 }
+
+#[test]
+fn detached_instance_serves_a_blocking_caller() {
+    let sim = kube_sim::KubeSim::start_detached(SimConfig::fast()).expect("detached start");
+    // a current-thread runtime that blocks between requests must not stall the server
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let client = kube::Client::try_from(kube::Config::new(sim.url().parse().expect("url")))
+            .expect("client");
+        let jobs: Api<Job> = Api::default_namespaced(client.clone());
+        jobs.create(&PostParams::default(), &job("detached", json!({}), 0))
+            .await
+            .expect("created");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let pods: Api<Pod> = Api::default_namespaced(client);
+        wait_pod(&pods, "job-name=detached", |p| phase(p) == "Running").await;
+    });
+    assert!(
+        sim.request_log()
+            .iter()
+            .any(|r| r.verb == "create" && r.resource == "jobs")
+    );
+    sim.shutdown();
+}

@@ -509,3 +509,33 @@ async fn deployments_scale_leases_rbac_and_logs() {
     assert!(sas.get_opt("default").await.expect("sa").is_some());
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_streaming_list_watcher() {
+    let (sim, client) = start(SimConfig::fast()).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    for i in 0..3 {
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": format!("s-{i}")}})).expect("cm");
+        cms.create(&PostParams::default(), &cm)
+            .await
+            .expect("created");
+    }
+    let stream = watcher(cms.clone(), watcher::Config::default().streaming_lists());
+    let mut stream = std::pin::pin!(stream);
+    let fut = async {
+        let mut seen = 0;
+        loop {
+            match stream.try_next().await.expect("ok").expect("some") {
+                watcher::Event::InitApply(_) => seen += 1,
+                watcher::Event::InitDone => return seen,
+                _ => {}
+            }
+        }
+    };
+    let seen = tokio::time::timeout(WAIT, fut)
+        .await
+        .expect("InitDone after the initial-events-end bookmark");
+    assert_eq!(seen, 3);
+    sim.shutdown().await;
+}
