@@ -395,7 +395,11 @@ async fn launch(
             profile,
         );
         if state.has(Defect::BadResponseShape) {
-            response.lines_dt = if response.lines_dt > 0.0 { 1.0 / response.lines_dt } else { 1.0 };
+            response.lines_dt = if response.lines_dt > 0.0 {
+                1.0 / response.lines_dt
+            } else {
+                1.0
+            };
             response.stream_amount += 1;
         }
         let plan = JobPlan {

@@ -10,6 +10,8 @@
 //! ([`investigation`], [`validation`], [`slots`], [`manifests`], [`catalogue`],
 //! [`control`], [`defects`], [`idle`]) → `kube::Client`. Only [`sandbox`] knows kube-sim.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod catalogue;
 pub mod config;

@@ -136,7 +136,8 @@ pub fn document(s: &AppState) -> Value {
                 "description": "Epoch seconds; after start_time, not in the future"});
             required.extend(["start_time", "end_time"]);
         } else {
-            properties["start_time"] = json!({"type": "null", "description": "Live: null or absent"});
+            properties["start_time"] =
+                json!({"type": "null", "description": "Live: null or absent"});
             properties["end_time"] = json!({"type": "null", "description": "Live: null or absent"});
         }
         if spectral {

@@ -110,10 +110,22 @@ pub fn strict_schema(body: &[u8]) -> Result<(), AppError> {
     let mut errors: Vec<FieldError> = obj
         .iter()
         .filter(|(k, _)| !KNOWN.contains(&k.as_str()))
-        .map(|(k, v)| FieldError::at(&[k.as_str()], "extra_forbidden", "Extra inputs are not permitted", v.clone()))
+        .map(|(k, v)| {
+            FieldError::at(
+                &[k.as_str()],
+                "extra_forbidden",
+                "Extra inputs are not permitted",
+                v.clone(),
+            )
+        })
         .collect();
     if let Some(v @ Value::String(_)) = obj.get("view_type") {
-        errors.push(FieldError::at(&["view_type"], "int_type", "Input should be a valid integer", v.clone()));
+        errors.push(FieldError::at(
+            &["view_type"],
+            "int_type",
+            "Input should be a valid integer",
+            v.clone(),
+        ));
     }
     if errors.is_empty() {
         Ok(())

@@ -91,7 +91,8 @@ pub struct Policy {
 impl Policy {
     /// `exclusive-bounds`: inclusive limits are treated as exclusive.
     pub fn limits_exclusive(&self) -> bool {
-        self.defects.contains(&crate::defects::Defect::ExclusiveBounds)
+        self.defects
+            .contains(&crate::defects::Defect::ExclusiveBounds)
     }
 
     /// The single injection point of every validation defect.
@@ -152,10 +153,12 @@ pub fn check_fields(
     }
 
     let ch = req.channels;
-    if policy.limits_exclusive() {
-        if let Some(field) = at_inclusive_limit(req, cfg) {
-            return bad(format!("Invalid {field}: value at its limit is not accepted"));
-        }
+    if policy.limits_exclusive()
+        && let Some(field) = at_inclusive_limit(req, cfg)
+    {
+        return bad(format!(
+            "Invalid {field}: value at its limit is not accepted"
+        ));
     }
     if policy.enforces(Rule::ChannelRange) {
         if ch.min < cfg.lowest_channel {

@@ -640,8 +640,8 @@ async fn prefix_and_control_api() {
     let (status, doc) = call(&s, Method::GET, "/focus-server/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        doc["components"]["schemas"]["ConfigureRequest"]["properties"]["view_type"]["anyOf"][0]["enum"],
-        json!([0, 1, 2])
+        doc["components"]["schemas"]["LiveWaterfallRequest"]["properties"]["nfftSelection"]["enum"],
+        json!([1])
     );
     assert!(doc["paths"].get("/job/{job_id}").is_some());
 }
