@@ -539,3 +539,40 @@ async fn kube_streaming_list_watcher() {
     assert_eq!(seen, 3);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_and_openapi_for_kubectl() {
+    let sim = KubeSim::start(SimConfig::fast()).await.expect("start");
+    let req = Request::builder()
+        .uri("/api/v1/nodes?limit=500")
+        .header("accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
+        .body(Body::empty())
+        .expect("request");
+    let resp = kube_sim::router(sim.cluster())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let t: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(t["kind"], "Table");
+    assert_eq!(t["columnDefinitions"][1]["name"], "Status");
+    assert_eq!(t["rows"].as_array().map(Vec::len), Some(4));
+    assert_eq!(t["rows"][0]["cells"][1], "Ready");
+    assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    let (_, root) = json_call(&sim, "GET", "/openapi/v3", Value::Null).await;
+    let url = root["paths"]["apis/batch/v1"]["serverRelativeURL"]
+        .as_str()
+        .expect("batch doc")
+        .to_string();
+    let (_, doc) = json_call(&sim, "GET", &url, Value::Null).await;
+    let patch = &doc["paths"]["/apis/batch/v1/namespaces/{namespace}/jobs/{name}"]["patch"];
+    assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Job");
+    assert!(
+        patch["parameters"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .any(|p| p["name"] == "fieldValidation")
+    );
+    sim.shutdown().await;
+}

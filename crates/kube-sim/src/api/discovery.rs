@@ -118,6 +118,8 @@ pub fn serve(path: &str) -> Option<Response> {
             ok(v)
         }
         ["apis", g, v] => resource_list(g, v).and_then(ok),
+        ["openapi", "v3"] => ok(super::openapi::root()),
+        ["openapi", "v3", rest @ ..] => super::openapi::group_version(&rest.join("/")).and_then(ok),
         _ => None,
     }
 }

@@ -3,6 +3,8 @@
 
 mod discovery;
 mod objects;
+mod openapi;
+pub mod table;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -18,6 +18,14 @@ use crate::selector::{FieldSelector, LabelSelector, Selectors};
 use crate::status::ApiError;
 use crate::watch::{self, WatchParams};
 
+/// How a list is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Full,
+    Metadata,
+    Table,
+}
+
 fn selectors(rt: &ResourceType, q: &HashMap<String, String>) -> Result<Selectors, ApiError> {
     Ok(Selectors {
         labels: LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))?,
@@ -80,10 +88,12 @@ pub async fn handle(
     });
     let rt = &t.rt;
     let ns = t.namespace.clone().unwrap_or_default();
-    let metadata_only = headers
+    let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("as=PartialObjectMetadata"));
+        .unwrap_or("");
+    let as_table = accept.contains("as=Table") && !truthy(q, "watch");
+    let metadata_only = accept.contains("as=PartialObjectMetadata");
     if (*method == Method::POST || *method == Method::PUT)
         && headers
             .get(header::CONTENT_TYPE)
@@ -107,13 +117,25 @@ pub async fn handle(
             if truthy(q, "watch") {
                 return watch_response(cluster, t, q, sel, metadata_only);
             }
-            list(cluster, t, q, &sel, metadata_only)
+            let view = if as_table {
+                View::Table
+            } else if metadata_only {
+                View::Metadata
+            } else {
+                View::Full
+            };
+            list(cluster, t, q, &sel, view)
         }
         (Method::GET, Some(name)) => {
             let obj = cluster
                 .store
                 .get(rt, &ns, name)
                 .ok_or_else(|| ApiError::not_found(rt, name))?;
+            if as_table {
+                let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
+                let now = cluster.store.clock().now();
+                return Ok(ok(&super::table::table(rt, &[obj.as_ref()], meta, now)));
+            }
             if metadata_only {
                 return Ok(ok(&watch::partial_metadata(&obj)));
             }
@@ -255,7 +277,7 @@ fn list(
     t: &Target,
     q: &HashMap<String, String>,
     sel: &Selectors,
-    metadata_only: bool,
+    view: View,
 ) -> Result<Response, ApiError> {
     let rt = &t.rt;
     let (items, rv) = cluster.store.list(rt, t.namespace.as_deref());
@@ -294,7 +316,11 @@ fn list(
         ));
         meta["remainingItemCount"] = json!(total - page.len());
     }
-    if metadata_only {
+    if view == View::Table {
+        let now = cluster.store.clock().now();
+        return Ok(ok(&super::table::table(rt, &page, meta, now)));
+    }
+    if view == View::Metadata {
         let items: Vec<Value> = page.iter().map(|o| watch::partial_metadata(o)).collect();
         return Ok(ok(&json!({
             "kind": "PartialObjectMetadataList",
