@@ -188,3 +188,44 @@ async fn foreground_and_namespace_deletion() {
         .expect("watch");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_node_freezes_its_pods() {
+    let (sim, client) = start(SimConfig::fast()).await;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    sim.set_node_ready("sim-node-1", false).expect("not ready");
+    // bound directly to the NotReady node (no scheduler involved)
+    let mut p = pod("frozen", json!({}), 0);
+    if let Some(spec) = p.spec.as_mut() {
+        spec.node_name = Some("sim-node-1".into());
+    }
+    pods.create(&PostParams::default(), &p)
+        .await
+        .expect("created");
+    // a pod on a Ready node reaches Running in the same time, the frozen one does not
+    pods.create(&PostParams::default(), &pod("control", json!({}), 0))
+        .await
+        .expect("created");
+    wait_pod(&pods, "app=control", |p| phase(p) == "Running").await;
+    let control_node = pods
+        .get("control")
+        .await
+        .expect("pod")
+        .spec
+        .and_then(|s| s.node_name);
+    assert_ne!(control_node.as_deref(), Some("sim-node-1"));
+    // give the frozen pod many kubelet delays' worth of events to prove nothing moves
+    for i in 0..20 {
+        pods.create(
+            &PostParams::default(),
+            &pod(&format!("tick-{i}"), json!({}), 0),
+        )
+        .await
+        .expect("created");
+    }
+    wait_pod(&pods, "app=tick-19", |p| phase(p) == "Running").await;
+    assert_eq!(phase(&pods.get("frozen").await.expect("pod")), "Pending");
+    sim.set_node_ready("sim-node-1", true).expect("ready");
+    wait_pod(&pods, "app=frozen", |p| phase(p) == "Running").await;
+    sim.shutdown().await;
+}
