@@ -72,7 +72,7 @@ pub async fn observe(client: &Client, namespace: &str) -> Result<Usage, kube::Er
     // NodePorts are cluster-wide; fall back to the namespace if listing all is forbidden.
     let all: Api<Service> = Api::all(client.clone());
     let lp = ListParams::default();
-    let (jobs, services) = tokio::join!(jobs.list(&lp), all.list(&lp));
+    let (jobs, services) = tokio::join!(jobs.list_metadata(&lp), all.list(&lp));
     let services = match services {
         Ok(list) => list,
         Err(kube::Error::Api(s)) if s.is_forbidden() => {

@@ -345,3 +345,29 @@ fn sim_annotations_match_kube_sim() {
     assert_eq!(sim::OOM_KILLED, kube_sim::ANNOTATION_OOM_KILLED);
     assert_eq!(sim::CONNECTIONS, kube_sim::ANNOTATION_CONNECTIONS);
 }
+
+#[tokio::test]
+async fn stream_url_names_only_ready_nodes() {
+    use k8s_openapi::api::core::v1::Node;
+    let h = Harness::start(options()).await;
+    let sim = h.sandbox.sim().expect("sim");
+    for n in 2..=4 {
+        sim.set_node_ready(&format!("sim-node-{n}"), false)
+            .expect("not ready");
+    }
+    let node: Node = kube::Api::all(h.kube.clone())
+        .get("sim-node-1")
+        .await
+        .expect("node");
+    let ip = node
+        .status
+        .and_then(|s| s.addresses)
+        .and_then(|a| a.into_iter().find(|a| a.type_ == "InternalIP"))
+        .map(|a| a.address)
+        .expect("InternalIP");
+    for _ in 0..4 {
+        let body = h.open_live().await;
+        assert_eq!(body["stream_url"], format!("http://{ip}"));
+    }
+    h.sandbox.shutdown().await;
+}
