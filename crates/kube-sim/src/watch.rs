@@ -30,6 +30,8 @@ pub struct WatchParams {
     pub send_initial_events: bool,
     /// `Accept: …;as=PartialObjectMetadata`: send only metadata.
     pub metadata_only: bool,
+    /// `Accept: …;as=Table` (`kubectl get -w`): send each object as a one-row Table.
+    pub table: bool,
 }
 
 /// The `PartialObjectMetadata` view of an object.
@@ -39,7 +41,11 @@ pub fn partial_metadata(obj: &Value) -> Value {
 }
 
 fn object_line(p: &WatchParams, ty: &str, object: &Value) -> Bytes {
-    if p.metadata_only {
+    if p.table {
+        let meta = json!({"resourceVersion": object["metadata"]["resourceVersion"]});
+        let now = jiff::Timestamp::now();
+        line(ty, &crate::api::table::table(&p.rt, &[object], meta, now))
+    } else if p.metadata_only {
         line(ty, &partial_metadata(object))
     } else {
         line(ty, object)
@@ -187,6 +193,7 @@ mod tests {
             bookmark_interval: Duration::from_secs(30),
             send_initial_events: false,
             metadata_only: false,
+            table: false,
         };
         let mut s = Box::pin(stream(store.clone(), p, rx));
         let first = s.next().await.expect("initial ADDED");
@@ -227,6 +234,7 @@ mod tests {
             bookmark_interval: Duration::from_secs(30),
             send_initial_events: false,
             metadata_only: false,
+            table: false,
         };
         let out: Vec<_> = stream(store, p, rx).collect().await;
         assert_eq!(out.len(), 1);
@@ -266,6 +274,7 @@ mod tests {
             bookmark_interval: Duration::from_secs(1),
             send_initial_events: false,
             metadata_only: false,
+            table: false,
         };
         let yes = json!({"metadata": {"labels": {"a": "1"}}});
         let no = json!({"metadata": {"labels": {"a": "2"}}});

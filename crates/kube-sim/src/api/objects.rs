@@ -92,7 +92,7 @@ pub async fn handle(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let as_table = accept.contains("as=Table") && !truthy(q, "watch");
+    let as_table = accept.contains("as=Table");
     let metadata_only = accept.contains("as=PartialObjectMetadata");
     if (*method == Method::POST || *method == Method::PUT)
         && headers
@@ -115,7 +115,14 @@ pub async fn handle(
         (Method::GET, None) => {
             let sel = selectors(rt, q)?;
             if truthy(q, "watch") {
-                return watch_response(cluster, t, q, sel, metadata_only);
+                let view = if as_table {
+                    View::Table
+                } else if metadata_only {
+                    View::Metadata
+                } else {
+                    View::Full
+                };
+                return watch_response(cluster, t, q, sel, view);
             }
             let view = if as_table {
                 View::Table
@@ -342,7 +349,7 @@ fn watch_response(
     t: &Target,
     q: &HashMap<String, String>,
     selectors: Selectors,
-    metadata_only: bool,
+    view: View,
 ) -> Result<Response, ApiError> {
     let cfg = &cluster.config;
     let timeout = q
@@ -359,7 +366,8 @@ fn watch_response(
         bookmarks: truthy(q, "allowWatchBookmarks"),
         bookmark_interval: Duration::from_secs(cfg.bookmark_interval_secs.max(1)),
         send_initial_events: truthy(q, "sendInitialEvents"),
-        metadata_only,
+        metadata_only: view == View::Metadata,
+        table: view == View::Table,
     };
     let stream = watch::stream(cluster.store.clone(), params, cluster.shutdown.clone());
     let mut r = Response::new(Body::from_stream(stream));
