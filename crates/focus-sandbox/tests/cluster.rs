@@ -371,3 +371,88 @@ async fn stream_url_names_only_ready_nodes() {
     }
     h.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_launch_that_fails_half_way_is_rolled_back() {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    let h = Harness::start(options()).await;
+    let quotas: kube::Api<ResourceQuota> = kube::Api::namespaced(h.kube.clone(), "panda");
+    // One Job allowed: the grpc Job is created, the cleanup Job is refused.
+    let quota: ResourceQuota = serde_json::from_value(json!({
+        "metadata": {"name": "one-job"},
+        "spec": {"hard": {"count/jobs.batch": "1"}}
+    }))
+    .expect("quota");
+    quotas
+        .create(&PostParams::default(), &quota)
+        .await
+        .expect("quota");
+    let (status, body) = h.configure(&live()).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body["error"].as_str().unwrap_or_default().contains("quota"),
+        "{body}"
+    );
+    h.until("rolled back", || async {
+        h.names()
+            .await
+            .iter()
+            .all(|n| n == "panda-panda-focus-server")
+    })
+    .await;
+    assert_eq!(h.sandbox.state().counters_snapshot().rollbacks, 1);
+    h.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn as_observed_accepts_the_listed_invalid_inputs() {
+    let h = Harness::start(SandboxOptions {
+        profile: Profile::AsObserved,
+        ..options()
+    })
+    .await;
+    let now = Timestamp::now().as_second();
+    let edits: Vec<(&str, serde_json::Value)> = vec![
+        ("height 0", json!({"displayInfo": {"height": 0}})),
+        ("height -100", json!({"displayInfo": {"height": -100}})),
+        ("nfft 1000", json!({"nfftSelection": 1000})),
+        ("nfft 4096", json!({"nfftSelection": 4096})),
+        (
+            "above Nyquist",
+            json!({"frequencyRange": {"min": 0, "max": 1500}}),
+        ),
+        (
+            "frequency min == max",
+            json!({"frequencyRange": {"min": 250, "max": 250}}),
+        ),
+        ("null frequencyRange", json!({"frequencyRange": null})),
+        ("null nfftSelection", json!({"nfftSelection": null})),
+        ("null duration", json!({"displayTimeAxisDuration": null})),
+        (
+            "2300 channels",
+            json!({"channels": {"min": 1, "max": 2300}}),
+        ),
+        (
+            "singlechannel min != max",
+            json!({"view_type": 1, "channels": {"min": 3, "max": 9}}),
+        ),
+        ("only start_time", json!({"start_time": now - 600})),
+        ("only end_time", json!({"end_time": now - 600})),
+        (
+            "future window",
+            json!({"start_time": now + 3600, "end_time": now + 7200}),
+        ),
+        ("view_type 3", json!({"view_type": 3})),
+    ];
+    for (what, edit) in edits {
+        let mut body = live();
+        for (k, v) in edit.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let (status, resp) = h.configure(&body).await;
+        assert_eq!(status, 200, "{what}: {resp}");
+        assert_eq!(resp["status"], "", "{what}");
+        assert!(resp["job_id"].is_string(), "{what}");
+    }
+    h.sandbox.shutdown().await;
+}
