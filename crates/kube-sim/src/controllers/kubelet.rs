@@ -70,34 +70,78 @@ pub enum Stage {
     Terminate,
 }
 
-/// Decide the next stage for a pod (pure). `None`: nothing to do.
-pub fn next_stage(pod: &Value, node_is_ready: bool) -> Option<Stage> {
+/// What a stage's delay is measured from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delay {
+    /// One jittered kubelet delay (`kubelet_delay_min_ms..=kubelet_delay_max_ms`).
+    Kubelet,
+    /// The `run-for` annotation, counted from `status.startTime`.
+    RunFor,
+}
+
+/// One row of the pod lifecycle: when it applies, how long it waits, what it does.
+#[derive(Debug, Clone, Copy)]
+pub struct StageRule {
+    pub name: &'static str,
+    pub applies: fn(&Value) -> bool,
+    pub delay: Delay,
+    pub stage: Stage,
+}
+
+fn waiting_on_pull(p: &Value) -> bool {
+    p.at("/status/containerStatuses/0/state/waiting/reason")
+        .and_then(Value::as_str)
+        .is_some_and(|r| r == "ErrImagePull" || r == "ImagePullBackOff")
+}
+
+fn run_ends(p: &Value) -> bool {
+    podspec::annotation(p, ANNOTATION_RUN_FOR).is_some()
+        || podspec::annotation(p, ANNOTATION_EXIT_CODE).is_some()
+        || podspec::annotation(p, ANNOTATION_OOM_KILLED) == Some("true")
+}
+
+/// The run already ended (terminated, or restarted once into CrashLoopBackOff).
+fn run_ended(p: &Value) -> bool {
+    p.at("/status/containerStatuses/0/state/terminated")
+        .is_some()
+        || p.at("/status/containerStatuses/0/lastState/terminated")
+            .is_some()
+}
+
+/// The pod lifecycle as data (first matching row wins), after KWOK's stages.
+pub const STAGES: &[StageRule] = &[
+    StageRule {
+        name: "pod-delete",
+        applies: podspec::is_deleting,
+        delay: Delay::Kubelet,
+        stage: Stage::Terminate,
+    },
+    StageRule {
+        name: "pod-start",
+        applies: |p| podspec::phase(p) == "Pending" && !waiting_on_pull(p),
+        delay: Delay::Kubelet,
+        stage: Stage::Start,
+    },
+    StageRule {
+        name: "pod-complete",
+        applies: |p| podspec::phase(p) == "Running" && run_ends(p) && !run_ended(p),
+        delay: Delay::RunFor,
+        stage: Stage::Finish,
+    },
+];
+
+/// The lifecycle row that applies to a pod now (pure). `None`: nothing to do; nothing
+/// moves on a NotReady node.
+pub fn next_rule(pod: &Value, node_is_ready: bool) -> Option<&'static StageRule> {
     if !node_is_ready {
         return None;
     }
-    if podspec::is_deleting(pod) {
-        return Some(Stage::Terminate);
-    }
-    if podspec::is_terminal(pod) {
-        return None;
-    }
-    let waiting_pull = pod
-        .at("/status/containerStatuses/0/state/waiting/reason")
-        .and_then(Value::as_str)
-        .is_some_and(|r| r == "ErrImagePull" || r == "ImagePullBackOff");
-    match podspec::phase(pod) {
-        "Pending" if !waiting_pull => Some(Stage::Start),
-        "Running" => {
-            let ends = podspec::annotation(pod, ANNOTATION_RUN_FOR).is_some()
-                || podspec::annotation(pod, ANNOTATION_EXIT_CODE).is_some()
-                || podspec::annotation(pod, ANNOTATION_OOM_KILLED) == Some("true");
-            let finished = pod
-                .at("/status/containerStatuses/0/state/terminated")
-                .is_some();
-            (ends && !finished).then_some(Stage::Finish)
-        }
-        _ => None,
-    }
+    STAGES.iter().find(|r| (r.applies)(pod))
+}
+
+/// The next stage for a pod (pure). `None`: nothing to do.
+pub fn next_stage(pod: &Value, node_is_ready: bool) -> Option<Stage> {
+    next_rule(pod, node_is_ready).map(|r| r.stage)
 }
 
 /// How long a Running pod runs before `Finish`.
@@ -564,8 +608,9 @@ impl Controller for Kubelet {
             let due = match self.timers.get(&key) {
                 Some(t) if t.uid == uid && t.stage == stage => t.due,
                 _ => {
-                    let delay = match stage {
-                        Stage::Finish => {
+                    let rule_delay = next_rule(&pod, true).map_or(Delay::Kubelet, |r| r.delay);
+                    let delay = match rule_delay {
+                        Delay::RunFor => {
                             let started = pod
                                 .at("/status/startTime")
                                 .and_then(Value::as_str)
@@ -578,7 +623,7 @@ impl Controller for Kubelet {
                                 .unwrap_or_default();
                             self.clock.scale(run_duration(&pod)).saturating_sub(elapsed)
                         }
-                        _ => self.clock.jittered(self.delay.0, self.delay.1),
+                        Delay::Kubelet => self.clock.jittered(self.delay.0, self.delay.1),
                     };
                     let due = now + delay;
                     self.timers.insert(key.clone(), Timer { uid, stage, due });
@@ -614,6 +659,13 @@ mod tests {
         let deleting =
             json!({"metadata": {"deletionTimestamp": "x"}, "status": {"phase": "Running"}});
         assert_eq!(next_stage(&deleting, true), Some(Stage::Terminate));
+        let restarted = json!({"metadata": {"annotations": {ANNOTATION_EXIT_CODE: "1"}}, "status": {"phase": "Running",
+            "containerStatuses": [{"state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": {"terminated": {"exitCode": 1}}}]}});
+        assert_eq!(
+            next_stage(&restarted, true),
+            None,
+            "a restarted container does not loop"
+        );
         let pull = json!({"status": {"phase": "Pending", "containerStatuses": [{"state": {"waiting": {"reason": "ErrImagePull"}}}]}});
         assert_eq!(next_stage(&pull, true), None);
     }
