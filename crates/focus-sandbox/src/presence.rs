@@ -146,10 +146,19 @@ pub async fn recorded_seq(state: &AppState) -> u64 {
     }
 }
 
-/// Records every new seq on the namespace (coalescing bursts) until `seqs` closes.
-pub async fn record_seqs(state: AppState, mut seqs: watch::Receiver<u64>) {
+/// Records every new seq on the namespace (coalescing bursts) until `stop` resolves.
+pub async fn record_seqs(
+    state: AppState,
+    mut seqs: watch::Receiver<u64>,
+    stop: impl std::future::Future<Output = ()>,
+) {
     let namespaces: Api<Namespace> = Api::all(state.client().clone());
-    while seqs.changed().await.is_ok() {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            changed = seqs.changed() => if changed.is_err() { return },
+        }
         let seq = *seqs.borrow_and_update();
         let patch = json!({"metadata": {"annotations": {LAST_SEQ_ANNOTATION: seq.to_string()}}});
         if let Err(e) = namespaces

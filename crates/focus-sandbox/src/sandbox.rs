@@ -62,6 +62,22 @@ impl Default for SandboxOptions {
     }
 }
 
+/// Stops the server and the background tasks when the sandbox is dropped without
+/// [`Sandbox::shutdown`] (e.g. a panicking test).
+struct StopOnDrop(watch::Sender<bool>);
+
+impl StopOnDrop {
+    fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// A running sandbox: the Focus Server API and (usually) a simulated cluster.
 pub struct Sandbox {
     api_url: String,
@@ -70,10 +86,11 @@ pub struct Sandbox {
     cert_pem: Option<String>,
     state: AppState,
     sim: Option<KubeSim>,
-    shutdown: watch::Sender<bool>,
+    shutdown: StopOnDrop,
     server: JoinHandle<()>,
     idle: JoinHandle<()>,
     recorder: JoinHandle<()>,
+    recorder_stop: StopOnDrop,
     _tempdir: Option<tempfile::TempDir>,
 }
 
@@ -166,13 +183,19 @@ impl Sandbox {
                 .await
                 .context("creating the Focus Server stand-in Deployment")?;
         }
-        let recorder = tokio::spawn(presence::record_seqs(state.clone(), state.subscribe_seq()));
         let router = app(state.clone());
         let (shutdown, rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             // Err: the sender is gone, which also means stop.
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        // The recorder stops on its own only after shutdown has waited for the last seq.
+        let (recorder_stop, recorder_rx) = watch::channel(false);
+        let recorder = tokio::spawn(presence::record_seqs(
+            state.clone(),
+            state.subscribe_seq(),
+            stopped(recorder_rx),
+        ));
 
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", opts.port))
             .with_context(|| format!("binding 127.0.0.1:{}", opts.port))?;
@@ -218,10 +241,11 @@ impl Sandbox {
             cert_pem,
             state,
             sim,
-            shutdown,
+            shutdown: StopOnDrop(shutdown),
             server,
             idle,
             recorder,
+            recorder_stop: StopOnDrop(recorder_stop),
             _tempdir: tempdir,
         })
     }
@@ -263,7 +287,7 @@ impl Sandbox {
 
     /// Stops the server, the idle reaper and kube-sim.
     pub async fn shutdown(self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.stop();
         let mut server = self.server;
         if tokio::time::timeout(Duration::from_secs(5), &mut server)
             .await
@@ -290,8 +314,13 @@ impl Sandbox {
             };
             let _ = tokio::time::timeout(Duration::from_secs(2), recorded).await;
         }
-        recorder.abort();
-        let _ = (&mut recorder).await;
+        self.recorder_stop.stop();
+        if tokio::time::timeout(Duration::from_secs(2), &mut recorder)
+            .await
+            .is_err()
+        {
+            recorder.abort();
+        }
         if let Some(sim) = self.sim {
             sim.shutdown().await;
         }
