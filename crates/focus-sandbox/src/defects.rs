@@ -94,8 +94,9 @@ pub enum Defect {
     /// `POST /configure` answers only after a long delay (5 s).
     /// Caught by the configure latency scenarios.
     SlowConfigure,
-    /// After `fail_after_jobs` (default 40) successful configures, every further
-    /// configure answers 503. Caught by the 200-investigations capacity scenario (PZ-14088).
+    /// With `fail_after_jobs` (default 40) investigations open in the cluster, every
+    /// further configure answers 503 (the real server "crashed at 40 jobs").
+    /// Caught by the 200-investigations capacity scenario (PZ-14088).
     FailAfterNJobs,
     /// When several configures are in flight at once, the server "restarts":
     /// in-flight requests get 500 and its restart counter grows. Caught by the
@@ -260,7 +261,7 @@ impl Defect {
             Defect::WrongStreamUrl => "stream_url is not a node's InternalIP",
             Defect::MetadataMismatch => "metadata disagrees with the configure response",
             Defect::SlowConfigure => "configure answers after 5 s",
-            Defect::FailAfterNJobs => "configure answers 503 after N successful jobs",
+            Defect::FailAfterNJobs => "configure answers 503 once N investigations are open",
             Defect::RestartUnderLoad => "concurrent configures crash the server",
             Defect::SlotLeak => "slots are never reused",
             Defect::SlowKubelet => "investigation pods start far beyond any deadline",

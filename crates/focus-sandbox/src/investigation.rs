@@ -221,14 +221,6 @@ async fn open_checked(
             "Focus Server restarted while handling the request".into(),
         ));
     }
-    if state.has(Defect::FailAfterNJobs)
-        && state.counters_snapshot().configure_ok >= cfg.fail_after_jobs
-    {
-        return Err(AppError::Unavailable(
-            "Service overloaded: the job could not be launched".into(),
-        ));
-    }
-
     if state.has(Defect::StrictSchema) {
         crate::request::strict_schema(body)?;
     }
@@ -342,6 +334,14 @@ async fn launch(
         let (id, reservation) = {
             let _guard = state.allocation_lock().await;
             let usage = slots::observe(state.client(), state.namespace()).await?;
+            let open = usage.named_slots.len() + state.reserved().len();
+            if state.has(Defect::FailAfterNJobs)
+                && u64::try_from(open).unwrap_or(u64::MAX) >= cfg.fail_after_jobs
+            {
+                return Err(AppError::Unavailable(
+                    "Service overloaded: the job could not be launched".into(),
+                ));
+            }
             let leaked = state.leaked().clone();
             let slot = {
                 let reserved = state.reserved();
