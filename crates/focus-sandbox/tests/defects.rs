@@ -311,3 +311,123 @@ async fn seq_never_repeats_across_a_restart_against_an_existing_cluster() {
     second.shutdown().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn response_and_route_defects() {
+    let h = Harness::start(with(
+        &[
+            Defect::BadResponseShape,
+            Defect::OpenapiDrift,
+            Defect::MetadataRouteMissing,
+        ],
+        ServerConfig::default(),
+    ))
+    .await;
+    let body = h.open_live().await;
+    // live(): 30 s over 600 rows.
+    assert!((body["lines_dt"].as_f64().expect("lines_dt") - 0.05).abs() > 1e-9);
+    let distinct: std::collections::BTreeSet<u64> = body["channel_to_stream_index"]
+        .as_object()
+        .expect("map")
+        .values()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    assert_ne!(body["stream_amount"].as_u64(), Some(distinct.len() as u64));
+    let (_, doc) = h.send(reqwest::Method::GET, "/openapi.json", None).await;
+    assert!(doc["paths"].get("/job/{job_id}").is_none());
+    let id = body["job_id"].as_str().expect("id");
+    assert_eq!(
+        h.send(reqwest::Method::GET, &format!("/metadata/{id}"), None)
+            .await,
+        (404, json!({"detail": "Not Found"}))
+    );
+    h.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn job_template_defects() {
+    let h = Harness::start(with(
+        &[Defect::WrongJobPolicy, Defect::NoRecordingsVolume],
+        ServerConfig::default(),
+    ))
+    .await;
+    let id = h.open_live().await["job_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let spec = h
+        .jobs()
+        .get(&format!("grpc-job-{id}"))
+        .await
+        .expect("job")
+        .spec
+        .expect("spec");
+    assert_eq!(spec.backoff_limit, Some(6));
+    assert_eq!(spec.ttl_seconds_after_finished, None);
+    let mounts = spec.template.spec.expect("pod").containers[0]
+        .volume_mounts
+        .clone();
+    assert!(mounts.unwrap_or_default().is_empty());
+    h.sandbox.shutdown().await;
+
+    let h = Harness::start(with(&[Defect::NoStreamJob], ServerConfig::default())).await;
+    let id = h.open_live().await["job_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert!(
+        h.jobs()
+            .get_opt(&format!("grpc-job-{id}"))
+            .await
+            .expect("get")
+            .is_none()
+    );
+    h.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_defects() {
+    let h = Harness::start(with(
+        &[Defect::StrictSchema, Defect::ExclusiveBounds],
+        ServerConfig::default(),
+    ))
+    .await;
+    let mut extra = live();
+    extra["unknown"] = json!(1);
+    assert_eq!(h.configure(&extra).await.0, 422);
+    let mut string_view = live();
+    string_view["view_type"] = json!("0");
+    assert_eq!(h.configure(&string_view).await.0, 422);
+    // live() asks for channels 1..50: 1 is the lowest channel, now "at its limit".
+    let (code, body) = h.configure(&live()).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("channels")
+    );
+    h.sandbox.shutdown().await;
+
+    let h = Harness::start(with(
+        &[Defect::HistoricLookupBroken],
+        ServerConfig::default(),
+    ))
+    .await;
+    let now = jiff::Timestamp::now().as_second();
+    let window = json!({"start_time": now - 600, "end_time": now - 60});
+    let (code, listed) = h
+        .send(
+            reqwest::Method::POST,
+            "/recordings_in_time_range",
+            Some(&window),
+        )
+        .await;
+    assert_eq!(code, 200);
+    assert!(!listed.as_array().expect("list").is_empty());
+    let mut historic = live();
+    historic["start_time"] = window["start_time"].clone();
+    historic["end_time"] = window["end_time"].clone();
+    assert_eq!(h.configure(&historic).await.0, 404);
+    h.sandbox.shutdown().await;
+}
