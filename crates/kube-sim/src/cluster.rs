@@ -361,10 +361,7 @@ impl Cluster {
             dry_run: opts.dry_run,
         };
         let uid = podspec::uid(&current).to_string();
-        let has_dependents = self.store.read(|v| {
-            v.all()
-                .any(|(_, o)| podspec::owner_uids(o).contains(&uid.as_str()))
-        });
+        let has_dependents = self.store.read(|v| !v.dependents(&uid).is_empty());
         let outcome = match policy.as_str() {
             "Orphan" if has_dependents && !opts.dry_run => {
                 req.add_finalizers.push("orphan".to_string());

@@ -3,7 +3,7 @@
 //! changes (sent after the store lock is released, in resourceVersion order).
 
 use crate::podspec::At;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::Rng;
@@ -51,13 +51,59 @@ pub struct StoreEvent {
 
 type Key = (String, String);
 
+/// An object's identity: type, namespace, name.
+pub type ObjectRef = (ResourceType, String, String);
+
 #[derive(Debug, Default)]
 struct Inner {
     objects: BTreeMap<ResourceType, BTreeMap<Key, Obj>>,
+    /// owner uid → objects whose ownerReferences name it.
+    dependents: HashMap<String, BTreeSet<ObjectRef>>,
     rv: u64,
     history: VecDeque<Arc<StoreEvent>>,
     /// Highest resourceVersion whose event was dropped from `history`.
     compacted: u64,
+}
+
+fn owner_uids(obj: &Value) -> impl Iterator<Item = &str> {
+    obj.get("metadata")
+        .and_then(|m| m.get("ownerReferences"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("uid").and_then(Value::as_str))
+}
+
+impl Inner {
+    /// Keep the owner → dependents index in step with one object's change.
+    fn index_owners(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) {
+        let me: ObjectRef = (*rt, ns.to_string(), name.to_string());
+        if let Some(old) = old {
+            for u in owner_uids(old) {
+                if let Some(set) = self.dependents.get_mut(u) {
+                    set.remove(&me);
+                    if set.is_empty() {
+                        self.dependents.remove(u);
+                    }
+                }
+            }
+        }
+        if let Some(new) = new {
+            for u in owner_uids(new) {
+                self.dependents
+                    .entry(u.to_string())
+                    .or_default()
+                    .insert(me.clone());
+            }
+        }
+    }
 }
 
 /// Read access to the store inside one critical section.
@@ -90,6 +136,15 @@ impl View<'_> {
 
     pub fn resource_version(&self) -> u64 {
         self.inner.rv
+    }
+
+    /// Objects whose ownerReferences name `owner_uid`.
+    pub fn dependents(&self, owner_uid: &str) -> Vec<ObjectRef> {
+        self.inner
+            .dependents
+            .get(owner_uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Every object of every type (for owner-reference scans).
@@ -414,6 +469,7 @@ impl Store {
             .entry(*rt)
             .or_default()
             .insert((ns.to_string(), name.clone()), obj.clone());
+        g.index_owners(rt, ns, &name, None, Some(&obj));
         let ev = StoreEvent {
             rv,
             rt: *rt,
@@ -496,6 +552,7 @@ impl Store {
         } else {
             map.insert(key, new.clone());
         }
+        g.index_owners(rt, ns, name, Some(&old), (!remove).then_some(&new));
         let ev = StoreEvent {
             rv,
             rt: *rt,
@@ -608,6 +665,7 @@ impl Store {
         } else {
             map.insert(key, new.clone());
         }
+        g.index_owners(rt, ns, name, Some(&old), (!remove).then_some(&new));
         let ev = StoreEvent {
             rv,
             rt: *rt,
@@ -743,6 +801,40 @@ mod tests {
         ));
         let w = s.watch_start(&NAMESPACES, None, Some(7)).expect("retained");
         assert_eq!(w.replay.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn owner_index_follows_writes() {
+        let s = store();
+        s.create(
+            &NAMESPACES,
+            "",
+            json!({"metadata": {"name": "ns"}}),
+            false,
+            |_, _| Ok(()),
+        )
+        .expect("ns");
+        let owned = json!({"metadata": {"name": "p", "ownerReferences": [{"uid": "J"}]}});
+        s.create(&PODS, "ns", owned, false, |_, _| Ok(()))
+            .expect("pod");
+        assert_eq!(
+            s.read(|v| v.dependents("J")),
+            vec![(PODS, "ns".to_string(), "p".to_string())]
+        );
+        s.update(&PODS, "ns", "p", false, |_, o| {
+            o["metadata"]["ownerReferences"] = json!([]);
+            Ok(())
+        })
+        .expect("orphaned");
+        assert!(s.read(|v| v.dependents("J")).is_empty());
+        s.update(&PODS, "ns", "p", false, |_, o| {
+            o["metadata"]["ownerReferences"] = json!([{"uid": "K"}]);
+            Ok(())
+        })
+        .expect("adopted");
+        s.delete(&PODS, "ns", "p", &DeleteRequest::default())
+            .expect("deleted");
+        assert!(s.read(|v| v.dependents("K")).is_empty());
     }
 
     #[tokio::test]

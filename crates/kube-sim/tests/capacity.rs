@@ -452,5 +452,33 @@ async fn default_shape_holds_200_investigations() {
         failed.items.is_empty(),
         "no scheduling failures at 200 investigations"
     );
+    // tearing everything down cascades to every pod
+    let started = std::time::Instant::now();
+    for i in 0..200 {
+        for name in [format!("grpc-job-{i}"), format!("cleanup-job-{i}")] {
+            jobs.delete(&name, &kube::api::DeleteParams::background())
+                .await
+                .expect("job deleted");
+        }
+    }
+    let gone = async {
+        loop {
+            let l = pods.list(&ListParams::default()).await.expect("list");
+            if l.items.is_empty() {
+                return;
+            }
+            let rv = l.metadata.resource_version.unwrap_or_default();
+            let wp = kube::api::WatchParams::default().timeout(5);
+            let mut s = std::pin::pin!(pods.watch(&wp, &rv).await.expect("watch"));
+            let _ = futures::StreamExt::next(&mut s).await;
+        }
+    };
+    tokio::time::timeout(WAIT, gone)
+        .await
+        .expect("all pods gone");
+    eprintln!(
+        "400 pods gone {:?} after the deletes began",
+        started.elapsed()
+    );
     sim.shutdown().await;
 }

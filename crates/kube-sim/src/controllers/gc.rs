@@ -13,18 +13,7 @@ use crate::resources::{self, ResourceType};
 use crate::store::StoreEvent;
 
 fn dependents(cluster: &Cluster, owner_uid: &str) -> Vec<(ResourceType, String, String)> {
-    cluster.store.read(|v| {
-        v.all()
-            .filter(|(_, o)| podspec::owner_uids(o).contains(&owner_uid))
-            .map(|(rt, o)| {
-                (
-                    *rt,
-                    podspec::namespace(o).to_string(),
-                    podspec::name(o).to_string(),
-                )
-            })
-            .collect()
-    })
+    cluster.store.read(|v| v.dependents(owner_uid))
 }
 
 /// Strip ownerReferences to `owner_uid` from every dependent (Orphan propagation).
@@ -145,6 +134,10 @@ impl Controller for GarbageCollector {
             && (e.kind == crate::store::EventType::Deleted
                 || podspec::is_deleting(&e.object)
                 || e.rt == resources::NAMESPACES)
+    }
+
+    fn debounce(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(20)
     }
 
     fn reconcile(&mut self, cluster: &Cluster, _full: bool) {

@@ -31,6 +31,10 @@ impl Controller for QuotaController {
         .contains(&e.rt)
     }
 
+    fn debounce(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(10)
+    }
+
     fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
         let updates: Vec<(String, String, Value)> = cluster.store.read(|v| {
             v.list(&resources::RESOURCE_QUOTAS, None)
