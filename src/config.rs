@@ -199,6 +199,85 @@ pub struct Profile {
     #[serde(default)]
     pub sandbox: SandboxSettings,
     pub deadlines: Deadlines,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub thresholds: Thresholds,
+}
+
+/// Capacity expectations and how hard the run may push.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Investigations required in parallel (the PNDS requirement).
+    #[serde(default = "default_parallel")]
+    pub parallel_investigations: usize,
+    /// Configures the capacity scenario keeps in flight at once.
+    #[serde(default = "default_client_concurrency")]
+    pub client_concurrency: usize,
+    /// Concurrent clients of the API-under-load scenario.
+    #[serde(default = "default_concurrent_clients")]
+    pub concurrent_clients: usize,
+    /// Investigations the latency scenario opens.
+    #[serde(default = "default_latency_samples")]
+    pub latency_samples: usize,
+    /// Slots (stream ports 12300 + 1..=slots) the environment has.
+    #[serde(default = "default_parallel")]
+    pub stream_slots: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            parallel_investigations: default_parallel(),
+            client_concurrency: default_client_concurrency(),
+            concurrent_clients: default_concurrent_clients(),
+            latency_samples: default_latency_samples(),
+            stream_slots: default_parallel(),
+        }
+    }
+}
+
+fn default_parallel() -> usize {
+    200
+}
+fn default_client_concurrency() -> usize {
+    16
+}
+fn default_concurrent_clients() -> usize {
+    32
+}
+fn default_latency_samples() -> usize {
+    20
+}
+
+/// SLO-style bounds. On the sandbox they are coarse (≥ 10× the measured median), so
+/// they never flake, and the defects that should trip them exceed them by far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// p99 of POST /configure latency.
+    #[serde(with = "humantime", default = "default_configure_p99")]
+    pub configure_p99: Duration,
+    /// p99 of configure answered → investigation pod Running (seen by watch).
+    #[serde(with = "humantime", default = "default_pod_start_p99")]
+    pub pod_start_p99: Duration,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            configure_p99: default_configure_p99(),
+            pod_start_p99: default_pod_start_p99(),
+        }
+    }
+}
+
+fn default_configure_p99() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_pod_start_p99() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// A loaded profile and where it came from.

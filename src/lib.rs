@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod availability;
+pub mod capacity;
 pub mod changes;
 pub mod cluster;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod footprint;
 pub mod investigation;
 pub mod junit;
 pub mod ledger;
+pub mod metrics;
 pub mod net;
 pub mod outcome;
 pub mod plan;

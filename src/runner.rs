@@ -139,6 +139,7 @@ pub async fn run() -> Exit {
         cluster,
         ledger,
         inflight: Default::default(),
+        metrics: Default::default(),
     });
     if let Err(e) = suite::install(suite.clone()) {
         return fail(Exit::Config, format!("{e:#}"));

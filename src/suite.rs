@@ -16,6 +16,9 @@ use crate::wait::within;
 
 static SUITE: OnceLock<Arc<Suite>> = OnceLock::new();
 
+/// Investigations deleted at once by a scenario's cleanup.
+const CLEANUP_PARALLELISM: usize = 16;
+
 /// The run's shared context, set once by the runner before the first scenario.
 pub fn current() -> anyhow::Result<Arc<Suite>> {
     SUITE.get().cloned().ok_or_else(|| {
@@ -55,6 +58,8 @@ pub struct Suite {
     pub ledger: Ledger,
     /// Configures in flight, by sequence number, with the time they were sent.
     pub inflight: InFlight,
+    /// Latency samples of the run.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Configures in flight across all scenarios of the run, so that a scenario can wait
@@ -228,6 +233,12 @@ fn sandbox_options(
         defects,
         sim,
         namespace: config.profile.target.namespace.clone(),
+        // The sandbox has as many stream slots as the profile says the environment has.
+        server: focus_sandbox::ServerConfig {
+            max_slots: u16::try_from(config.profile.limits.stream_slots)
+                .map_err(|_| anyhow!("{}: must fit 1..=65535", key("limits.stream_slots")))?,
+            ..Default::default()
+        },
         kubeconfig: None,
         kubeconfig_out: Some(run.dir.join("kubeconfig")),
         ..Default::default()
@@ -256,6 +267,8 @@ impl Suite {
         self.inflight.end(n);
         ledgered?;
         let resp = resp?;
+        self.metrics
+            .record(crate::metrics::kind::CONFIGURE, resp.latency);
         let opened = if resp.status == 200 {
             Some(
                 OpenedInvestigation::from_response(&resp.body)
@@ -359,23 +372,8 @@ impl Suite {
     }
 
     /// Deletes, by exact name, every investigation the scenario opened, and waits until
-    /// each is gone. Errors name every investigation that could not be removed.
+    /// each is gone (several at a time). Errors name every investigation left behind.
     pub async fn cleanup_scenario(&self, scenario: &str) -> anyhow::Result<()> {
-        let mut failures = Vec::new();
-        for job_id in self.ledger.open_of(scenario) {
-            let objects = InvestigationObjects::of(&job_id);
-            match self
-                .cluster
-                .delete_investigation(&objects, self.config.profile.deadlines.deletion)
-                .await
-            {
-                Ok(()) => self.ledger.cleaned(scenario, &job_id)?,
-                Err(e) => failures.push(format!("{job_id}: {e}")),
-            }
-        }
-        if !failures.is_empty() {
-            bail!("cleanup left objects behind: {}", failures.join("; "));
-        }
-        Ok(())
+        self.cleanup_many(scenario, CLEANUP_PARALLELISM).await
     }
 }

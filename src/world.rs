@@ -39,7 +39,7 @@ pub type Step = Result<(), Failure>;
 #[macro_export]
 macro_rules! ensure_that {
     ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
+        if !($cond) {
             return Err($crate::world::Failure::from(anyhow::anyhow!($($fmt)+)));
         }
     };
@@ -65,6 +65,8 @@ pub struct FocusWorld {
     pub cancelled: Vec<OpenedInvestigation>,
     /// Faults this scenario injected, undone in reverse order after it.
     pub faults: Vec<Fault>,
+    /// The batch this scenario opened (limits scenarios).
+    pub capacity: Option<crate::capacity::CapacityReport>,
 }
 
 impl fmt::Debug for FocusWorld {
@@ -92,6 +94,7 @@ impl FocusWorld {
             sent_at: None,
             cancelled: Vec::new(),
             faults: Vec::new(),
+            capacity: None,
         })
     }
 

@@ -40,7 +40,7 @@ struct DefectCase {
     breaks: String,
     /// The tag filter of its meta-run and of the control run.
     tags: String,
-    /// Every failure message must contain this (it names the broken rule).
+    /// Every failure message must match this regular expression (it names the broken rule).
     names: String,
     /// Stable ids of exactly the scenarios (rows) that must fail.
     fails: Vec<String>,
@@ -240,6 +240,8 @@ fn check_one(matrix: &Matrix, defect: Option<&str>, tags: &str) -> Result<Vec<St
             got.difference(&want).collect::<Vec<_>>()
         ));
     }
+    let names = regex::Regex::new(&case.names)
+        .map_err(|e| format!("{label}: `names` is not a regex: {e}"))?;
     let silent: Vec<String> = run
         .summary
         .as_ref()
@@ -247,7 +249,7 @@ fn check_one(matrix: &Matrix, defect: Option<&str>, tags: &str) -> Result<Vec<St
         .unwrap_or_default()
         .iter()
         .filter(|s| s["status"] == "failed")
-        .filter(|s| !s["failure"].as_str().unwrap_or("").contains(&case.names))
+        .filter(|s| !names.is_match(s["failure"].as_str().unwrap_or("")))
         .map(|s| format!("{}: {}", s["id"], s["failure"]))
         .collect();
     if !silent.is_empty() {

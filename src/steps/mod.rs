@@ -4,6 +4,7 @@
 pub mod api;
 pub mod common;
 pub mod k8s;
+pub mod limits;
 pub mod metadata;
 pub mod stream;
 pub mod system;

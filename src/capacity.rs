@@ -1,0 +1,252 @@
+//! Opening many investigations at once and measuring how far the environment gets:
+//! bounded client concurrency, one shared pod watch for the whole batch (not a watch
+//! per investigation), and the first reason the environment stopped.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::{Api, ListParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::api::ApiResponse;
+use crate::cluster::pod_phase;
+use crate::investigation::{ConfigureRequest, OpenedInvestigation};
+use crate::metrics::kind;
+use crate::net;
+use crate::suite::Suite;
+
+/// Running pods of the namespace by `job-name`, kept by one watch.
+#[derive(Default)]
+struct RunningPods {
+    by_job: Mutex<BTreeMap<String, Instant>>,
+    changed: Notify,
+}
+
+/// What a batch reached.
+#[derive(Debug, Default)]
+pub struct CapacityReport {
+    pub wanted: usize,
+    pub opened: Vec<OpenedInvestigation>,
+    /// Answers other than 200.
+    pub refused: Vec<ApiResponse>,
+    /// job_ids whose pod ran and whose stream port accepted TCP.
+    pub reachable: BTreeSet<String>,
+    /// Why an investigation did not get there, per job_id (pod or port).
+    pub stuck: BTreeMap<String, String>,
+    pub elapsed: Duration,
+    /// POST /configure latencies of the batch.
+    pub configure: Vec<Duration>,
+    /// Configure answered → pod Running, of the pods that ran.
+    pub pod_start: Vec<Duration>,
+}
+
+impl CapacityReport {
+    /// Investigations simultaneously Running with a reachable stream port.
+    pub fn ceiling(&self) -> usize {
+        self.reachable.len()
+    }
+
+    pub fn distinct_ports(&self) -> bool {
+        let ports: BTreeSet<u16> = self.opened.iter().map(|o| o.stream_port).collect();
+        let ids: BTreeSet<&str> = self.opened.iter().map(|o| o.job_id.as_str()).collect();
+        ports.len() == self.opened.len() && ids.len() == self.opened.len()
+    }
+}
+
+impl Suite {
+    /// Opens `n` live investigations with at most `concurrency` configures in flight,
+    /// then waits for each pod to run and each stream port to accept TCP.
+    pub async fn open_many(
+        self: &Arc<Self>,
+        scenario: &str,
+        n: usize,
+        concurrency: usize,
+    ) -> anyhow::Result<CapacityReport> {
+        let started = Instant::now();
+        let pods = Arc::new(RunningPods::default());
+        let watch = tokio::spawn(watch_running(
+            Api::<Pod>::namespaced(self.cluster.client(), self.cluster.namespace()),
+            pods.clone(),
+        ));
+        let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+        let d = self.config.profile.deadlines.clone();
+        let waits = futures::stream::iter(0..n)
+            .map(|_| {
+                let (suite, gate, pods) = (self.clone(), gate.clone(), pods.clone());
+                let scenario = scenario.to_string();
+                async move {
+                    let permit = gate.acquire_owned().await;
+                    let (resp, opened) = suite
+                        .open_investigation(&scenario, &ConfigureRequest::live())
+                        .await?;
+                    drop(permit);
+                    let latency = resp.latency;
+                    let Some(o) = opened else {
+                        return Ok::<_, anyhow::Error>((latency, Err(resp), None, None));
+                    };
+                    let answered = Instant::now();
+                    let job = o.objects().stream_job;
+                    let mut pod_start = None;
+                    let outcome = match wait_running(&pods, &job, d.pod_running).await {
+                        None => Err(format!(
+                            "pod of {job} not Running within {:?}",
+                            d.pod_running
+                        )),
+                        Some(at) => {
+                            let took = at.saturating_duration_since(answered);
+                            pod_start = Some(took);
+                            suite.metrics.record(kind::POD_START, took);
+                            match net::stream_url_ip(&o.stream_url) {
+                                Err(e) => Err(e.to_string()),
+                                Ok(ip) => {
+                                    match net::port_accepts_tcp(ip, o.stream_port, d.port_reachable)
+                                        .await
+                                    {
+                                        Ok(t) => {
+                                            suite.metrics.record(kind::PORT_REACHABLE, t);
+                                            Ok(())
+                                        }
+                                        Err(e) => Err(e.to_string()),
+                                    }
+                                }
+                            }
+                        }
+                    };
+                    Ok((latency, Ok(o), Some(outcome), pod_start))
+                }
+            })
+            .buffer_unordered(n.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        watch.abort();
+        let mut report = CapacityReport {
+            wanted: n,
+            ..Default::default()
+        };
+        for w in waits {
+            let (latency, result, outcome, pod_start) = w?;
+            report.configure.push(latency);
+            report.pod_start.extend(pod_start);
+            match (result, outcome) {
+                (Err(resp), _) => report.refused.push(resp),
+                (Ok(o), outcome) => {
+                    match outcome {
+                        Some(Ok(())) => {
+                            report.reachable.insert(o.job_id.clone());
+                        }
+                        Some(Err(why)) => {
+                            report.stuck.insert(o.job_id.clone(), why);
+                        }
+                        None => {}
+                    }
+                    report.opened.push(o);
+                }
+            }
+        }
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    /// The first reason the batch stopped short, in the environment's own words:
+    /// the API's refusal, a FailedScheduling/FailedCreate event, or the stuck step.
+    pub async fn first_reason(&self, report: &CapacityReport) -> String {
+        if let Some(r) = report.refused.first() {
+            return format!("{} from the API: {}", r.status, r.error_text());
+        }
+        let Some((job_id, why)) = report.stuck.iter().next() else {
+            return "no reason: every investigation got there".into();
+        };
+        let events: Api<Event> = Api::namespaced(self.cluster.client(), self.cluster.namespace());
+        let warnings = events
+            .list(&ListParams::default().fields("type=Warning"))
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        let mine = |e: &&Event| {
+            let name = e.involved_object.name.as_deref().unwrap_or("");
+            name.starts_with(&format!("grpc-job-{job_id}"))
+                || name.starts_with(&format!("cleanup-job-{job_id}"))
+        };
+        let any_stuck = |e: &&Event| {
+            let name = e.involved_object.name.as_deref().unwrap_or("");
+            report
+                .stuck
+                .keys()
+                .any(|j| name.starts_with(&format!("grpc-job-{j}")))
+        };
+        let ev = warnings
+            .iter()
+            .find(mine)
+            .or_else(|| warnings.iter().find(any_stuck));
+        match ev {
+            Some(e) => format!(
+                "{} {}: {}",
+                e.reason.as_deref().unwrap_or("?"),
+                e.involved_object.name.as_deref().unwrap_or("?"),
+                e.message.as_deref().unwrap_or("")
+            ),
+            None => format!("{job_id}: {why}"),
+        }
+    }
+
+    /// Deletes every investigation a scenario opened, several at a time.
+    pub async fn cleanup_many(&self, scenario: &str, parallel: usize) -> anyhow::Result<()> {
+        let ids = self.ledger.open_of(scenario);
+        let deadline = self.config.profile.deadlines.deletion;
+        let results = futures::stream::iter(ids)
+            .map(|job_id| async move {
+                let objects = crate::investigation::InvestigationObjects::of(&job_id);
+                let r = self.cluster.delete_investigation(&objects, deadline).await;
+                (job_id, r)
+            })
+            .buffer_unordered(parallel.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        let mut failures = Vec::new();
+        for (job_id, r) in results {
+            match r {
+                Ok(()) => self.ledger.cleaned(scenario, &job_id)?,
+                Err(e) => failures.push(format!("{job_id}: {e}")),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("cleanup left objects behind: {}", failures.join("; "))
+        }
+    }
+}
+
+async fn wait_running(pods: &RunningPods, job: &str, deadline: Duration) -> Option<Instant> {
+    tokio::time::timeout(deadline, async {
+        loop {
+            let notified = pods.changed.notified();
+            if let Some(at) = pods.by_job.lock().ok().and_then(|m| m.get(job).copied()) {
+                return at;
+            }
+            notified.await;
+        }
+    })
+    .await
+    .ok()
+}
+
+async fn watch_running(api: Api<Pod>, pods: Arc<RunningPods>) {
+    let stream = watcher(api, watcher::Config::default().labels("job-name"))
+        .default_backoff()
+        .applied_objects();
+    futures::pin_mut!(stream);
+    while let Ok(Some(p)) = stream.try_next().await {
+        if pod_phase(&p) == "Running"
+            && let Some(job) = p.metadata.labels.as_ref().and_then(|l| l.get("job-name"))
+            && let Ok(mut m) = pods.by_job.lock()
+        {
+            m.entry(job.clone()).or_insert_with(Instant::now);
+        }
+        pods.changed.notify_waiters();
+    }
+}

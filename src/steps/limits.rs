@@ -1,0 +1,145 @@
+//! Limits steps: the 200-investigation requirement, latency SLOs, concurrent clients,
+//! stream port exhaustion. The measured ceiling is reported, never hidden.
+
+use cucumber::{given, then, when};
+
+use crate::capacity::CapacityReport;
+use crate::ensure_that;
+use crate::faults::Fault;
+use crate::metrics::summarize;
+use crate::world::{FocusWorld, Step};
+
+const STREAM_PORT_BASE: u16 = 12300;
+
+#[when("the required number of live investigations is opened in parallel")]
+async fn open_required(w: &mut FocusWorld) -> Step {
+    let l = w.suite.config.profile.limits.clone();
+    run_batch(w, l.parallel_investigations, l.client_concurrency).await
+}
+
+#[when("as many live investigations as the latency sample size are opened")]
+async fn open_latency_sample(w: &mut FocusWorld) -> Step {
+    let l = w.suite.config.profile.limits.clone();
+    run_batch(w, l.latency_samples, l.client_concurrency).await
+}
+
+async fn run_batch(w: &mut FocusWorld, n: usize, concurrency: usize) -> Step {
+    let report = w.suite.open_many(&w.scenario, n, concurrency).await?;
+    w.opened.extend(report.opened.iter().cloned());
+    eprintln!(
+        "focus-scope: {}: opened {} of {n}, {} reachable, {} refused, in {:?}",
+        w.scenario_id,
+        report.opened.len(),
+        report.ceiling(),
+        report.refused.len(),
+        report.elapsed
+    );
+    w.capacity = Some(report);
+    Ok(())
+}
+
+fn report(w: &FocusWorld) -> anyhow::Result<&CapacityReport> {
+    w.capacity
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no batch of investigations was opened in this scenario"))
+}
+
+#[then("every one of them is Running with a reachable stream port")]
+async fn all_reachable(w: &mut FocusWorld) -> Step {
+    let r = report(w)?;
+    if r.ceiling() < r.wanted {
+        let reason = w.suite.first_reason(r).await;
+        return Err(anyhow::anyhow!("reached {} of {}: {reason}", r.ceiling(), r.wanted).into());
+    }
+    Ok(())
+}
+
+#[then("their job ids and stream ports are all distinct")]
+async fn all_distinct(w: &mut FocusWorld) -> Step {
+    let r = report(w)?;
+    ensure_that!(
+        r.distinct_ports(),
+        "investigations share job ids or stream ports"
+    );
+    Ok(())
+}
+
+#[then("the configure latency p99 is within the profile's bound")]
+async fn configure_p99(w: &mut FocusWorld) -> Step {
+    let bound = w.suite.config.profile.thresholds.configure_p99;
+    let s = summarize(&report(w)?.configure);
+    ensure_that!(
+        s.count > 0 && s.p99_ms <= bound.as_secs_f64() * 1000.0,
+        "configure latency p99 {} ms over {} samples exceeds the bound {:?}",
+        s.p99_ms,
+        s.count,
+        bound
+    );
+    Ok(())
+}
+
+#[then("the pod start p99 is within the profile's bound")]
+async fn pod_start_p99(w: &mut FocusWorld) -> Step {
+    let bound = w.suite.config.profile.thresholds.pod_start_p99;
+    let r = report(w)?;
+    ensure_that!(
+        r.stuck.is_empty(),
+        "pod start p99 exceeds the bound {bound:?}: {} of {} pods did not start ({})",
+        r.stuck.len(),
+        r.opened.len(),
+        r.stuck.values().next().cloned().unwrap_or_default()
+    );
+    let s = summarize(&r.pod_start);
+    ensure_that!(
+        s.p99_ms <= bound.as_secs_f64() * 1000.0,
+        "pod start p99 {} ms over {} samples exceeds the bound {bound:?}",
+        s.p99_ms,
+        s.count
+    );
+    Ok(())
+}
+
+#[when("the configured number of clients each open a live investigation at the same moment")]
+async fn concurrent_clients(w: &mut FocusWorld) -> Step {
+    let n = w.suite.config.profile.limits.concurrent_clients;
+    // Everyone at once: the client concurrency is the number of clients.
+    run_batch(w, n, n).await
+}
+
+#[then("every client's investigation was accepted")]
+async fn all_accepted(w: &mut FocusWorld) -> Step {
+    let r = report(w)?;
+    ensure_that!(
+        r.refused.is_empty(),
+        "{} of {} concurrent configures were refused; first: {}",
+        r.refused.len(),
+        r.wanted,
+        r.refused.first().map(|x| x.describe()).unwrap_or_default()
+    );
+    Ok(())
+}
+
+#[given("every free stream port is held by another Service")]
+async fn hold_all_ports(w: &mut FocusWorld) -> Step {
+    let slots = u16::try_from(w.suite.config.profile.limits.stream_slots).unwrap_or(u16::MAX);
+    loop {
+        let port = match w
+            .suite
+            .cluster
+            .next_free_stream_port(STREAM_PORT_BASE, slots)
+            .await
+        {
+            Ok(p) => p,
+            Err(_) => break,
+        };
+        let fault = w.suite.hold_node_port(&w.scenario, port).await?;
+        w.faults.push(fault);
+    }
+    let held = w
+        .faults
+        .iter()
+        .filter(|f| matches!(f, Fault::PortHolder { .. }))
+        .count();
+    ensure_that!(held > 0, "precondition: no stream port was free to hold");
+    Ok(())
+}
