@@ -60,7 +60,12 @@ impl KubeSim {
             let ip = block.ip(i as u8 + 1);
             node_ips.push(ip);
             cluster
-                .create(&resources::NODES, "", node_object(n, ip), false)
+                .create(
+                    &resources::NODES,
+                    "",
+                    node_object(n, ip, &cluster.store.clock().now_rfc3339()),
+                    false,
+                )
                 .map_err(|e| Error::Seed(Box::new(e)))?;
         }
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
@@ -337,7 +342,7 @@ fn set_ready_condition(node: &mut Value, ready: bool, now: &str) {
     }
 }
 
-fn node_object(n: &crate::config::ResolvedNode, ip: Ipv4Addr) -> Value {
+fn node_object(n: &crate::config::ResolvedNode, ip: Ipv4Addr, now: &str) -> Value {
     let mut labels = json!({
         "kubernetes.io/hostname": n.name,
         "kubernetes.io/os": "linux",
@@ -361,9 +366,6 @@ fn node_object(n: &crate::config::ResolvedNode, ip: Ipv4Addr) -> Value {
     if !taints.is_empty() {
         spec["taints"] = json!(taints);
     }
-    let now = jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
     let mut node = json!({
         "metadata": {"name": n.name, "labels": labels, "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
         "spec": spec,
@@ -388,6 +390,6 @@ fn node_object(n: &crate::config::ResolvedNode, ip: Ipv4Addr) -> Value {
             }
         }
     });
-    set_ready_condition(&mut node, true, &now);
+    set_ready_condition(&mut node, true, now);
     node
 }

@@ -276,8 +276,8 @@ impl Kubelet {
                     })
                     .collect();
                 p["status"]["containerStatuses"] = json!(statuses);
-                set_condition(p, "Initialized", "True", None, None);
-                set_condition(p, "Ready", "False", Some("ContainersNotReady"), Some("containers with unready status"));
+                set_condition(p, &now, "Initialized", "True", None, None);
+                set_condition(p, &now, "Ready", "False", Some("ContainersNotReady"), Some("containers with unready status"));
                 return Ok(());
             }
             let used: Vec<Ipv4Addr> = view
@@ -303,14 +303,14 @@ impl Kubelet {
             p["status"]["podIP"] = json!(ip.to_string());
             p["status"]["podIPs"] = json!([{"ip": ip.to_string()}]);
             p["status"]["containerStatuses"] = json!(statuses);
-            set_condition(p, "PodReadyToStartContainers", "True", None, None);
-            set_condition(p, "Initialized", "True", None, None);
+            set_condition(p, &now, "PodReadyToStartContainers", "True", None, None);
+            set_condition(p, &now, "Initialized", "True", None, None);
             if never_ready {
-                set_condition(p, "Ready", "False", Some("ContainersNotReady"), Some("containers with unready status"));
-                set_condition(p, "ContainersReady", "False", Some("ContainersNotReady"), Some("containers with unready status"));
+                set_condition(p, &now, "Ready", "False", Some("ContainersNotReady"), Some("containers with unready status"));
+                set_condition(p, &now, "ContainersReady", "False", Some("ContainersNotReady"), Some("containers with unready status"));
             } else {
-                set_condition(p, "Ready", "True", None, None);
-                set_condition(p, "ContainersReady", "True", None, None);
+                set_condition(p, &now, "Ready", "True", None, None);
+                set_condition(p, &now, "ContainersReady", "True", None, None);
             }
             Ok(())
         });
@@ -463,11 +463,11 @@ impl Kubelet {
                     }
                 }
             }
-            set_condition(p, "Ready", "False", Some(if restart_always { "ContainersNotReady" } else { "PodCompleted" }), None);
-            set_condition(p, "ContainersReady", "False", Some(if restart_always { "ContainersNotReady" } else { "PodCompleted" }), None);
+            set_condition(p, &now, "Ready", "False", Some(if restart_always { "ContainersNotReady" } else { "PodCompleted" }), None);
+            set_condition(p, &now, "ContainersReady", "False", Some(if restart_always { "ContainersNotReady" } else { "PodCompleted" }), None);
             if !restart_always {
                 p["status"]["phase"] = json!(if code == 0 { "Succeeded" } else { "Failed" });
-                set_condition(p, "PodReadyToStartContainers", "False", None, None);
+                set_condition(p, &now, "PodReadyToStartContainers", "False", None, None);
             }
             Ok(())
         });
@@ -509,7 +509,7 @@ impl Kubelet {
                         }
                     }
                     p["status"]["phase"] = json!("Failed");
-                    set_condition(p, "Ready", "False", Some("PodCompleted"), None);
+                    set_condition(p, &now, "Ready", "False", Some("PodCompleted"), None);
                     Ok(())
                 });
         }

@@ -229,6 +229,7 @@ impl Controller for Scheduler {
     }
 
     fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+        let now = cluster.store.clock().now_rfc3339();
         let cache = &mut self.requests;
         let (mut nodes, mut pending) = cluster.store.read(|v| {
             let pods = v.list(&resources::PODS, None);
@@ -289,7 +290,7 @@ impl Controller for Scheduler {
                                 return Ok(());
                             }
                             p["spec"]["nodeName"] = json!(node2);
-                            set_condition(p, "PodScheduled", "True", None, None);
+                            set_condition(p, &now, "PodScheduled", "True", None, None);
                             Ok(())
                         });
                     if let Ok(bound) = res {
@@ -321,6 +322,7 @@ impl Controller for Scheduler {
                         .update(&resources::PODS, &ns, &name, false, |_, p| {
                             set_condition(
                                 p,
+                                &now,
                                 "PodScheduled",
                                 "False",
                                 Some("Unschedulable"),
@@ -347,13 +349,14 @@ impl Controller for Scheduler {
 /// Set (or replace) a pod condition.
 pub fn set_condition(
     pod: &mut Value,
+    now: &str,
     ty: &str,
     status: &str,
     reason: Option<&str>,
     message: Option<&str>,
 ) {
     let mut c = json!({"type": ty, "status": status, "lastProbeTime": null,
-        "lastTransitionTime": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()});
+        "lastTransitionTime": now});
     if let Some(r) = reason {
         c["reason"] = json!(r);
     }
