@@ -41,13 +41,13 @@ fn dry_run(q: &HashMap<String, String>) -> bool {
     q.get("dryRun").is_some_and(|v| v == "All")
 }
 
-fn parse_rv(rt: &ResourceType, v: Option<&String>) -> Result<Option<u64>, ApiError> {
+fn parse_rv(v: Option<&String>) -> Result<Option<u64>, ApiError> {
     match v.map(String::as_str) {
         None | Some("") => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|_| {
-            let _ = rt;
-            ApiError::BadRequest(format!("invalid resource version: {s}"))
-        }),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {s}"))),
     }
 }
 
@@ -361,7 +361,7 @@ fn watch_response(
         rt: t.rt,
         namespace: t.namespace.clone(),
         selectors,
-        resource_version: parse_rv(&t.rt, q.get("resourceVersion"))?,
+        resource_version: parse_rv(q.get("resourceVersion"))?,
         timeout: Duration::from_secs(timeout),
         bookmarks: truthy(q, "allowWatchBookmarks"),
         bookmark_interval: Duration::from_secs(cfg.bookmark_interval_secs.max(1)),

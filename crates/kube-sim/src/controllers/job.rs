@@ -17,7 +17,6 @@ use crate::cluster::{Cluster, DeleteOptions, Subresource};
 use crate::events;
 use crate::podspec;
 use crate::resources;
-use crate::status::ApiError;
 use crate::store::{Obj, StoreEvent};
 
 /// A change the Job controller wants.
@@ -454,12 +453,7 @@ impl Controller for JobController {
                                     events::JOB_CONTROLLER,
                                 ),
                                 Err(e) => {
-                                    let msg = match &e {
-                                        ApiError::Forbidden { .. } | ApiError::Invalid { .. } => {
-                                            format!("Error creating: {e}")
-                                        }
-                                        _ => format!("Error creating: {e}"),
-                                    };
+                                    let msg = format!("Error creating: {e}");
                                     cluster.recorder.record(
                                         &cluster.store,
                                         &job,
