@@ -377,6 +377,23 @@ mod tests {
     }
 
     #[test]
+    fn readme_example_parses() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n").expect("toml block") + "```toml\n".len();
+        let end = start + readme[start..].find("```").expect("block end");
+        // the example shows both node forms; keep the list form only
+        let text = readme[start..end].replace("nodes = 4 ", "# nodes = 4 ");
+        let cfg = SimConfig::from_toml_str(&text, "README.md").expect("README example is valid");
+        assert_eq!(
+            cfg.resolved_nodes().expect("nodes")[0]
+                .pod_cidr
+                .hosts()
+                .count(),
+            30
+        );
+    }
+
+    #[test]
     fn parses_toml_both_node_forms() {
         let cfg =
             SimConfig::from_toml_str("nodes = 2\n[node_defaults]\npods = 5\n", "t").expect("count");
