@@ -576,3 +576,74 @@ async fn tables_and_openapi_for_kubectl() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_writes_keep_spec_and_main_writes_keep_status() {
+    let (sim, client) = start(SimConfig::fast()).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let deps: Api<Deployment> = Api::default_namespaced(client.clone());
+    let d: Deployment = serde_json::from_value(json!({"metadata": {"name": "s"}, "spec": {"replicas": 0,
+        "selector": {"matchLabels": {"app": "s"}},
+        "template": {"metadata": {"labels": {"app": "s"}}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}}}))
+    .expect("d");
+    deps.create(&PostParams::default(), &d)
+        .await
+        .expect("created");
+    // a status patch that also tries to change spec: spec is kept
+    let p = Patch::Merge(json!({"spec": {"replicas": 5}, "status": {"observedGeneration": 42}}));
+    let after = deps
+        .patch_status("s", &PatchParams::default(), &p)
+        .await
+        .expect("status patch");
+    assert_eq!(after.spec.as_ref().and_then(|s| s.replicas), Some(0));
+    assert_eq!(
+        after.status.as_ref().and_then(|s| s.observed_generation),
+        Some(42)
+    );
+    // a main patch that also tries to change status: status is kept
+    let p = Patch::Merge(
+        json!({"metadata": {"labels": {"x": "y"}}, "status": {"observedGeneration": 7}}),
+    );
+    let after = deps
+        .patch("s", &PatchParams::default(), &p)
+        .await
+        .expect("main patch");
+    assert_eq!(
+        after
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("x"))
+            .map(String::as_str),
+        Some("y")
+    );
+    assert_ne!(
+        after.status.as_ref().and_then(|s| s.observed_generation),
+        Some(7)
+    );
+    // JSON patch over HTTP (kube's json-patch feature is off; use the router)
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "j"}, "data": {"a": "1"}})).expect("cm");
+    cms.create(&PostParams::default(), &cm).await.expect("cm");
+    let (s, _, body) = call(
+        &sim,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/j",
+        "application/json-patch+json",
+        json!([{"op": "replace", "path": "/data/a", "value": "2"}, {"op": "add", "path": "/data/b", "value": "3"}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let got = cms.get("j").await.expect("get").data.unwrap_or_default();
+    assert_eq!((got["a"].as_str(), got["b"].as_str()), ("2", "3"));
+    let (s, _, body) = call(
+        &sim,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/j",
+        "application/json-patch+json",
+        json!([{"op": "test", "path": "/data/a", "value": "nope"}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    sim.shutdown().await;
+}
