@@ -22,7 +22,6 @@ pub mod events;
 pub mod netblock;
 pub mod patch;
 pub mod podspec;
-pub mod ports;
 pub mod quantity;
 pub mod quota;
 pub mod resources;
@@ -39,7 +38,7 @@ pub use controllers::kubelet::{
     ANNOTATION_EXIT_CODE, ANNOTATION_IMAGE_PULL_ERROR, ANNOTATION_LOG, ANNOTATION_NEVER_READY,
     ANNOTATION_OOM_KILLED, ANNOTATION_RUN_FOR,
 };
-pub use ports::{ANNOTATION_CONNECTIONS, ANNOTATION_LISTENING};
+pub use controllers::service::{ANNOTATION_CONNECTIONS, ANNOTATION_LISTENING};
 pub use sim::{DetachedKubeSim, KubeSim};
 
 /// Errors starting or configuring the simulator.

@@ -86,8 +86,8 @@ impl KubeSim {
         });
         let mut tasks = controllers::spawn_all(&cluster);
         if config.stream_ports {
-            crate::ports::raise_nofile_limit();
-            let pm = crate::ports::PortManager::new(&cluster, node_ips.clone());
+            crate::controllers::service::raise_nofile_limit();
+            let pm = crate::controllers::service::PortManager::new(&cluster, node_ips.clone());
             let resync = cluster.store.clock().scale(Duration::from_millis(250));
             tasks.push(tokio::spawn(controllers::run(cluster.clone(), pm, resync)));
         }

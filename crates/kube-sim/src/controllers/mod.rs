@@ -7,6 +7,7 @@ pub mod job;
 pub mod kubelet;
 pub mod quota;
 pub mod scheduler;
+pub mod service;
 
 use std::sync::Arc;
 use std::time::Duration;

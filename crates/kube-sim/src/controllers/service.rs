@@ -1,4 +1,5 @@
-//! Real stream ports: while a NodePort Service selects a Running pod, kube-sim accepts
+//! Services: real stream ports (NodePort allocation itself is admission, see
+//! `admission.rs`): while a NodePort Service selects a Running pod, kube-sim accepts
 //! TCP on every node IP at that nodePort (no protocol is spoken: connections are held
 //! open until the peer closes them or the port is withdrawn) and counts the accepted
 //! connections per Service in the [`ANNOTATION_CONNECTIONS`] annotation.
