@@ -42,6 +42,8 @@ pub struct CapacityReport {
     pub configure: Vec<Duration>,
     /// Configure answered → pod Running, of the pods that ran.
     pub pod_start: Vec<Duration>,
+    /// Kubernetes API requests the suite sent for the batch (cleanup excluded).
+    pub k8s_requests: u64,
 }
 
 impl CapacityReport {
@@ -67,6 +69,7 @@ impl Suite {
         concurrency: usize,
     ) -> anyhow::Result<CapacityReport> {
         let started = Instant::now();
+        let requests_before = self.cluster.requests_sent();
         let pods = Arc::new(RunningPods::default());
         let watch = tokio::spawn(watch_running(
             Api::<Pod>::namespaced(self.cluster.client(), self.cluster.namespace()),
@@ -148,6 +151,7 @@ impl Suite {
             }
         }
         report.elapsed = started.elapsed();
+        report.k8s_requests = self.cluster.requests_sent() - requests_before;
         Ok(report)
     }
 

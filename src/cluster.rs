@@ -46,6 +46,8 @@ pub struct Cluster {
     client: Client,
     namespace: String,
     request_timeout: Duration,
+    /// Requests this client sent (watches count once, when opened).
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -89,12 +91,28 @@ impl Cluster {
             },
         };
         config.connect_timeout = Some(request_timeout);
-        let client = Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))?;
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = requests.clone();
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| ClusterError::Config(e.to_string()))?
+            .with_layer(&tower::util::MapRequestLayer::new(
+                move |req: http::Request<kube::client::Body>| {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    req
+                },
+            ))
+            .build();
         Ok(Cluster {
             client,
             namespace: namespace.to_string(),
             request_timeout,
+            requests,
         })
+    }
+
+    /// How many Kubernetes API requests the suite has sent so far.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn namespace(&self) -> &str {
@@ -580,5 +598,77 @@ mod tests {
         assert_eq!(job_id_of("grpc-service-2-3"), Some("2-3"));
         assert_eq!(job_id_of("grpc-job-"), None);
         assert_eq!(job_id_of("panda-panda-focus-server"), None);
+    }
+}
+
+/// Label of Focus Server's own pods.
+pub const FOCUS_SERVER_SELECTOR: &str = "app.kubernetes.io/name=panda-panda-focus-server";
+
+/// One Focus Server pod: identity, phase and container restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPod {
+    pub name: String,
+    pub uid: String,
+    pub phase: String,
+    pub restarts: i32,
+}
+
+impl Cluster {
+    /// Focus Server's own pods (by their standard label).
+    pub async fn focus_server_pods(&self) -> Result<Vec<ServerPod>> {
+        let lp = ListParams::default().labels(FOCUS_SERVER_SELECTOR);
+        let list = within(
+            self.request_timeout,
+            "list Focus Server pods",
+            self.api::<Pod>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list Focus Server pods"))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|p| ServerPod {
+                name: p.metadata.name.clone().unwrap_or_default(),
+                uid: p.metadata.uid.clone().unwrap_or_default(),
+                phase: pod_phase(p).to_string(),
+                restarts: p
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .map(|cs| cs.iter().map(|c| c.restart_count).sum())
+                    .unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Waits by watch until a Focus Server pod is Running; returns all of them then.
+    pub async fn wait_focus_server_running(&self, deadline: Duration) -> Result<Vec<ServerPod>> {
+        let cfg = watcher::Config::default().labels(FOCUS_SERVER_SELECTOR);
+        let running = watcher(self.api::<Pod>(), cfg)
+            .default_backoff()
+            .applied_objects()
+            .try_filter(|p| futures::future::ready(pod_phase(p) == "Running"));
+        futures::pin_mut!(running);
+        match within(deadline, "a Focus Server pod to be Running", running.next()).await? {
+            Some(Ok(_)) => self.focus_server_pods().await,
+            Some(Err(e)) => Err(ClusterError::Api {
+                what: "watch Focus Server pods".into(),
+                message: e.to_string(),
+            }),
+            None => Err(ClusterError::Api {
+                what: "watch Focus Server pods".into(),
+                message: "the watch ended".into(),
+            }),
+        }
+    }
+
+    /// job_ids of every investigation object in the namespace.
+    pub async fn investigation_ids(&self) -> Result<std::collections::BTreeSet<String>> {
+        Ok(self
+            .investigation_objects_since(jiff::Timestamp::UNIX_EPOCH)
+            .await?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect())
     }
 }

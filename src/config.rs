@@ -224,6 +224,19 @@ pub struct Limits {
     /// Slots (stream ports 12300 + 1..=slots) the environment has.
     #[serde(default = "default_parallel")]
     pub stream_slots: usize,
+    /// How long the long-running churn lasts (seconds on the sandbox, hours on staging).
+    #[serde(with = "humantime", default = "default_soak_duration")]
+    pub soak_duration: Duration,
+    /// Clients of the churn, each opening and cancelling investigations in turn.
+    #[serde(default = "default_soak_workers")]
+    pub soak_workers: usize,
+}
+
+fn default_soak_duration() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_soak_workers() -> usize {
+    4
 }
 
 impl Default for Limits {
@@ -234,6 +247,8 @@ impl Default for Limits {
             concurrent_clients: default_concurrent_clients(),
             latency_samples: default_latency_samples(),
             stream_slots: default_parallel(),
+            soak_duration: default_soak_duration(),
+            soak_workers: default_soak_workers(),
         }
     }
 }
@@ -262,6 +277,13 @@ pub struct Thresholds {
     /// p99 of configure answered → investigation pod Running (seen by watch).
     #[serde(with = "humantime", default = "default_pod_start_p99")]
     pub pod_start_p99: Duration,
+    /// How much worse the last window's configure p99 may be than the first's.
+    #[serde(default = "default_drift_factor")]
+    pub latency_drift_factor: f64,
+}
+
+fn default_drift_factor() -> f64 {
+    10.0
 }
 
 impl Default for Thresholds {
@@ -269,6 +291,7 @@ impl Default for Thresholds {
         Thresholds {
             configure_p99: default_configure_p99(),
             pod_start_p99: default_pod_start_p99(),
+            latency_drift_factor: default_drift_factor(),
         }
     }
 }

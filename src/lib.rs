@@ -24,6 +24,7 @@ pub mod outcome;
 pub mod plan;
 pub mod register;
 pub mod runner;
+pub mod soak;
 pub mod steps;
 pub mod suite;
 pub mod wait;

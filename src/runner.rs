@@ -207,6 +207,23 @@ pub async fn run() -> Exit {
         Ok(()) => exit,
         Err(e) => fail(Exit::Failures, format!("{e:#}")),
     };
+    let metrics = serde_json::json!({
+        "run_id": run.id,
+        "latency": suite.metrics.all(),
+        "kubernetes_requests": suite.cluster.requests_sent(),
+    });
+    for (kind, s) in suite.metrics.all() {
+        eprintln!(
+            "focus-scope: latency {kind}: p50 {} ms · p95 {} ms · p99 {} ms · max {} ms ({} samples)",
+            s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms, s.count
+        );
+    }
+    if let Err(e) = std::fs::write(
+        run.dir.join("metrics.json"),
+        serde_json::to_vec_pretty(&metrics).unwrap_or_default(),
+    ) {
+        eprintln!("focus-scope: could not write metrics.json: {e}");
+    }
     embedded.shutdown().await;
     if let Err(e) = publish(&run, &verdicts, &not_run, exit) {
         eprintln!("focus-scope: could not publish the reports: {e}");
@@ -413,7 +430,13 @@ fn publish(
         let xml = junit::add_not_run(&junit::mark_known_failures(&xml, &marks), &skipped);
         std::fs::write(&junit_path, xml)?;
     }
-    for f in ["junit.xml", "cucumber.json", "ledger.jsonl", "summary.json"] {
+    for f in [
+        "junit.xml",
+        "cucumber.json",
+        "ledger.jsonl",
+        "summary.json",
+        "metrics.json",
+    ] {
         let from = run.dir.join(f);
         if from.is_file() {
             std::fs::copy(&from, run.output_root.join(f))?;

@@ -67,6 +67,10 @@ pub struct FocusWorld {
     pub faults: Vec<Fault>,
     /// The batch this scenario opened (limits scenarios).
     pub capacity: Option<crate::capacity::CapacityReport>,
+    /// The churn this scenario ran (long-running scenarios).
+    pub churn: Option<crate::soak::ChurnReport>,
+    /// Focus Server's pods as first seen by the scenario.
+    pub server_pods: Vec<crate::cluster::ServerPod>,
 }
 
 impl fmt::Debug for FocusWorld {
@@ -95,6 +99,8 @@ impl FocusWorld {
             cancelled: Vec::new(),
             faults: Vec::new(),
             capacity: None,
+            churn: None,
+            server_pods: Vec::new(),
         })
     }
 

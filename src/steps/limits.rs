@@ -27,12 +27,14 @@ async fn run_batch(w: &mut FocusWorld, n: usize, concurrency: usize) -> Step {
     let report = w.suite.open_many(&w.scenario, n, concurrency).await?;
     w.opened.extend(report.opened.iter().cloned());
     eprintln!(
-        "focus-scope: {}: opened {} of {n}, {} reachable, {} refused, in {:?}",
+        "focus-scope: {}: opened {} of {n}, {} reachable, {} refused, in {:?}; {} Kubernetes requests ({:.2} per investigation)",
         w.scenario_id,
         report.opened.len(),
         report.ceiling(),
         report.refused.len(),
-        report.elapsed
+        report.elapsed,
+        report.k8s_requests,
+        report.k8s_requests as f64 / n.max(1) as f64
     );
     w.capacity = Some(report);
     Ok(())

@@ -107,3 +107,155 @@ async fn all_three_exist(w: &mut FocusWorld) -> Step {
     );
     Ok(())
 }
+
+#[given("the Focus Server pod is Running without restarts")]
+async fn server_pod_healthy(w: &mut FocusWorld) -> Step {
+    let pods = w
+        .suite
+        .cluster
+        .wait_focus_server_running(w.suite.config.profile.deadlines.pod_running)
+        .await?;
+    let restarted: Vec<_> = pods.iter().filter(|p| p.restarts > 0).collect();
+    ensure_that!(
+        restarted.is_empty(),
+        "Focus Server pods restarted: {restarted:?}"
+    );
+    w.server_pods = pods;
+    Ok(())
+}
+
+#[given("the environment holds no investigation but ours, or reports the others when it is shared")]
+async fn clean_or_reported(w: &mut FocusWorld) -> Step {
+    let foreign: Vec<String> = w
+        .suite
+        .cluster
+        .investigation_ids()
+        .await?
+        .into_iter()
+        .filter(|id| !w.suite.ledger.owns(id))
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    if w.suite.config.profile.exclusive {
+        return Err(anyhow::anyhow!(
+            "the environment is exclusive to this run but is not clean: foreign investigations {}",
+            foreign.join(", ")
+        )
+        .into());
+    }
+    eprintln!(
+        "focus-scope: {}: shared environment, foreign investigations present (not ours, not touched): {}",
+        w.scenario_id,
+        foreign.join(", ")
+    );
+    Ok(())
+}
+
+#[when("the system is churned for the soak duration")]
+async fn churn(w: &mut FocusWorld) -> Step {
+    let l = w.suite.config.profile.limits.clone();
+    if w.server_pods.is_empty() {
+        w.server_pods = w.suite.cluster.focus_server_pods().await?;
+    }
+    let r = w
+        .suite
+        .churn(&w.scenario, l.soak_duration, l.soak_workers)
+        .await?;
+    eprintln!(
+        "focus-scope: {}: churned {} investigations in {:?}, {} errors, configure p99 {} ms, {} distinct ports",
+        w.scenario_id,
+        r.opened.len(),
+        r.duration,
+        r.errors.len(),
+        r.p99(),
+        r.ports.len()
+    );
+    w.churn = Some(r);
+    Ok(())
+}
+
+fn churned(w: &FocusWorld) -> anyhow::Result<&crate::soak::ChurnReport> {
+    w.churn
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("the system was not churned in this scenario"))
+}
+
+#[then("no request failed during the churn")]
+async fn churn_no_errors(w: &mut FocusWorld) -> Step {
+    let r = churned(w)?;
+    ensure_that!(!r.opened.is_empty(), "the churn opened no investigation");
+    ensure_that!(
+        r.errors.is_empty(),
+        "{} of {} churn requests failed; first: {}",
+        r.errors.len(),
+        r.latencies.len(),
+        r.errors.first().cloned().unwrap_or_default()
+    );
+    Ok(())
+}
+
+#[then("configure latency did not drift")]
+async fn churn_no_drift(w: &mut FocusWorld) -> Step {
+    let r = churned(w)?;
+    let t = &w.suite.config.profile.thresholds;
+    let (first, last) = r.drift();
+    // Coarse: relative to the first window, with the absolute SLO as a floor.
+    let bound = first.mul_f64(t.latency_drift_factor).max(t.configure_p99);
+    ensure_that!(
+        last <= bound,
+        "configure latency drifted: p99 {last:?} in the last window, {first:?} in the first (bound {bound:?})"
+    );
+    Ok(())
+}
+
+#[then("freed stream ports were reused")]
+async fn churn_ports_reused(w: &mut FocusWorld) -> Step {
+    let r = churned(w)?;
+    let workers = w.suite.config.profile.limits.soak_workers;
+    // Each worker holds at most one investigation at a time; allow for the
+    // moments a cancel is still completing.
+    let allowed = workers * 2;
+    ensure_that!(
+        r.ports.len() <= allowed,
+        "{} distinct stream ports for {} investigations by {workers} clients: freed slots are not reused (allowed {allowed})",
+        r.ports.len(),
+        r.opened.len()
+    );
+    Ok(())
+}
+
+#[then("nothing the churn opened remains")]
+async fn churn_nothing_left(w: &mut FocusWorld) -> Step {
+    let r = churned(w)?;
+    let left: Vec<String> = w
+        .suite
+        .cluster
+        .investigation_ids()
+        .await?
+        .into_iter()
+        .filter(|id| r.opened.contains(id))
+        .collect();
+    ensure_that!(
+        left.is_empty(),
+        "churned investigations remain: {}",
+        left.join(", ")
+    );
+    Ok(())
+}
+
+#[then("the Focus Server pod did not restart")]
+async fn server_not_restarted(w: &mut FocusWorld) -> Step {
+    let now = w.suite.cluster.focus_server_pods().await?;
+    let before = &w.server_pods;
+    let same = |a: &crate::cluster::ServerPod| {
+        before
+            .iter()
+            .any(|b| b.uid == a.uid && b.restarts == a.restarts)
+    };
+    ensure_that!(
+        !before.is_empty() && now.iter().all(same) && now.len() == before.len(),
+        "Focus Server restarted during the run: before {before:?}, now {now:?}"
+    );
+    Ok(())
+}
