@@ -92,7 +92,8 @@ pub struct ServerConfig {
     /// Path prefix of every route, e.g. `/focus-server` (empty: none).
     pub prefix: String,
     /// Add kube-sim-only annotations (pod lifecycle, connection counts, its own Deployment).
-    /// Set by [`crate::Sandbox::start`] when it starts kube-sim; off against a real cluster.
+    /// Set by [`crate::Sandbox::start`] when it starts kube-sim, or when the existing
+    /// cluster's version names kube-sim; off against a real cluster.
     pub sim_conventions: bool,
 }
 

@@ -41,7 +41,8 @@ pub struct SandboxOptions {
     /// Port on 127.0.0.1 (0: any free port).
     pub port: u16,
     /// The server's tunables (slots, idle time, PRR, ...). `prefix` and
-    /// `sim_conventions` are set from the fields above.
+    /// `sim_conventions` are set from the fields above (with `kubeconfig`, the
+    /// conventions are on only if the cluster's version names kube-sim).
     pub server: ServerConfig,
 }
 
@@ -112,6 +113,13 @@ async fn client_from_kubeconfig(text: &str) -> anyhow::Result<Client> {
     Client::try_from(config).context("building the Kubernetes client")
 }
 
+async fn is_kube_sim(client: &Client) -> bool {
+    client
+        .apiserver_version()
+        .await
+        .is_ok_and(|v| v.git_version.contains("kube-sim"))
+}
+
 async fn ensure_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
     let api: Api<Namespace> = Api::all(client.clone());
     if api.get_opt(name).await?.is_some() {
@@ -168,6 +176,11 @@ impl Sandbox {
             .with_context(|| format!("writing {}", kubeconfig_path.display()))?;
 
         let client = client_from_kubeconfig(&kubeconfig_text).await?;
+        if sim.is_none() {
+            // An existing cluster may still be a kube-sim started elsewhere: it says so
+            // in its version. A real cluster never gets the kube-sim conventions.
+            server_cfg.sim_conventions = is_kube_sim(&client).await;
+        }
         ensure_namespace(&client, &opts.namespace).await?;
 
         let state = AppState::new(
