@@ -92,12 +92,26 @@ impl Catalogue {
         }
     }
 
-    /// Connects or disconnects the fiber; connecting starts a new ongoing recording.
+    /// Connects or disconnects the fiber. Disconnecting finishes the ongoing recording
+    /// (it stays in the catalogue); connecting starts a new one.
     pub fn set_fiber(&mut self, connected: bool, now: i64) {
-        if connected && !self.fiber_connected {
-            self.ongoing_since = now;
+        match (self.fiber_connected, connected) {
+            (true, false) => self.recordings.push(Recording {
+                start: self.ongoing_since,
+                end: Some(now.max(self.ongoing_since)),
+                prr: self.prr,
+            }),
+            (false, true) => self.ongoing_since = now,
+            _ => {}
         }
         self.fiber_connected = connected;
+    }
+
+    /// Back to the default recordings (the ongoing one, if connected, again started
+    /// [`ONGOING_BACKFILL_SECS`] ago).
+    pub fn reset_recordings(&mut self, cfg: &ServerConfig, now: Timestamp) {
+        self.recordings = default_recordings(now, cfg.recording_days, cfg.prr);
+        self.ongoing_since = now.as_second() - ONGOING_BACKFILL_SECS;
     }
 
     /// Every recording, the ongoing one included while the fiber is connected.
@@ -219,7 +233,20 @@ mod tests {
         assert_eq!(pairs, vec![[n - ONGOING_BACKFILL_SECS, -1]]);
         let mut off = cat.clone();
         off.set_fiber(false, n);
-        assert!(off.find(n - 600, n - 60, n, Profile::AsRequired).is_none());
+        // What was recorded until the disconnection stays.
+        assert!(off.find(n - 600, n - 60, n, Profile::AsRequired).is_some());
+        assert!(
+            off.find(n + 1, n + 60, n + 120, Profile::AsRequired)
+                .is_none()
+        );
+        off.set_fiber(true, n + 100);
+        assert_eq!(off.in_range(n + 50, n + 200, n + 200), vec![[n + 100, -1]]);
+        off.reset_recordings(&ServerConfig::default(), now);
+        assert_eq!(
+            off.in_range(n - 3600, n, n),
+            vec![[n - ONGOING_BACKFILL_SECS, -1]]
+        );
+        off.set_fiber(false, n);
         assert!(off.live_metadata(Profile::AsRequired).is_err());
         let placeholder = off.live_metadata(Profile::AsObserved).expect("200");
         assert_eq!(placeholder["sw_version"], "waiting for fiber");

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::catalogue::{Recording, default_recordings};
+use crate::catalogue::Recording;
 use crate::defects::Defect;
 use crate::error::AppError;
 use crate::manifests::PodFailure;
@@ -100,9 +100,8 @@ pub fn set_recordings(s: &AppState, req: RecordingsRequest) -> Result<Value, App
 
 /// `DELETE /_sandbox/recordings`: back to the default catalogue.
 pub fn reset_recordings(s: &AppState) -> Value {
-    let cfg = s.config();
-    let list = default_recordings(Timestamp::now(), cfg.recording_days, cfg.prr);
-    s.update_catalogue(|c| c.recordings = list);
+    let cfg = s.config().clone();
+    s.update_catalogue(|c| c.reset_recordings(&cfg, Timestamp::now()));
     recordings(s)
 }
 
