@@ -390,7 +390,13 @@ async fn two_instances_fifty_node_ports_each_accept_tcp() {
         .expect("watch");
     let refused = tokio::net::TcpStream::connect((a.node_ips()[0], pa[0])).await;
     assert!(refused.is_err(), "port closed once no Running pod backs it");
+    let still_open = (a.node_ips()[1], pa[1]);
+    assert!(tokio::net::TcpStream::connect(still_open).await.is_ok());
     a.shutdown().await;
+    assert!(
+        tokio::net::TcpStream::connect(still_open).await.is_err(),
+        "shutdown closes every node port"
+    );
     b.shutdown().await;
 }
 
