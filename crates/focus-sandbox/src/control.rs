@@ -143,7 +143,7 @@ pub fn pod_failure(s: &AppState) -> Value {
 }
 
 /// `PUT /_sandbox/next-pod-failure`: the next investigation's processing pod fails
-/// (kube-sim only: 409 against a real cluster).
+/// (kube-sim only: 400 against a real cluster).
 pub fn set_pod_failure(s: &AppState, req: PodFailureRequest) -> Result<Value, AppError> {
     if !s.config().sim_conventions {
         return Err(AppError::BadRequest(
