@@ -112,6 +112,13 @@ pub fn node_name(pod: &Value) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
+/// Not yet force-deleted (no `deletionGracePeriodSeconds: 0`).
+pub fn not_force_deleted(obj: &Value) -> bool {
+    obj.at("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .is_none_or(|g| g > 0)
+}
+
 pub fn is_deleting(obj: &Value) -> bool {
     obj.at("/metadata/deletionTimestamp").is_some()
 }

@@ -229,3 +229,47 @@ async fn not_ready_node_freezes_its_pods() {
     wait_pod(&pods, "app=frozen", |p| phase(p) == "Running").await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eviction_and_node_loss() {
+    let (sim, client) = start(SimConfig::fast()).await;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let jobs: Api<Job> = Api::default_namespaced(client.clone());
+    let p = pods
+        .create(&PostParams::default(), &pod("evictee", json!({}), 0))
+        .await
+        .expect("created");
+    wait_pod(&pods, "app=evictee", |p| phase(p) == "Running").await;
+    pods.evict("evictee", &Default::default())
+        .await
+        .expect("evicted");
+    let gone = await_condition(
+        pods.clone(),
+        "evictee",
+        conditions::is_deleted(p.metadata.uid.as_deref().expect("uid")),
+    );
+    tokio::time::timeout(WAIT, gone)
+        .await
+        .expect("evicted pod gone")
+        .expect("watch");
+
+    // losing the node of a Job's pod fails that pod (backoffLimit 0 → the Job fails)
+    jobs.create(&PostParams::default(), &job("lost", json!({}), 0))
+        .await
+        .expect("created");
+    let p = wait_pod(&pods, "job-name=lost", |p| phase(p) == "Running").await;
+    let node = p.spec.and_then(|s| s.node_name).expect("bound");
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    nodes
+        .delete(&node, &DeleteParams::default())
+        .await
+        .expect("node deleted");
+    let failed = await_condition(jobs.clone(), "lost", |j: Option<&Job>| {
+        j.and_then(|j| j.status.as_ref()).and_then(|s| s.failed) == Some(1)
+    });
+    tokio::time::timeout(WAIT, failed)
+        .await
+        .expect("pod loss counted")
+        .expect("watch");
+    sim.shutdown().await;
+}

@@ -109,6 +109,9 @@ pub async fn handle(
         Some("log") if *rt == resources::PODS && *method == Method::GET => {
             return log(cluster, t, q);
         }
+        Some("eviction") if *rt == resources::PODS && *method == Method::POST => {
+            return evict(cluster, t, body);
+        }
         Some(_) => return Err(ApiError::UnknownPath),
     };
     match (method.clone(), t.name.as_deref()) {
@@ -443,6 +446,24 @@ fn scale(
         }
         _ => Err(ApiError::MethodNotAllowed),
     }
+}
+
+/// `POST …/pods/NAME/eviction` (policy/v1 Eviction; no PodDisruptionBudgets exist, so
+/// every eviction is allowed and deletes the pod gracefully).
+fn evict(cluster: &Cluster, t: &Target, body: &[u8]) -> Result<Response, ApiError> {
+    let ns = t.namespace.clone().unwrap_or_default();
+    let name = t.name.as_deref().ok_or(ApiError::UnknownPath)?;
+    let eviction = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        parse_body(body)?
+    };
+    let opts = DeleteOptions::from_body(eviction.get("deleteOptions").unwrap_or(&json!({})));
+    cluster.delete(&t.rt, &ns, name, &opts)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
 }
 
 fn log(cluster: &Cluster, t: &Target, q: &HashMap<String, String>) -> Result<Response, ApiError> {

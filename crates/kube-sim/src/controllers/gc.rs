@@ -65,6 +65,9 @@ pub enum GcAction {
     DeleteInNamespace(ResourceType, String, String),
     /// A terminating namespace is empty: clear its finalizers.
     FinishNamespace(String),
+    /// A pod bound to a node that no longer exists: fail it and force-delete it
+    /// (upstream pod GC).
+    DeleteOrphanedPod(String, String),
 }
 
 /// Decide garbage collection work from all objects.
@@ -78,7 +81,21 @@ pub fn plan(all: &[(ResourceType, &Value)]) -> Vec<GcAction> {
         .map(|(_, o)| podspec::name(o))
         .collect();
     let mut ns_nonempty: HashSet<&str> = HashSet::new();
+    let nodes: HashSet<&str> = all
+        .iter()
+        .filter(|(rt, _)| *rt == resources::NODES)
+        .map(|(_, o)| podspec::name(o))
+        .collect();
     for (rt, o) in all {
+        if *rt == resources::PODS
+            && podspec::node_name(o).is_some_and(|n| !nodes.contains(n))
+            && podspec::not_force_deleted(o)
+        {
+            out.push(GcAction::DeleteOrphanedPod(
+                podspec::namespace(o).to_string(),
+                podspec::name(o).to_string(),
+            ));
+        }
         let owners = podspec::owner_uids(o);
         for u in &owners {
             owners_with_deps.insert(u);
@@ -166,6 +183,30 @@ impl Controller for GarbageCollector {
                         podspec::remove_finalizer(&mut c, "foregroundDeletion");
                         Ok(c)
                     });
+                }
+                GcAction::DeleteOrphanedPod(ns, name) => {
+                    let now = cluster.store.clock().now_rfc3339();
+                    let _ = cluster
+                        .store
+                        .update(&resources::PODS, &ns, &name, false, |_, p| {
+                            if !podspec::is_terminal(p) {
+                                p["status"]["phase"] = serde_json::json!("Failed");
+                                crate::controllers::scheduler::set_condition(
+                                    p,
+                                    &now,
+                                    "DisruptionTarget",
+                                    "True",
+                                    Some("DeletionByPodGC"),
+                                    Some("PodGC: node no longer exists"),
+                                );
+                            }
+                            Ok(())
+                        });
+                    let force = crate::store::DeleteRequest {
+                        grace_seconds: 0,
+                        ..Default::default()
+                    };
+                    let _ = cluster.store.delete(&resources::PODS, &ns, &name, &force);
                 }
                 GcAction::FinishNamespace(ns) => {
                     let _ = cluster
