@@ -78,13 +78,11 @@ async fn seventeenth_gpu_pod_waits_for_a_free_slice() {
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
     let events: Api<Event> = Api::default_namespaced(client.clone());
     for i in 0..16 {
-        let ann = if i == 0 {
-            json!({kube_sim::ANNOTATION_RUN_FOR: "3s"})
-        } else {
-            json!({})
-        };
-        let mut p = pod(&format!("gpu-{i}"), ann, 1);
-        p.metadata.labels = Some(BTreeMap::from([("set".to_string(), "gpu".to_string())]));
+        let mut p = pod(&format!("gpu-{i}"), json!({}), 1);
+        p.metadata
+            .labels
+            .get_or_insert_default()
+            .insert("set".to_string(), "gpu".to_string());
         pods.create(&PostParams::default(), &p)
             .await
             .expect("created");
@@ -111,7 +109,13 @@ async fn seventeenth_gpu_pod_waits_for_a_free_slice() {
     assert!(cond.iter().any(|c| c.type_ == "PodScheduled"
         && c.status == "False"
         && c.reason.as_deref() == Some("Unschedulable")));
-    // gpu-0 finishes after 3 s; then gpu-16 gets its slice
+    // gpu-0 finishes (run-for set on a running pod ends it now); gpu-16 gets its slice
+    wait_pod(&pods, "app=gpu-0", |p| phase(p) == "Running").await;
+    let end_now =
+        Patch::Merge(json!({"metadata": {"annotations": {kube_sim::ANNOTATION_RUN_FOR: "0s"}}}));
+    pods.patch("gpu-0", &PatchParams::default(), &end_now)
+        .await
+        .expect("annotated");
     wait_pod(&pods, "app=gpu-16", |p| phase(p) == "Running").await;
     assert_eq!(phase(&pods.get("gpu-0").await.expect("pod")), "Succeeded");
     sim.shutdown().await;
