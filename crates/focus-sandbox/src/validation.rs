@@ -334,7 +334,7 @@ fn at_inclusive_limit(req: &ConfigureRequest, cfg: &ServerConfig) -> Option<&'st
     }
     let nfft_limits: &[i64] = match req.view_type {
         view_type::SINGLECHANNEL => &[128, 65536],
-        view_type::WATERFALL => &[],
+        view_type::WATERFALL => &[1],
         _ => &[32, 2048],
     };
     if req.nfft_selection.is_some_and(|n| nfft_limits.contains(&n)) {

@@ -296,8 +296,28 @@ async fn https_with_prefix() {
         url.starts_with("https://127.0.0.1:") && url.ends_with("/focus-server"),
         "{url}"
     );
-    assert!(h.sandbox.cert_pem().is_some());
     assert_eq!(h.send(reqwest::Method::GET, "/ack", None).await.0, 200);
+    // A client that trusts exactly the generated certificate verifies it.
+    let pem = h.sandbox.cert_pem().expect("certificate");
+    let cert = reqwest::Certificate::from_pem(pem.as_bytes()).expect("pem");
+    let strict = reqwest::Client::builder()
+        .tls_certs_only([cert])
+        .build()
+        .expect("client");
+    let resp = strict
+        .get(format!("{url}/ack"))
+        .send()
+        .await
+        .expect("verified TLS");
+    assert_eq!(resp.status().as_u16(), 200);
+    // One that trusts nothing refuses it: the certificate is self-signed.
+    assert!(
+        reqwest::Client::new()
+            .get(format!("{url}/ack"))
+            .send()
+            .await
+            .is_err()
+    );
     assert_eq!(
         h.send(reqwest::Method::GET, "/channels", None).await,
         (200, json!({"lowest_channel": 1, "highest_channel": 2337}))
