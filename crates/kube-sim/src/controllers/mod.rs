@@ -37,6 +37,10 @@ pub trait Controller: Send + 'static {
     fn debounce(&self) -> Duration {
         Duration::ZERO
     }
+    /// Release resources at shutdown; `run` awaits the returned tasks before it ends.
+    fn stop(&mut self) -> Vec<JoinHandle<()>> {
+        Vec::new()
+    }
 }
 
 /// Run a controller until shutdown: reconcile after observed changes (coalesced and
@@ -106,6 +110,9 @@ pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duratio
             due = None;
             full = false;
         }
+    }
+    for t in c.stop() {
+        let _ = t.await;
     }
     tracing::debug!(controller = c.name(), "stopped");
 }

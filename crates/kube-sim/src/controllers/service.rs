@@ -166,6 +166,10 @@ impl PortManager {
             }));
         }
         let n = tasks.len();
+        if n == 0 {
+            // nothing bound (e.g. the old listener is still closing): retry next reconcile
+            return 0;
+        }
         self.open.insert(
             port,
             Listening {
@@ -177,11 +181,17 @@ impl PortManager {
         n
     }
 
-    fn close_port(&mut self, port: u16) {
-        if let Some(l) = self.open.remove(&port) {
-            for t in l.accept_tasks {
-                t.abort();
+    /// Stop accepting on a port; the returned tasks end (closing their listeners) soon
+    /// after — await them to know the port is closed.
+    fn close_port(&mut self, port: u16) -> Vec<JoinHandle<()>> {
+        match self.open.remove(&port) {
+            Some(l) => {
+                for t in &l.accept_tasks {
+                    t.abort();
+                }
+                l.accept_tasks
             }
+            None => Vec::new(),
         }
     }
 
@@ -195,7 +205,7 @@ impl Drop for PortManager {
     fn drop(&mut self) {
         let ports: Vec<u16> = self.open.keys().copied().collect();
         for p in ports {
-            self.close_port(p);
+            drop(self.close_port(p));
         }
     }
 }
@@ -246,6 +256,11 @@ impl Controller for PortManager {
         std::time::Duration::from_millis(10)
     }
 
+    fn stop(&mut self) -> Vec<JoinHandle<()>> {
+        let ports: Vec<u16> = self.open.keys().copied().collect();
+        ports.into_iter().flat_map(|p| self.close_port(p)).collect()
+    }
+
     fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
         let desired = cluster.store.read(|v| {
             let services: Vec<&Value> = v
@@ -268,9 +283,18 @@ impl Controller for PortManager {
             .collect();
         for p in stale {
             if let Some(svc) = self.open.get(&p).map(|l| l.service.clone()) {
-                self.close_port(p);
+                let closing = self.close_port(p);
                 if !self.open.values().any(|l| l.service == svc) {
-                    set_listening(cluster, &svc, false);
+                    // announce "not listening" only once the listeners are really gone
+                    let weak = self.cluster_weak.clone();
+                    tokio::spawn(async move {
+                        for t in closing {
+                            let _ = t.await;
+                        }
+                        if let Some(c) = weak.as_ref().and_then(std::sync::Weak::upgrade) {
+                            set_listening(&c, &svc, false);
+                        }
+                    });
                 }
             }
         }
