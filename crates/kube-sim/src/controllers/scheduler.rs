@@ -442,6 +442,46 @@ mod tests {
     }
 
     #[test]
+    fn taints_tolerations_and_node_selector() {
+        let mut a = node("a", 8);
+        a.taints = vec![json!({"key": "dedicated", "value": "gpu", "effect": "NoSchedule"})];
+        let plain = gpu_pod();
+        match decide(&plain, std::slice::from_ref(&a)) {
+            Decision::Unschedulable(m) => assert!(
+                m.contains("1 node(s) had untolerated taint {dedicated: gpu}"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let mut tolerant = gpu_pod();
+        tolerant["spec"]["tolerations"] = json!([{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]);
+        assert_eq!(
+            decide(&tolerant, std::slice::from_ref(&a)),
+            Decision::Bind("a".into())
+        );
+        let mut everything = gpu_pod();
+        everything["spec"]["tolerations"] = json!([{"operator": "Exists"}]);
+        assert_eq!(
+            decide(&everything, std::slice::from_ref(&a)),
+            Decision::Bind("a".into())
+        );
+        let mut b = node("b", 8);
+        b.labels.insert("zone".into(), json!("x"));
+        let mut picky = gpu_pod();
+        picky["spec"]["nodeSelector"] = json!({"zone": "y"});
+        assert!(
+            matches!(decide(&picky, &[b.clone()]), Decision::Unschedulable(m) if m.contains("didn't match Pod's node affinity/selector"))
+        );
+        picky["spec"]["nodeSelector"] = json!({"zone": "x"});
+        assert_eq!(decide(&picky, &[b]), Decision::Bind("b".into()));
+        let mut sick = node("c", 8);
+        sick.ready = false;
+        assert!(
+            matches!(decide(&gpu_pod(), &[sick]), Decision::Unschedulable(m) if m.contains("{node.kubernetes.io/not-ready: }"))
+        );
+    }
+
+    #[test]
     fn max_pods() {
         let mut a = node("a", 8);
         a.pods = 110;
