@@ -378,6 +378,11 @@ fn default_pod(pod: &mut Value) {
     {
         for c in cs {
             set_default(c, "/terminationMessagePath", json!("/dev/termination-log"));
+            if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
+                for p in ports {
+                    set_default(p, "/protocol", json!("TCP"));
+                }
+            }
             set_default(c, "/terminationMessagePolicy", json!("File"));
             let latest = c["image"].as_str().is_some_and(|i| {
                 i.ends_with(":latest") || !i.rsplit('/').next().unwrap_or(i).contains(':')

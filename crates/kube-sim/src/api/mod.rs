@@ -4,6 +4,7 @@
 mod discovery;
 mod objects;
 mod openapi;
+mod protobuf;
 pub mod table;
 
 use std::collections::HashMap;
