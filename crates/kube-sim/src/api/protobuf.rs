@@ -307,10 +307,18 @@ fn schema(msg: &str) -> &'static [F] {
             const S: &[F] = &[f(1, "apiGroup", Str), f(2, "kind", Str), f(3, "name", Str)];
             S
         }
-        _ => {
-            const S: &[F] = &[];
+        "ResourceQuota" => {
+            const S: &[F] = &[
+                f(1, "metadata", Msg("ObjectMeta")),
+                f(2, "spec", Msg("ResourceQuotaSpec")),
+            ];
             S
         }
+        "ResourceQuotaSpec" => {
+            const S: &[F] = &[f(1, "hard", MapQty), r(2, "scopes", Str)];
+            S
+        }
+        _ => &[],
     }
 }
 
