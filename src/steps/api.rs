@@ -10,6 +10,7 @@ use crate::investigation::{ConfigureRequest, ViewType, check_invariants};
 use crate::world::{FocusWorld, Step};
 
 #[given("the environment's channels, sampling rate and recordings are known")]
+#[given("הערוצים, קצב הדגימה וההקלטות של הסביבה ידועים")]
 async fn facts_known(w: &mut FocusWorld) -> Step {
     w.facts = availability::gather(&w.suite.api).await?;
     Ok(())
@@ -18,6 +19,9 @@ async fn facts_known(w: &mut FocusWorld) -> Step {
 /// `a live multichannel investigation is requested with channels.min = lowest - 1`
 #[when(
     regex = r"^an? (live|historic) (multichannel|singlechannel|waterfall) investigation is requested with (.+)$"
+)]
+#[when(
+    regex = r"^מתבקשת חקירה (live|historic) בתצוגת (multichannel|singlechannel|waterfall) עם (.+)$"
 )]
 async fn request_with(w: &mut FocusWorld, mode: String, view: String, edits: String) -> Step {
     let view: ViewType = view.parse().map_err(anyhow::Error::msg)?;
@@ -33,6 +37,7 @@ async fn request_with(w: &mut FocusWorld, mode: String, view: String, edits: Str
 #[when(
     regex = r"^an? (live|historic) (multichannel|singlechannel|waterfall) investigation is opened$"
 )]
+#[when(regex = r"^נפתחת חקירה (live|historic) בתצוגת (multichannel|singlechannel|waterfall)$")]
 async fn open_view(w: &mut FocusWorld, mode: String, view: String) -> Step {
     let view: ViewType = view.parse().map_err(anyhow::Error::msg)?;
     let mut req = ConfigureRequest::live_view(view);
@@ -49,6 +54,7 @@ async fn open_view(w: &mut FocusWorld, mode: String, view: String) -> Step {
 }
 
 #[then("the investigation is opened")]
+#[then("החקירה נפתחת")]
 async fn investigation_opened(w: &mut FocusWorld) -> Step {
     let resp = w.last_response()?;
     ensure_that!(
@@ -64,6 +70,7 @@ async fn investigation_opened(w: &mut FocusWorld) -> Step {
 
 /// `the request is rejected with 400 naming "channels"` (several names: any of them).
 #[then(regex = r#"^the request is rejected with (\d{3}) naming (.+)$"#)]
+#[then(regex = r"^הבקשה נדחית עם (\d{3}) ומציינת את (.+)$")]
 async fn rejected_naming(w: &mut FocusWorld, status: u16, names: String) -> Step {
     let resp = w.last_response()?;
     ensure_that!(
@@ -83,6 +90,7 @@ async fn rejected_naming(w: &mut FocusWorld, status: u16, names: String) -> Step
 
 /// `the request is refused with 404 saying "No recording found in given time range"`
 #[then(regex = r#"^the request is refused with (\d{3}) saying "(.+)"$"#)]
+#[then(regex = r#"^הבקשה מסורבת עם (\d{3}) והודעה "(.+)"$"#)]
 async fn refused_saying(w: &mut FocusWorld, status: u16, text: String) -> Step {
     let resp = w.last_response()?;
     ensure_that!(
@@ -94,6 +102,7 @@ async fn refused_saying(w: &mut FocusWorld, status: u16, text: String) -> Step {
 }
 
 #[then("no investigation objects were created")]
+#[then("לא נוצרו אובייקטים של חקירה")]
 async fn nothing_created(w: &mut FocusWorld) -> Step {
     let since = w
         .sent_at
@@ -108,6 +117,7 @@ async fn nothing_created(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the response's fields are consistent with the request")]
+#[then("שדות התשובה תואמים לבקשה")]
 async fn response_consistent(w: &mut FocusWorld) -> Step {
     let resp = w.last_response()?;
     let request = resp
@@ -124,6 +134,7 @@ async fn response_consistent(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the investigation's pod carries the requested time window")]
+#[then("ה-Pod של החקירה נושא את טווח הזמנים המבוקש")]
 async fn pod_has_window(w: &mut FocusWorld) -> Step {
     let (start, end) = (w.fact("rec.start")?, w.fact("rec.end")?);
     let job = w.current()?.objects().stream_job;
@@ -144,6 +155,7 @@ async fn pod_has_window(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the investigation's pod carries no time window")]
+#[then("ה-Pod של החקירה אינו נושא טווח זמנים")]
 async fn pod_has_no_window(w: &mut FocusWorld) -> Step {
     let job = w.current()?.objects().stream_job;
     w.suite
@@ -172,6 +184,9 @@ fn arg_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 #[then(
     regex = r"^the recordings listed for (the recorded window|the window between recordings|a window partly overlapping a recording) are (none|some)$"
 )]
+#[then(
+    regex = r"^ההקלטות הרשומות עבור (החלון המוקלט|החלון שבין ההקלטות|חלון החופף חלקית להקלטה) הן (none|some)$"
+)]
 async fn recordings_listed(w: &mut FocusWorld, window: String, expect: String) -> Step {
     let (s, e) = window_of(w, &window)?;
     let recs = availability::recordings(&w.suite.api, s, e).await?;
@@ -185,6 +200,9 @@ async fn recordings_listed(w: &mut FocusWorld, window: String, expect: String) -
 #[when(
     regex = r"^a historic investigation is requested for (the recorded window|the window between recordings|a window partly overlapping a recording)$"
 )]
+#[when(
+    regex = r"^מתבקשת חקירה היסטורית עבור (החלון המוקלט|החלון שבין ההקלטות|חלון החופף חלקית להקלטה)$"
+)]
 async fn historic_for(w: &mut FocusWorld, window: String) -> Step {
     let (s, e) = window_of(w, &window)?;
     w.open(ConfigureRequest::historic(s, e)).await?;
@@ -193,8 +211,13 @@ async fn historic_for(w: &mut FocusWorld, window: String) -> Step {
 
 fn window_of(w: &FocusWorld, which: &str) -> anyhow::Result<(i64, i64)> {
     Ok(match which {
-        "the recorded window" => (w.fact("rec.start")?, w.fact("rec.end")?),
-        "the window between recordings" => (w.fact("gap.start")?, w.fact("gap.end")?),
+        // The Hebrew steps name the same windows: החלון המוקלט, החלון שבין ההקלטות.
+        "the recorded window" | "החלון המוקלט" => {
+            (w.fact("rec.start")?, w.fact("rec.end")?)
+        }
+        "the window between recordings" | "החלון שבין ההקלטות" => {
+            (w.fact("gap.start")?, w.fact("gap.end")?)
+        }
         _ => {
             // Starts inside the gap and ends inside the next recording: partial overlap.
             let gap_end = w.fact("gap.end")?;
@@ -204,6 +227,7 @@ fn window_of(w: &FocusWorld, which: &str) -> anyhow::Result<(i64, i64)> {
 }
 
 #[given("the live stream is available")]
+#[given("הזרם החי זמין")]
 async fn live_available(w: &mut FocusWorld) -> Step {
     let live = w.suite.api.live_metadata().await?;
     let prr = live.body.get("prr").and_then(|p| p.as_f64()).unwrap_or(0.0);

@@ -7,6 +7,7 @@ use crate::investigation::ConfigureRequest;
 use crate::world::{FocusWorld, Step};
 
 #[given("Focus Server is answering")]
+#[given("Focus Server עונה")]
 async fn server_answers(w: &mut FocusWorld) -> Step {
     let ack = w.suite.api.ack().await?;
     ensure_that!(
@@ -18,7 +19,9 @@ async fn server_answers(w: &mut FocusWorld) -> Step {
 }
 
 #[given("a live investigation is opened")]
+#[given("נפתחת חקירה חיה")]
 #[when("a live investigation is opened")]
+#[when("נפתחת חקירה חיה")]
 async fn open_live(w: &mut FocusWorld) -> Step {
     let resp = w.open(ConfigureRequest::live()).await?;
     ensure_that!(
@@ -30,13 +33,16 @@ async fn open_live(w: &mut FocusWorld) -> Step {
 }
 
 #[given("that investigation is cancelled")]
+#[given("החקירה הזו מבוטלת")]
 #[when("that investigation is cancelled")]
+#[when("החקירה הזו מבוטלת")]
 async fn cancel(w: &mut FocusWorld) -> Step {
     w.cancel_current().await?;
     Ok(())
 }
 
 #[then("none of its objects remain")]
+#[then("לא נותר אף אחד מהאובייקטים שלה")]
 async fn nothing_remains(w: &mut FocusWorld) -> Step {
     let o = w
         .cancelled

@@ -7,6 +7,7 @@ use crate::footprint;
 use crate::world::{FocusWorld, Step};
 
 #[then("the response carries a job id, a stream port and a stream URL")]
+#[then("התשובה מכילה job id, פורט זרם ו-stream URL")]
 async fn response_identifies_investigation(w: &mut FocusWorld) -> Step {
     let o = w.current()?;
     ensure_that!(!o.job_id.trim().is_empty(), "job_id is empty");
@@ -20,6 +21,7 @@ async fn response_identifies_investigation(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the investigation's Job exists under its exact name")]
+#[then("ה-Job של החקירה קיים בשמו המדויק")]
 async fn job_exists(w: &mut FocusWorld) -> Step {
     let name = w.current()?.objects().stream_job;
     let deadline = w.suite.config.profile.deadlines.object_appears;
@@ -28,6 +30,7 @@ async fn job_exists(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the investigation's pod is Running within the deadline")]
+#[then("ה-Pod של החקירה במצב Running בתוך זמן היעד")]
 async fn pod_running(w: &mut FocusWorld) -> Step {
     let name = w.current()?.objects().stream_job;
     let deadline = w.suite.config.profile.deadlines.pod_running;
@@ -36,6 +39,7 @@ async fn pod_running(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the investigation's Service exposes the stream port as its node port")]
+#[then("ה-Service של החקירה חושף את פורט הזרם כ-NodePort שלו")]
 async fn service_node_port(w: &mut FocusWorld) -> Step {
     let o = w.current()?;
     let name = o.objects().service;
@@ -66,6 +70,7 @@ impl FocusWorld {
 }
 
 #[then("the investigation's Jobs have the required restart and retention policy")]
+#[then("ל-Jobs של החקירה יש מדיניות ה-restart והשמירה הנדרשת")]
 async fn jobs_policy(w: &mut FocusWorld) -> Step {
     let o = w.current()?.objects();
     let deadline = w.suite.config.profile.deadlines.object_appears;
@@ -86,6 +91,7 @@ async fn jobs_policy(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the investigation's pod belongs to its Job")]
+#[then("ה-Pod של החקירה שייך ל-Job שלה")]
 async fn pod_belongs(w: &mut FocusWorld) -> Step {
     let job = w.current()?.objects().stream_job;
     let pod = w
@@ -97,6 +103,7 @@ async fn pod_belongs(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the investigation's Job is active with no terminal condition")]
+#[then("ה-Job של החקירה פעיל ללא מצב סופי")]
 async fn job_active(w: &mut FocusWorld) -> Step {
     let job = w.current()?.objects().stream_job;
     w.suite
@@ -108,6 +115,7 @@ async fn job_active(w: &mut FocusWorld) -> Step {
 }
 
 #[when("the investigation's pod is deleted")]
+#[when("ה-Pod של החקירה נמחק")]
 async fn delete_own_pod(w: &mut FocusWorld) -> Step {
     let job = w.current()?.objects().stream_job;
     let pod = w
@@ -123,6 +131,7 @@ async fn delete_own_pod(w: &mut FocusWorld) -> Step {
 }
 
 #[then(regex = r#"^the investigation's Job fails with reason "([A-Za-z]+)" within the deadline$"#)]
+#[then(regex = r#"^ה-Job של החקירה נכשל עם הסיבה "([A-Za-z]+)" בתוך זמן היעד$"#)]
 async fn job_fails(w: &mut FocusWorld, reason: String) -> Step {
     let job = w.current()?.objects().stream_job;
     let deadline = w.suite.config.profile.deadlines.pod_running;
@@ -143,16 +152,19 @@ async fn job_fails(w: &mut FocusWorld, reason: String) -> Step {
 }
 
 #[then("the investigation requests and is limited to exactly one GPU slice")]
+#[then("החקירה מבקשת פרוסת GPU אחת בדיוק ומוגבלת לה")]
 async fn one_gpu_slice(w: &mut FocusWorld) -> Step {
     no_violations(footprint::gpu_slice(&w.stream_job().await?))
 }
 
 #[then("the investigation has a memory request and limit")]
+#[then("לחקירה יש בקשת זיכרון ומגבלת זיכרון")]
 async fn memory_set(w: &mut FocusWorld) -> Step {
     no_violations(footprint::memory(&w.stream_job().await?))
 }
 
 #[then("the investigation mounts the recordings storage")]
+#[then("החקירה מחברת את אחסון ההקלטות")]
 async fn storage_mounted(w: &mut FocusWorld) -> Step {
     no_violations(footprint::recordings_storage(&w.stream_job().await?))
 }

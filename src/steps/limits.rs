@@ -12,12 +12,14 @@ use crate::world::{FocusWorld, Step};
 const STREAM_PORT_BASE: u16 = 12300;
 
 #[when("the required number of live investigations is opened in parallel")]
+#[when("המספר הנדרש של חקירות חיות נפתח במקביל")]
 async fn open_required(w: &mut FocusWorld) -> Step {
     let l = w.suite.config.profile.limits.clone();
     run_batch(w, l.parallel_investigations, l.client_concurrency).await
 }
 
 #[when("as many live investigations as the latency sample size are opened")]
+#[when("נפתחות חקירות חיות כגודל מדגם ההשהיה")]
 async fn open_latency_sample(w: &mut FocusWorld) -> Step {
     let l = w.suite.config.profile.limits.clone();
     run_batch(w, l.latency_samples, l.client_concurrency).await
@@ -47,6 +49,7 @@ fn report(w: &FocusWorld) -> anyhow::Result<&CapacityReport> {
 }
 
 #[then("every one of them is Running with a reachable stream port")]
+#[then("כל אחת מהן במצב Running עם פורט זרם נגיש")]
 async fn all_reachable(w: &mut FocusWorld) -> Step {
     let r = report(w)?;
     if r.ceiling() < r.wanted {
@@ -57,6 +60,7 @@ async fn all_reachable(w: &mut FocusWorld) -> Step {
 }
 
 #[then("their job ids and stream ports are all distinct")]
+#[then("ה-job ids ופורטי הזרם שלהן שונים כולם")]
 async fn all_distinct(w: &mut FocusWorld) -> Step {
     let r = report(w)?;
     ensure_that!(
@@ -67,6 +71,7 @@ async fn all_distinct(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the configure latency p99 is within the profile's bound")]
+#[then("ה-p99 של השהיית configure בתוך הגבול של הפרופיל")]
 async fn configure_p99(w: &mut FocusWorld) -> Step {
     let bound = w.suite.config.profile.thresholds.configure_p99;
     let s = summarize(&report(w)?.configure);
@@ -81,6 +86,7 @@ async fn configure_p99(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the pod start p99 is within the profile's bound")]
+#[then("ה-p99 של עליית ה-Pod בתוך הגבול של הפרופיל")]
 async fn pod_start_p99(w: &mut FocusWorld) -> Step {
     let bound = w.suite.config.profile.thresholds.pod_start_p99;
     let r = report(w)?;
@@ -102,6 +108,7 @@ async fn pod_start_p99(w: &mut FocusWorld) -> Step {
 }
 
 #[when("the configured number of clients each open a live investigation at the same moment")]
+#[when("המספר המוגדר של לקוחות פותחים כל אחד חקירה חיה באותו רגע")]
 async fn concurrent_clients(w: &mut FocusWorld) -> Step {
     let n = w.suite.config.profile.limits.concurrent_clients;
     // Everyone at once: the client concurrency is the number of clients.
@@ -109,6 +116,7 @@ async fn concurrent_clients(w: &mut FocusWorld) -> Step {
 }
 
 #[then("every client's investigation was accepted")]
+#[then("החקירה של כל לקוח התקבלה")]
 async fn all_accepted(w: &mut FocusWorld) -> Step {
     let r = report(w)?;
     ensure_that!(
@@ -122,6 +130,7 @@ async fn all_accepted(w: &mut FocusWorld) -> Step {
 }
 
 #[given("every free stream port is held by another Service")]
+#[given("כל פורט זרם פנוי מוחזק על ידי Service אחר")]
 async fn hold_all_ports(w: &mut FocusWorld) -> Step {
     let slots = u16::try_from(w.suite.config.profile.limits.stream_slots).unwrap_or(u16::MAX);
     loop {

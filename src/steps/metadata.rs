@@ -11,6 +11,7 @@ use crate::world::{FocusWorld, Step};
 const NEVER_OPENED: &str = "999-999999999";
 
 #[when("its metadata is requested")]
+#[when("ה-metadata שלה מתבקש")]
 async fn metadata_of_current(w: &mut FocusWorld) -> Step {
     let job_id = match (w.opened.last(), w.cancelled.last()) {
         (Some(o), _) => o.job_id.clone(),
@@ -22,12 +23,14 @@ async fn metadata_of_current(w: &mut FocusWorld) -> Step {
 }
 
 #[when("the metadata of a job id that was never opened is requested")]
+#[when("מתבקש ה-metadata של job id שמעולם לא נפתח")]
 async fn metadata_unknown(w: &mut FocusWorld) -> Step {
     w.last = Some(w.suite.api.metadata(NEVER_OPENED).await?);
     Ok(())
 }
 
 #[then("the metadata describes the investigation")]
+#[then("ה-metadata מתאר את החקירה")]
 async fn metadata_describes(w: &mut FocusWorld) -> Step {
     let o = w.current()?;
     let resp = w.last_response()?;
@@ -49,6 +52,7 @@ async fn metadata_describes(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the metadata is not found")]
+#[then("ה-metadata לא נמצא")]
 async fn metadata_not_found(w: &mut FocusWorld) -> Step {
     let resp = w.last_response()?;
     ensure_that!(
@@ -61,12 +65,14 @@ async fn metadata_not_found(w: &mut FocusWorld) -> Step {
 }
 
 #[when("the published API description is fetched")]
+#[when("תיאור ה-API המפורסם נשלף")]
 async fn fetch_openapi(w: &mut FocusWorld) -> Step {
     w.last = Some(w.suite.api.openapi().await?);
     Ok(())
 }
 
 #[then("it lists every endpoint and configure field of the contract")]
+#[then("הוא מפרט כל endpoint וכל שדה configure של החוזה")]
 async fn openapi_matches(w: &mut FocusWorld) -> Step {
     let resp = w.last_response()?;
     ensure_that!(

@@ -12,6 +12,7 @@ use crate::world::{FocusWorld, Step};
 const STREAM_PORT_BASE: u16 = 12300;
 
 #[when("two live investigations are opened")]
+#[when("נפתחות שתי חקירות חיות")]
 async fn open_two(w: &mut FocusWorld) -> Step {
     for _ in 0..2 {
         let resp = w.open(ConfigureRequest::live()).await?;
@@ -25,6 +26,7 @@ async fn open_two(w: &mut FocusWorld) -> Step {
 }
 
 #[then("their stream ports differ")]
+#[then("פורטי הזרם שלהן שונים")]
 async fn ports_differ(w: &mut FocusWorld) -> Step {
     let ports: Vec<u16> = w.opened.iter().map(|o| o.stream_port).collect();
     let mut distinct = ports.clone();
@@ -38,6 +40,7 @@ async fn ports_differ(w: &mut FocusWorld) -> Step {
 }
 
 #[then("each investigation's Service exposes its stream port as its node port")]
+#[then("ה-Service של כל חקירה חושף את פורט הזרם שלה כ-NodePort שלו")]
 async fn each_service_node_port(w: &mut FocusWorld) -> Step {
     for o in &w.opened {
         let name = o.objects().service;
@@ -52,6 +55,7 @@ async fn each_service_node_port(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the stream port is 12300 plus the slot in its job id")]
+#[then("פורט הזרם הוא 12300 ועוד ה-slot שב-job id שלה")]
 async fn port_is_slot_based(w: &mut FocusWorld) -> Step {
     let o = w.current()?;
     let slot: u16 = o
@@ -70,6 +74,7 @@ async fn port_is_slot_based(w: &mut FocusWorld) -> Step {
 }
 
 #[then("it has the stream port of the cancelled investigation")]
+#[then("יש לה את פורט הזרם של החקירה שבוטלה")]
 async fn port_reused(w: &mut FocusWorld) -> Step {
     let freed = w
         .cancelled
@@ -85,12 +90,14 @@ async fn port_reused(w: &mut FocusWorld) -> Step {
 }
 
 #[given("the environment's configured addresses resolve and answer")]
+#[given("הכתובות המוגדרות של הסביבה נפתרות ועונות")]
 async fn addresses_answer(w: &mut FocusWorld) -> Step {
     w.suite.preflight_addresses().await?;
     Ok(())
 }
 
 #[then("the stream URL is http:// and the IP address of a Ready node")]
+#[then("ה-stream URL הוא http:// וכתובת ה-IP של Node במצב Ready")]
 async fn stream_url_is_node(w: &mut FocusWorld) -> Step {
     let ip = net::stream_url_ip(&w.current()?.stream_url)?;
     let nodes = w.suite.cluster.ready_node_addresses().await?;
@@ -102,6 +109,7 @@ async fn stream_url_is_node(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the stream port accepts TCP connections at the stream address within the deadline")]
+#[then("פורט הזרם מקבל חיבורי TCP בכתובת הזרם בתוך זמן היעד")]
 async fn stream_port_accepts(w: &mut FocusWorld) -> Step {
     let o = w.current()?;
     let ip = net::stream_url_ip(&o.stream_url)?;

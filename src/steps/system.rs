@@ -13,6 +13,7 @@ const STREAM_PORT_BASE: u16 = 12300;
 const MAX_SLOTS: u16 = 200;
 
 #[given("the live stream is disconnected")]
+#[given("הזרם החי מנותק")]
 async fn fiber_off(w: &mut FocusWorld) -> Step {
     w.suite.set_fiber(false).await?;
     w.faults.push(Fault::FiberDisconnected);
@@ -20,6 +21,7 @@ async fn fiber_off(w: &mut FocusWorld) -> Step {
 }
 
 #[when("the live stream is reconnected")]
+#[when("הזרם החי מחובר מחדש")]
 async fn fiber_on(w: &mut FocusWorld) -> Step {
     w.suite.set_fiber(true).await?;
     w.faults.retain(|f| *f != Fault::FiberDisconnected);
@@ -27,6 +29,7 @@ async fn fiber_on(w: &mut FocusWorld) -> Step {
 }
 
 #[given("the environment has no recordings")]
+#[given("אין בסביבה הקלטות")]
 async fn no_recordings(w: &mut FocusWorld) -> Step {
     w.suite.set_recordings(&[]).await?;
     w.faults.push(Fault::RecordingsReplaced);
@@ -34,12 +37,14 @@ async fn no_recordings(w: &mut FocusWorld) -> Step {
 }
 
 #[when("a live investigation is requested")]
+#[when("מתבקשת חקירה חיה")]
 async fn request_live(w: &mut FocusWorld) -> Step {
     w.open(ConfigureRequest::live()).await?;
     Ok(())
 }
 
 #[when("a historic investigation is requested for the last day")]
+#[when("מתבקשת חקירה היסטורית עבור היום האחרון")]
 async fn request_last_day(w: &mut FocusWorld) -> Step {
     let now = crate::availability::now();
     w.open(ConfigureRequest::historic(now - 86_400, now - 3_600))
@@ -48,6 +53,7 @@ async fn request_last_day(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the live metadata says the live stream is unavailable")]
+#[then("ה-live metadata מציין שהזרם החי אינו זמין")]
 async fn live_metadata_unavailable(w: &mut FocusWorld) -> Step {
     let live = w.suite.api.live_metadata().await?;
     ensure_that!(
@@ -59,6 +65,7 @@ async fn live_metadata_unavailable(w: &mut FocusWorld) -> Step {
 }
 
 #[given("another Service holds the stream port the server would pick next")]
+#[given("Service אחר מחזיק את פורט הזרם שהשרת היה בוחר בפעם הבאה")]
 async fn hold_next_port(w: &mut FocusWorld) -> Step {
     let port = w
         .suite
@@ -71,6 +78,7 @@ async fn hold_next_port(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the investigation did not get the held port")]
+#[then("החקירה לא קיבלה את הפורט המוחזק")]
 async fn not_the_held_port(w: &mut FocusWorld) -> Step {
     let held: Vec<u16> = w
         .faults
@@ -89,6 +97,7 @@ async fn not_the_held_port(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the investigation's Jobs and Service all exist")]
+#[then("ה-Jobs וה-Service של החקירה קיימים כולם")]
 async fn all_three_exist(w: &mut FocusWorld) -> Step {
     let o = w.current()?.objects();
     let mut missing = Vec::new();
@@ -109,6 +118,7 @@ async fn all_three_exist(w: &mut FocusWorld) -> Step {
 }
 
 #[given("the Focus Server pod is Running without restarts")]
+#[given("ה-Pod של Focus Server במצב Running ללא הפעלות מחדש")]
 async fn server_pod_healthy(w: &mut FocusWorld) -> Step {
     let pods = w
         .suite
@@ -125,6 +135,7 @@ async fn server_pod_healthy(w: &mut FocusWorld) -> Step {
 }
 
 #[given("the environment holds no investigation but ours, or reports the others when it is shared")]
+#[given("בסביבה אין חקירה מלבד שלנו, או שהאחרות מדווחות כשהיא משותפת")]
 async fn clean_or_reported(w: &mut FocusWorld) -> Step {
     let foreign: Vec<String> = w
         .suite
@@ -153,6 +164,7 @@ async fn clean_or_reported(w: &mut FocusWorld) -> Step {
 }
 
 #[when("the system is churned for the soak duration")]
+#[when("המערכת עוברת פתיחות וביטולים לאורך משך ה-soak")]
 async fn churn(w: &mut FocusWorld) -> Step {
     let l = w.suite.config.profile.limits.clone();
     if w.server_pods.is_empty() {
@@ -182,6 +194,7 @@ fn churned(w: &FocusWorld) -> anyhow::Result<&crate::soak::ChurnReport> {
 }
 
 #[then("no request failed during the churn")]
+#[then("אף בקשה לא נכשלה במהלך הפתיחות והביטולים")]
 async fn churn_no_errors(w: &mut FocusWorld) -> Step {
     let r = churned(w)?;
     ensure_that!(!r.opened.is_empty(), "the churn opened no investigation");
@@ -196,6 +209,7 @@ async fn churn_no_errors(w: &mut FocusWorld) -> Step {
 }
 
 #[then("configure latency did not drift")]
+#[then("השהיית configure לא נסחפה")]
 async fn churn_no_drift(w: &mut FocusWorld) -> Step {
     let r = churned(w)?;
     let t = &w.suite.config.profile.thresholds;
@@ -210,6 +224,7 @@ async fn churn_no_drift(w: &mut FocusWorld) -> Step {
 }
 
 #[then("freed stream ports were reused")]
+#[then("פורטי זרם שהתפנו שימשו מחדש")]
 async fn churn_ports_reused(w: &mut FocusWorld) -> Step {
     let r = churned(w)?;
     let workers = w.suite.config.profile.limits.soak_workers;
@@ -226,6 +241,7 @@ async fn churn_ports_reused(w: &mut FocusWorld) -> Step {
 }
 
 #[then("nothing the churn opened remains")]
+#[then("לא נותר דבר ממה שנפתח בפתיחות והביטולים")]
 async fn churn_nothing_left(w: &mut FocusWorld) -> Step {
     let r = churned(w)?;
     let left: Vec<String> = w
@@ -245,6 +261,7 @@ async fn churn_nothing_left(w: &mut FocusWorld) -> Step {
 }
 
 #[then("the Focus Server pod did not restart")]
+#[then("ה-Pod של Focus Server לא הופעל מחדש")]
 async fn server_not_restarted(w: &mut FocusWorld) -> Step {
     let now = w.suite.cluster.focus_server_pods().await?;
     let before = &w.server_pods;

@@ -8,26 +8,26 @@ Feature: Live and historic data availability
     Given Focus Server is answering
     And the environment's channels, sampling rate and recordings are known
 
-  @id:api-live-data-opens @live @PZ-13547 @PZ-13562
+  @id:api-live-data-opens @live @PZ-13547 @PZ-13562 @scope:api-validation-live-data
   Scenario: Live data present: a live investigation opens without a time window
     Given the live stream is available
     When a live multichannel investigation is opened
     Then the investigation is opened
     And the investigation's pod carries no time window
 
-  @id:api-recordings-agree-recorded @historic @PZ-13564
+  @id:api-recordings-agree-recorded @historic @PZ-13564 @scope:api-validation-historic-data
   Scenario: The recorded window is listed and accepted
     Then the recordings listed for the recorded window are some
     When a historic investigation is requested for the recorded window
     Then the investigation is opened
 
-  @id:api-recordings-agree-partial @historic @PZ-13564
+  @id:api-recordings-agree-partial @historic @PZ-13564 @scope:api-validation-historic-data
   Scenario: A window partly overlapping a recording is listed and accepted
     Then the recordings listed for a window partly overlapping a recording are some
     When a historic investigation is requested for a window partly overlapping a recording
     Then the investigation is opened
 
-  @id:api-recordings-agree-empty @historic @PZ-13564 @PZ-14019
+  @id:api-recordings-agree-empty @historic @PZ-13564 @PZ-14019 @scope:api-validation-historic-data
   Scenario: A window between recordings is neither listed nor accepted
     Then the recordings listed for the window between recordings are none
     When a historic investigation is requested for the window between recordings

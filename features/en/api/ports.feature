@@ -1,4 +1,4 @@
-@api @ports
+@api @ports @scope:api-validation-port-free
 Feature: Stream port allocation
   Each investigation takes the lowest free slot; its stream port is 12300 + slot and is
   the node port of its Service. Two investigations never share a port, and a port is

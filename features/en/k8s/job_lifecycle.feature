@@ -1,4 +1,4 @@
-@k8s @lifecycle
+@k8s @lifecycle @scope:k8s-job-lifecycle
 Feature: Investigation job lifecycle
   Every investigation that Focus Server opens is one Kubernetes Job, with its cleanup
   Job and a NodePort Service, in the Focus Server namespace. The suite follows an

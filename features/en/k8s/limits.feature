@@ -8,25 +8,25 @@ Feature: System limits
   Background:
     Given Focus Server is answering
 
-  @id:k8s-200-in-parallel @PZ-14088
+  @id:k8s-200-in-parallel @PZ-14088 @scope:k8s-limits-parallel-jobs
   Scenario: The required number of investigations run in parallel
     When the required number of live investigations is opened in parallel
     Then every one of them is Running with a reachable stream port
     And their job ids and stream ports are all distinct
 
-  @id:k8s-latency-slo @network
+  @id:k8s-latency-slo @network @scope:k8s-limits-network
   Scenario: Configure and pod start latencies stay within their bounds
     When as many live investigations as the latency sample size are opened
     Then the configure latency p99 is within the profile's bound
     And the pod start p99 is within the profile's bound
 
-  @id:k8s-concurrent-clients @network
+  @id:k8s-concurrent-clients @network @scope:k8s-limits-network
   Scenario: Many clients configuring at the same moment are all served
     When the configured number of clients each open a live investigation at the same moment
     Then every client's investigation was accepted
     And their job ids and stream ports are all distinct
 
-  @id:k8s-stream-ports-exhausted @network @ports @fault:kubernetes
+  @id:k8s-stream-ports-exhausted @network @ports @fault:kubernetes @scope:k8s-limits-resources
   Scenario: With every stream port taken the next investigation is refused cleanly
     Given every free stream port is held by another Service
     When a live investigation is requested

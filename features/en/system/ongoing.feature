@@ -1,4 +1,4 @@
-@system @ongoing @slow @serial
+@system @ongoing @slow @serial @scope:system-ongoing
 Feature: Long-running stability
   A system that runs for a long time keeps serving: investigations are opened and
   cancelled for the soak duration (seconds on the sandbox, hours on staging) without

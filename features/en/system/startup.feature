@@ -1,4 +1,4 @@
-@system @startup @serial
+@system @startup @serial @scope:system-startup
 Feature: Clean startup
   An environment that first comes up clean brings up its first investigation ("bring up
   Baby"). Where the environment is exclusive to the run (the sandbox, a dedicated DEV) it

@@ -1,0 +1,38 @@
+# language: he
+@api @time-range @historic @scope:api-validation-time-range @lang-he
+תכונה: אימות טווח זמנים
+  חקירה היסטורית מציינת חלון בשניות epoch: שני הגבולות או אף אחד מהם (אף אחד
+  פירושו חי), זמן התחלה לפני זמן סיום, לא שלילי, לא בעתיד, וחלון שיש בו הקלטות.
+  החלונות נמצאים דרך /recordings_in_time_range ולעולם אינם קבועים בקוד, כך
+  שאותם תרחישים רצים בכל סביבה.
+
+  רקע:
+    בהינתן Focus Server עונה
+    וגם הערוצים, קצב הדגימה וההקלטות של הסביבה ידועים
+
+  @id:api-time-range-rejected
+  תבנית תרחיש: טווח זמנים שמפר את הכללים נדחה (<case>)
+    כאשר מתבקשת חקירה historic בתצוגת multichannel עם <changes>
+    אז הבקשה נדחית עם 400 ומציינת את "start_time" או "end_time"
+    וגם לא נוצרו אובייקטים של חקירה
+
+    דוגמאות:
+      | case          | changes                                         |
+      | reversed      | start_time = rec.end; end_time = rec.start      |
+      | equal         | end_time = rec.start                            |
+      | negative      | start_time = -100; end_time = -1                |
+      | only-start    | end_time = null                                 |
+      | only-end      | start_time = null                               |
+      | future        | start_time = now + 3600; end_time = now + 7200  |
+
+  @id:api-time-range-no-recording
+  תרחיש: חלון בלי הקלטות מסורב ואינו מפעיל דבר
+    כאשר מתבקשת חקירה היסטורית עבור החלון שבין ההקלטות
+    אז הבקשה מסורבת עם 404 והודעה "No recording found in given time range"
+    וגם לא נוצרו אובייקטים של חקירה
+
+  @id:api-time-range-recorded-window
+  תרחיש: חלון עם הקלטות פותח חקירה היסטורית
+    כאשר מתבקשת חקירה היסטורית עבור החלון המוקלט
+    אז החקירה נפתחת
+    וגם ה-Pod של החקירה נושא את טווח הזמנים המבוקש
