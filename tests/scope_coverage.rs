@@ -1,0 +1,171 @@
+//! The scope document and the scenarios agree: every IN-SCOPE key of `docs/scope.md` is
+//! covered by at least one scenario (`@scope:<key>`, on the scenario, its rule or its
+//! feature), no scenario names a key the document does not define, and every scenario
+//! names at least one key. Checked for the whole `features/` tree (English and Hebrew)
+//! and for each language on its own.
+//!
+//! The checker is tested on fixtures that break each rule (`tests/fixtures/scope/`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use cucumber::gherkin::{Feature, GherkinEnv};
+
+/// The IN-SCOPE keys: every Markdown table row whose first cell is a backticked key.
+fn scope_keys(scope_md: &str) -> BTreeSet<String> {
+    scope_md
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .filter(|(_, after)| after.trim_start().starts_with('|'))
+        .map(|(key, _)| key.to_string())
+        .collect()
+}
+
+fn feature_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            feature_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "feature") {
+            out.push(p);
+        }
+    }
+}
+
+/// Every coverage problem of the feature files under `features` against `scope_md`.
+fn check_coverage(scope_md: &str, features: &Path) -> Vec<String> {
+    let keys = scope_keys(scope_md);
+    let mut problems = Vec::new();
+    if keys.is_empty() {
+        problems.push("the scope document defines no key".to_string());
+    }
+    let mut covered: BTreeMap<String, usize> = BTreeMap::new();
+    let mut files = Vec::new();
+    feature_files(features, &mut files);
+    for path in files {
+        let feature = match Feature::parse_path(&path, GherkinEnv::default()) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(format!("{}: does not parse: {e}", path.display()));
+                continue;
+            }
+        };
+        let mut scenarios: Vec<(&[String], _)> =
+            feature.scenarios.iter().map(|s| (&[][..], s)).collect();
+        for rule in &feature.rules {
+            scenarios.extend(rule.scenarios.iter().map(|s| (&rule.tags[..], s)));
+        }
+        for (rule_tags, sc) in scenarios {
+            let named: BTreeSet<&str> = feature
+                .tags
+                .iter()
+                .chain(rule_tags)
+                .chain(&sc.tags)
+                .filter_map(|t| t.strip_prefix("scope:"))
+                .collect();
+            let at = format!("{}:{} `{}`", path.display(), sc.position.line, sc.name);
+            if named.is_empty() {
+                problems.push(format!("{at} names no @scope: key"));
+            }
+            for key in named {
+                if keys.contains(key) {
+                    *covered.entry(key.to_string()).or_default() += 1;
+                } else {
+                    problems.push(format!("{at} names the unknown key @scope:{key}"));
+                }
+            }
+        }
+    }
+    for key in &keys {
+        if !covered.contains_key(key) {
+            problems.push(format!(
+                "IN-SCOPE key `{key}` has no scenario under {}",
+                features.display()
+            ));
+        }
+    }
+    problems
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scope_doc() -> String {
+    std::fs::read_to_string(root().join("docs/scope.md")).expect("docs/scope.md")
+}
+
+#[test]
+fn the_scope_document_defines_its_keys() {
+    let keys = scope_keys(&scope_doc());
+    for key in [
+        "k8s-job-lifecycle",
+        "k8s-resources-memory",
+        "api-validation-time-range",
+        "api-validation-ip",
+        "system-startup",
+        "system-ongoing",
+    ] {
+        assert!(keys.contains(key), "docs/scope.md lost the key {key}: {keys:?}");
+    }
+}
+
+#[test]
+fn every_scope_key_is_covered_in_both_languages_and_no_unknown_key_is_named() {
+    let doc = scope_doc();
+    for dir in ["features", "features/en", "features/he"] {
+        let problems = check_coverage(&doc, &root().join(dir));
+        assert!(problems.is_empty(), "{dir}:\n{}", problems.join("\n"));
+    }
+}
+
+fn fixture(name: &str) -> Vec<String> {
+    let dir = root().join("tests/fixtures/scope");
+    let doc = std::fs::read_to_string(dir.join("scope.md")).expect("fixture scope.md");
+    check_coverage(&doc, &dir.join(name))
+}
+
+#[test]
+fn fixture_scope_document_defines_exactly_its_table_keys() {
+    let doc = std::fs::read_to_string(root().join("tests/fixtures/scope/scope.md")).expect("md");
+    let keys: Vec<String> = scope_keys(&doc).into_iter().collect();
+    assert_eq!(keys, ["fx-covered", "fx-other"]);
+}
+
+#[test]
+fn a_fully_covered_fixture_passes() {
+    let problems = fixture("ok");
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn an_in_scope_key_without_a_scenario_fails() {
+    let problems = fixture("uncovered");
+    assert!(
+        problems.iter().any(|p| p.starts_with("IN-SCOPE key `fx-other` has no scenario")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_scenario_naming_an_unknown_key_fails() {
+    let problems = fixture("unknown-key");
+    assert!(
+        problems.iter().any(|p| p.ends_with("names the unknown key @scope:fx-typo")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_scenario_naming_no_key_fails() {
+    let problems = fixture("untagged");
+    assert!(
+        problems.iter().any(|p| p.ends_with("`Untagged` names no @scope: key")),
+        "{problems:#?}"
+    );
+}
