@@ -48,7 +48,13 @@ fn cases(sc: &Scenario) -> BTreeSet<String> {
             continue;
         };
         match header.iter().position(|h| h == "case") {
-            Some(col) => out.extend(table.rows.iter().skip(1).filter_map(|r| r.get(col).cloned())),
+            Some(col) => out.extend(
+                table
+                    .rows
+                    .iter()
+                    .skip(1)
+                    .filter_map(|r| r.get(col).cloned()),
+            ),
             // Without a `case` column, rows are paired by their position.
             None => out.extend((1..table.rows.len()).map(|i| format!("row-{i}"))),
         }
@@ -72,11 +78,8 @@ fn collect(dir: &Path) -> (BTreeMap<String, Twin>, Vec<String>) {
                 continue;
             }
         };
-        let mut scenarios: Vec<(&[String], &Scenario)> = feature
-            .scenarios
-            .iter()
-            .map(|s| (&[][..], s))
-            .collect();
+        let mut scenarios: Vec<(&[String], &Scenario)> =
+            feature.scenarios.iter().map(|s| (&[][..], s)).collect();
         for rule in &feature.rules {
             scenarios.extend(rule.scenarios.iter().map(|s| (&rule.tags[..], s)));
         }
@@ -121,7 +124,10 @@ fn check_parity(en_dir: &Path, he_dir: &Path) -> Vec<String> {
     }
     for (id, e) in &en {
         let Some(h) = he.get(id) else {
-            problems.push(format!("@id:{id} exists in English only ({})", e.file.display()));
+            problems.push(format!(
+                "@id:{id} exists in English only ({})",
+                e.file.display()
+            ));
             continue;
         };
         if e.file != h.file {
@@ -146,7 +152,10 @@ fn check_parity(en_dir: &Path, he_dir: &Path) -> Vec<String> {
     }
     for (id, h) in &he {
         if !en.contains_key(id) {
-            problems.push(format!("@id:{id} exists in Hebrew only ({})", h.file.display()));
+            problems.push(format!(
+                "@id:{id} exists in Hebrew only ({})",
+                h.file.display()
+            ));
         }
     }
     problems
@@ -164,7 +173,11 @@ fn fixture(name: &str) -> Vec<String> {
 #[test]
 fn the_suite_s_features_are_in_parity() {
     let problems = check_parity(&root().join("features/en"), &root().join("features/he"));
-    assert!(problems.is_empty(), "parity problems:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "parity problems:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -177,12 +190,16 @@ fn twins_that_differ_only_in_language_and_xray_keys_are_in_parity() {
 fn an_id_in_one_language_only_fails() {
     let problems = fixture("id-english-only");
     assert!(
-        problems.iter().any(|p| p == "@id:fx-second exists in English only (x.feature)"),
+        problems
+            .iter()
+            .any(|p| p == "@id:fx-second exists in English only (x.feature)"),
         "{problems:#?}"
     );
     let problems = fixture("id-hebrew-only");
     assert!(
-        problems.iter().any(|p| p == "@id:fx-extra exists in Hebrew only (x.feature)"),
+        problems
+            .iter()
+            .any(|p| p == "@id:fx-extra exists in Hebrew only (x.feature)"),
         "{problems:#?}"
     );
 }
@@ -191,11 +208,15 @@ fn an_id_in_one_language_only_fails() {
 fn an_examples_case_in_one_language_only_fails() {
     let problems = fixture("case-missing");
     assert!(
-        problems.iter().any(|p| p == "fx-outline/b exists in English only"),
+        problems
+            .iter()
+            .any(|p| p == "fx-outline/b exists in English only"),
         "{problems:#?}"
     );
     assert!(
-        problems.iter().any(|p| p == "fx-outline/c exists in Hebrew only"),
+        problems
+            .iter()
+            .any(|p| p == "fx-outline/c exists in Hebrew only"),
         "{problems:#?}"
     );
 }
@@ -204,11 +225,15 @@ fn an_examples_case_in_one_language_only_fails() {
 fn twins_whose_tags_differ_fail() {
     let problems = fixture("tags-differ");
     assert!(
-        problems.iter().any(|p| p == "@id:fx-first: tag @slow is on the English twin only"),
+        problems
+            .iter()
+            .any(|p| p == "@id:fx-first: tag @slow is on the English twin only"),
         "{problems:#?}"
     );
     assert!(
-        problems.iter().any(|p| p == "@id:fx-first: tag @scope:other is on the Hebrew twin only"),
+        problems
+            .iter()
+            .any(|p| p == "@id:fx-first: tag @scope:other is on the Hebrew twin only"),
         "{problems:#?}"
     );
 }
@@ -217,7 +242,9 @@ fn twins_whose_tags_differ_fail() {
 fn a_twin_in_another_file_fails() {
     let problems = fixture("moved");
     assert!(
-        problems.iter().any(|p| p == "@id:fx-first lives in en/x.feature but in he/y.feature"),
+        problems
+            .iter()
+            .any(|p| p == "@id:fx-first lives in en/x.feature but in he/y.feature"),
         "{problems:#?}"
     );
 }

@@ -111,7 +111,10 @@ fn the_scope_document_defines_its_keys() {
         "system-startup",
         "system-ongoing",
     ] {
-        assert!(keys.contains(key), "docs/scope.md lost the key {key}: {keys:?}");
+        assert!(
+            keys.contains(key),
+            "docs/scope.md lost the key {key}: {keys:?}"
+        );
     }
 }
 
@@ -147,7 +150,9 @@ fn a_fully_covered_fixture_passes() {
 fn an_in_scope_key_without_a_scenario_fails() {
     let problems = fixture("uncovered");
     assert!(
-        problems.iter().any(|p| p.starts_with("IN-SCOPE key `fx-other` has no scenario")),
+        problems
+            .iter()
+            .any(|p| p.starts_with("IN-SCOPE key `fx-other` has no scenario")),
         "{problems:#?}"
     );
 }
@@ -156,7 +161,9 @@ fn an_in_scope_key_without_a_scenario_fails() {
 fn a_scenario_naming_an_unknown_key_fails() {
     let problems = fixture("unknown-key");
     assert!(
-        problems.iter().any(|p| p.ends_with("names the unknown key @scope:fx-typo")),
+        problems
+            .iter()
+            .any(|p| p.ends_with("names the unknown key @scope:fx-typo")),
         "{problems:#?}"
     );
 }
@@ -165,7 +172,9 @@ fn a_scenario_naming_an_unknown_key_fails() {
 fn a_scenario_naming_no_key_fails() {
     let problems = fixture("untagged");
     assert!(
-        problems.iter().any(|p| p.ends_with("`Untagged` names no @scope: key")),
+        problems
+            .iter()
+            .any(|p| p.ends_with("`Untagged` names no @scope: key")),
         "{problems:#?}"
     );
 }
