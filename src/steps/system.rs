@@ -28,9 +28,13 @@ async fn fiber_on(w: &mut FocusWorld) -> Step {
     Ok(())
 }
 
+/// No historic data at all: the live stream stops (which finishes the ongoing
+/// recording) and then every recording is removed. Undone in reverse.
 #[given("the environment has no recordings")]
 #[given("אין בסביבה הקלטות")]
 async fn no_recordings(w: &mut FocusWorld) -> Step {
+    w.suite.set_fiber(false).await?;
+    w.faults.push(Fault::FiberDisconnected);
     w.suite.set_recordings(&[]).await?;
     w.faults.push(Fault::RecordingsReplaced);
     Ok(())

@@ -153,13 +153,6 @@ pub fn check_fields(
     }
 
     let ch = req.channels;
-    if policy.limits_exclusive()
-        && let Some(field) = at_inclusive_limit(req, cfg)
-    {
-        return bad(format!(
-            "Invalid {field}: value at its limit is not accepted"
-        ));
-    }
     if policy.enforces(Rule::ChannelRange) {
         if ch.min < cfg.lowest_channel {
             return bad(format!(
@@ -237,6 +230,15 @@ pub fn check_fields(
         }
     }
 
+    // After the required-parameter check, so a missing or forbidden parameter is
+    // named first.
+    if policy.limits_exclusive()
+        && let Some(field) = at_inclusive_limit(req, cfg)
+    {
+        return bad(format!(
+            "Invalid {field}: value at its limit is not accepted"
+        ));
+    }
     if policy.enforces(Rule::Duration)
         && let Some(d) = req.display_time_axis_duration
         && d <= 0

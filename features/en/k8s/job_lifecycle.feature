@@ -36,5 +36,6 @@ Feature: Investigation job lifecycle
   @id:k8s-cancel-removes-everything
   Scenario: Cancelling an investigation removes its Jobs, Service and pods
     When a live investigation is opened
-    And that investigation is cancelled
+    Then the investigation's Job exists under its exact name
+    When that investigation is cancelled
     Then none of its objects remain
