@@ -161,6 +161,62 @@ fn check_parity(en_dir: &Path, he_dir: &Path) -> Vec<String> {
     problems
 }
 
+/// The files of both directories mirror each other, every Hebrew file starts with
+/// exactly `# language: he` (no BOM, no trailing space, nothing above it) and carries
+/// `@lang-he` on its Feature, and no English file carries a `@lang-*` tag.
+fn check_files(en_dir: &Path, he_dir: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let rel = |dir: &Path| -> BTreeSet<PathBuf> {
+        let mut files = Vec::new();
+        feature_files(dir, &mut files);
+        files
+            .iter()
+            .map(|p| p.strip_prefix(dir).unwrap_or(p).to_path_buf())
+            .collect()
+    };
+    let (en, he) = (rel(en_dir), rel(he_dir));
+    for f in en.difference(&he) {
+        problems.push(format!("en/{} has no Hebrew twin file", f.display()));
+    }
+    for f in he.difference(&en) {
+        problems.push(format!("he/{} has no English twin file", f.display()));
+    }
+    for f in &he {
+        let path = he_dir.join(f);
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+        if first != b"# language: he" {
+            problems.push(format!(
+                "he/{}: the first line must be exactly `# language: he` (no BOM, no trailing space), not {:?}",
+                f.display(),
+                String::from_utf8_lossy(first)
+            ));
+        }
+        match Feature::parse_path(&path, GherkinEnv::default()) {
+            Ok(feature) if !feature.tags.iter().any(|t| t == "lang-he") => {
+                problems.push(format!("he/{}: the Feature lacks @lang-he", f.display()));
+            }
+            Ok(_) => {}
+            Err(e) => problems.push(format!("he/{}: does not parse: {e}", f.display())),
+        }
+    }
+    for f in &en {
+        if let Ok(feature) = Feature::parse_path(en_dir.join(f), GherkinEnv::default()) {
+            let tagged = feature.tags.iter().chain(
+                feature
+                    .scenarios
+                    .iter()
+                    .chain(feature.rules.iter().flat_map(|r| &r.scenarios))
+                    .flat_map(|s| &s.tags),
+            );
+            if let Some(t) = tagged.into_iter().find(|t| t.starts_with("lang-")) {
+                problems.push(format!("en/{}: carries @{t}", f.display()));
+            }
+        }
+    }
+    problems
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -177,6 +233,36 @@ fn the_suite_s_features_are_in_parity() {
         problems.is_empty(),
         "parity problems:\n{}",
         problems.join("\n")
+    );
+}
+
+#[test]
+fn the_suite_s_feature_files_mirror_each_other_and_declare_hebrew() {
+    let problems = check_files(&root().join("features/en"), &root().join("features/he"));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_missing_twin_file_or_a_bad_language_line_fails() {
+    let dir = root().join("tests/fixtures/parity/bad-files");
+    let problems = check_files(&dir.join("en"), &dir.join("he"));
+    for expected in [
+        "en/only-english.feature has no Hebrew twin file",
+        "he/x.feature: the first line must be exactly `# language: he`",
+        "he/x.feature: does not parse",
+        "he/y.feature: the Feature lacks @lang-he",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(expected)),
+            "missing `{expected}` in {problems:#?}"
+        );
+    }
+    assert!(
+        check_files(
+            &root().join("tests/fixtures/parity/ok/en"),
+            &root().join("tests/fixtures/parity/ok/he")
+        )
+        .is_empty()
     );
 }
 
