@@ -91,6 +91,32 @@ fn recount_failures(xml: &str) -> String {
     out
 }
 
+/// Adds the run's provenance as `<properties>` to every testsuite.
+pub fn add_properties(xml: &str, props: &[(&str, String)]) -> String {
+    let mut block = String::from("<properties>");
+    for (k, v) in props {
+        block.push_str(&format!(
+            "<property name=\"{}\" value=\"{}\"/>",
+            escape(k),
+            escape(v)
+        ));
+    }
+    block.push_str("</properties>");
+    let mut out = String::with_capacity(xml.len() + block.len() * 8);
+    let mut rest = xml;
+    while let Some(i) = rest.find("<testsuite ") {
+        let Some(end) = rest[i..].find('>') else {
+            break;
+        };
+        let open_end = i + end + 1;
+        out.push_str(&rest[..open_end]);
+        out.push_str(&block);
+        rest = &rest[open_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Appends a testsuite of the scenarios that were not run, each `skipped` with its reason.
 pub fn add_not_run(xml: &str, not_run: &[(String, String)]) -> String {
     if not_run.is_empty() {

@@ -23,6 +23,7 @@ pub mod net;
 pub mod outcome;
 pub mod plan;
 pub mod register;
+pub mod report;
 pub mod runner;
 pub mod soak;
 pub mod steps;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a latency sample measures.
 pub mod kind {
@@ -22,7 +22,7 @@ pub struct Metrics {
     samples: Mutex<BTreeMap<String, Vec<Duration>>>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     pub count: usize,
     pub p50_ms: f64,

@@ -28,6 +28,7 @@ pub enum Decision {
 #[derive(Debug, Clone)]
 pub struct NotRun {
     pub id: Option<String>,
+    pub tags: Vec<String>,
     pub name: String,
     pub feature: String,
     pub decision: Decision,
@@ -140,6 +141,7 @@ impl Plan {
                 if let Ok(mut v) = self.not_run.lock() {
                     v.push(NotRun {
                         id: row_id(&tags, sc),
+                        tags: tags.clone(),
                         name: sc.name.clone(),
                         feature: feature.name.clone(),
                         decision: d,

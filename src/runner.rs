@@ -18,6 +18,7 @@ use crate::ledger::Ledger;
 use crate::outcome::{Outcomes, ScenarioOutcome, Verdict, row_id};
 use crate::plan::{Decision, NotRun, Plan};
 use crate::register::{Judgement, Register};
+use crate::report::{self, Provenance};
 use crate::suite::{self, RunInfo, Suite, TargetError};
 use crate::world::FocusWorld;
 
@@ -83,6 +84,7 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
 /// Runs the suite with the process' arguments and environment.
 pub async fn run() -> Exit {
     let mut opts = cli::Opts::<_, _, _, SuiteCli>::parsed();
+    let started = jiff::Timestamp::now();
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => return fail(Exit::Config, e),
@@ -203,6 +205,7 @@ pub async fn run() -> Exit {
     let verdicts = judge_all(&outcomes, &register, &suite.config.name);
     let exit = judge(&verdicts, &plan, parse_failed);
     let not_run = plan.not_run();
+    let provenance = provenance(&suite, started).await;
     let exit = match sweep(&suite).await {
         Ok(()) => exit,
         Err(e) => fail(Exit::Failures, format!("{e:#}")),
@@ -225,8 +228,12 @@ pub async fn run() -> Exit {
         eprintln!("focus-scope: could not write metrics.json: {e}");
     }
     embedded.shutdown().await;
-    if let Err(e) = publish(&run, &verdicts, &not_run, exit) {
+    if let Err(e) = publish(&run, &verdicts, &not_run, exit, &provenance) {
         eprintln!("focus-scope: could not publish the reports: {e}");
+    }
+    match write_report(&suite, &provenance, &verdicts, &not_run) {
+        Ok(path) => eprintln!("focus-scope: report {}", path.display()),
+        Err(e) => eprintln!("focus-scope: could not write report.html: {e}"),
     }
     eprintln!(
         "focus-scope: reports in {} (latest also in {})",
@@ -359,6 +366,7 @@ fn publish(
     verdicts: &[(ScenarioOutcome, Judgement)],
     not_run: &[NotRun],
     exit: Exit,
+    provenance: &Provenance,
 ) -> io::Result<()> {
     let status = |j: &Judgement| match j {
         Judgement::Passed => "passed",
@@ -427,7 +435,23 @@ fn publish(
                 (n.id.clone().unwrap_or_else(|| n.name.clone()), reason)
             })
             .collect();
-        let xml = junit::add_not_run(&junit::mark_known_failures(&xml, &marks), &skipped);
+        let props = [
+            ("suite_commit", provenance.suite_commit.clone()),
+            ("profile", provenance.profile.clone()),
+            ("tag_expression", provenance.tag_expression.clone()),
+            ("run_id", provenance.run_id.clone()),
+            (
+                "focus_server_sw_version",
+                provenance.focus_server_version.clone(),
+            ),
+            ("cluster_version", provenance.cluster_version.clone()),
+            ("started", provenance.started.clone()),
+            ("finished", provenance.finished.clone()),
+        ];
+        let xml = junit::add_properties(
+            &junit::add_not_run(&junit::mark_known_failures(&xml, &marks), &skipped),
+            &props,
+        );
         std::fs::write(&junit_path, xml)?;
     }
     for f in [
@@ -443,4 +467,150 @@ fn publish(
         }
     }
     Ok(())
+}
+
+/// The tag expression as the user wrote it (argument or `CUCUMBER_FILTER_TAGS`).
+fn tag_expression_text(default: Option<&str>) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    for (i, a) in args.iter().enumerate() {
+        if let Some(v) = a.strip_prefix("--tags=") {
+            return v.to_string();
+        }
+        if (a == "--tags" || a == "-t")
+            && let Some(v) = args.get(i + 1)
+        {
+            return v.clone();
+        }
+    }
+    std::env::var("CUCUMBER_FILTER_TAGS")
+        .ok()
+        .or_else(|| default.map(String::from))
+        .unwrap_or_else(|| "(all scenarios)".into())
+}
+
+/// Where, what and when: asked of the target while it still runs.
+async fn provenance(suite: &Suite, started: jiff::Timestamp) -> Provenance {
+    let suite_commit = std::env::var("FOCUS_SUITE_COMMIT").ok().unwrap_or_else(|| {
+        std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    });
+    let focus_server_version = match suite.api.live_metadata().await {
+        Ok(r) => r
+            .body
+            .get("sw_version")
+            .and_then(|v| v.as_str())
+            .map(String::from)
+            .unwrap_or_else(|| format!("unknown (/live_metadata answered {})", r.status)),
+        Err(e) => format!("unknown ({e})"),
+    };
+    let cluster_version = suite
+        .cluster
+        .version()
+        .await
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+    Provenance {
+        suite_commit,
+        profile: suite.config.name.clone(),
+        tag_expression: tag_expression_text(suite.config.profile.default_tags.as_deref()),
+        run_id: suite.run.id.clone(),
+        focus_server_version,
+        cluster_version,
+        started: started.to_string(),
+        finished: jiff::Timestamp::now().to_string(),
+    }
+}
+
+/// The report's rows: every scenario that ran, as judged, and every one not run.
+fn report_rows(verdicts: &[(ScenarioOutcome, Judgement)], not_run: &[NotRun]) -> Vec<report::Row> {
+    let scope_of = |tags: &[String]| -> Vec<String> {
+        tags.iter()
+            .filter_map(|t| t.strip_prefix("scope:").map(String::from))
+            .collect()
+    };
+    let mut rows: Vec<report::Row> = verdicts
+        .iter()
+        .map(|(o, j)| {
+            let (status, note) = match j {
+                Judgement::Passed => ("passed", String::new()),
+                Judgement::Failed(m) | Judgement::Mismatch(m) => ("failed", m.clone()),
+                Judgement::KnownFailure { id, reason } => {
+                    ("known-failure", format!("{id}: {reason}"))
+                }
+            };
+            report::Row {
+                id: o.id.clone().unwrap_or_else(|| o.name.clone()),
+                name: o.name.clone(),
+                feature: o.feature.clone(),
+                hebrew: o.tags.iter().any(|t| t == "lang-he"),
+                scope: scope_of(&o.tags),
+                status: status.into(),
+                note,
+            }
+        })
+        .collect();
+    for n in not_run {
+        let (status, note) = match &n.decision {
+            Decision::Skip(w) => ("skipped", w.clone()),
+            Decision::Refuse(w) => ("refused", w.clone()),
+            Decision::Run => continue,
+        };
+        rows.push(report::Row {
+            id: n.id.clone().unwrap_or_else(|| n.name.clone()),
+            name: n.name.clone(),
+            feature: n.feature.clone(),
+            hebrew: n.tags.iter().any(|t| t == "lang-he"),
+            scope: scope_of(&n.tags),
+            status: status.into(),
+            note,
+        });
+    }
+    rows
+}
+
+/// Writes report.html (run directory and output root) and appends to history.jsonl.
+fn write_report(
+    suite: &Suite,
+    provenance: &Provenance,
+    verdicts: &[(ScenarioOutcome, Judgement)],
+    not_run: &[NotRun],
+) -> io::Result<std::path::PathBuf> {
+    let rows = report_rows(verdicts, not_run);
+    let scope_doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scope.md"))
+        .unwrap_or_default();
+    let latency = suite.metrics.all();
+    let history_path = suite.run.output_root.join("history.jsonl");
+    report::append_history(
+        &history_path,
+        &report::HistoryEntry {
+            run_id: suite.run.id.clone(),
+            profile: suite.config.name.clone(),
+            started: provenance.started.clone(),
+            counts: report::counts(&rows),
+            latency: latency.clone(),
+            known_failures: rows
+                .iter()
+                .filter(|r| r.status == "known-failure")
+                .map(|r| r.id.clone())
+                .collect(),
+        },
+    )?;
+    let history = report::read_history(&history_path, &suite.config.name);
+    let html = report::render(
+        provenance,
+        &report::scope_items(&scope_doc),
+        &rows,
+        &latency,
+        suite.cluster.requests_sent(),
+        &history,
+    );
+    let path = suite.run.dir.join("report.html");
+    std::fs::write(&path, &html)?;
+    std::fs::write(suite.run.output_root.join("report.html"), &html)?;
+    Ok(path)
 }
