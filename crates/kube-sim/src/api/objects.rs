@@ -99,21 +99,23 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let decoded;
-    let body: &[u8] = if (*method == Method::POST || *method == Method::PUT)
-        && content_type.contains("protobuf")
-    {
-        // kubectl's typed commands; answered in JSON like everything else
-        if tracing::enabled!(tracing::Level::TRACE) {
-            let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
-            tracing::trace!(body = %hex, "protobuf request body");
-        }
-        decoded = super::protobuf::decode(body)?.to_string().into_bytes();
-        &decoded
-    } else if content_type.contains("cbor") {
-        return Err(ApiError::UnsupportedBody);
-    } else {
-        body
-    };
+    let body: &[u8] =
+        if (*method == Method::POST || *method == Method::PUT || *method == Method::DELETE)
+            && content_type.contains("protobuf")
+            && !body.is_empty()
+        {
+            // kubectl's typed commands; answered in JSON like everything else
+            if tracing::enabled!(tracing::Level::TRACE) {
+                let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
+                tracing::trace!(body = %hex, "protobuf request body");
+            }
+            decoded = super::protobuf::decode(body)?.to_string().into_bytes();
+            &decoded
+        } else if content_type.contains("cbor") {
+            return Err(ApiError::UnsupportedBody);
+        } else {
+            body
+        };
     let sub = match t.sub.as_deref() {
         None => Subresource::Main,
         Some("status") if rt.has_status => Subresource::Status,

@@ -314,6 +314,28 @@ fn schema(msg: &str) -> &'static [F] {
             ];
             S
         }
+        // `kubectl drain` / `delete` through typed clients (DELETE body, eviction)
+        "DeleteOptions" => {
+            const S: &[F] = &[
+                f(1, "gracePeriodSeconds", Int),
+                f(2, "preconditions", Msg("Preconditions")),
+                f(3, "orphanDependents", Bool),
+                f(4, "propagationPolicy", Str),
+                r(5, "dryRun", Str),
+            ];
+            S
+        }
+        "Preconditions" => {
+            const S: &[F] = &[f(1, "uid", Str), f(2, "resourceVersion", Str)];
+            S
+        }
+        "Eviction" => {
+            const S: &[F] = &[
+                f(1, "metadata", Msg("ObjectMeta")),
+                f(2, "deleteOptions", Msg("DeleteOptions")),
+            ];
+            S
+        }
         "ResourceQuotaSpec" => {
             const S: &[F] = &[f(1, "hard", MapQty), r(2, "scopes", Str)];
             S
@@ -583,6 +605,29 @@ mod tests {
         varint((num << 3) | 2, out);
         varint(b.len() as u64, out);
         out.extend_from_slice(b);
+    }
+
+    #[test]
+    fn decodes_kubectl_drain_delete_options() {
+        // kubectl 1.37.1 `drain --force`: DELETE …/pods/NAME with an empty DeleteOptions
+        let mut body = b"k8s\x00\x0a\x13\x0a\x02v1\x12\x0dDeleteOptions".to_vec();
+        body.extend_from_slice(b"\x12\x00\x1a\x00\x22\x00");
+        let v = decode(&body).expect("decodes");
+        assert_eq!(v, json!({"apiVersion": "v1", "kind": "DeleteOptions"}));
+        // with a propagation policy and a grace period
+        let mut opts = Vec::new();
+        varint(1 << 3, &mut opts);
+        varint(30, &mut opts);
+        bytes_field(4, b"Foreground", &mut opts);
+        let mut tm = Vec::new();
+        bytes_field(1, b"v1", &mut tm);
+        bytes_field(2, b"DeleteOptions", &mut tm);
+        let mut body = b"k8s\x00".to_vec();
+        bytes_field(1, &tm, &mut body);
+        bytes_field(2, &opts, &mut body);
+        let v = decode(&body).expect("decodes");
+        assert_eq!(v["gracePeriodSeconds"], json!(30));
+        assert_eq!(v["propagationPolicy"], json!("Foreground"));
     }
 
     #[test]

