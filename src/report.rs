@@ -215,7 +215,7 @@ section.lang-he{{direction:rtl}} code{{font-size:.9em}}
     for item in scope {
         let of = |hebrew: bool| -> Vec<&Row> {
             rows.iter()
-                .filter(|r| r.hebrew == hebrew && r.scope.iter().any(|s| *s == item.key))
+                .filter(|r| r.hebrew == hebrew && r.scope.contains(&item.key))
                 .collect()
         };
         let cell = |rs: &[&Row]| -> String {
