@@ -1,6 +1,6 @@
 //! `focus-scope`: runs the suite (by default against the embedded sandbox) with
 //! cucumber's options, e.g. `focus-scope --tags @k8s`. `focus-scope config` prints the
-//! effective configuration.
+//! effective configuration; `focus-scope scope` the scope matrix of the latest run.
 
 use std::process::ExitCode;
 
@@ -20,6 +20,9 @@ async fn main() -> ExitCode {
                 Exit::Config.into()
             }
         };
+    }
+    if std::env::args().nth(1).as_deref() == Some("scope") {
+        return focus_scope::runner::print_scope_matrix().into();
     }
     focus_scope::runner::run().await.into()
 }

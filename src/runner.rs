@@ -392,6 +392,7 @@ fn publish(
         })).collect::<Vec<_>>(),
         "not_run": not_run.iter().map(|n| serde_json::json!({
             "id": n.id,
+            "tags": n.tags,
             "name": n.name,
             "feature": n.feature,
             "decision": match &n.decision { Decision::Skip(_) => "skipped", Decision::Refuse(_) => "refused", Decision::Run => "run" },
@@ -613,4 +614,82 @@ fn write_report(
     std::fs::write(&path, &html)?;
     std::fs::write(suite.run.output_root.join("report.html"), &html)?;
     Ok(path)
+}
+
+/// `focus-scope scope`: the scope matrix of the latest run (scope item → scenarios in
+/// English and Hebrew → last result), read from its `summary.json`.
+pub fn print_scope_matrix() -> Exit {
+    let root = output_root();
+    let summary: serde_json::Value = match std::fs::read(root.join("summary.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        Some(s) => s,
+        None => {
+            return fail(
+                Exit::Config,
+                format!(
+                    "no run to show: {} has no summary.json (run the suite first)",
+                    root.display()
+                ),
+            );
+        }
+    };
+    let scope_doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scope.md"))
+        .unwrap_or_default();
+    let mut rows: Vec<(String, Vec<String>, bool, String)> = Vec::new();
+    for s in summary["scenarios"].as_array().into_iter().flatten() {
+        let tags: Vec<String> = s["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect();
+        let hebrew = tags.iter().any(|t| t == "lang-he");
+        rows.push((
+            s["id"].as_str().unwrap_or("?").into(),
+            tags,
+            hebrew,
+            s["status"].as_str().unwrap_or("?").into(),
+        ));
+    }
+    for s in summary["not_run"].as_array().into_iter().flatten() {
+        let tags: Vec<String> = s["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect();
+        let hebrew = tags.iter().any(|t| t == "lang-he");
+        rows.push((
+            s["id"].as_str().unwrap_or("?").into(),
+            tags,
+            hebrew,
+            s["decision"].as_str().unwrap_or("?").into(),
+        ));
+    }
+    println!(
+        "scope matrix of run {} ({})",
+        summary["run_id"].as_str().unwrap_or("?"),
+        root.display()
+    );
+    for item in report::scope_items(&scope_doc) {
+        println!("\n{} — {}", item.key, item.item);
+        let tag = format!("scope:{}", item.key);
+        for (label, hebrew) in [("en", false), ("he", true)] {
+            let mine: Vec<String> = rows
+                .iter()
+                .filter(|(_, tags, h, _)| *h == hebrew && tags.contains(&tag))
+                .map(|(id, _, _, st)| format!("{id} [{st}]"))
+                .collect();
+            let shown = if mine.is_empty() {
+                "(not run)".to_string()
+            } else {
+                mine.join(", ")
+            };
+            println!("  {label}: {shown}");
+        }
+    }
+    println!("\nreport: {}", root.join("report.html").display());
+    Exit::Passed
 }
