@@ -304,6 +304,10 @@ impl Controller for JobController {
         false
     }
 
+    fn has_more(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
     fn next_wake(&self) -> Option<Instant> {
         self.backoff
             .values()
@@ -325,7 +329,10 @@ impl Controller for JobController {
         if !full && self.dirty.is_empty() {
             return;
         }
-        let dirty = std::mem::take(&mut self.dirty);
+        let mut dirty = std::mem::take(&mut self.dirty);
+        if !full {
+            super::take_chunk(&mut dirty, &mut self.dirty);
+        }
         let targets: Vec<(String, String)> = if full {
             Vec::new()
         } else {

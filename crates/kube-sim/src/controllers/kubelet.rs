@@ -580,6 +580,10 @@ impl Controller for Kubelet {
         false
     }
 
+    fn has_more(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
     fn next_wake(&self) -> Option<Instant> {
         self.timers.values().map(|t| t.due).min()
     }
@@ -596,6 +600,9 @@ impl Controller for Kubelet {
         }
         if !full && targets.is_empty() {
             return;
+        }
+        if !full {
+            super::take_chunk(&mut targets, &mut self.dirty);
         }
         let work: Vec<(PodKey, Option<Work>)> = cluster.store.read(|v| {
             let ready: HashMap<&str, bool> = v

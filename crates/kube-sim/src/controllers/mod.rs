@@ -33,6 +33,11 @@ pub trait Controller: Send + 'static {
     fn next_wake(&self) -> Option<Instant> {
         None
     }
+    /// Work was left for another reconcile (a large batch is handled in chunks, so API
+    /// requests get the store and a core between chunks).
+    fn has_more(&self) -> bool {
+        false
+    }
     /// Wait this long after a change before reconciling, to batch bursts.
     fn debounce(&self) -> Duration {
         Duration::ZERO
@@ -128,12 +133,34 @@ pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duratio
             }
             due = None;
             full = false;
+            if c.has_more() {
+                due = Some(Instant::now());
+                tokio::task::yield_now().await;
+            }
         }
     }
     for t in c.stop() {
         let _ = t.await;
     }
     tracing::debug!(controller = c.name(), "stopped");
+}
+
+/// Largest number of objects a non-full reconcile handles before yielding.
+pub const RECONCILE_CHUNK: usize = 32;
+
+/// Keep at most `RECONCILE_CHUNK` items of `items`; the rest go to `rest`.
+pub fn take_chunk<T: Clone + Eq + std::hash::Hash>(
+    items: &mut std::collections::HashSet<T>,
+    rest: &mut std::collections::HashSet<T>,
+) {
+    if items.len() <= RECONCILE_CHUNK {
+        return;
+    }
+    let extra: Vec<T> = items.iter().skip(RECONCILE_CHUNK).cloned().collect();
+    for k in extra {
+        items.remove(&k);
+        rest.insert(k);
+    }
 }
 
 /// Start every controller.
