@@ -3,6 +3,9 @@
 
 use serde_json::{Value, json};
 
+/// Stream ports are `STREAM_PORT_BASE + slot`, slots numbered from 1.
+pub const STREAM_PORT_BASE: u16 = 12300;
+
 /// The three objects Focus Server creates per investigation, by exact name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvestigationObjects {

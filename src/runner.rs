@@ -637,36 +637,26 @@ pub fn print_scope_matrix() -> Exit {
     };
     let scope_doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scope.md"))
         .unwrap_or_default();
+    let tags_of = |v: &serde_json::Value| -> Vec<String> {
+        v["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect()
+    };
     let mut rows: Vec<(String, Vec<String>, bool, String)> = Vec::new();
-    for s in summary["scenarios"].as_array().into_iter().flatten() {
-        let tags: Vec<String> = s["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str().map(String::from))
-            .collect();
-        let hebrew = tags.iter().any(|t| t == "lang-he");
-        rows.push((
-            s["id"].as_str().unwrap_or("?").into(),
-            tags,
-            hebrew,
-            s["status"].as_str().unwrap_or("?").into(),
-        ));
-    }
-    for s in summary["not_run"].as_array().into_iter().flatten() {
-        let tags: Vec<String> = s["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str().map(String::from))
-            .collect();
-        let hebrew = tags.iter().any(|t| t == "lang-he");
-        rows.push((
-            s["id"].as_str().unwrap_or("?").into(),
-            tags,
-            hebrew,
-            s["decision"].as_str().unwrap_or("?").into(),
-        ));
+    for (list, status_key) in [("scenarios", "status"), ("not_run", "decision")] {
+        for s in summary[list].as_array().into_iter().flatten() {
+            let tags = tags_of(s);
+            let hebrew = tags.iter().any(|t| t == "lang-he");
+            rows.push((
+                s["id"].as_str().unwrap_or("?").into(),
+                tags,
+                hebrew,
+                s[status_key].as_str().unwrap_or("?").into(),
+            ));
+        }
     }
     println!(
         "scope matrix of run {} ({})",

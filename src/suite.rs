@@ -311,6 +311,16 @@ impl Suite {
         Ok(left)
     }
 
+    /// The stream port the contract's slot rules give the next investigation, within
+    /// the profile's slot count.
+    pub async fn next_free_stream_port(&self) -> anyhow::Result<u16> {
+        let slots = u16::try_from(self.config.profile.limits.stream_slots).unwrap_or(u16::MAX);
+        Ok(self
+            .cluster
+            .next_free_stream_port(crate::investigation::STREAM_PORT_BASE, slots)
+            .await?)
+    }
+
     /// The configured addresses are sane: the API's host resolves (to loopback only
     /// on the sandbox), the API answers, and the Kubernetes API answers.
     pub async fn preflight_addresses(&self) -> anyhow::Result<()> {

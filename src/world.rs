@@ -150,6 +150,13 @@ impl FocusWorld {
         }
     }
 
+    /// The investigation this scenario cancelled last.
+    pub fn last_cancelled(&self) -> anyhow::Result<&OpenedInvestigation> {
+        self.cancelled
+            .last()
+            .ok_or_else(|| anyhow!("no investigation was cancelled in this scenario"))
+    }
+
     /// A fact the scenario needs; its absence is a missing precondition, named.
     pub fn fact(&self, name: &str) -> anyhow::Result<i64> {
         self.facts.get(name).ok_or_else(|| {

@@ -44,10 +44,7 @@ async fn cancel(w: &mut FocusWorld) -> Step {
 #[then("none of its objects remain")]
 #[then("לא נותר אף אחד מהאובייקטים שלה")]
 async fn nothing_remains(w: &mut FocusWorld) -> Step {
-    let o = w
-        .cancelled
-        .last()
-        .ok_or_else(|| anyhow::anyhow!("no investigation was cancelled in this scenario"))?;
+    let o = w.last_cancelled()?;
     let left = w.suite.cluster.remaining(&o.objects()).await?;
     ensure_that!(
         left.is_empty(),

@@ -9,8 +9,6 @@ use crate::faults::Fault;
 use crate::metrics::summarize;
 use crate::world::{FocusWorld, Step};
 
-const STREAM_PORT_BASE: u16 = 12300;
-
 #[when("the required number of live investigations is opened in parallel")]
 #[when("המספר הנדרש של חקירות חיות נפתח במקביל")]
 async fn open_required(w: &mut FocusWorld) -> Step {
@@ -134,14 +132,8 @@ async fn all_accepted(w: &mut FocusWorld) -> Step {
 #[given("every free stream port is held by another Service")]
 #[given("כל פורט זרם פנוי מוחזק על ידי Service אחר")]
 async fn hold_all_ports(w: &mut FocusWorld) -> Step {
-    let slots = u16::try_from(w.suite.config.profile.limits.stream_slots).unwrap_or(u16::MAX);
     loop {
-        let port = match w
-            .suite
-            .cluster
-            .next_free_stream_port(STREAM_PORT_BASE, slots)
-            .await
-        {
+        let port = match w.suite.next_free_stream_port().await {
             Ok(p) => p,
             Err(_) => break,
         };

@@ -4,12 +4,9 @@
 use cucumber::{given, then, when};
 
 use crate::ensure_that;
-use crate::investigation::ConfigureRequest;
+use crate::investigation::{ConfigureRequest, STREAM_PORT_BASE};
 use crate::net;
 use crate::world::{FocusWorld, Step};
-
-/// First stream port minus one: port = BASE + slot.
-const STREAM_PORT_BASE: u16 = 12300;
 
 #[when("two live investigations are opened")]
 #[when("נפתחות שתי חקירות חיות")]
@@ -76,11 +73,7 @@ async fn port_is_slot_based(w: &mut FocusWorld) -> Step {
 #[then("it has the stream port of the cancelled investigation")]
 #[then("יש לה את פורט הזרם של החקירה שבוטלה")]
 async fn port_reused(w: &mut FocusWorld) -> Step {
-    let freed = w
-        .cancelled
-        .last()
-        .ok_or_else(|| anyhow::anyhow!("no investigation was cancelled in this scenario"))?
-        .stream_port;
+    let freed = w.last_cancelled()?.stream_port;
     let now = w.current()?.stream_port;
     ensure_that!(
         now == freed,

@@ -8,10 +8,6 @@ use crate::faults::Fault;
 use crate::investigation::ConfigureRequest;
 use crate::world::{FocusWorld, Step};
 
-/// First stream port minus one, and how many slots the contract's range has.
-const STREAM_PORT_BASE: u16 = 12300;
-const MAX_SLOTS: u16 = 200;
-
 #[given("the live stream is disconnected")]
 #[given("הזרם החי מנותק")]
 async fn fiber_off(w: &mut FocusWorld) -> Step {
@@ -71,11 +67,7 @@ async fn live_metadata_unavailable(w: &mut FocusWorld) -> Step {
 #[given("another Service holds the stream port the server would pick next")]
 #[given("Service אחר מחזיק את פורט הזרם שהשרת היה בוחר בפעם הבאה")]
 async fn hold_next_port(w: &mut FocusWorld) -> Step {
-    let port = w
-        .suite
-        .cluster
-        .next_free_stream_port(STREAM_PORT_BASE, MAX_SLOTS)
-        .await?;
+    let port = w.suite.next_free_stream_port().await?;
     let fault = w.suite.hold_node_port(&w.scenario, port).await?;
     w.faults.push(fault);
     Ok(())
