@@ -231,15 +231,16 @@ pub async fn run() -> Exit {
     if let Err(e) = publish(&run, &verdicts, &not_run, exit, &provenance) {
         eprintln!("focus-scope: could not publish the reports: {e}");
     }
-    match write_report(&suite, &provenance, &verdicts, &not_run) {
-        Ok(path) => eprintln!("focus-scope: report {}", path.display()),
-        Err(e) => eprintln!("focus-scope: could not write report.html: {e}"),
-    }
+    let report = write_report(&suite, &provenance, &verdicts, &not_run);
     eprintln!(
         "focus-scope: reports in {} (latest also in {})",
         run.dir.display(),
         run.output_root.display()
     );
+    match report {
+        Ok(path) => eprintln!("focus-scope: report {}", path.display()),
+        Err(e) => eprintln!("focus-scope: could not write report.html: {e}"),
+    }
     exit
 }
 
