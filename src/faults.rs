@@ -25,6 +25,12 @@ pub enum Fault {
     RecordingsReplaced,
     /// A Service of ours holds a NodePort.
     PortHolder { service: String, port: u16 },
+    /// A ResourceQuota of ours constrains the namespace.
+    Quota { name: String },
+    /// Pods of ours occupy free GPU slices.
+    GpuFillers { pods: Vec<String> },
+    /// The sandbox will fail the next investigation's pod this way.
+    NextPodFailure,
 }
 
 /// A Kubernetes label value from free text (≤ 63 chars of `[A-Za-z0-9._-]`).
@@ -134,9 +140,133 @@ impl Suite {
         })
     }
 
+    fn own_labels(&self, scenario: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (RUN_LABEL.to_string(), label_value(&self.run.id)),
+            (SCENARIO_LABEL.to_string(), label_value(scenario)),
+        ])
+    }
+
+    /// A ResourceQuota that leaves no room for another GPU slice in the namespace.
+    pub async fn quota_no_more_gpu(&self, scenario: &str) -> anyhow::Result<Fault> {
+        use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+        let used = self.cluster.gpu_slices_requested_in_namespace().await?;
+        let name = "focus-scope-no-more-gpu".to_string();
+        let quota = ResourceQuota {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                labels: Some(self.own_labels(scenario)),
+                ..Default::default()
+            },
+            spec: Some(ResourceQuotaSpec {
+                hard: Some(BTreeMap::from([(
+                    format!("requests.{}", crate::footprint::GPU_SLICE),
+                    Quantity(used.to_string()),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let api: Api<ResourceQuota> =
+            Api::namespaced(self.cluster.client(), self.cluster.namespace());
+        api.create(&PostParams::default(), &quota)
+            .await
+            .with_context(|| format!("cannot create ResourceQuota {name}"))?;
+        Ok(Fault::Quota { name })
+    }
+
+    /// Pods of ours that take every free GPU slice of every schedulable node.
+    pub async fn fill_gpu_slices(&self, scenario: &str) -> anyhow::Result<Fault> {
+        use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, ResourceRequirements};
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+        let free = self.cluster.free_gpu_slices_per_node().await?;
+        let api: Api<Pod> = Api::namespaced(self.cluster.client(), self.cluster.namespace());
+        let mut pods = Vec::new();
+        for (node, slices) in free.into_iter().filter(|(_, n)| *n > 0) {
+            let name = format!("focus-scope-gpu-filler-{}", label_value(&node));
+            let amount = BTreeMap::from([(
+                crate::footprint::GPU_SLICE.to_string(),
+                Quantity(slices.to_string()),
+            )]);
+            let pod = Pod {
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    labels: Some(self.own_labels(scenario)),
+                    ..Default::default()
+                },
+                spec: Some(PodSpec {
+                    node_name: Some(node.clone()),
+                    restart_policy: Some("Never".into()),
+                    containers: vec![Container {
+                        name: "filler".into(),
+                        image: Some("registry.k8s.io/pause:3.9".into()),
+                        resources: Some(ResourceRequirements {
+                            requests: Some(amount.clone()),
+                            limits: Some(amount),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            api.create(&PostParams::default(), &pod)
+                .await
+                .with_context(|| format!("cannot create GPU filler pod {name}"))?;
+            pods.push(name);
+        }
+        Ok(Fault::GpuFillers { pods })
+    }
+
+    /// Makes the sandbox fail the next investigation's pod: `crash`, `oom` or `image-pull`.
+    pub async fn fail_next_pod(&self, kind: &str) -> anyhow::Result<Fault> {
+        let resp = self
+            .api
+            .put(
+                &Self::control_path("next-pod-failure"),
+                &json!({ "kind": kind }),
+            )
+            .await?;
+        if resp.status != 200 {
+            bail!(
+                "the sandbox control API refused the pod failure: {}",
+                resp.describe()
+            );
+        }
+        Ok(Fault::NextPodFailure)
+    }
+
     /// Undoes one fault.
     pub async fn undo(&self, fault: &Fault) -> anyhow::Result<()> {
         match fault {
+            Fault::Quota { name } => {
+                let api: Api<k8s_openapi::api::core::v1::ResourceQuota> =
+                    Api::namespaced(self.cluster.client(), self.cluster.namespace());
+                ignore_absent(api.delete(name, &DeleteParams::default()).await, name)
+            }
+            Fault::GpuFillers { pods } => {
+                let api: Api<k8s_openapi::api::core::v1::Pod> =
+                    Api::namespaced(self.cluster.client(), self.cluster.namespace());
+                for p in pods {
+                    ignore_absent(api.delete(p, &DeleteParams::default()).await, p)?;
+                }
+                Ok(())
+            }
+            Fault::NextPodFailure => {
+                let resp = self
+                    .api
+                    .delete(&Self::control_path("next-pod-failure"))
+                    .await?;
+                if resp.status >= 300 && resp.status != 404 {
+                    bail!(
+                        "the sandbox control API did not clear the pod failure: {}",
+                        resp.describe()
+                    );
+                }
+                Ok(())
+            }
             Fault::FiberDisconnected => self.set_fiber(true).await,
             Fault::RecordingsReplaced => self.reset_recordings().await,
             Fault::PortHolder { service, .. } => {
@@ -149,6 +279,14 @@ impl Suite {
                 }
             }
         }
+    }
+}
+
+fn ignore_absent<T>(r: Result<T, kube::Error>, name: &str) -> anyhow::Result<()> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("cannot delete {name}: {e}")),
     }
 }
 

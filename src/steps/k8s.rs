@@ -1,6 +1,6 @@
 //! Kubernetes-layer steps: the investigation's Job, pod and Service, by exact name.
 
-use cucumber::{then, when};
+use cucumber::{given, then, when};
 
 use crate::ensure_that;
 use crate::footprint;
@@ -29,6 +29,8 @@ async fn job_exists(w: &mut FocusWorld) -> Step {
     Ok(())
 }
 
+#[given("the investigation's pod is Running within the deadline")]
+#[given("ה-Pod של החקירה במצב Running בתוך זמן היעד")]
 #[then("the investigation's pod is Running within the deadline")]
 #[then("ה-Pod של החקירה במצב Running בתוך זמן היעד")]
 async fn pod_running(w: &mut FocusWorld) -> Step {
@@ -167,4 +169,27 @@ async fn memory_set(w: &mut FocusWorld) -> Step {
 #[then("החקירה מחברת את אחסון ההקלטות")]
 async fn storage_mounted(w: &mut FocusWorld) -> Step {
     no_violations(footprint::recordings_storage(&w.stream_job().await?))
+}
+
+#[given(regex = r"^the next investigation's pod is made to fail by (crash|oom|image-pull)$")]
+#[given(regex = r"^ה-Pod של החקירה הבאה ייכשל עקב (crash|oom|image-pull)$")]
+async fn fail_next_pod(w: &mut FocusWorld, kind: String) -> Step {
+    let fault = w.suite.fail_next_pod(&kind).await?;
+    w.faults.push(fault);
+    Ok(())
+}
+
+#[then(
+    regex = r"^the investigation's pod reports ([A-Za-z]+(?: or [A-Za-z]+)*) within the deadline$"
+)]
+#[then(regex = r"^ה-Pod של החקירה מדווח ([A-Za-z]+(?: or [A-Za-z]+)*) בתוך זמן היעד$")]
+async fn pod_reports(w: &mut FocusWorld, reasons: String) -> Step {
+    let job = w.current()?.objects().stream_job;
+    let wanted: Vec<&str> = reasons.split(" or ").map(str::trim).collect();
+    let deadline = w.suite.config.profile.deadlines.pod_running;
+    w.suite
+        .cluster
+        .wait_pod_reason(&job, &wanted, deadline)
+        .await?;
+    Ok(())
 }

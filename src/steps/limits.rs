@@ -148,3 +148,84 @@ async fn hold_all_ports(w: &mut FocusWorld) -> Step {
     ensure_that!(held > 0, "precondition: no stream port was free to hold");
     Ok(())
 }
+
+#[given("a ResourceQuota leaves no room for another GPU slice")]
+#[given("ResourceQuota לא משאירה מקום לפרוסת GPU נוספת")]
+async fn quota_full(w: &mut FocusWorld) -> Step {
+    let fault = w.suite.quota_no_more_gpu(&w.scenario).await?;
+    w.faults.push(fault);
+    Ok(())
+}
+
+#[given("every free GPU slice is taken")]
+#[given("כל פרוסות ה-GPU הפנויות תפוסות")]
+async fn gpu_taken(w: &mut FocusWorld) -> Step {
+    let fault = w.suite.fill_gpu_slices(&w.scenario).await?;
+    w.faults.push(fault);
+    Ok(())
+}
+
+#[then("the investigation is refused clearly, by the API or by its Job naming the quota")]
+#[then("החקירה מסורבת בבירור, על ידי ה-API או על ידי ה-Job שלה בציון ה-quota")]
+async fn refused_by_quota(w: &mut FocusWorld) -> Step {
+    let resp = w.last_response()?;
+    if resp.status == 503 {
+        return Ok(());
+    }
+    ensure_that!(
+        resp.status == 200,
+        "expected 503 from the API or an accepted configure whose Job reports the quota: {}",
+        resp.describe()
+    );
+    let job = w.current()?.objects().stream_job;
+    let deadline = w.suite.config.profile.deadlines.pod_running;
+    let message = w
+        .suite
+        .cluster
+        .wait_event(&job, "FailedCreate", deadline)
+        .await?;
+    ensure_that!(
+        message.contains("exceeded quota") && message.contains("focus-scope-no-more-gpu"),
+        "Job {job} reports FailedCreate without naming the quota: {message}"
+    );
+    Ok(())
+}
+
+#[then("the investigation's pod reports FailedScheduling naming the GPU slice within the deadline")]
+#[then("ה-Pod של החקירה מדווח FailedScheduling בציון פרוסת ה-GPU בתוך זמן היעד")]
+async fn failed_scheduling(w: &mut FocusWorld) -> Step {
+    let resp = w.last_response()?;
+    ensure_that!(
+        resp.status == 200,
+        "the configure was not accepted: {}",
+        resp.describe()
+    );
+    let job = w.current()?.objects().stream_job;
+    let deadline = w.suite.config.profile.deadlines.pod_running;
+    let message = w
+        .suite
+        .cluster
+        .wait_event(&format!("{job}-"), "FailedScheduling", deadline)
+        .await?;
+    ensure_that!(
+        message.contains(crate::footprint::GPU_SLICE),
+        "the pod of {job} reports FailedScheduling without naming {}: {message}",
+        crate::footprint::GPU_SLICE
+    );
+    Ok(())
+}
+
+#[then("the earlier investigation is still Running")]
+#[then("החקירה הקודמת עדיין במצב Running")]
+async fn earlier_unaffected(w: &mut FocusWorld) -> Step {
+    let first = w
+        .opened
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no earlier investigation in this scenario"))?;
+    let job = first.objects().stream_job;
+    w.suite
+        .cluster
+        .wait_pod_running(&job, w.suite.config.profile.deadlines.pod_running)
+        .await?;
+    Ok(())
+}
