@@ -173,9 +173,9 @@ pub struct Kubelet {
     delay: (u64, u64),
     clock: crate::clock::Clock,
     cidrs: BTreeMap<String, Cidr>,
-    /// Pod IPs in use per node, computed once per reconcile (only the kubelet assigns
-    /// IPs, so the set stays exact within a reconcile apart from pods that ended since,
-    /// which keep their IP until the next reconcile: conservative). Scanning every pod
+    /// Pod IPs in use per node, computed at most once per reconcile and again after this
+    /// kubelet ends a pod (only the kubelet assigns IPs; a pod deleted through the API
+    /// meanwhile keeps its IP until the next reconcile: conservative). Scanning every pod
     /// for each start under the store lock made large batches quadratic.
     ips_in_use: Option<HashMap<String, Vec<Ipv4Addr>>>,
 }
@@ -682,8 +682,15 @@ impl Controller for Kubelet {
             self.timers.remove(&key);
             match stage {
                 Stage::Start => self.start(cluster, &pod, &node),
-                Stage::Finish => self.finish(cluster, &pod),
-                Stage::Terminate => self.terminate(cluster, &pod, &node),
+                Stage::Finish => {
+                    self.finish(cluster, &pod);
+                    // its IP may be free now: recompute before the next start
+                    self.ips_in_use = None;
+                }
+                Stage::Terminate => {
+                    self.terminate(cluster, &pod, &node);
+                    self.ips_in_use = None;
+                }
             }
         }
     }

@@ -112,16 +112,7 @@ pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duratio
         }
         if due.is_some_and(|d| d <= Instant::now()) {
             let started = Instant::now();
-            // A reconcile is synchronous CPU work (a full one scans every object). On a
-            // multi-thread runtime hand this worker's other tasks (API requests) to
-            // another thread meanwhile, so a long reconcile does not stall the API.
-            if tokio::runtime::Handle::current().runtime_flavor()
-                == tokio::runtime::RuntimeFlavor::MultiThread
-            {
-                tokio::task::block_in_place(|| c.reconcile(&cluster, full));
-            } else {
-                c.reconcile(&cluster, full);
-            }
+            c.reconcile(&cluster, full);
             let took = started.elapsed();
             if took >= Duration::from_millis(20) {
                 tracing::debug!(
