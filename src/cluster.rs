@@ -476,6 +476,35 @@ impl Cluster {
             })
     }
 
+    /// Investigation objects created within `[since, until]` (second precision,
+    /// inclusive), as `(Kind/name, job_id)`.
+    pub async fn investigation_objects_between(
+        &self,
+        since: jiff::Timestamp,
+        until: jiff::Timestamp,
+    ) -> Result<Vec<(String, String)>> {
+        let last = until.as_second();
+        let objects = self.investigation_objects_since(since).await?;
+        let mut out = Vec::new();
+        for (object, job_id) in objects {
+            let created = match object.split_once('/') {
+                Some(("Job", n)) => self
+                    .job(n)
+                    .await?
+                    .and_then(|j| j.metadata.creation_timestamp),
+                Some(("Service", n)) => self
+                    .service(n)
+                    .await?
+                    .and_then(|s| s.metadata.creation_timestamp),
+                _ => None,
+            };
+            if created.is_some_and(|t| t.0.as_second() <= last) {
+                out.push((object, job_id));
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether a `Kind/name` object (Job or Service) still exists.
     pub async fn object_exists(&self, object: &str) -> Result<bool> {
         Ok(match object.split_once('/') {

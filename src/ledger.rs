@@ -13,6 +13,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Entry {
+    /// The investigations that existed before the run began: never the run's.
+    Baseline {
+        run_id: String,
+        job_ids: Vec<String>,
+        at: String,
+    },
     /// A configure is about to be sent (its job_id is not known yet).
     Intent {
         run_id: String,
@@ -24,6 +30,13 @@ pub enum Entry {
         run_id: String,
         scenario: String,
         job_id: String,
+        at: String,
+    },
+    /// The configure was answered (whatever the status): it is no longer in flight.
+    Answered {
+        run_id: String,
+        scenario: String,
+        status: u16,
         at: String,
     },
     /// The investigation's objects were deleted and seen gone.
@@ -118,7 +131,7 @@ impl Ledger {
                     ids.retain(|j| j != job_id);
                 }
             }
-            Entry::Intent { .. } => {}
+            Entry::Intent { .. } | Entry::Answered { .. } | Entry::Baseline { .. } => {}
         }
         Ok(())
     }
@@ -136,6 +149,23 @@ impl Ledger {
             run_id: self.run_id.clone(),
             scenario: scenario.into(),
             job_id: job_id.into(),
+            at: now(),
+        })
+    }
+
+    pub fn baseline(&self, job_ids: Vec<String>) -> Result<(), LedgerError> {
+        self.append(&Entry::Baseline {
+            run_id: self.run_id.clone(),
+            job_ids,
+            at: now(),
+        })
+    }
+
+    pub fn answered(&self, scenario: &str, status: u16) -> Result<(), LedgerError> {
+        self.append(&Entry::Answered {
+            run_id: self.run_id.clone(),
+            scenario: scenario.into(),
+            status,
             at: now(),
         })
     }

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod net;
 pub mod outcome;
 pub mod plan;
+pub mod recovery;
 pub mod register;
 pub mod report;
 pub mod runner;

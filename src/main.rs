@@ -1,6 +1,8 @@
 //! `focus-scope`: runs the suite (by default against the embedded sandbox) with
 //! cucumber's options, e.g. `focus-scope --tags @k8s`. `focus-scope config` prints the
-//! effective configuration; `focus-scope scope` the scope matrix of the latest run.
+//! effective configuration; `focus-scope scope` the scope matrix of the latest run;
+//! `focus-scope cleanup [--run ID | --all] [--include-in-flight]` removes what a crashed
+//! run left behind (exactly its ledgered investigations).
 
 use std::process::ExitCode;
 
@@ -21,8 +23,56 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if std::env::args().nth(1).as_deref() == Some("cleanup") {
+        return cleanup().await.into();
+    }
     if std::env::args().nth(1).as_deref() == Some("scope") {
         return focus_scope::runner::print_scope_matrix().into();
     }
     focus_scope::runner::run().await.into()
+}
+
+/// `focus-scope cleanup [--run ID | --all] [--include-in-flight]`.
+async fn cleanup() -> Exit {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let mut run = None;
+    let mut all = false;
+    let mut include_in_flight = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--run" => run = it.next().cloned(),
+            "--all" => all = true,
+            "--include-in-flight" => include_in_flight = true,
+            other => {
+                eprintln!(
+                    "focus-scope cleanup: unknown option `{other}` (--run ID | --all, --include-in-flight)"
+                );
+                return Exit::Config;
+            }
+        }
+    }
+    if run.is_none() && !all {
+        eprintln!("focus-scope cleanup: name a run (--run ID) or --all");
+        return Exit::Config;
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("focus-scope: {e}");
+            return Exit::Config;
+        }
+    };
+    let root = focus_scope::runner::output_root();
+    match focus_scope::recovery::cleanup(&config, &root, run.as_deref(), include_in_flight).await {
+        Ok(0) => Exit::Passed,
+        Ok(n) => {
+            eprintln!("focus-scope cleanup: {n} investigations could not be removed");
+            Exit::Failures
+        }
+        Err(e) => {
+            eprintln!("focus-scope cleanup: {e:#}");
+            Exit::Config
+        }
+    }
 }

@@ -129,6 +129,19 @@ pub async fn run() -> Exit {
         Ok(l) => l,
         Err(e) => return fail(Exit::Config, e),
     };
+    // What existed before the run is never the run's, whatever its timestamps say.
+    let baseline = match cluster.investigation_ids().await {
+        Ok(ids) => ids.into_iter().collect(),
+        Err(e) => {
+            return fail(
+                Exit::Unreachable,
+                format!("cannot list investigations: {e}"),
+            );
+        }
+    };
+    if let Err(e) = ledger.baseline(baseline) {
+        return fail(Exit::Config, e);
+    }
     eprintln!(
         "focus-scope: profile {} · target {} · run {}",
         config.name, target.api_url, run.id
@@ -146,6 +159,23 @@ pub async fn run() -> Exit {
     if let Err(e) = suite::install(suite.clone()) {
         return fail(Exit::Config, format!("{e:#}"));
     }
+    // SIGINT/SIGTERM: delete every investigation the run opened, then exit 130.
+    tokio::spawn({
+        let suite = suite.clone();
+        async move {
+            interrupted().await;
+            eprintln!("focus-scope: interrupted: deleting every investigation this run opened");
+            if let Err(e) = sweep(&suite).await {
+                eprintln!("focus-scope: {e:#}");
+            }
+            eprintln!(
+                "focus-scope: ledger {}; `focus-scope cleanup --run {}` finishes what is left",
+                suite.ledger.path().display(),
+                suite.run.id
+            );
+            std::process::exit(130);
+        }
+    });
 
     let outcomes = Outcomes::default();
     let (junit, json) = match (
@@ -683,4 +713,20 @@ pub fn print_scope_matrix() -> Exit {
     }
     println!("\nreport: {}", root.join("report.html").display());
     Exit::Passed
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
 }

@@ -259,9 +259,10 @@ impl Suite {
         let resp = self.api.configure(request.json()).await;
         let ledgered = match &resp {
             Ok(r) => match r.body.get("job_id").and_then(|j| j.as_str()) {
-                Some(job_id) => self.ledger.opened(scenario, job_id).map(|_| ()),
+                Some(job_id) => self.ledger.opened(scenario, job_id),
                 None => Ok(()),
-            },
+            }
+            .and_then(|_| self.ledger.answered(scenario, r.status)),
             Err(_) => Ok(()),
         };
         self.inflight.end(n);

@@ -1,0 +1,231 @@
+//! Recovery after a crash: `focus-scope cleanup [--run ID | --all] [--include-in-flight]`
+//! deletes exactly the investigations the run's ledger says it opened and did not
+//! clean. Configures that were in flight (intent ledgered, no answer) are reported with
+//! their time window and the unclaimed investigation objects created in it; those are
+//! deleted only with `--include-in-flight`, and only on unprotected profiles.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::cluster::Cluster;
+use crate::config::{Config, TargetKind};
+use crate::investigation::InvestigationObjects;
+use crate::ledger::{Entry, Ledger};
+
+/// What one run's ledger says is left.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Leftovers {
+    /// job_ids opened and never cleaned.
+    pub opened: Vec<String>,
+    /// Times (RFC 3339) of configures sent without a recorded answer.
+    pub in_flight: Vec<String>,
+}
+
+/// Opened minus cleaned, and intents with no answer, from ledger entries.
+pub fn leftovers(entries: &[Entry]) -> Leftovers {
+    let mut cleaned = BTreeSet::new();
+    let mut opened = Vec::new();
+    // Per scenario: intents in order, and how many were answered (answers come in order).
+    let mut intents: std::collections::BTreeMap<&str, (Vec<&str>, usize)> = Default::default();
+    for e in entries {
+        match e {
+            Entry::Intent { scenario, at, .. } => intents.entry(scenario).or_default().0.push(at),
+            Entry::Answered { scenario, .. } => intents.entry(scenario).or_default().1 += 1,
+            Entry::Opened { job_id, .. } => opened.push(job_id.clone()),
+            Entry::Cleaned { job_id, .. } => {
+                cleaned.insert(job_id.clone());
+            }
+            Entry::Baseline { .. } => {}
+        }
+    }
+    let in_flight = intents
+        .into_values()
+        .flat_map(|(ats, answered)| ats.into_iter().skip(answered).map(String::from))
+        .collect();
+    Leftovers {
+        opened: opened
+            .into_iter()
+            .filter(|j| !cleaned.contains(j))
+            .collect(),
+        in_flight,
+    }
+}
+
+/// The ledger files to recover: one run's, or every run's.
+pub fn ledgers(output_root: &Path, run: Option<&str>) -> anyhow::Result<Vec<PathBuf>> {
+    let runs = output_root.join("runs");
+    match run {
+        Some(id) => {
+            let p = runs.join(id).join("ledger.jsonl");
+            if !p.is_file() {
+                bail!("no ledger for run {id} at {}", p.display());
+            }
+            Ok(vec![p])
+        }
+        None => {
+            let mut all: Vec<PathBuf> = std::fs::read_dir(&runs)
+                .with_context(|| format!("no runs under {}", runs.display()))?
+                .flatten()
+                .map(|e| e.path().join("ledger.jsonl"))
+                .filter(|p| p.is_file())
+                .collect();
+            all.sort();
+            Ok(all)
+        }
+    }
+}
+
+/// Runs the command; returns the number of investigations that could not be removed.
+pub async fn cleanup(
+    config: &Config,
+    output_root: &Path,
+    run: Option<&str>,
+    include_in_flight: bool,
+) -> anyhow::Result<usize> {
+    if config.profile.target.kind == TargetKind::Sandbox {
+        bail!(
+            "profile `{}` is the embedded sandbox: its cluster ended with its run, nothing can be left",
+            config.name
+        );
+    }
+    if include_in_flight && config.profile.protected {
+        bail!(
+            "profile `{}` is protected: --include-in-flight is refused (candidates are only reported)",
+            config.name
+        );
+    }
+    let t = &config.profile.target;
+    let cluster = Cluster::connect(
+        t.kubeconfig.as_deref(),
+        t.kube_context.as_deref(),
+        &t.namespace,
+        config.profile.deadlines.request,
+    )
+    .await?;
+    let deadline = config.profile.deadlines.deletion;
+    let mut failed = 0;
+    let mut owned_everywhere = BTreeSet::new();
+    let mut windows = Vec::new();
+    for path in ledgers(output_root, run)? {
+        let entries = Ledger::read(&path)?;
+        for e in &entries {
+            match e {
+                // Not candidates: the run's own (handled above) and what existed before it.
+                Entry::Opened { job_id, .. } => {
+                    owned_everywhere.insert(job_id.clone());
+                }
+                Entry::Baseline { job_ids, .. } => owned_everywhere.extend(job_ids.iter().cloned()),
+                _ => {}
+            }
+        }
+        let left = leftovers(&entries);
+        for job_id in &left.opened {
+            match cluster
+                .delete_investigation(&InvestigationObjects::of(job_id), deadline)
+                .await
+            {
+                Ok(()) => println!("deleted investigation {job_id} ({})", path.display()),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("could not delete investigation {job_id}: {e}");
+                }
+            }
+        }
+        windows.extend(left.in_flight);
+    }
+    for at in windows {
+        let Ok(since) = at.parse::<jiff::Timestamp>() else {
+            continue;
+        };
+        let until = since
+            + jiff::SignedDuration::try_from(config.profile.deadlines.request).unwrap_or_default();
+        let candidates: BTreeSet<String> = cluster
+            .investigation_objects_between(since, until)
+            .await?
+            .into_iter()
+            .filter(|(_, id)| !owned_everywhere.contains(id))
+            .map(|(_, id)| id)
+            .collect();
+        println!(
+            "configure in flight at the crash, window {since} .. {until}: candidate investigations created in it: {}",
+            if candidates.is_empty() {
+                "none".to_string()
+            } else {
+                candidates.iter().cloned().collect::<Vec<_>>().join(", ")
+            }
+        );
+        if include_in_flight {
+            for job_id in candidates {
+                match cluster
+                    .delete_investigation(&InvestigationObjects::of(&job_id), deadline)
+                    .await
+                {
+                    Ok(()) => println!("deleted in-flight candidate {job_id}"),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("could not delete candidate {job_id}: {e}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(s: &str, at: &str) -> Entry {
+        Entry::Intent {
+            run_id: "r".into(),
+            scenario: s.into(),
+            at: at.into(),
+        }
+    }
+    fn opened(s: &str, j: &str) -> Entry {
+        Entry::Opened {
+            run_id: "r".into(),
+            scenario: s.into(),
+            job_id: j.into(),
+            at: "t".into(),
+        }
+    }
+    fn answered(s: &str) -> Entry {
+        Entry::Answered {
+            run_id: "r".into(),
+            scenario: s.into(),
+            status: 200,
+            at: "t".into(),
+        }
+    }
+    fn cleaned(s: &str, j: &str) -> Entry {
+        Entry::Cleaned {
+            run_id: "r".into(),
+            scenario: s.into(),
+            job_id: j.into(),
+            at: "t".into(),
+        }
+    }
+
+    #[test]
+    fn opened_minus_cleaned_and_unanswered_intents() {
+        let entries = vec![
+            intent("a", "2026-01-01T00:00:00Z"),
+            opened("a", "1-1"),
+            answered("a"),
+            intent("a", "2026-01-01T00:00:01Z"),
+            answered("a"), // rejected: answered, nothing opened
+            intent("a", "2026-01-01T00:00:01Z"),
+            opened("a", "2-2"),
+            answered("a"),
+            cleaned("a", "1-1"),
+            intent("b", "2026-01-01T00:00:02Z"),
+        ];
+        let l = leftovers(&entries);
+        assert_eq!(l.opened, vec!["2-2".to_string()]);
+        assert_eq!(l.in_flight, vec!["2026-01-01T00:00:02Z".to_string()]);
+    }
+}

@@ -1,0 +1,61 @@
+//! A protected profile refuses destructive scenarios unless the run allows them.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{config_dir_with, path_str, run_suite};
+use focus_sandbox::{Sandbox, SandboxOptions, kube_sim::SimConfig};
+
+#[test]
+fn a_protected_profile_refuses_limits_without_the_flag() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sandbox = rt
+        .block_on(Sandbox::start(SandboxOptions {
+            sim: SimConfig::fast(),
+            ..SandboxOptions::default()
+        }))
+        .expect("sandbox");
+    let profile = format!(
+        r#"protected = true
+exclusive = false
+faults = "kubernetes"
+[target]
+kind = "remote"
+api_url = "{}"
+kubeconfig = "{}"
+[deadlines]
+request = "10s"
+object_appears = "10s"
+pod_running = "20s"
+port_reachable = "20s"
+deletion = "20s"
+startup = "30s"
+"#,
+        sandbox.api_url(),
+        path_str(sandbox.kubeconfig_path())
+    );
+    let dir = config_dir_with("guarded", &profile);
+    let run = run_suite(
+        &["--tags", "@limits"],
+        &[
+            ("FOCUS_ENV", "guarded"),
+            ("FOCUS_CONFIG_DIR", &path_str(dir.path())),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(run.code, Some(3), "{}", run.all_output());
+    assert!(
+        run.stderr.contains("refused") && run.stderr.contains("--allow-destructive"),
+        "the refusal says why and how to permit it: {}",
+        run.stderr
+    );
+    // Nothing was opened: the ledger holds no configure.
+    let ledger =
+        std::fs::read_to_string(run.output_dir.path().join("ledger.jsonl")).unwrap_or_default();
+    assert!(
+        !ledger.contains("\"intent\""),
+        "no configure was sent: {ledger}"
+    );
+    rt.block_on(sandbox.shutdown());
+}

@@ -1,0 +1,168 @@
+//! Crash recovery: the suite is SIGKILLed in the middle of the 200-investigation
+//! scenario against a separately started sandbox that holds someone else's
+//! investigation. `focus-scope cleanup --all` removes every ledgered investigation and
+//! reports the configures that were in flight; with `--include-in-flight` nothing of
+//! the run remains; the foreign investigation survives both.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{config_dir_with, manifest_dir, path_str, run_capped};
+use focus_sandbox::{Sandbox, SandboxOptions};
+use focus_scope::cluster::Cluster;
+use focus_scope::ledger::{Entry, Ledger};
+
+fn profile(api_url: &str, kubeconfig: &str) -> String {
+    format!(
+        r#"protected = false
+exclusive = false
+faults = "kubernetes"
+[target]
+kind = "remote"
+api_url = "{api_url}"
+kubeconfig = "{kubeconfig}"
+namespace = "panda"
+[deadlines]
+request = "10s"
+object_appears = "10s"
+pod_running = "30s"
+port_reachable = "30s"
+deletion = "30s"
+startup = "30s"
+"#
+    )
+}
+
+#[test]
+fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sandbox = rt
+        .block_on(Sandbox::start(SandboxOptions::default()))
+        .expect("sandbox");
+    let api = sandbox.api_url();
+    let kubeconfig = path_str(sandbox.kubeconfig_path());
+    let foreign: serde_json::Value = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{api}/configure"))
+            .json(&serde_json::json!({
+                "displayTimeAxisDuration": 30, "nfftSelection": 1024, "displayInfo": {"height": 1000},
+                "channels": {"min": 11, "max": 60}, "frequencyRange": {"min": 10, "max": 500},
+                "start_time": null, "end_time": null, "view_type": 0
+            }))
+            .send()
+            .await
+            .expect("configure")
+            .json()
+            .await
+            .expect("json")
+    });
+    let foreign_id = foreign["job_id"].as_str().expect("job_id").to_string();
+
+    let config = config_dir_with("crashy", &profile(&api, &kubeconfig));
+    let output = tempfile::tempdir().expect("output dir");
+    let env = |cmd: &mut Command| {
+        cmd.env("FOCUS_ENV", "crashy")
+            .env("FOCUS_CONFIG_DIR", config.path())
+            .env("FOCUS_OUTPUT_DIR", output.path())
+            .env("FOCUS_FEATURES", manifest_dir().join("features/en"))
+            .current_dir(manifest_dir());
+    };
+    let mut suite = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
+    suite
+        .args(["--tags", "@id:k8s-200-in-parallel"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    env(&mut suite);
+    let mut child = suite.spawn().expect("start the suite");
+
+    // Kill it once it has ledgered a good part of the batch.
+    let started = Instant::now();
+    let ledger_path = loop {
+        let found = std::fs::read_dir(output.path().join("runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("ledger.jsonl"))
+            .find(|p| {
+                Ledger::read(p)
+                    .map(|es| {
+                        es.iter()
+                            .filter(|e| matches!(e, Entry::Opened { .. }))
+                            .count()
+                            >= 40
+                    })
+                    .unwrap_or(false)
+            });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the suite never opened 40 investigations"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().expect("SIGKILL the suite");
+    let _ = child.wait();
+
+    let cluster = rt
+        .block_on(Cluster::connect(
+            Some(sandbox.kubeconfig_path()),
+            None,
+            "panda",
+            Duration::from_secs(10),
+        ))
+        .expect("cluster");
+    let opened: BTreeSet<String> = Ledger::read(&ledger_path)
+        .expect("ledger")
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Opened { job_id, .. } => Some(job_id),
+            _ => None,
+        })
+        .collect();
+    assert!(!opened.is_empty());
+
+    let cleanup = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
+        cmd.arg("cleanup").arg("--all").args(extra);
+        env(&mut cmd);
+        run_capped(cmd, Duration::from_secs(180))
+    };
+    let out = cleanup(&[]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("deleted investigation"), "{text}");
+    let left = rt.block_on(cluster.investigation_ids()).expect("ids");
+    assert!(
+        left.contains(&foreign_id),
+        "the foreign investigation survives"
+    );
+    let ledgered_left: Vec<_> = left.intersection(&opened).collect();
+    assert!(
+        ledgered_left.is_empty(),
+        "ledgered investigations remain: {ledgered_left:?}\n{text}"
+    );
+
+    let out = cleanup(&["--include-in-flight"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let left = rt.block_on(cluster.investigation_ids()).expect("ids");
+    assert_eq!(
+        left,
+        BTreeSet::from([foreign_id.clone()]),
+        "nothing of the run remains; the foreign one does\n{text}"
+    );
+    rt.block_on(sandbox.shutdown());
+}
