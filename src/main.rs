@@ -1,7 +1,8 @@
 //! `focus-scope`: runs the suite (by default against the embedded sandbox) with
 //! cucumber's options, e.g. `focus-scope --tags @k8s`. `focus-scope config` prints the
 //! effective configuration; `focus-scope scope` the scope matrix of the latest run;
-//! `focus-scope cleanup [--run ID | --all] [--include-in-flight]` removes what a crashed
+//! `focus-scope plan [--tags EXPR] [--allow-destructive]` what a run would do, before
+//! anything is sent; `focus-scope cleanup [--run ID | --all] [--include-in-flight]` removes what a crashed
 //! run left behind (exactly its ledgered investigations).
 
 use std::process::ExitCode;
@@ -25,6 +26,9 @@ async fn main() -> ExitCode {
     }
     if std::env::args().nth(1).as_deref() == Some("cleanup") {
         return cleanup().await.into();
+    }
+    if std::env::args().nth(1).as_deref() == Some("plan") {
+        return focus_scope::runner::print_plan().into();
     }
     if std::env::args().nth(1).as_deref() == Some("scope") {
         return focus_scope::runner::print_scope_matrix().into();

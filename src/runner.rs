@@ -730,3 +730,115 @@ async fn interrupted() {
         _ = term => {}
     }
 }
+
+/// `focus-scope plan [--tags EXPR] [--allow-destructive]`: what a run of the selected
+/// profile would do with each scenario (and Examples row), decided before anything is
+/// sent — nothing is contacted.
+pub fn print_plan() -> Exit {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fail(Exit::Config, e),
+    };
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let allow = args.iter().any(|a| a == "--allow-destructive");
+    let text = tag_expression_text(None);
+    let tags = if text == "(all scenarios)" {
+        None
+    } else {
+        match text.parse() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                return fail(
+                    Exit::Config,
+                    format!("`{text}` is not a tag expression: {e}"),
+                );
+            }
+        }
+    };
+    let plan = match Plan::new(&config.profile, tags, None, allow) {
+        Ok(p) => p,
+        Err(e) => return fail(Exit::Config, format!("{}: {e}", config.file.display())),
+    };
+    let mut files = Vec::new();
+    let mut stack = vec![features_dir()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "feature") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut run = 0;
+    for path in files {
+        let feature = match cucumber::gherkin::Feature::parse_path(
+            &path,
+            cucumber::gherkin::GherkinEnv::default(),
+        ) {
+            Ok(f) => f,
+            Err(e) => return fail(Exit::Config, format!("{}: {e}", path.display())),
+        };
+        let scenarios: Vec<(
+            Option<&cucumber::gherkin::Rule>,
+            &cucumber::gherkin::Scenario,
+        )> = feature
+            .scenarios
+            .iter()
+            .map(|s| (None, s))
+            .chain(
+                feature
+                    .rules
+                    .iter()
+                    .flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s))),
+            )
+            .collect();
+        for (rule, sc) in scenarios {
+            // One line per Examples row, as the run counts them.
+            let rows = sc
+                .examples
+                .iter()
+                .filter_map(|e| e.table.as_ref())
+                .map(|t| t.rows.len().saturating_sub(1))
+                .sum::<usize>()
+                .max(1);
+            let before = plan.not_run().len();
+            if plan.admit(&feature, rule, sc) {
+                run += rows;
+                let id = sc
+                    .tags
+                    .iter()
+                    .find_map(|t| t.strip_prefix("id:"))
+                    .unwrap_or("?");
+                println!(
+                    "RUN     {id} ({rows} row{}) — {}",
+                    if rows == 1 { "" } else { "s" },
+                    path.display()
+                );
+            } else if let Some(n) = plan.not_run().get(before) {
+                let (word, why) = match &n.decision {
+                    Decision::Skip(w) => ("SKIP   ", w.as_str()),
+                    Decision::Refuse(w) => ("REFUSE ", w.as_str()),
+                    Decision::Run => ("RUN    ", ""),
+                };
+                println!("{word} {} — {why}", n.id.as_deref().unwrap_or("?"));
+            }
+        }
+    }
+    let not_run = plan.not_run();
+    println!(
+        "profile {}: {run} scenario runs would run, {} skipped, {} refused",
+        config.name,
+        not_run
+            .iter()
+            .filter(|n| matches!(n.decision, Decision::Skip(_)))
+            .count(),
+        not_run
+            .iter()
+            .filter(|n| matches!(n.decision, Decision::Refuse(_)))
+            .count()
+    );
+    Exit::Passed
+}

@@ -1,4 +1,4 @@
-@api @channels @scope:api-config-channels
+@api @channels @scope:api-config-channels @readonly
 Feature: Channel range validation
   A configure request names an inclusive channel range. It must lie within the live
   channel range that GET /channels reports, span at most 2222 channels, and be exactly

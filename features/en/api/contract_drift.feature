@@ -1,4 +1,4 @@
-@api @contract @scope:api-config-contract
+@api @contract @scope:api-config-contract @readonly
 Feature: Contract drift
   The API description the server publishes (/openapi.json, FastAPI's) lists every
   endpoint of the contract and every field of the configure request. Each difference

@@ -1,4 +1,4 @@
-@api
+@api @readonly
 Feature: Live and historic data availability
   A live investigation opens only while the live stream is available; a historic one
   only for a window that has recordings. What /recordings_in_time_range lists agrees

@@ -1,4 +1,4 @@
-@api @display @scope:api-config-display
+@api @display @scope:api-config-display @readonly
 Feature: Display parameters validation
   The canvas height must be positive. Multichannel and singlechannel views need a
   positive time-axis duration; a waterfall view has neither a duration nor a frequency

@@ -1,4 +1,4 @@
-@api @frequency @scope:api-config-frequency
+@api @frequency @scope:api-config-frequency @readonly
 Feature: Frequency range validation
   The frequency range of a multichannel or singlechannel view is required and must
   satisfy 0 ≤ min < max ≤ Nyquist, where Nyquist is half the sampling rate (PRR) of the

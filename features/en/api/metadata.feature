@@ -1,4 +1,4 @@
-@api @metadata @backlog @PZ-13563 @scope:api-metadata
+@api @metadata @backlog @PZ-13563 @scope:api-metadata @readonly
 Feature: Investigation metadata (GET /metadata/{job_id})
   Backlog requirement: the metadata of an open investigation reports its identity,
   stream port and URL, its job status and the configuration it was opened with; an

@@ -1,4 +1,4 @@
-@api @nfft @scope:api-config-nfft
+@api @nfft @scope:api-config-nfft @readonly
 Feature: NFFT validation per view type
   The FFT size depends on the view: a power of two from 32 to 2048 for multichannel,
   a power of two from 128 to 65536 for singlechannel, exactly 1 for waterfall.

@@ -1,4 +1,4 @@
-@api @scope:api-config-response
+@api @scope:api-config-response @readonly
 Feature: Configure response contract
   A successful configure answers the investigation's identity and its stream shape:
   counts match their lists, lines_dt is the duration divided by the height, a

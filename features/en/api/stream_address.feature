@@ -1,4 +1,4 @@
-@api @ip @scope:api-validation-ip
+@api @ip @scope:api-validation-ip @readonly
 Feature: Stream address validation
   Our reading of "IP address validation": the stream URL handed back is http:// and a
   well-formed IP address of a Ready cluster node, and the stream port accepts a TCP

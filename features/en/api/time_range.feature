@@ -1,4 +1,4 @@
-@api @time-range @historic @scope:api-validation-time-range
+@api @time-range @historic @scope:api-validation-time-range @readonly
 Feature: Time range validation
   A historic investigation names a window in epoch seconds: both bounds or neither
   (neither means live), start before end, not negative, not in the future, and a window

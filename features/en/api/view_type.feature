@@ -1,4 +1,4 @@
-@api @view-type @scope:api-config-view-type
+@api @view-type @scope:api-config-view-type @readonly
 Feature: View type validation
   The view type is sent by code: 0 multichannel, 1 singlechannel, 2 waterfall (a
   numeric string is accepted too). Other codes are rejected; names are a schema error.

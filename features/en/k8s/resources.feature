@@ -1,4 +1,4 @@
-@k8s @resources
+@k8s @resources @readonly
 Feature: Investigation resources
   An investigation's Job gets every resource it needs to open: one GPU slice, a memory
   allocation, access to the recordings storage, and a stream port.

@@ -1,5 +1,5 @@
 # language: he
-@api @channels @scope:api-config-channels @lang-he
+@api @channels @scope:api-config-channels @lang-he @readonly
 תכונה: אימות טווח ערוצים
   בקשת configure מציינת טווח ערוצים כולל. הוא חייב להיות בתוך טווח הערוצים
   החי ש-GET /channels מדווח, להכיל לכל היותר 2222 ערוצים, ולהיות ערוץ אחד בדיוק

@@ -1,5 +1,5 @@
 # language: he
-@api @contract @scope:api-config-contract @lang-he
+@api @contract @scope:api-config-contract @lang-he @readonly
 תכונה: סטייה מהחוזה
   תיאור ה-API שהשרת מפרסם (/openapi.json, של FastAPI) מפרט כל endpoint של
   החוזה וכל שדה של בקשת configure. כל הבדל מדווח.

@@ -1,5 +1,5 @@
 # language: he
-@api @lang-he
+@api @lang-he @readonly
 תכונה: זמינות דאטה חי ודאטה היסטורי
   חקירה חיה נפתחת רק כשהזרם החי זמין; חקירה היסטורית רק עבור חלון שיש בו
   הקלטות. מה ש-/recordings_in_time_range מפרט תואם למה ש-configure מקבל: לחלון

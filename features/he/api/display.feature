@@ -1,5 +1,5 @@
 # language: he
-@api @display @scope:api-config-display @lang-he
+@api @display @scope:api-config-display @lang-he @readonly
 תכונה: אימות פרמטרי תצוגה
   גובה הקנבס חייב להיות חיובי. תצוגות multichannel ו-singlechannel צריכות משך
   ציר זמן חיובי; לתצוגת waterfall אין משך ואין טווח תדרים. שדות נוספים לא מוכרים

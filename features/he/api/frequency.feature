@@ -1,5 +1,5 @@
 # language: he
-@api @frequency @scope:api-config-frequency @lang-he
+@api @frequency @scope:api-config-frequency @lang-he @readonly
 תכונה: אימות טווח תדרים
   טווח התדרים של תצוגת multichannel או singlechannel הוא חובה ועליו לקיים
   0 ≤ min < max ≤ Nyquist, כאשר Nyquist הוא חצי מקצב הדגימה (PRR) של הדאטה

@@ -1,5 +1,5 @@
 # language: he
-@api @metadata @backlog @scope:api-metadata @lang-he
+@api @metadata @backlog @scope:api-metadata @lang-he @readonly
 תכונה: ה-metadata של חקירה (GET /metadata/{job_id})
   דרישת backlog: ה-metadata של חקירה פתוחה מדווח את זהותה, את פורט הזרם ואת
   ה-stream URL, את סטטוס ה-Job ואת התצורה שבה נפתחה; job id לא מוכר או מבוטל

@@ -1,5 +1,5 @@
 # language: he
-@api @nfft @scope:api-config-nfft @lang-he
+@api @nfft @scope:api-config-nfft @lang-he @readonly
 תכונה: אימות NFFT לפי סוג תצוגה
   גודל ה-FFT תלוי בתצוגה: חזקה של 2 מ-32 עד 2048 ל-multichannel, חזקה של 2
   מ-128 עד 65536 ל-singlechannel, ובדיוק 1 ל-waterfall.

@@ -1,5 +1,5 @@
 # language: he
-@api @scope:api-config-response @lang-he
+@api @scope:api-config-response @lang-he @readonly
 תכונה: חוזה התשובה של configure
   configure מוצלח עונה בזהות החקירה ובצורת הזרם שלה: הספירות תואמות לרשימות,
   lines_dt הוא המשך חלקי הגובה, לתצוגת singlechannel יש זרם אחד, ו-view_type

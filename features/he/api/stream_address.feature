@@ -1,5 +1,5 @@
 # language: he
-@api @ip @scope:api-validation-ip @lang-he
+@api @ip @scope:api-validation-ip @lang-he @readonly
 תכונה: אימות כתובת הזרם
   הפירוש שלנו ל"אימות כתובת IP": ה-stream URL שמוחזר הוא http:// וכתובת IP
   תקינה של Node במצב Ready באשכול, ופורט הזרם מקבל שם חיבור TCP (החבילה לעולם

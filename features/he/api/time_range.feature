@@ -1,5 +1,5 @@
 # language: he
-@api @time-range @historic @scope:api-validation-time-range @lang-he
+@api @time-range @historic @scope:api-validation-time-range @lang-he @readonly
 תכונה: אימות טווח זמנים
   חקירה היסטורית מציינת חלון בשניות epoch: שני הגבולות או אף אחד מהם (אף אחד
   פירושו חי), זמן התחלה לפני זמן סיום, לא שלילי, לא בעתיד, וחלון שיש בו הקלטות.

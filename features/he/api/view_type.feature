@@ -1,5 +1,5 @@
 # language: he
-@api @view-type @scope:api-config-view-type @lang-he
+@api @view-type @scope:api-config-view-type @lang-he @readonly
 תכונה: אימות סוג תצוגה
   סוג התצוגה נשלח כקוד: 0 multichannel, 1 singlechannel, 2 waterfall (גם
   מחרוזת מספרית מתקבלת). קודים אחרים נדחים; שמות הם שגיאת סכמה.

@@ -1,5 +1,5 @@
 # language: he
-@k8s @resources @lang-he
+@k8s @resources @lang-he @readonly
 תכונה: משאבי חקירה
   ה-Job של חקירה מקבל כל משאב שהוא צריך כדי להיפתח: פרוסת GPU אחת, הקצאת
   זיכרון, גישה לאחסון ההקלטות ופורט זרם.
