@@ -19,6 +19,40 @@ use crate::metrics::kind;
 use crate::net;
 use crate::suite::Suite;
 
+/// Counters of a batch in progress, shown on a terminal.
+#[derive(Default)]
+struct Progress {
+    opened: std::sync::atomic::AtomicUsize,
+    running: std::sync::atomic::AtomicUsize,
+    reachable: std::sync::atomic::AtomicUsize,
+}
+
+/// Redraws one status line on stderr every half second while the batch runs, only when
+/// stderr is a terminal (CI logs and cucumber's own output stay untouched).
+fn show_progress(
+    n: usize,
+    p: Arc<Progress>,
+    started: Instant,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        use std::sync::atomic::Ordering::Relaxed;
+        loop {
+            eprint!(
+                "\r  opened {}/{n} · running {} · reachable {} · {:.1}s ",
+                p.opened.load(Relaxed),
+                p.running.load(Relaxed),
+                p.reachable.load(Relaxed),
+                started.elapsed().as_secs_f64()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }))
+}
+
 /// Running pods of the namespace by `job-name`, kept by one watch.
 #[derive(Default)]
 struct RunningPods {
@@ -76,10 +110,13 @@ impl Suite {
             pods.clone(),
         ));
         let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+        let progress = Arc::new(Progress::default());
+        let shown = show_progress(n, progress.clone(), started);
         let d = self.config.profile.deadlines.clone();
         let waits = futures::stream::iter(0..n)
             .map(|_| {
                 let (suite, gate, pods) = (self.clone(), gate.clone(), pods.clone());
+                let progress = progress.clone();
                 let scenario = scenario.to_string();
                 async move {
                     let permit = gate.acquire_owned().await;
@@ -92,6 +129,9 @@ impl Suite {
                         return Ok::<_, anyhow::Error>((latency, Err(resp), None, None));
                     };
                     let answered = Instant::now();
+                    progress
+                        .opened
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let job = o.objects().stream_job;
                     let mut pod_start = None;
                     let outcome = match wait_running(&pods, &job, d.pod_running).await {
@@ -101,6 +141,9 @@ impl Suite {
                         )),
                         Some(at) => {
                             let took = at.saturating_duration_since(answered);
+                            progress
+                                .running
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             pod_start = Some(took);
                             suite.metrics.record(kind::POD_START, took);
                             match net::stream_url_ip(&o.stream_url) {
@@ -110,6 +153,9 @@ impl Suite {
                                         .await
                                     {
                                         Ok(t) => {
+                                            progress
+                                                .reachable
+                                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                             suite.metrics.record(kind::PORT_REACHABLE, t);
                                             Ok(())
                                         }
@@ -126,6 +172,10 @@ impl Suite {
             .collect::<Vec<_>>()
             .await;
         watch.abort();
+        if let Some(h) = shown {
+            h.abort();
+            eprint!("\r{:60}\r", "");
+        }
         let mut report = CapacityReport {
             wanted: n,
             ..Default::default()
