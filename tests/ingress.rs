@@ -1,0 +1,77 @@
+//! End to end through the real ingress shape: a subset of the suite against a sandbox
+//! served over HTTPS with a self-signed certificate under `/focus-server`, as the real
+//! environments are (`tls_verify = false` in their profiles).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{config_dir_with, path_str, run_suite};
+use focus_sandbox::{Sandbox, SandboxOptions, kube_sim::SimConfig};
+
+#[test]
+fn a_subset_passes_over_self_signed_https_under_the_prefix() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sandbox = rt
+        .block_on(Sandbox::start(SandboxOptions {
+            sim: SimConfig::fast(),
+            tls: true,
+            prefix: Some("/focus-server".into()),
+            ..SandboxOptions::default()
+        }))
+        .expect("sandbox");
+    let api = sandbox.api_url();
+    assert!(
+        api.starts_with("https://") && api.ends_with("/focus-server"),
+        "{api}"
+    );
+    let profile = |verify: bool| {
+        format!(
+            r#"protected = false
+exclusive = true
+faults = "sandbox"
+[target]
+kind = "remote"
+api_url = "{api}"
+kubeconfig = "{}"
+tls_verify = {verify}
+cancel = "endpoint"
+[deadlines]
+request = "10s"
+object_appears = "10s"
+pod_running = "20s"
+port_reachable = "20s"
+deletion = "20s"
+startup = "10s"
+"#,
+            path_str(sandbox.kubeconfig_path())
+        )
+    };
+    let dir = config_dir_with("ingress", &profile(false));
+    let run = run_suite(
+        &[
+            "--tags",
+            "@k8s and @lifecycle and not @serial or @id:api-metadata-describes-investigation",
+        ],
+        &[
+            ("FOCUS_ENV", "ingress"),
+            ("FOCUS_CONFIG_DIR", &path_str(dir.path())),
+        ],
+        Duration::from_secs(180),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    assert!(run.results().len() >= 5, "{:?}", run.results());
+
+    // Verifying the self-signed certificate must fail the preflight, clearly.
+    let strict = config_dir_with("strict", &profile(true));
+    let run = run_suite(
+        &[],
+        &[
+            ("FOCUS_ENV", "strict"),
+            ("FOCUS_CONFIG_DIR", &path_str(strict.path())),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(run.code, Some(4), "{}", run.all_output());
+    rt.block_on(sandbox.shutdown());
+}
