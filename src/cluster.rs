@@ -877,3 +877,27 @@ impl Cluster {
         }
     }
 }
+
+impl Cluster {
+    /// Scales a Deployment of the namespace; returns the replicas it had.
+    pub async fn scale_deployment(&self, name: &str, replicas: i32) -> Result<i32> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let api: Api<Deployment> = self.api();
+        let what = format!("scale Deployment {name}");
+        let before = within(self.request_timeout, &what, api.get_scale(name))
+            .await?
+            .map_err(api_err(what.clone()))?
+            .spec
+            .and_then(|s| s.replicas)
+            .unwrap_or(0);
+        let patch = kube::api::Patch::Merge(serde_json::json!({"spec": {"replicas": replicas}}));
+        within(
+            self.request_timeout,
+            &what,
+            api.patch_scale(name, &kube::api::PatchParams::default(), &patch),
+        )
+        .await?
+        .map_err(api_err(what))?;
+        Ok(before)
+    }
+}

@@ -193,6 +193,10 @@ pub struct Profile {
     /// `kubernetes` (quota, NodePort holders, cordon, deleting our own pods), `none`.
     #[serde(default = "default_faults")]
     pub faults: FaultDriver,
+    /// The Deployment whose scale to 0 cuts the live stream (the `kubernetes` fault
+    /// driver's way to run the no-live-stream scenario on a real environment).
+    #[serde(default)]
+    pub live_stream_deployment: Option<String>,
     /// Tag expression applied when the run names none (production: `@readonly`).
     #[serde(default)]
     pub default_tags: Option<String>,

@@ -31,6 +31,8 @@ pub enum Fault {
     GpuFillers { pods: Vec<String> },
     /// The sandbox will fail the next investigation's pod this way.
     NextPodFailure,
+    /// A Deployment of the environment was scaled to 0; `replicas` restores it.
+    DeploymentScaled { name: String, replicas: i32 },
 }
 
 /// A Kubernetes label value from free text (≤ 63 chars of `[A-Za-z0-9._-]`).
@@ -71,6 +73,29 @@ impl Suite {
             );
         }
         Ok(())
+    }
+
+    /// Cuts the live stream: the sandbox's fiber, or (kubernetes driver) the profile's
+    /// `live_stream_deployment` scaled to 0.
+    pub async fn cut_live_stream(&self) -> anyhow::Result<Fault> {
+        use crate::config::FaultDriver;
+        match (
+            self.config.profile.faults,
+            &self.config.profile.live_stream_deployment,
+        ) {
+            (FaultDriver::Sandbox, _) => {
+                self.set_fiber(false).await?;
+                Ok(Fault::FiberDisconnected)
+            }
+            (FaultDriver::Kubernetes, Some(name)) => {
+                let replicas = self.cluster.scale_deployment(name, 0).await?;
+                Ok(Fault::DeploymentScaled {
+                    name: name.clone(),
+                    replicas,
+                })
+            }
+            _ => bail!("precondition: no fault driver of this profile can cut the live stream"),
+        }
     }
 
     /// Replaces the finished recordings (sandbox driver).
@@ -252,6 +277,10 @@ impl Suite {
                 for p in pods {
                     ignore_absent(api.delete(p, &DeleteParams::default()).await, p)?;
                 }
+                Ok(())
+            }
+            Fault::DeploymentScaled { name, replicas } => {
+                self.cluster.scale_deployment(name, *replicas).await?;
                 Ok(())
             }
             Fault::NextPodFailure => {

@@ -42,6 +42,8 @@ pub struct Plan {
     protected: bool,
     allow_destructive: bool,
     faults: crate::config::FaultDriver,
+    /// Whether the profile names a Deployment that carries the live stream.
+    live_stream_deployment: bool,
     pub not_run: Arc<Mutex<Vec<NotRun>>>,
     pub selected: Arc<Mutex<usize>>,
 }
@@ -67,6 +69,7 @@ impl Plan {
             protected: profile.protected,
             allow_destructive,
             faults: profile.faults,
+            live_stream_deployment: profile.live_stream_deployment.is_some(),
             not_run: Arc::default(),
             selected: Arc::default(),
         })
@@ -104,15 +107,33 @@ impl Plan {
         }
         for t in tags {
             if let Some(kind) = t.strip_prefix("fault:")
-                && !self.faults.can(kind)
+                && !self.can(kind)
             {
+                let hint = if kind == "live-stream" {
+                    " (the sandbox, or kubernetes with `live_stream_deployment` set)"
+                } else {
+                    ""
+                };
                 return Decision::Skip(format!(
-                    "needs the `{kind}` fault driver; this profile's driver is `{}`",
+                    "needs the `{kind}` fault driver{hint}; this profile's driver is `{}`",
                     self.faults.name()
                 ));
             }
         }
         Decision::Run
+    }
+
+    /// Whether this profile can inject a fault of `kind`: `sandbox`, `kubernetes`, or
+    /// `live-stream` (the sandbox's fiber, or a named Deployment scaled to 0).
+    fn can(&self, kind: &str) -> bool {
+        match kind {
+            "live-stream" => {
+                self.faults == crate::config::FaultDriver::Sandbox
+                    || (self.faults == crate::config::FaultDriver::Kubernetes
+                        && self.live_stream_deployment)
+            }
+            other => self.faults.can(other),
+        }
     }
 
     /// cucumber's filter: true to run; records what was selected but not run.
@@ -173,6 +194,7 @@ mod tests {
             protected,
             allow_destructive: allow,
             faults,
+            live_stream_deployment: false,
             not_run: Arc::default(),
             selected: Arc::default(),
         }
@@ -197,6 +219,22 @@ mod tests {
             plan(false, false, FaultDriver::Sandbox).decide(&t),
             Decision::Run
         );
+    }
+
+    #[test]
+    fn the_live_stream_needs_the_sandbox_or_a_named_deployment() {
+        let t = tags(&["fault:live-stream"]);
+        assert_eq!(
+            plan(false, false, FaultDriver::Sandbox).decide(&t),
+            Decision::Run
+        );
+        assert!(matches!(
+            plan(false, false, FaultDriver::Kubernetes).decide(&t),
+            Decision::Skip(_)
+        ));
+        let mut p = plan(false, false, FaultDriver::Kubernetes);
+        p.live_stream_deployment = true;
+        assert_eq!(p.decide(&t), Decision::Run);
     }
 
     #[test]

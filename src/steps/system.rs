@@ -11,16 +11,21 @@ use crate::world::{FocusWorld, Step};
 #[given("the live stream is disconnected")]
 #[given("הזרם החי מנותק")]
 async fn fiber_off(w: &mut FocusWorld) -> Step {
-    w.suite.set_fiber(false).await?;
-    w.faults.push(Fault::FiberDisconnected);
+    let fault = w.suite.cut_live_stream().await?;
+    w.faults.push(fault);
     Ok(())
 }
 
 #[when("the live stream is reconnected")]
 #[when("הזרם החי מחובר מחדש")]
 async fn fiber_on(w: &mut FocusWorld) -> Step {
-    w.suite.set_fiber(true).await?;
-    w.faults.retain(|f| *f != Fault::FiberDisconnected);
+    let at = w
+        .faults
+        .iter()
+        .rposition(|f| matches!(f, Fault::FiberDisconnected | Fault::DeploymentScaled { .. }))
+        .ok_or_else(|| anyhow::anyhow!("the live stream was not cut in this scenario"))?;
+    let fault = w.faults.remove(at);
+    w.suite.undo(&fault).await?;
     Ok(())
 }
 

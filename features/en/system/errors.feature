@@ -7,7 +7,7 @@ Feature: Error scenarios
   Background:
     Given Focus Server is answering
 
-  @id:system-no-live-stream @fault:sandbox @serial @destructive @live @scope:system-errors-no-live
+  @id:system-no-live-stream @fault:live-stream @serial @destructive @live @scope:system-errors-no-live
   Scenario: Without a live stream a live investigation is refused, and it recovers
     Given the live stream is disconnected
     When a live investigation is requested

@@ -8,7 +8,7 @@
   רקע:
     בהינתן Focus Server עונה
 
-  @id:system-no-live-stream @fault:sandbox @serial @destructive @live @scope:system-errors-no-live
+  @id:system-no-live-stream @fault:live-stream @serial @destructive @live @scope:system-errors-no-live
   תרחיש: בלי זרם חי חקירה חיה מסורבת, והמערכת מתאוששת
     בהינתן הזרם החי מנותק
     כאשר מתבקשת חקירה חיה
