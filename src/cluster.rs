@@ -901,3 +901,53 @@ impl Cluster {
         Ok(before)
     }
 }
+
+impl Cluster {
+    /// Deletes the suite's own fault objects of a run (Services, Pods, ResourceQuotas
+    /// labelled `focus-scope/run-id=<label>`); returns their names.
+    pub async fn delete_labelled(&self, run_label: &str) -> Result<Vec<String>> {
+        use k8s_openapi::api::core::v1::ResourceQuota;
+        let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
+        let lp = ListParams::default().labels(&selector);
+        let dp = DeleteParams::background();
+        let mut deleted = Vec::new();
+        let services = within(
+            self.request_timeout,
+            "list Services",
+            self.api::<Service>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list Services"))?;
+        for s in services.items {
+            let name = s.metadata.name.unwrap_or_default();
+            self.delete_ignoring_absent::<Service>(&name, &dp).await?;
+            deleted.push(format!("Service/{name}"));
+        }
+        let pods = within(
+            self.request_timeout,
+            "list pods",
+            self.api::<Pod>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list pods"))?;
+        for p in pods.items {
+            let name = p.metadata.name.unwrap_or_default();
+            self.delete_ignoring_absent::<Pod>(&name, &dp).await?;
+            deleted.push(format!("Pod/{name}"));
+        }
+        let quotas = within(
+            self.request_timeout,
+            "list ResourceQuotas",
+            self.api::<ResourceQuota>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list ResourceQuotas"))?;
+        for q in quotas.items {
+            let name = q.metadata.name.unwrap_or_default();
+            self.delete_ignoring_absent::<ResourceQuota>(&name, &dp)
+                .await?;
+            deleted.push(format!("ResourceQuota/{name}"));
+        }
+        Ok(deleted)
+    }
+}

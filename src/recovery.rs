@@ -120,6 +120,24 @@ pub async fn cleanup(
                 _ => {}
             }
         }
+        // The suite's own fault objects of that run, by its run-id label.
+        let run_ids: BTreeSet<String> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Baseline { run_id, .. } | Entry::Intent { run_id, .. } => {
+                    Some(run_id.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        for run_id in run_ids {
+            for object in cluster
+                .delete_labelled(&crate::faults::label_value(&run_id))
+                .await?
+            {
+                println!("deleted {object} (a fault object of run {run_id})");
+            }
+        }
         let left = leftovers(&entries);
         for job_id in &left.opened {
             match cluster

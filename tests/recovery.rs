@@ -126,6 +126,35 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
         .collect();
     assert!(!opened.is_empty());
 
+    // A fault object the crashed run left (as a port-holder Service would be), and one
+    // of another run: only the crashed run's goes.
+    let run_id = Ledger::read(&ledger_path)
+        .expect("ledger")
+        .into_iter()
+        .find_map(|e| match e {
+            Entry::Baseline { run_id, .. } => Some(run_id),
+            _ => None,
+        })
+        .expect("baseline entry");
+    let services: kube::Api<k8s_openapi::api::core::v1::Service> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    for (name, label) in [
+        (
+            "focus-scope-port-holder-12499",
+            focus_scope::faults::label_value(&run_id),
+        ),
+        ("focus-scope-port-holder-12498", "another-run".to_string()),
+    ] {
+        let svc: k8s_openapi::api::core::v1::Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {focus_scope::faults::RUN_LABEL: label}},
+            "spec": {"type": "NodePort", "selector": {"x": "y"},
+                     "ports": [{"port": 5000, "nodePort": name.rsplit('-').next().and_then(|p| p.parse::<i32>().ok()).unwrap_or(0)}]}
+        }))
+        .expect("service");
+        rt.block_on(services.create(&kube::api::PostParams::default(), &svc))
+            .expect("create holder");
+    }
+
     let cleanup = |extra: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
         cmd.arg("cleanup").arg("--all").args(extra);
@@ -140,6 +169,23 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
     );
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("deleted investigation"), "{text}");
+    assert!(
+        text.contains("deleted Service/focus-scope-port-holder-12499"),
+        "{text}"
+    );
+    let holders: Vec<String> = rt
+        .block_on(services.list(&kube::api::ListParams::default()))
+        .expect("services")
+        .items
+        .into_iter()
+        .filter_map(|s| s.metadata.name)
+        .filter(|n| n.starts_with("focus-scope-port-holder-"))
+        .collect();
+    assert_eq!(
+        holders,
+        vec!["focus-scope-port-holder-12498".to_string()],
+        "only the crashed run's fault object goes"
+    );
     let left = rt.block_on(cluster.investigation_ids()).expect("ids");
     assert!(
         left.contains(&foreign_id),
