@@ -6,45 +6,27 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config_dir_with, path_str, run_suite};
-use focus_sandbox::{Sandbox, SandboxOptions, kube_sim::SimConfig};
+use common::{config_dir_with, path_str, remote_profile, run_suite, start_sandbox};
+use focus_sandbox::{SandboxOptions, kube_sim::SimConfig};
 
 #[test]
 fn a_subset_passes_over_self_signed_https_under_the_prefix() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let sandbox = rt
-        .block_on(Sandbox::start(SandboxOptions {
-            sim: SimConfig::fast(),
-            tls: true,
-            prefix: Some("/focus-server".into()),
-            ..SandboxOptions::default()
-        }))
-        .expect("sandbox");
+    let (rt, sandbox) = start_sandbox(SandboxOptions {
+        sim: SimConfig::fast(),
+        tls: true,
+        prefix: Some("/focus-server".into()),
+        ..SandboxOptions::default()
+    });
     let api = sandbox.api_url();
     assert!(
         api.starts_with("https://") && api.ends_with("/focus-server"),
         "{api}"
     );
     let profile = |verify: bool| {
-        format!(
-            r#"protected = false
-exclusive = true
-faults = "sandbox"
-[target]
-kind = "remote"
-api_url = "{api}"
-kubeconfig = "{}"
-tls_verify = {verify}
-cancel = "endpoint"
-[deadlines]
-request = "10s"
-object_appears = "10s"
-pod_running = "20s"
-port_reachable = "20s"
-deletion = "20s"
-startup = "10s"
-"#,
-            path_str(sandbox.kubeconfig_path())
+        remote_profile(
+            &sandbox,
+            "protected = false\nexclusive = true\nfaults = \"sandbox\"",
+            &format!("tls_verify = {verify}\ncancel = \"endpoint\""),
         )
     };
     let dir = config_dir_with("ingress", &profile(false));

@@ -4,36 +4,19 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config_dir_with, path_str, run_suite};
-use focus_sandbox::{Sandbox, SandboxOptions, kube_sim::SimConfig};
+use common::{config_dir_with, path_str, remote_profile, run_suite, start_sandbox};
+use focus_sandbox::{SandboxOptions, kube_sim::SimConfig};
 
 #[test]
 fn a_protected_profile_refuses_limits_without_the_flag() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let sandbox = rt
-        .block_on(Sandbox::start(SandboxOptions {
-            sim: SimConfig::fast(),
-            ..SandboxOptions::default()
-        }))
-        .expect("sandbox");
-    let profile = format!(
-        r#"protected = true
-exclusive = false
-faults = "kubernetes"
-[target]
-kind = "remote"
-api_url = "{}"
-kubeconfig = "{}"
-[deadlines]
-request = "10s"
-object_appears = "10s"
-pod_running = "20s"
-port_reachable = "20s"
-deletion = "20s"
-startup = "30s"
-"#,
-        sandbox.api_url(),
-        path_str(sandbox.kubeconfig_path())
+    let (rt, sandbox) = start_sandbox(SandboxOptions {
+        sim: SimConfig::fast(),
+        ..SandboxOptions::default()
+    });
+    let profile = remote_profile(
+        &sandbox,
+        "protected = true\nexclusive = false\nfaults = \"kubernetes\"",
+        "",
     );
     let dir = config_dir_with("guarded", &profile);
     let run = run_suite(

@@ -10,58 +10,27 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{config_dir_with, manifest_dir, path_str, run_capped};
-use focus_sandbox::{Sandbox, SandboxOptions};
+use common::{
+    config_dir_with, manifest_dir, open_foreign_investigation, remote_profile, run_capped,
+    start_sandbox,
+};
+use focus_sandbox::SandboxOptions;
 use focus_scope::cluster::Cluster;
 use focus_scope::ledger::{Entry, Ledger};
 
-fn profile(api_url: &str, kubeconfig: &str) -> String {
-    format!(
-        r#"protected = false
-exclusive = false
-faults = "kubernetes"
-[target]
-kind = "remote"
-api_url = "{api_url}"
-kubeconfig = "{kubeconfig}"
-namespace = "panda"
-[deadlines]
-request = "10s"
-object_appears = "10s"
-pod_running = "30s"
-port_reachable = "30s"
-deletion = "30s"
-startup = "30s"
-"#
-    )
-}
-
 #[test]
 fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let sandbox = rt
-        .block_on(Sandbox::start(SandboxOptions::default()))
-        .expect("sandbox");
-    let api = sandbox.api_url();
-    let kubeconfig = path_str(sandbox.kubeconfig_path());
-    let foreign: serde_json::Value = rt.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{api}/configure"))
-            .json(&serde_json::json!({
-                "displayTimeAxisDuration": 30, "nfftSelection": 1024, "displayInfo": {"height": 1000},
-                "channels": {"min": 11, "max": 60}, "frequencyRange": {"min": 10, "max": 500},
-                "start_time": null, "end_time": null, "view_type": 0
-            }))
-            .send()
-            .await
-            .expect("configure")
-            .json()
-            .await
-            .expect("json")
-    });
-    let foreign_id = foreign["job_id"].as_str().expect("job_id").to_string();
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let foreign_id = open_foreign_investigation(&rt, &sandbox.api_url());
 
-    let config = config_dir_with("crashy", &profile(&api, &kubeconfig));
+    let config = config_dir_with(
+        "crashy",
+        &remote_profile(
+            &sandbox,
+            "protected = false\nexclusive = false\nfaults = \"kubernetes\"",
+            "",
+        ),
+    );
     let output = tempfile::tempdir().expect("output dir");
     let env = |cmd: &mut Command| {
         cmd.env("FOCUS_ENV", "crashy")

@@ -108,3 +108,60 @@ pub fn config_dir_with(name: &str, text: &str) -> tempfile::TempDir {
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// A sandbox started in this test process (its own kube-sim), with the runtime that
+/// serves it while the suite binary runs against it as a remote environment.
+pub fn start_sandbox(
+    opts: focus_sandbox::SandboxOptions,
+) -> (tokio::runtime::Runtime, focus_sandbox::Sandbox) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sandbox = rt
+        .block_on(focus_sandbox::Sandbox::start(opts))
+        .expect("sandbox");
+    (rt, sandbox)
+}
+
+/// Opens a valid live investigation as another user would (not ledgered by any run);
+/// returns its job_id.
+pub fn open_foreign_investigation(rt: &tokio::runtime::Runtime, api_url: &str) -> String {
+    let body: serde_json::Value = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{api_url}/configure"))
+            .json(&serde_json::json!({
+                "displayTimeAxisDuration": 30, "nfftSelection": 1024, "displayInfo": {"height": 1000},
+                "channels": {"min": 11, "max": 60}, "frequencyRange": {"min": 10, "max": 500},
+                "start_time": null, "end_time": null, "view_type": 0
+            }))
+            .send()
+            .await
+            .expect("configure")
+            .json()
+            .await
+            .expect("json")
+    });
+    body["job_id"].as_str().expect("job_id").to_string()
+}
+
+/// A remote profile for a sandbox started in the test: `head` holds the top-level keys
+/// (protected, exclusive, faults), `target` extra target keys.
+pub fn remote_profile(sandbox: &focus_sandbox::Sandbox, head: &str, target: &str) -> String {
+    format!(
+        r#"{head}
+[target]
+kind = "remote"
+api_url = "{}"
+kubeconfig = "{}"
+namespace = "panda"
+{target}
+[deadlines]
+request = "10s"
+object_appears = "10s"
+pod_running = "20s"
+port_reachable = "20s"
+deletion = "30s"
+startup = "30s"
+"#,
+        sandbox.api_url(),
+        path_str(sandbox.kubeconfig_path())
+    )
+}
