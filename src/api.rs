@@ -34,6 +34,29 @@ pub struct ApiResponse {
     pub status: u16,
     pub body: Value,
     pub latency: Duration,
+    /// Response headers, secrets redacted (for failure diagnostics).
+    pub headers: Vec<(String, String)>,
+}
+
+/// Headers whose values never leave the process.
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+];
+
+/// A header as diagnostics may show it.
+pub fn redacted_header(name: &str, value: &str) -> (String, String) {
+    let lower = name.to_ascii_lowercase();
+    let value = if SECRET_HEADERS.contains(&lower.as_str()) || lower.contains("token") {
+        "<redacted>".to_string()
+    } else {
+        value.to_string()
+    };
+    (lower, value)
 }
 
 impl ApiResponse {
@@ -126,6 +149,11 @@ impl FocusApi {
             .await
             .map_err(|e| self.transport(method, &url, e))?;
         let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| redacted_header(k.as_str(), v.to_str().unwrap_or("<binary>")))
+            .collect();
         let text = resp
             .text()
             .await
@@ -138,6 +166,7 @@ impl FocusApi {
             status,
             body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
             latency,
+            headers,
         })
     }
 
@@ -229,5 +258,21 @@ impl FocusApi {
 
     pub async fn cancel(&self, job_id: &str) -> Result<ApiResponse, ApiError> {
         self.send("DELETE", &format!("/job/{job_id}"), None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_headers_never_reach_diagnostics() {
+        for name in ["Authorization", "Set-Cookie", "X-Auth-Token", "x-api-key"] {
+            assert_eq!(redacted_header(name, "s3cret").1, "<redacted>", "{name}");
+        }
+        assert_eq!(
+            redacted_header("Content-Type", "application/json"),
+            ("content-type".to_string(), "application/json".to_string())
+        );
     }
 }

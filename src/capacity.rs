@@ -7,15 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::api::ApiResponse;
-use crate::cluster::pod_phase;
+use crate::cluster::{StageTracker, pod_phase};
 use crate::investigation::{ConfigureRequest, OpenedInvestigation};
-use crate::metrics::kind;
+use crate::metrics::{Stage, kind};
 use crate::net;
 use crate::suite::Suite;
 
@@ -102,12 +103,18 @@ impl Suite {
         n: usize,
         concurrency: usize,
     ) -> anyhow::Result<CapacityReport> {
+        self.held.check_fits(n)?;
         let started = Instant::now();
         let requests_before = self.cluster.requests_sent();
         let pods = Arc::new(RunningPods::default());
         let watch = tokio::spawn(watch_running(
             Api::<Pod>::namespaced(self.cluster.client(), self.cluster.namespace()),
             pods.clone(),
+            self.clone(),
+        ));
+        let job_watch = tokio::spawn(watch_jobs_created(
+            Api::<Job>::namespaced(self.cluster.client(), self.cluster.namespace()),
+            self.clone(),
         ));
         let gate = Arc::new(Semaphore::new(concurrency.max(1)));
         let progress = Arc::new(Progress::default());
@@ -145,7 +152,6 @@ impl Suite {
                                 .running
                                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             pod_start = Some(took);
-                            suite.metrics.record(kind::POD_START, took);
                             match net::stream_url_ip(&o.stream_url) {
                                 Err(e) => Err(e.to_string()),
                                 Ok(ip) => {
@@ -172,6 +178,7 @@ impl Suite {
             .collect::<Vec<_>>()
             .await;
         watch.abort();
+        job_watch.abort();
         if let Some(h) = shown {
             h.abort();
             eprint!("\r{:60}\r", "");
@@ -220,21 +227,26 @@ impl Suite {
             .await
             .map(|l| l.items)
             .unwrap_or_default();
-        let mine = |e: &&Event| {
-            let name = e.involved_object.name.as_deref().unwrap_or("");
-            name.starts_with(&format!("grpc-job-{job_id}"))
-                || name.starts_with(&format!("cleanup-job-{job_id}"))
+        // The stream pod's own words first (the scheduler, the quota, the CNI's
+        // FailedCreatePodSandBox when pod IPs run out), then its cleanup job's.
+        let about = |e: &Event, job: &str| {
+            e.involved_object
+                .name
+                .as_deref()
+                .is_some_and(|n| names_job_or_its_pod(n, job))
         };
+        let stream = |e: &&Event| about(e, &format!("grpc-job-{job_id}"));
+        let mine = |e: &&Event| about(e, &format!("cleanup-job-{job_id}"));
         let any_stuck = |e: &&Event| {
-            let name = e.involved_object.name.as_deref().unwrap_or("");
             report
                 .stuck
                 .keys()
-                .any(|j| name.starts_with(&format!("grpc-job-{j}")))
+                .any(|j| about(e, &format!("grpc-job-{j}")))
         };
         let ev = warnings
             .iter()
-            .find(mine)
+            .find(stream)
+            .or_else(|| warnings.iter().find(mine))
             .or_else(|| warnings.iter().find(any_stuck));
         match ev {
             Some(e) => format!(
@@ -263,7 +275,10 @@ impl Suite {
         let mut failures = Vec::new();
         for (job_id, r) in results {
             match r {
-                Ok(()) => self.ledger.cleaned(scenario, &job_id)?,
+                Ok(()) => {
+                    self.held.release(&job_id);
+                    self.ledger.cleaned(scenario, &job_id)?
+                }
                 Err(e) => failures.push(format!("{job_id}: {e}")),
             }
         }
@@ -273,6 +288,16 @@ impl Suite {
             anyhow::bail!("cleanup left objects behind: {}", failures.join("; "))
         }
     }
+}
+
+/// Whether `name` is the Job `job` or one of its pods (`<job>-<suffix>`), never
+/// another Job whose name merely starts the same (`grpc-job-1-16` vs `grpc-job-1-160`).
+fn names_job_or_its_pod(name: &str, job: &str) -> bool {
+    name == job
+        || name
+            .strip_prefix(job)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|suffix| !suffix.is_empty() && !suffix.contains('-'))
 }
 
 async fn wait_running(pods: &RunningPods, job: &str, deadline: Duration) -> Option<Instant> {
@@ -289,18 +314,83 @@ async fn wait_running(pods: &RunningPods, job: &str, deadline: Duration) -> Opti
     .ok()
 }
 
-async fn watch_running(api: Api<Pod>, pods: Arc<RunningPods>) {
-    let stream = watcher(api, watcher::Config::default().labels("job-name"))
-        .default_backoff()
-        .applied_objects();
+/// Keeps `pods` (Running pods by `job-name`) and reports the stage transitions it sees
+/// happen to the run's metrics.
+async fn watch_running(api: Api<Pod>, pods: Arc<RunningPods>, suite: Arc<Suite>) {
+    let stream = watcher(api, watcher::Config::default().labels("job-name")).default_backoff();
     futures::pin_mut!(stream);
-    while let Ok(Some(p)) = stream.try_next().await {
+    let mut trackers: BTreeMap<String, StageTracker> = BTreeMap::new();
+    while let Ok(Some(ev)) = stream.try_next().await {
+        let p = match ev {
+            watcher::Event::Apply(p) | watcher::Event::InitApply(p) => p,
+            watcher::Event::Delete(p) => {
+                trackers.remove(p.metadata.name.as_deref().unwrap_or_default());
+                continue;
+            }
+            _ => continue,
+        };
+        let now = Instant::now();
+        let Some(job) = p.metadata.labels.as_ref().and_then(|l| l.get("job-name")) else {
+            continue;
+        };
+        let (scheduled, started) = trackers
+            .entry(p.metadata.name.clone().unwrap_or_default())
+            .or_default()
+            .update(&p);
+        if let Some(job_id) = job.strip_prefix("grpc-job-") {
+            if scheduled {
+                suite.metrics.observe(job_id, Stage::Scheduled, now);
+            }
+            if started {
+                suite.metrics.observe(job_id, Stage::Started, now);
+            }
+        }
         if pod_phase(&p) == "Running"
-            && let Some(job) = p.metadata.labels.as_ref().and_then(|l| l.get("job-name"))
             && let Ok(mut m) = pods.by_job.lock()
         {
-            m.entry(job.clone()).or_insert_with(Instant::now);
+            m.entry(job.clone()).or_insert(now);
         }
         pods.changed.notify_waiters();
+    }
+}
+
+/// Reports to the run's metrics when an investigation's Job appears (a `grpc-job-*`
+/// first seen after the watch's initial list).
+async fn watch_jobs_created(api: Api<Job>, suite: Arc<Suite>) {
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(stream);
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    while let Ok(Some(ev)) = stream.try_next().await {
+        let (j, live) = match ev {
+            watcher::Event::Apply(j) => (j, true),
+            watcher::Event::InitApply(j) => (j, false),
+            _ => continue,
+        };
+        let name = j.metadata.name.unwrap_or_default();
+        if known.insert(name.clone())
+            && live
+            && let Some(job_id) = name.strip_prefix("grpc-job-")
+        {
+            suite
+                .metrics
+                .observe(job_id, Stage::JobCreated, Instant::now());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_job_or_its_pod;
+
+    #[test]
+    fn events_are_matched_to_their_job_exactly() {
+        assert!(names_job_or_its_pod("grpc-job-1-16", "grpc-job-1-16"));
+        assert!(names_job_or_its_pod("grpc-job-1-16-x7k2p", "grpc-job-1-16"));
+        assert!(!names_job_or_its_pod("grpc-job-1-160", "grpc-job-1-16"));
+        assert!(!names_job_or_its_pod(
+            "grpc-job-1-160-x7k2p",
+            "grpc-job-1-16"
+        ));
+        assert!(!names_job_or_its_pod("grpc-job-1-16-", "grpc-job-1-16"));
     }
 }

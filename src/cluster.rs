@@ -40,6 +40,9 @@ fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ClusterError 
     }
 }
 
+/// The `User-Agent` of every Kubernetes request the suite sends.
+pub const USER_AGENT: &str = concat!("focus-scope/", env!("CARGO_PKG_VERSION"));
+
 /// A kube-rs client bound to the investigation namespace.
 #[derive(Clone)]
 pub struct Cluster {
@@ -91,6 +94,12 @@ impl Cluster {
             },
         };
         config.connect_timeout = Some(request_timeout);
+        // Tells the suite's requests from the server's in an API server's audit log
+        // (and in kube-sim's request log); kube-rs sends no User-Agent of its own.
+        config.headers.push((
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(USER_AGENT),
+        ));
         let requests = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = requests.clone();
         let client = kube::client::ClientBuilder::try_from(config)
@@ -208,21 +217,49 @@ impl Cluster {
 
     /// Waits by watch until a pod of the Job is Running; returns that pod.
     pub async fn wait_pod_running(&self, job: &str, deadline: Duration) -> Result<Pod> {
+        Ok(self.wait_pod_running_seen(job, deadline).await?.0)
+    }
+
+    /// Waits by watch until a pod of the Job is Running; returns that pod and the
+    /// instants the watch saw it scheduled and Running as it happened (None for a
+    /// stage it was already past when the watch listed it).
+    pub async fn wait_pod_running_seen(
+        &self,
+        job: &str,
+        deadline: Duration,
+    ) -> Result<(Pod, PodStagesSeen)> {
         let what = format!("a pod of Job {job} to be Running");
         let cfg = watcher::Config::default().labels(&format!("job-name={job}"));
-        let running = watcher(self.api::<Pod>(), cfg)
-            .default_backoff()
-            .applied_objects()
-            .try_filter(|p| futures::future::ready(pod_phase(p) == "Running"));
-        futures::pin_mut!(running);
-        let first = within(deadline, &what, running.next()).await?;
-        match first {
-            Some(Ok(pod)) => Ok(pod),
-            Some(Err(e)) => Err(ClusterError::Api {
+        let events = watcher(self.api::<Pod>(), cfg).default_backoff();
+        futures::pin_mut!(events);
+        let mut seen = PodStagesSeen::default();
+        let mut tracker = StageTracker::default();
+        let found = within(deadline, &what, async {
+            while let Some(ev) = events.next().await {
+                let p = match ev? {
+                    watcher::Event::Apply(p) | watcher::Event::InitApply(p) => p,
+                    _ => continue,
+                };
+                let now = std::time::Instant::now();
+                let (scheduled, started) = tracker.update(&p);
+                if scheduled {
+                    seen.scheduled = Some(now);
+                }
+                if pod_phase(&p) == "Running" {
+                    seen.started = started.then_some(now);
+                    return Ok(Some(p));
+                }
+            }
+            Ok::<_, watcher::Error>(None)
+        })
+        .await?;
+        match found {
+            Ok(Some(pod)) => Ok((pod, seen)),
+            Err(e) => Err(ClusterError::Api {
                 what,
                 message: e.to_string(),
             }),
-            None => Err(ClusterError::Api {
+            Ok(None) => Err(ClusterError::Api {
                 what,
                 message: "the watch ended".into(),
             }),
@@ -355,6 +392,48 @@ impl Cluster {
         }
         Ok(())
     }
+}
+
+/// When a watch saw a pod's stages happen (see [`Cluster::wait_pod_running_seen`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PodStagesSeen {
+    pub scheduled: Option<std::time::Instant>,
+    pub started: Option<std::time::Instant>,
+}
+
+/// Follows one pod through watch events. A stage counts as seen only when one
+/// observation showed the pod before it and a later one after it: a pod already past a
+/// stage when first listed says nothing about when it got there.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StageTracker {
+    scheduled: Option<bool>,
+    running: Option<bool>,
+}
+
+impl StageTracker {
+    /// Takes the next observation; returns (seen getting scheduled, seen starting).
+    /// A pod seen going from unscheduled straight to Running was seen starting only.
+    pub fn update(&mut self, p: &Pod) -> (bool, bool) {
+        let scheduled = pod_scheduled(p);
+        let running = pod_phase(p) == "Running";
+        let seen_scheduled = self.scheduled == Some(false) && scheduled && !running;
+        let seen_started = self.running == Some(false) && running;
+        self.scheduled = Some(scheduled);
+        self.running = Some(running);
+        (seen_scheduled, seen_started)
+    }
+}
+
+/// Whether the pod has been given a node (`spec.nodeName`, or PodScheduled True).
+pub fn pod_scheduled(p: &Pod) -> bool {
+    p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some()
+        || p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.type_ == "PodScheduled" && c.status == "True")
+            })
 }
 
 pub fn pod_phase(p: &Pod) -> &str {
@@ -906,48 +985,152 @@ impl Cluster {
     /// Deletes the suite's own fault objects of a run (Services, Pods, ResourceQuotas
     /// labelled `focus-scope/run-id=<label>`); returns their names.
     pub async fn delete_labelled(&self, run_label: &str) -> Result<Vec<String>> {
+        use k8s_openapi::api::coordination::v1::Lease;
         use k8s_openapi::api::core::v1::ResourceQuota;
         let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
-        let lp = ListParams::default().labels(&selector);
-        let dp = DeleteParams::background();
         let mut deleted = Vec::new();
-        let services = within(
+        deleted.extend(self.delete_all_labelled::<Service>(&selector).await?);
+        deleted.extend(self.delete_all_labelled::<Pod>(&selector).await?);
+        deleted.extend(self.delete_all_labelled::<ResourceQuota>(&selector).await?);
+        // The run lock, if the crashed run still held it (a new holder relabels it).
+        deleted.extend(self.delete_all_labelled::<Lease>(&selector).await?);
+        Ok(deleted)
+    }
+
+    /// Deletes every object of kind `K` matching the label selector; returns `Kind/name`s.
+    async fn delete_all_labelled<K>(&self, selector: &str) -> Result<Vec<String>>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+        <K as Resource>::DynamicType: Default,
+    {
+        let kind = K::kind(&Default::default()).to_string();
+        let what = format!("list {kind}s");
+        let found = within(
             self.request_timeout,
-            "list Services",
-            self.api::<Service>().list(&lp),
+            &what,
+            self.api::<K>()
+                .list(&ListParams::default().labels(selector)),
         )
         .await?
-        .map_err(api_err("list Services"))?;
-        for s in services.items {
-            let name = s.metadata.name.unwrap_or_default();
-            self.delete_ignoring_absent::<Service>(&name, &dp).await?;
-            deleted.push(format!("Service/{name}"));
-        }
-        let pods = within(
-            self.request_timeout,
-            "list pods",
-            self.api::<Pod>().list(&lp),
-        )
-        .await?
-        .map_err(api_err("list pods"))?;
-        for p in pods.items {
-            let name = p.metadata.name.unwrap_or_default();
-            self.delete_ignoring_absent::<Pod>(&name, &dp).await?;
-            deleted.push(format!("Pod/{name}"));
-        }
-        let quotas = within(
-            self.request_timeout,
-            "list ResourceQuotas",
-            self.api::<ResourceQuota>().list(&lp),
-        )
-        .await?
-        .map_err(api_err("list ResourceQuotas"))?;
-        for q in quotas.items {
-            let name = q.metadata.name.unwrap_or_default();
-            self.delete_ignoring_absent::<ResourceQuota>(&name, &dp)
+        .map_err(api_err(&what))?;
+        let mut deleted = Vec::new();
+        for o in found.items {
+            let name = o.meta().name.clone().unwrap_or_default();
+            self.delete_ignoring_absent::<K>(&name, &DeleteParams::background())
                 .await?;
-            deleted.push(format!("ResourceQuota/{name}"));
+            deleted.push(format!("{kind}/{name}"));
         }
         Ok(deleted)
+    }
+}
+
+impl Cluster {
+    /// Cordons every node that is schedulable now (`spec.unschedulable`), labelling each
+    /// with the run's label so that `cleanup` can find and uncordon it after a crash;
+    /// returns the nodes cordoned (never one that was cordoned already).
+    pub async fn cordon_schedulable_nodes(&self, run_label: &str) -> Result<Vec<String>> {
+        use k8s_openapi::api::core::v1::Node;
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let list = within(
+            self.request_timeout,
+            "list Nodes",
+            nodes.list(&ListParams::default()),
+        )
+        .await?
+        .map_err(api_err("list Nodes"))?;
+        let schedulable: Vec<String> = list
+            .items
+            .iter()
+            .filter(|n| {
+                !n.spec
+                    .as_ref()
+                    .and_then(|s| s.unschedulable)
+                    .unwrap_or(false)
+            })
+            .filter_map(|n| n.metadata.name.clone())
+            .collect();
+        let patch = serde_json::json!({
+            "metadata": {"labels": {crate::faults::RUN_LABEL: run_label}},
+            "spec": {"unschedulable": true},
+        });
+        let mut cordoned = Vec::new();
+        for name in schedulable {
+            let what = format!("cordon Node {name}");
+            let done = within(
+                self.request_timeout,
+                &what,
+                nodes.patch(
+                    &name,
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&patch),
+                ),
+            )
+            .await?
+            .map_err(api_err(what));
+            match done {
+                Ok(_) => cordoned.push(name),
+                Err(e) => {
+                    // Leave nothing half-done: what was cordoned is uncordoned again.
+                    let _ = self.uncordon(&cordoned).await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(cordoned)
+    }
+
+    /// Uncordons exactly these nodes and removes the run label from them (a node that
+    /// is gone is skipped).
+    pub async fn uncordon(&self, names: &[String]) -> Result<()> {
+        use k8s_openapi::api::core::v1::Node;
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let patch = serde_json::json!({
+            "metadata": {"labels": {crate::faults::RUN_LABEL: null}},
+            "spec": {"unschedulable": null},
+        });
+        for name in names {
+            let what = format!("uncordon Node {name}");
+            match within(
+                self.request_timeout,
+                &what,
+                nodes.patch(
+                    name,
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&patch),
+                ),
+            )
+            .await?
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(api_err(what)(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Uncordons the nodes a run cordoned (labelled `focus-scope/run-id=<label>`);
+    /// returns their names.
+    pub async fn uncordon_labelled(&self, run_label: &str) -> Result<Vec<String>> {
+        use k8s_openapi::api::core::v1::Node;
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
+        let list = within(
+            self.request_timeout,
+            "list Nodes",
+            nodes.list(&ListParams::default().labels(&selector)),
+        )
+        .await?
+        .map_err(api_err("list Nodes"))?;
+        let names: Vec<String> = list
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect();
+        self.uncordon(&names).await?;
+        Ok(names)
     }
 }

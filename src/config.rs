@@ -24,6 +24,10 @@ pub const OVERRIDES: &[(&str, &str)] = &[
     ("FOCUS_SANDBOX_PROFILE", "sandbox.profile"),
     ("FOCUS_SANDBOX_DEFECTS", "sandbox.defects"),
     ("FOCUS_SANDBOX_CLUSTER", "sandbox.cluster"),
+    (
+        "FOCUS_MAX_HELD_INVESTIGATIONS",
+        "limits.max_held_investigations",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +146,14 @@ pub struct SandboxSettings {
     /// A kube-sim cluster shape (TOML), relative to the config directory.
     #[serde(default)]
     pub cluster: Option<PathBuf>,
+    /// How long the sandbox's cleanup job waits for a client before the investigation
+    /// is removed (whole seconds; the real server: ~50 s).
+    #[serde(with = "humantime", default = "default_idle_timeout")]
+    pub idle_timeout: Duration,
+}
+
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(50)
 }
 
 impl Default for SandboxSettings {
@@ -150,6 +162,7 @@ impl Default for SandboxSettings {
             profile: default_sandbox_profile(),
             defects: Vec::new(),
             cluster: None,
+            idle_timeout: default_idle_timeout(),
         }
     }
 }
@@ -176,6 +189,39 @@ pub struct Deadlines {
     /// Starting the embedded sandbox, or the first answer of a remote target.
     #[serde(with = "humantime")]
     pub startup: Duration,
+    /// An investigation nobody connects to is removed by its cleanup job: the server's
+    /// idle time plus the removal (contract: ~50 s on the real server).
+    #[serde(with = "humantime", default = "default_idle_removal")]
+    pub idle_removal: Duration,
+    /// The whole run: past it, the run stops, cleans up and exits 5.
+    #[serde(with = "humantime", default = "default_run_deadline")]
+    pub run: Duration,
+    /// A configure waits this long for the run to hold fewer investigations than
+    /// `limits.max_held_investigations`.
+    #[serde(with = "humantime", default = "default_held_wait")]
+    pub held_wait: Duration,
+    /// The run lock (a Lease) expires this long after its holder's last renewal.
+    #[serde(with = "humantime", default = "default_lease")]
+    pub lease: Duration,
+    /// How long a run waits for another run's lock before giving up (exit 4).
+    #[serde(with = "humantime", default = "default_lock_wait")]
+    pub lock_wait: Duration,
+}
+
+fn default_idle_removal() -> Duration {
+    Duration::from_secs(180)
+}
+fn default_run_deadline() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+fn default_held_wait() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_lease() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_lock_wait() -> Duration {
+    Duration::ZERO
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -234,6 +280,14 @@ pub struct Limits {
     /// Clients of the churn, each opening and cancelling investigations in turn.
     #[serde(default = "default_soak_workers")]
     pub soak_workers: usize,
+    /// Investigations the run may hold at once (opened and not yet cleaned up), across
+    /// all scenarios: a configure waits for room (`deadlines.held_wait`).
+    #[serde(default = "default_max_held")]
+    pub max_held_investigations: usize,
+}
+
+fn default_max_held() -> usize {
+    220
 }
 
 fn default_soak_duration() -> Duration {
@@ -253,6 +307,7 @@ impl Default for Limits {
             stream_slots: default_parallel(),
             soak_duration: default_soak_duration(),
             soak_workers: default_soak_workers(),
+            max_held_investigations: default_max_held(),
         }
     }
 }
@@ -404,6 +459,12 @@ impl Config {
                         ),
                     ));
                 }
+                if p.sandbox.idle_timeout < Duration::from_secs(1) {
+                    return Err(self.invalid(
+                        "sandbox.idle_timeout",
+                        "must be at least 1s (the sandbox counts whole seconds)",
+                    ));
+                }
                 if let Some(cluster) = &p.sandbox.cluster {
                     let path = self.dir.join(cluster);
                     if !path.is_file() {
@@ -439,10 +500,17 @@ impl Config {
             ("deadlines.port_reachable", d.port_reachable),
             ("deadlines.deletion", d.deletion),
             ("deadlines.startup", d.startup),
+            ("deadlines.idle_removal", d.idle_removal),
+            ("deadlines.run", d.run),
+            ("deadlines.held_wait", d.held_wait),
+            ("deadlines.lease", d.lease),
         ] {
             if value.is_zero() {
                 return Err(self.invalid(key, "a deadline must be greater than zero"));
             }
+        }
+        if p.limits.max_held_investigations == 0 {
+            return Err(self.invalid("limits.max_held_investigations", "must be at least 1"));
         }
         Ok(())
     }
@@ -492,6 +560,11 @@ fn apply_overrides(
                     .collect()
             }
             "FOCUS_SANDBOX_CLUSTER" => profile.sandbox.cluster = Some(PathBuf::from(value)),
+            "FOCUS_MAX_HELD_INVESTIGATIONS" => {
+                profile.limits.max_held_investigations = value
+                    .parse()
+                    .map_err(|_| bad(format!("`{value}` is not a whole number")))?
+            }
             _ => {}
         }
     }

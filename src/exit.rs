@@ -15,10 +15,12 @@ pub enum Exit {
     Refused = 3,
     /// The environment is unreachable: Focus Server or the Kubernetes API did not answer within the startup deadline.
     Unreachable = 4,
+    /// The run exceeded its global deadline (`deadlines.run`); cleanup still ran.
+    Deadline = 5,
 }
 
 impl Exit {
-    pub const TABLE: &'static str = "exit codes: 0 passed · 1 scenario failures · 2 configuration/usage error (incl. no scenario selected) · 3 refused by protection · 4 environment unreachable";
+    pub const TABLE: &'static str = "exit codes: 0 passed · 1 scenario failures · 2 configuration/usage error (incl. no scenario selected) · 3 refused by protection · 4 environment unreachable or locked by another run · 5 run deadline exceeded";
 }
 
 impl From<Exit> for ExitCode {

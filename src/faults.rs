@@ -10,14 +10,18 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use serde_json::json;
 
+use crate::api::FocusApi;
+use crate::cluster::Cluster;
 use crate::suite::Suite;
 
 /// Label every object the suite creates itself carries (never an investigation's).
 pub const RUN_LABEL: &str = "focus-scope/run-id";
 pub const SCENARIO_LABEL: &str = "focus-scope/scenario";
 
-/// An injected fault, with what is needed to undo it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An injected fault, with what is needed to undo it (also after a crash: the ledger
+/// keeps every fault not yet undone).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Fault {
     /// The sandbox's fiber was disconnected.
     FiberDisconnected,
@@ -33,6 +37,9 @@ pub enum Fault {
     NextPodFailure,
     /// A Deployment of the environment was scaled to 0; `replicas` restores it.
     DeploymentScaled { name: String, replicas: i32 },
+    /// Nodes this fault cordoned (only those that were schedulable before); each also
+    /// carries the run label until it is uncordoned.
+    Cordoned(Vec<String>),
 }
 
 /// A Kubernetes label value from free text (≤ 63 chars of `[A-Za-z0-9._-]`).
@@ -53,26 +60,9 @@ pub fn label_value(s: &str) -> String {
 }
 
 impl Suite {
-    fn control_path(what: &str) -> String {
-        format!("/_sandbox/{what}")
-    }
-
     /// Connects or disconnects the live stream (sandbox driver).
     pub async fn set_fiber(&self, connected: bool) -> anyhow::Result<()> {
-        let resp = self
-            .api
-            .put(
-                &Self::control_path("fiber"),
-                &json!({ "connected": connected }),
-            )
-            .await?;
-        if resp.status != 200 {
-            bail!(
-                "the sandbox control API refused the fiber change: {}",
-                resp.describe()
-            );
-        }
-        Ok(())
+        set_fiber(&self.api, connected).await
     }
 
     /// Cuts the live stream: the sandbox's fiber, or (kubernetes driver) the profile's
@@ -103,24 +93,13 @@ impl Suite {
         let resp = self
             .api
             .put(
-                &Self::control_path("recordings"),
+                &control_path("recordings"),
                 &json!({ "recordings": recordings.iter().map(|(s, e)| [s, e]).collect::<Vec<_>>() }),
             )
             .await?;
         if resp.status != 200 {
             bail!(
                 "the sandbox control API refused the recordings: {}",
-                resp.describe()
-            );
-        }
-        Ok(())
-    }
-
-    async fn reset_recordings(&self) -> anyhow::Result<()> {
-        let resp = self.api.delete(&Self::control_path("recordings")).await?;
-        if resp.status != 200 {
-            bail!(
-                "the sandbox control API did not restore the recordings: {}",
                 resp.describe()
             );
         }
@@ -245,14 +224,23 @@ impl Suite {
         Ok(Fault::GpuFillers { pods })
     }
 
+    /// Cordons every schedulable node (kubernetes driver: works on a real cluster).
+    pub async fn cordon_every_node(&self) -> anyhow::Result<Fault> {
+        let nodes = self
+            .cluster
+            .cordon_schedulable_nodes(&label_value(&self.run.id))
+            .await?;
+        if nodes.is_empty() {
+            bail!("precondition: no node was schedulable to cordon");
+        }
+        Ok(Fault::Cordoned(nodes))
+    }
+
     /// Makes the sandbox fail the next investigation's pod: `crash`, `oom` or `image-pull`.
     pub async fn fail_next_pod(&self, kind: &str) -> anyhow::Result<Fault> {
         let resp = self
             .api
-            .put(
-                &Self::control_path("next-pod-failure"),
-                &json!({ "kind": kind }),
-            )
+            .put(&control_path("next-pod-failure"), &json!({ "kind": kind }))
             .await?;
         if resp.status != 200 {
             bail!(
@@ -263,49 +251,83 @@ impl Suite {
         Ok(Fault::NextPodFailure)
     }
 
-    /// Undoes one fault.
+    /// Undoes one fault, and ledgers that it is undone.
     pub async fn undo(&self, fault: &Fault) -> anyhow::Result<()> {
-        match fault {
-            Fault::Quota { name } => {
-                let api: Api<k8s_openapi::api::core::v1::ResourceQuota> =
-                    Api::namespaced(self.cluster.client(), self.cluster.namespace());
-                ignore_absent(api.delete(name, &DeleteParams::default()).await, name)
+        undo(&self.api, &self.cluster, fault).await?;
+        self.ledger.fault_undone(fault)?;
+        Ok(())
+    }
+}
+
+/// Connects or disconnects the sandbox's live stream through its control API.
+pub async fn set_fiber(api: &FocusApi, connected: bool) -> anyhow::Result<()> {
+    let resp = api
+        .put(&control_path("fiber"), &json!({ "connected": connected }))
+        .await?;
+    if resp.status != 200 {
+        bail!(
+            "the sandbox control API refused the fiber change: {}",
+            resp.describe()
+        );
+    }
+    Ok(())
+}
+
+async fn reset_recordings(api: &FocusApi) -> anyhow::Result<()> {
+    let resp = api.delete(&control_path("recordings")).await?;
+    if resp.status != 200 {
+        bail!(
+            "the sandbox control API did not restore the recordings: {}",
+            resp.describe()
+        );
+    }
+    Ok(())
+}
+
+fn control_path(what: &str) -> String {
+    format!("/_sandbox/{what}")
+}
+
+/// Undoes one fault through the API and the cluster it was injected through (the
+/// run's after hook and sweep, and `focus-scope cleanup` after a crash).
+pub async fn undo(api: &FocusApi, cluster: &Cluster, fault: &Fault) -> anyhow::Result<()> {
+    match fault {
+        Fault::Quota { name } => {
+            let quotas: Api<k8s_openapi::api::core::v1::ResourceQuota> =
+                Api::namespaced(cluster.client(), cluster.namespace());
+            ignore_absent(quotas.delete(name, &DeleteParams::default()).await, name)
+        }
+        Fault::GpuFillers { pods } => {
+            let fillers: Api<k8s_openapi::api::core::v1::Pod> =
+                Api::namespaced(cluster.client(), cluster.namespace());
+            for p in pods {
+                ignore_absent(fillers.delete(p, &DeleteParams::default()).await, p)?;
             }
-            Fault::GpuFillers { pods } => {
-                let api: Api<k8s_openapi::api::core::v1::Pod> =
-                    Api::namespaced(self.cluster.client(), self.cluster.namespace());
-                for p in pods {
-                    ignore_absent(api.delete(p, &DeleteParams::default()).await, p)?;
-                }
-                Ok(())
+            Ok(())
+        }
+        Fault::Cordoned(nodes) => Ok(cluster.uncordon(nodes).await?),
+        Fault::DeploymentScaled { name, replicas } => {
+            cluster.scale_deployment(name, *replicas).await?;
+            Ok(())
+        }
+        Fault::NextPodFailure => {
+            let resp = api.delete(&control_path("next-pod-failure")).await?;
+            if resp.status >= 300 && resp.status != 404 {
+                bail!(
+                    "the sandbox control API did not clear the pod failure: {}",
+                    resp.describe()
+                );
             }
-            Fault::DeploymentScaled { name, replicas } => {
-                self.cluster.scale_deployment(name, *replicas).await?;
-                Ok(())
-            }
-            Fault::NextPodFailure => {
-                let resp = self
-                    .api
-                    .delete(&Self::control_path("next-pod-failure"))
-                    .await?;
-                if resp.status >= 300 && resp.status != 404 {
-                    bail!(
-                        "the sandbox control API did not clear the pod failure: {}",
-                        resp.describe()
-                    );
-                }
-                Ok(())
-            }
-            Fault::FiberDisconnected => self.set_fiber(true).await,
-            Fault::RecordingsReplaced => self.reset_recordings().await,
-            Fault::PortHolder { service, .. } => {
-                let api: Api<Service> =
-                    Api::namespaced(self.cluster.client(), self.cluster.namespace());
-                match api.delete(service, &DeleteParams::background()).await {
-                    Ok(_) => Ok(()),
-                    Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-                    Err(e) => Err(anyhow::anyhow!("cannot delete {service}: {e}")),
-                }
+            Ok(())
+        }
+        Fault::FiberDisconnected => set_fiber(api, true).await,
+        Fault::RecordingsReplaced => reset_recordings(api).await,
+        Fault::PortHolder { service, .. } => {
+            let services: Api<Service> = Api::namespaced(cluster.client(), cluster.namespace());
+            match services.delete(service, &DeleteParams::background()).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                Err(e) => Err(anyhow::anyhow!("cannot delete {service}: {e}")),
             }
         }
     }

@@ -10,6 +10,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::faults::Fault;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Entry {
@@ -46,6 +48,50 @@ pub enum Entry {
         job_id: String,
         at: String,
     },
+    /// A fault is about to be injected (ledgered first, so a crash cannot hide it).
+    FaultInjected {
+        run_id: String,
+        scenario: String,
+        fault: Fault,
+        at: String,
+    },
+    /// The fault was undone.
+    FaultUndone {
+        run_id: String,
+        fault: Fault,
+        at: String,
+    },
+}
+
+impl Entry {
+    pub fn run_id(&self) -> &str {
+        match self {
+            Entry::Baseline { run_id, .. }
+            | Entry::Intent { run_id, .. }
+            | Entry::Opened { run_id, .. }
+            | Entry::Answered { run_id, .. }
+            | Entry::Cleaned { run_id, .. }
+            | Entry::FaultInjected { run_id, .. }
+            | Entry::FaultUndone { run_id, .. } => run_id,
+        }
+    }
+}
+
+/// Faults injected and not undone, oldest first, from ledger entries.
+pub fn faults_not_undone(entries: &[Entry]) -> Vec<Fault> {
+    let mut left: Vec<Fault> = Vec::new();
+    for e in entries {
+        match e {
+            Entry::FaultInjected { fault, .. } => left.push(fault.clone()),
+            Entry::FaultUndone { fault, .. } => {
+                if let Some(i) = left.iter().rposition(|f| f == fault) {
+                    left.remove(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    left
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,16 +107,80 @@ pub struct Ledger {
     path: PathBuf,
     run_id: String,
     state: Mutex<LedgerState>,
+    /// Signalled after every append (the ConfigMap mirror waits on it).
+    changed: tokio::sync::Notify,
+}
+
+/// The part of a ledger that recovery needs: the baseline, investigations opened and
+/// not cleaned, and configures sent and not answered. Small whatever the run's length,
+/// so it fits a ConfigMap.
+#[derive(Debug, Default)]
+struct Outstanding {
+    baseline: Vec<Entry>,
+    opened: BTreeMap<String, Entry>,
+    unanswered: BTreeMap<String, std::collections::VecDeque<Entry>>,
+    faults: Vec<Entry>,
+}
+
+impl Outstanding {
+    fn apply(&mut self, entry: &Entry) {
+        match entry {
+            Entry::Baseline { .. } => self.baseline.push(entry.clone()),
+            Entry::Intent { scenario, .. } => self
+                .unanswered
+                .entry(scenario.clone())
+                .or_default()
+                .push_back(entry.clone()),
+            // Answers come in order per scenario: the oldest intent is answered.
+            Entry::Answered { scenario, .. } => {
+                if let Some(q) = self.unanswered.get_mut(scenario) {
+                    q.pop_front();
+                    if q.is_empty() {
+                        self.unanswered.remove(scenario);
+                    }
+                }
+            }
+            Entry::Opened { job_id, .. } => {
+                self.opened.insert(job_id.clone(), entry.clone());
+            }
+            Entry::Cleaned { job_id, .. } => {
+                self.opened.remove(job_id);
+            }
+            Entry::FaultInjected { .. } => self.faults.push(entry.clone()),
+            Entry::FaultUndone { fault, .. } => {
+                let injected =
+                    |e: &Entry| matches!(e, Entry::FaultInjected { fault: f, .. } if f == fault);
+                if let Some(i) = self.faults.iter().rposition(injected) {
+                    self.faults.remove(i);
+                }
+            }
+        }
+    }
+
+    fn entries(&self) -> Vec<Entry> {
+        self.baseline
+            .iter()
+            .chain(self.opened.values())
+            .chain(self.unanswered.values().flatten())
+            .chain(&self.faults)
+            .cloned()
+            .collect()
+    }
 }
 
 #[derive(Debug)]
 struct LedgerState {
     file: File,
+    /// What recovery would need if the run died now (see [`Ledger::outstanding`]).
+    outstanding: Outstanding,
     /// scenario key → job_ids opened and not yet cleaned.
     open: BTreeMap<String, Vec<String>>,
     /// Every job_id the run opened, cleaned or not.
     known: std::collections::BTreeSet<String>,
 }
+
+/// The scenario name of the mirror's stand-in for configures not mirrored yet.
+pub const UNMIRRORED_TAIL: &str = "(configures sent after this mirror write)";
 
 fn now() -> String {
     jiff::Timestamp::now().to_string()
@@ -93,7 +203,9 @@ impl Ledger {
                 file,
                 open: BTreeMap::new(),
                 known: Default::default(),
+                outstanding: Outstanding::default(),
             }),
+            changed: tokio::sync::Notify::new(),
         })
     }
 
@@ -114,6 +226,8 @@ impl Ledger {
             .map_err(|_| err(std::io::Error::other("ledger lock poisoned")))?;
         st.file.write_all(line.as_bytes()).map_err(err)?;
         st.file.sync_data().map_err(err)?;
+        st.outstanding.apply(entry);
+        self.changed.notify_one();
         match entry {
             Entry::Opened {
                 scenario, job_id, ..
@@ -131,7 +245,11 @@ impl Ledger {
                     ids.retain(|j| j != job_id);
                 }
             }
-            Entry::Intent { .. } | Entry::Answered { .. } | Entry::Baseline { .. } => {}
+            Entry::Intent { .. }
+            | Entry::Answered { .. }
+            | Entry::Baseline { .. }
+            | Entry::FaultInjected { .. }
+            | Entry::FaultUndone { .. } => {}
         }
         Ok(())
     }
@@ -200,6 +318,16 @@ impl Ledger {
             .unwrap_or_default()
     }
 
+    /// The scenario that opened this investigation, while it is not cleaned.
+    pub fn scenario_of(&self, job_id: &str) -> Option<String> {
+        self.state.lock().ok().and_then(|st| {
+            st.open
+                .iter()
+                .find(|(_, ids)| ids.iter().any(|j| j == job_id))
+                .map(|(s, _)| s.clone())
+        })
+    }
+
     /// Whether the run opened this job_id (in any scenario).
     pub fn owns(&self, job_id: &str) -> bool {
         self.state
@@ -208,16 +336,89 @@ impl Ledger {
             .unwrap_or(false)
     }
 
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The entries recovery needs if the run died now, as JSON lines (the mirror's
+    /// content). With `unmirrored_tail`, one more intent stamped now stands for what
+    /// the run may send before the next mirror write, so recovery from the mirror
+    /// alone reports that window as in flight rather than missing it.
+    pub fn outstanding_text(&self, unmirrored_tail: bool) -> String {
+        let mut entries = self
+            .state
+            .lock()
+            .map(|st| st.outstanding.entries())
+            .unwrap_or_default();
+        if unmirrored_tail {
+            entries.push(Entry::Intent {
+                run_id: self.run_id.clone(),
+                scenario: UNMIRRORED_TAIL.into(),
+                at: now(),
+            });
+        }
+        entries
+            .iter()
+            .filter_map(|e| serde_json::to_string(e).ok())
+            .map(|l| l + "\n")
+            .collect()
+    }
+
+    /// Whether anything is left that recovery would have to act on.
+    pub fn has_outstanding(&self) -> bool {
+        self.state
+            .lock()
+            .map(|st| {
+                let o = &st.outstanding;
+                !o.opened.is_empty() || !o.unanswered.is_empty() || !o.faults.is_empty()
+            })
+            .unwrap_or(true)
+    }
+
+    pub fn fault_injected(&self, scenario: &str, fault: &Fault) -> Result<(), LedgerError> {
+        self.append(&Entry::FaultInjected {
+            run_id: self.run_id.clone(),
+            scenario: scenario.into(),
+            fault: fault.clone(),
+            at: now(),
+        })
+    }
+
+    pub fn fault_undone(&self, fault: &Fault) -> Result<(), LedgerError> {
+        self.append(&Entry::FaultUndone {
+            run_id: self.run_id.clone(),
+            fault: fault.clone(),
+            at: now(),
+        })
+    }
+
+    /// Faults of the run not undone yet, oldest first.
+    pub fn faults_not_undone(&self) -> Vec<Fault> {
+        self.state
+            .lock()
+            .map(|st| faults_not_undone(&st.outstanding.faults))
+            .unwrap_or_default()
+    }
+
+    /// Resolves after the next append (at once if one happened since the last call).
+    pub async fn changed(&self) {
+        self.changed.notified().await
+    }
+
+    /// Parses ledger text (a file's or a mirror's).
+    pub fn parse(text: &str) -> Vec<Entry> {
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
     /// Reads a ledger file back (for recovery after a crash).
     pub fn read(path: &Path) -> Result<Vec<Entry>, LedgerError> {
         let text = std::fs::read_to_string(path).map_err(|source| LedgerError {
             path: path.display().to_string(),
             source,
         })?;
-        Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect())
+        Ok(Self::parse(&text))
     }
 }
 
@@ -240,5 +441,27 @@ mod tests {
         let back = Ledger::read(&path).expect("read");
         assert_eq!(back.len(), 5);
         assert!(matches!(&back[0], Entry::Intent { scenario, .. } if scenario == "s1"));
+    }
+
+    #[test]
+    fn the_outstanding_part_gives_recovery_the_same_leftovers() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let l = Ledger::create(&tmp.path().join("ledger.jsonl"), "run-1").expect("create");
+        l.baseline(vec!["9-9".into()]).expect("baseline");
+        for (s, j) in [("s1", "1-1"), ("s1", "2-2"), ("s2", "3-3")] {
+            l.intent(s).expect("intent");
+            l.opened(s, j).expect("opened");
+            l.answered(s, 200).expect("answered");
+        }
+        l.cleaned("s1", "1-1").expect("cleaned");
+        l.intent("s2").expect("in flight");
+        let full = Ledger::read(&tmp.path().join("ledger.jsonl")).expect("read");
+        let mirror = Ledger::parse(&l.outstanding_text(false));
+        assert!(mirror.len() < full.len());
+        assert_eq!(
+            crate::recovery::leftovers(&mirror),
+            crate::recovery::leftovers(&full)
+        );
+        assert!(l.has_outstanding());
     }
 }

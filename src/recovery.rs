@@ -37,7 +37,7 @@ pub fn leftovers(entries: &[Entry]) -> Leftovers {
             Entry::Cleaned { job_id, .. } => {
                 cleaned.insert(job_id.clone());
             }
-            Entry::Baseline { .. } => {}
+            Entry::Baseline { .. } | Entry::FaultInjected { .. } | Entry::FaultUndone { .. } => {}
         }
     }
     let in_flight = intents
@@ -53,28 +53,86 @@ pub fn leftovers(entries: &[Entry]) -> Leftovers {
     }
 }
 
-/// The ledger files to recover: one run's, or every run's.
-pub fn ledgers(output_root: &Path, run: Option<&str>) -> anyhow::Result<Vec<PathBuf>> {
+/// One run's ledger to recover: a file in the run directory, or its ConfigMap mirror
+/// in the namespace (when the machine that ran it is gone).
+#[derive(Debug)]
+pub struct LedgerSource {
+    pub run_id: String,
+    /// Where it was read, for messages.
+    pub origin: String,
+    pub entries: Vec<Entry>,
+}
+
+fn run_id_of(entries: &[Entry]) -> Option<String> {
+    entries.first().map(|e| e.run_id().to_string())
+}
+
+/// The local ledger files to recover: one run's, or every run's.
+pub fn local_ledgers(output_root: &Path, run: Option<&str>) -> anyhow::Result<Vec<PathBuf>> {
     let runs = output_root.join("runs");
     match run {
         Some(id) => {
             let p = runs.join(id).join("ledger.jsonl");
-            if !p.is_file() {
-                bail!("no ledger for run {id} at {}", p.display());
-            }
-            Ok(vec![p])
+            Ok(if p.is_file() { vec![p] } else { vec![] })
         }
         None => {
-            let mut all: Vec<PathBuf> = std::fs::read_dir(&runs)
-                .with_context(|| format!("no runs under {}", runs.display()))?
-                .flatten()
-                .map(|e| e.path().join("ledger.jsonl"))
-                .filter(|p| p.is_file())
-                .collect();
+            let mut all: Vec<PathBuf> = match std::fs::read_dir(&runs) {
+                Ok(dir) => dir
+                    .flatten()
+                    .map(|e| e.path().join("ledger.jsonl"))
+                    .filter(|p| p.is_file())
+                    .collect(),
+                Err(_) => vec![],
+            };
             all.sort();
             Ok(all)
         }
     }
+}
+
+/// Local ledgers first; a run known only from its ConfigMap mirror is recovered from it.
+pub fn sources(
+    output_root: &Path,
+    run: Option<&str>,
+    mirrors: Vec<crate::ledger_mirror::Mirrored>,
+) -> anyhow::Result<Vec<LedgerSource>> {
+    let mut found = Vec::new();
+    for path in local_ledgers(output_root, run)? {
+        let entries = Ledger::read(&path)?;
+        let run_id = run_id_of(&entries).unwrap_or_default();
+        found.push(LedgerSource {
+            run_id,
+            origin: path.display().to_string(),
+            entries,
+        });
+    }
+    for m in mirrors {
+        let wanted = run.is_none_or(|r| r == m.run_id);
+        if wanted && !found.iter().any(|s| s.run_id == m.run_id) {
+            found.push(LedgerSource {
+                run_id: m.run_id,
+                origin: format!("ConfigMap {}", m.configmap),
+                entries: m.entries,
+            });
+        }
+    }
+    if found.is_empty() {
+        match run {
+            Some(id) => bail!(
+                "no ledger for run {id}: neither {} nor a ConfigMap mirror in the namespace",
+                output_root
+                    .join("runs")
+                    .join(id)
+                    .join("ledger.jsonl")
+                    .display()
+            ),
+            None => bail!(
+                "no ledgers under {} and no ConfigMap mirrors in the namespace",
+                output_root.join("runs").display()
+            ),
+        }
+    }
+    Ok(found)
 }
 
 /// Runs the command; returns the number of investigations that could not be removed.
@@ -105,12 +163,24 @@ pub async fn cleanup(
     )
     .await?;
     let deadline = config.profile.deadlines.deletion;
+    let api = crate::api::FocusApi::new(
+        t.api_url.as_deref().unwrap_or_default(),
+        config.profile.deadlines.request,
+        t.tls_verify,
+    )?;
     let mut failed = 0;
     let mut owned_everywhere = BTreeSet::new();
     let mut windows = Vec::new();
-    for path in ledgers(output_root, run)? {
-        let entries = Ledger::read(&path)?;
-        for e in &entries {
+    let mut served = Vec::new();
+    let mirrors = crate::ledger_mirror::list(&cluster)
+        .await
+        .context("listing the ledgers' ConfigMap mirrors")?;
+    for source in sources(output_root, run, mirrors)? {
+        let LedgerSource {
+            entries, origin, ..
+        } = &source;
+        let failed_before = failed;
+        for e in entries {
             match e {
                 // Not candidates: the run's own (handled above) and what existed before it.
                 Entry::Opened { job_id, .. } => {
@@ -137,22 +207,41 @@ pub async fn cleanup(
             {
                 println!("deleted {object} (a fault object of run {run_id})");
             }
-        }
-        let left = leftovers(&entries);
-        for job_id in &left.opened {
-            match cluster
-                .delete_investigation(&InvestigationObjects::of(job_id), deadline)
-                .await
+            for node in cluster
+                .uncordon_labelled(&crate::faults::label_value(&run_id))
+                .await?
             {
-                Ok(()) => println!("deleted investigation {job_id} ({})", path.display()),
+                println!("uncordoned Node/{node} (cordoned by run {run_id})");
+            }
+        }
+        // Faults of that run not undone (a Deployment scaled to 0, the sandbox's fiber,
+        // a cordon), newest first, through the API and cluster of this profile.
+        for fault in crate::ledger::faults_not_undone(entries).iter().rev() {
+            match crate::faults::undo(&api, &cluster, fault).await {
+                Ok(()) => println!("undid {fault:?} (a fault of run {})", source.run_id),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("could not undo {fault:?}: {e:#}");
+                }
+            }
+        }
+        let left = leftovers(entries);
+        for (job_id, r) in delete_all(&cluster, left.opened.clone(), deadline).await {
+            match r {
+                Ok(()) => println!("deleted investigation {job_id} ({origin})"),
                 Err(e) => {
                     failed += 1;
                     eprintln!("could not delete investigation {job_id}: {e}");
                 }
             }
         }
+        // The mirror has served its purpose once nothing of the run is left to act on.
+        if failed == failed_before && (left.in_flight.is_empty() || include_in_flight) {
+            served.push(source.run_id.clone());
+        }
         windows.extend(left.in_flight);
     }
+    let failed_before_windows = failed;
     for at in windows {
         let Ok(since) = at.parse::<jiff::Timestamp>() else {
             continue;
@@ -175,11 +264,10 @@ pub async fn cleanup(
             }
         );
         if include_in_flight {
-            for job_id in candidates {
-                match cluster
-                    .delete_investigation(&InvestigationObjects::of(&job_id), deadline)
-                    .await
-                {
+            for (job_id, r) in
+                delete_all(&cluster, candidates.into_iter().collect(), deadline).await
+            {
+                match r {
                     Ok(()) => println!("deleted in-flight candidate {job_id}"),
                     Err(e) => {
                         failed += 1;
@@ -189,7 +277,37 @@ pub async fn cleanup(
             }
         }
     }
+    if failed == failed_before_windows {
+        for run_id in served {
+            if let Err(e) = crate::ledger_mirror::remove(&cluster, &run_id).await {
+                eprintln!("could not delete the ledger mirror of run {run_id}: {e}");
+            }
+        }
+    }
     Ok(failed)
+}
+
+/// Investigations deleted at once (each deletion waits until its objects are gone).
+const PARALLEL_DELETES: usize = 16;
+
+/// Deletes each investigation by exact name, several at a time.
+async fn delete_all(
+    cluster: &Cluster,
+    job_ids: Vec<String>,
+    deadline: std::time::Duration,
+) -> Vec<(String, anyhow::Result<()>)> {
+    use futures::StreamExt as _;
+    futures::stream::iter(job_ids)
+        .map(|job_id| async move {
+            let r = cluster
+                .delete_investigation(&InvestigationObjects::of(&job_id), deadline)
+                .await
+                .map_err(anyhow::Error::from);
+            (job_id, r)
+        })
+        .buffer_unordered(PARALLEL_DELETES)
+        .collect()
+        .await
 }
 
 #[cfg(test)]

@@ -54,6 +54,9 @@ pub struct Row {
     pub status: String,
     /// Failure, known-issue id and reason, or skip reason.
     pub note: String,
+    /// The failure's diagnostics file, relative to the run directory.
+    #[serde(default)]
+    pub diagnostics: Option<String>,
 }
 
 /// What the run was: where, what, when.
@@ -270,9 +273,19 @@ section.lang-he{{direction:rtl}} code{{font-size:.9em}}
                 esc(feature)
             );
             for r in rs {
+                let link = r
+                    .diagnostics
+                    .as_deref()
+                    .map(|d| {
+                        format!(
+                            " <a class=\"diagnostics\" href=\"{}\">diagnostics</a>",
+                            esc(d)
+                        )
+                    })
+                    .unwrap_or_default();
                 let _ = write!(
                     h,
-                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}{link}</td></tr>",
                     esc(&r.id),
                     esc(&r.name),
                     badge(&r.status),
@@ -452,6 +465,7 @@ mod tests {
             scope: vec![],
             status: "passed".into(),
             note: String::new(),
+            diagnostics: None,
         }];
         let html = render(&Provenance::default(), &[], &rows, &BTreeMap::new(), 0, &[]);
         assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"));

@@ -15,11 +15,14 @@ use crate::config::Config;
 use crate::exit::Exit;
 use crate::junit;
 use crate::ledger::Ledger;
+use crate::ledger_mirror;
+use crate::lock::RunLock;
 use crate::outcome::{Outcomes, ScenarioOutcome, Verdict, row_id};
 use crate::plan::{Decision, NotRun, Plan};
 use crate::register::{Judgement, Register};
 use crate::report::{self, Provenance};
 use crate::suite::{self, RunInfo, Suite, TargetError};
+use crate::wait::within;
 use crate::world::FocusWorld;
 
 /// Options of the suite on top of cucumber's own (`--tags`, `--name`, `-c`, …).
@@ -125,6 +128,19 @@ pub async fn run() -> Exit {
         Err(TargetError::Config(m)) => return fail(Exit::Config, m),
         Err(TargetError::Unreachable(m)) => return fail(Exit::Unreachable, m),
     };
+    // Runs against one environment exclude each other for their whole length.
+    let d = &config.profile.deadlines;
+    let lock = match within(
+        d.lock_wait + d.startup,
+        "the run lock",
+        RunLock::acquire(&cluster, &run.id, d.lease, d.lock_wait),
+    )
+    .await
+    {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return fail(Exit::Unreachable, e),
+        Err(e) => return fail(Exit::Unreachable, e),
+    };
     let ledger = match Ledger::create(&run.dir.join("ledger.jsonl"), &run.id) {
         Ok(l) => l,
         Err(e) => return fail(Exit::Config, e),
@@ -146,6 +162,7 @@ pub async fn run() -> Exit {
         "focus-scope: profile {} · target {} · run {}",
         config.name, target.api_url, run.id
     );
+    let held_cap = config.profile.limits.max_held_investigations;
     let suite = Arc::new(Suite {
         config,
         run: run.clone(),
@@ -155,7 +172,10 @@ pub async fn run() -> Exit {
         ledger,
         inflight: Default::default(),
         metrics: Default::default(),
+        held: crate::hold::Held::new(held_cap),
+        lock: tokio::sync::Mutex::new(Some(lock)),
     });
+    let mirror = tokio::spawn(ledger_mirror::follow(suite.clone()));
     if let Err(e) = suite::install(suite.clone()) {
         return fail(Exit::Config, format!("{e:#}"));
     }
@@ -168,6 +188,7 @@ pub async fn run() -> Exit {
             if let Err(e) = sweep(&suite).await {
                 eprintln!("focus-scope: {e:#}");
             }
+            finish_mirror_and_lock(&suite).await;
             eprintln!(
                 "focus-scope: ledger {}; `focus-scope cleanup --run {}` finishes what is left",
                 suite.ledger.path().display(),
@@ -201,6 +222,7 @@ pub async fn run() -> Exit {
                 .discard_arbitrary_writes(),
         )
         .normalized();
+    let run_deadline = suite.config.profile.deadlines.run;
     let finished = FocusWorld::cucumber()
         .before(|_feature, _rule, scenario, world| {
             async move {
@@ -208,12 +230,24 @@ pub async fn run() -> Exit {
                 let id = row_id(&scenario.tags, scenario).unwrap_or_else(|| scenario.name.clone());
                 world.scenario = format!("{id}#{seq}@{}", scenario.position.line);
                 world.scenario_id = id;
+                world.scenario_name = scenario.name.clone();
             }
             .boxed_local()
         })
-        .after(|_feature, _rule, scenario, _finished, world| {
+        .after(|feature, _rule, scenario, finished, world| {
             async move {
                 let Some(world) = world else { return };
+                // Before anything is undone or deleted: the evidence as the failure left it.
+                if matches!(
+                    finished,
+                    cucumber::event::ScenarioFinished::StepFailed(..)
+                        | cucumber::event::ScenarioFinished::BeforeHookFailed(..)
+                ) {
+                    let hebrew = feature.tags.iter().any(|t| t == "lang-he");
+                    world
+                        .write_diagnostics(hebrew, scenario.position.line)
+                        .await;
+                }
                 let undone = world.undo_faults().await;
                 let cleaned = world.suite.cleanup_scenario(&world.scenario).await;
                 // A panic here is reported as a failed After hook: cleanup failures are failures.
@@ -229,22 +263,57 @@ pub async fn run() -> Exit {
         .filter_run(features_dir(), {
             let plan = plan.clone();
             move |f, r, sc| plan.admit(f, r, sc)
-        })
-        .await;
-    let parse_failed = writer::Stats::parsing_errors(&finished) > 0;
+        });
+    // The global deadline: past it the scenarios still running are abandoned, and
+    // everything the run opened is cleaned up below as on any other ending.
+    let finished = tokio::time::timeout(run_deadline, finished).await;
+    let parse_failed = finished
+        .as_ref()
+        .is_ok_and(|f| writer::Stats::parsing_errors(f) > 0);
     let verdicts = judge_all(&outcomes, &register, &suite.config.name);
-    let exit = judge(&verdicts, &plan, parse_failed);
+    let exit = match finished {
+        Ok(_) => judge(&verdicts, &plan, parse_failed),
+        Err(_) => {
+            eprintln!(
+                "focus-scope: {} scenarios finished before the deadline",
+                verdicts.len()
+            );
+            fail(
+                Exit::Deadline,
+                format!(
+                    "the run exceeded its deadline of {} (deadlines.run); unfinished scenarios were abandoned and everything the run opened is being cleaned up",
+                    crate::config::humantime::format(&run_deadline)
+                ),
+            )
+        }
+    };
     let not_run = plan.not_run();
     let provenance = provenance(&suite, started).await;
     let exit = match sweep(&suite).await {
         Ok(()) => exit,
+        // Abandoned scenarios leave their investigations to the sweep: expected.
+        Err(e) if exit == Exit::Deadline => {
+            eprintln!("focus-scope: {e:#}");
+            exit
+        }
         Err(e) => fail(Exit::Failures, format!("{e:#}")),
     };
+    mirror.abort();
+    finish_mirror_and_lock(&suite).await;
     let metrics = serde_json::json!({
         "run_id": run.id,
         "latency": suite.metrics.all(),
         "kubernetes_requests": suite.cluster.requests_sent(),
+        "held_investigations": {
+            "cap": suite.held.cap(),
+            "peak": suite.held.peak(),
+        },
     });
+    eprintln!(
+        "focus-scope: investigations held at once: peak {} of at most {} (limits.max_held_investigations)",
+        suite.held.peak(),
+        suite.held.cap()
+    );
     for (kind, s) in suite.metrics.all() {
         eprintln!(
             "focus-scope: latency {kind}: p50 {} ms · p95 {} ms · p99 {} ms · max {} ms ({} samples)",
@@ -369,11 +438,50 @@ fn judge_all(
         .collect()
 }
 
+/// The ledger mirror is deleted when nothing is outstanding (else brought up to date
+/// for `focus-scope cleanup`), then the run lock is released.
+async fn finish_mirror_and_lock(suite: &Suite) {
+    let deadline = suite.config.profile.deadlines.request;
+    let mirrored = within(deadline, "the ledger's ConfigMap mirror", async {
+        if suite.ledger.has_outstanding() {
+            ledger_mirror::write(&suite.cluster, &suite.ledger, false).await
+        } else {
+            ledger_mirror::remove(&suite.cluster, &suite.run.id).await
+        }
+    })
+    .await;
+    match mirrored {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("focus-scope: the ledger's ConfigMap mirror: {e}"),
+        Err(e) => eprintln!("focus-scope: {e}"),
+    }
+    if let Some(lock) = suite.lock.lock().await.take() {
+        match within(deadline, "releasing the run lock", lock.release()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("focus-scope: {e}"),
+            Err(e) => eprintln!("focus-scope: {e}"),
+        }
+    }
+}
+
 /// Last line of defence: whatever the run ledgered and did not clean is removed now,
 /// and its presence fails the run (a scenario leaked).
 async fn sweep(suite: &Suite) -> anyhow::Result<()> {
+    // Faults first (newest first): a scenario abandoned at the deadline or by a signal
+    // did not undo its own.
+    let faults = suite.ledger.faults_not_undone();
+    for f in faults.iter().rev() {
+        if let Err(e) = suite.undo(f).await {
+            eprintln!("focus-scope: could not undo {f:?}: {e:#}");
+        }
+    }
     let left = suite.ledger.all_open();
     if left.is_empty() {
+        if !faults.is_empty() {
+            anyhow::bail!(
+                "faults were still in place after their scenarios and were undone at the end: {faults:?}"
+            );
+        }
         return Ok(());
     }
     let mut scenarios: Vec<String> = left.iter().map(|(s, _)| s.clone()).collect();
@@ -559,7 +667,11 @@ async fn provenance(suite: &Suite, started: jiff::Timestamp) -> Provenance {
 }
 
 /// The report's rows: every scenario that ran, as judged, and every one not run.
-fn report_rows(verdicts: &[(ScenarioOutcome, Judgement)], not_run: &[NotRun]) -> Vec<report::Row> {
+fn report_rows(
+    verdicts: &[(ScenarioOutcome, Judgement)],
+    not_run: &[NotRun],
+    run_dir: &Path,
+) -> Vec<report::Row> {
     let scope_of = |tags: &[String]| -> Vec<String> {
         tags.iter()
             .filter_map(|t| t.strip_prefix("scope:").map(String::from))
@@ -575,11 +687,18 @@ fn report_rows(verdicts: &[(ScenarioOutcome, Judgement)], not_run: &[NotRun]) ->
                     ("known-failure", format!("{id}: {reason}"))
                 }
             };
+            let id = o.id.clone().unwrap_or_else(|| o.name.clone());
+            let hebrew = o.tags.iter().any(|t| t == "lang-he");
+            let diagnostics = crate::diagnostics::relative_path(&id, hebrew, o.line);
             report::Row {
-                id: o.id.clone().unwrap_or_else(|| o.name.clone()),
+                diagnostics: run_dir
+                    .join(&diagnostics)
+                    .is_file()
+                    .then(|| diagnostics.display().to_string()),
+                id,
                 name: o.name.clone(),
                 feature: o.feature.clone(),
-                hebrew: o.tags.iter().any(|t| t == "lang-he"),
+                hebrew,
                 scope: scope_of(&o.tags),
                 status: status.into(),
                 note,
@@ -600,6 +719,7 @@ fn report_rows(verdicts: &[(ScenarioOutcome, Judgement)], not_run: &[NotRun]) ->
             scope: scope_of(&n.tags),
             status: status.into(),
             note,
+            diagnostics: None,
         });
     }
     rows
@@ -612,7 +732,7 @@ fn write_report(
     verdicts: &[(ScenarioOutcome, Judgement)],
     not_run: &[NotRun],
 ) -> io::Result<std::path::PathBuf> {
-    let rows = report_rows(verdicts, not_run);
+    let rows = report_rows(verdicts, not_run, &suite.run.dir);
     let scope_doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scope.md"))
         .unwrap_or_default();
     let latency = suite.metrics.all();
@@ -643,7 +763,24 @@ fn write_report(
     );
     let path = suite.run.dir.join("report.html");
     std::fs::write(&path, &html)?;
-    std::fs::write(suite.run.output_root.join("report.html"), &html)?;
+    // The latest copy sits two levels up: its diagnostics links point into the run.
+    let latest_rows: Vec<report::Row> = rows
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.diagnostics = r.diagnostics.map(|d| format!("runs/{}/{d}", suite.run.id));
+            r
+        })
+        .collect();
+    let latest = report::render(
+        provenance,
+        &report::scope_items(&scope_doc),
+        &latest_rows,
+        &latency,
+        suite.cluster.requests_sent(),
+        &history,
+    );
+    std::fs::write(suite.run.output_root.join("report.html"), &latest)?;
     Ok(path)
 }
 

@@ -60,6 +60,10 @@ pub struct Suite {
     pub inflight: InFlight,
     /// Latency samples of the run.
     pub metrics: crate::metrics::Metrics,
+    /// The places of the investigations the run holds (the profile's cap).
+    pub held: crate::hold::Held,
+    /// The run lock, held from the start to the end of the run.
+    pub lock: tokio::sync::Mutex<Option<crate::lock::RunLock>>,
 }
 
 /// Configures in flight across all scenarios of the run, so that a scenario can wait
@@ -233,10 +237,12 @@ fn sandbox_options(
         defects,
         sim,
         namespace: config.profile.target.namespace.clone(),
-        // The sandbox has as many stream slots as the profile says the environment has.
+        // The sandbox has as many stream slots as the profile says the environment has,
+        // and the profile's idle time.
         server: focus_sandbox::ServerConfig {
             max_slots: u16::try_from(config.profile.limits.stream_slots)
                 .map_err(|_| anyhow!("{}: must fit 1..=65535", key("limits.stream_slots")))?,
+            idle_timeout_secs: s.idle_timeout.as_secs().max(1),
             ..Default::default()
         },
         kubeconfig: None,
@@ -254,12 +260,19 @@ impl Suite {
         scenario: &str,
         request: &ConfigureRequest,
     ) -> anyhow::Result<(ApiResponse, Option<OpenedInvestigation>)> {
+        let place = self
+            .held
+            .take(self.config.profile.deadlines.held_wait)
+            .await?;
         self.ledger.intent(scenario)?;
         let n = self.inflight.begin();
         let resp = self.api.configure(request.json()).await;
         let ledgered = match &resp {
             Ok(r) => match r.body.get("job_id").and_then(|j| j.as_str()) {
-                Some(job_id) => self.ledger.opened(scenario, job_id),
+                Some(job_id) => {
+                    self.held.keep(job_id, place);
+                    self.ledger.opened(scenario, job_id)
+                }
                 None => Ok(()),
             }
             .and_then(|_| self.ledger.answered(scenario, r.status)),
@@ -270,6 +283,13 @@ impl Suite {
         let resp = resp?;
         self.metrics
             .record(crate::metrics::kind::CONFIGURE, resp.latency);
+        if let Some(job_id) = resp.body.get("job_id").and_then(|j| j.as_str()) {
+            self.metrics.observe(
+                job_id,
+                crate::metrics::Stage::Answered,
+                std::time::Instant::now(),
+            );
+        }
         let opened = if resp.status == 200 {
             Some(
                 OpenedInvestigation::from_response(&resp.body)
@@ -378,6 +398,11 @@ impl Suite {
                     .delete_investigation(&objects, deadline)
                     .await?
             }
+        }
+        self.held.release(job_id);
+        // Cancelled and seen gone: cleanup has nothing left to do for it.
+        if let Some(scenario) = self.ledger.scenario_of(job_id) {
+            self.ledger.cleaned(&scenario, job_id)?;
         }
         Ok(())
     }

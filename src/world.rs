@@ -53,6 +53,8 @@ pub struct FocusWorld {
     pub scenario: String,
     /// The scenario's stable id (`@id:`), for messages.
     pub scenario_id: String,
+    /// The scenario's name as written (diagnostics).
+    pub scenario_name: String,
     /// Investigations this scenario opened, in order.
     pub opened: Vec<OpenedInvestigation>,
     /// The last answer of Focus Server.
@@ -92,6 +94,7 @@ impl FocusWorld {
             suite: suite::current()?,
             scenario: String::new(),
             scenario_id: String::new(),
+            scenario_name: String::new(),
             opened: Vec::new(),
             last: None,
             facts: Facts::default(),
@@ -135,6 +138,14 @@ impl FocusWorld {
         Ok(())
     }
 
+    /// Records a fault the scenario injected: ledgered (so `cleanup` can undo it after
+    /// a crash) and undone by the after hook.
+    pub fn inject(&mut self, fault: Fault) -> anyhow::Result<()> {
+        self.suite.ledger.fault_injected(&self.scenario, &fault)?;
+        self.faults.push(fault);
+        Ok(())
+    }
+
     /// Undoes every fault of the scenario (newest first); errors name each one.
     pub async fn undo_faults(&mut self) -> anyhow::Result<()> {
         let mut errors = Vec::new();
@@ -147,6 +158,36 @@ impl FocusWorld {
             Ok(())
         } else {
             Err(anyhow!("faults could not be undone: {}", errors.join("; ")))
+        }
+    }
+
+    /// Writes the failed scenario's diagnostics to the run directory (best effort:
+    /// a failure to collect them is reported, never added to the scenario's).
+    pub async fn write_diagnostics(&self, hebrew: bool, line: usize) {
+        let mut job_ids: Vec<String> = self
+            .opened
+            .iter()
+            .chain(&self.cancelled)
+            .map(|o| o.job_id.clone())
+            .collect();
+        for j in self.suite.ledger.open_of(&self.scenario) {
+            if !job_ids.contains(&j) {
+                job_ids.push(j);
+            }
+        }
+        let failed = crate::diagnostics::FailedScenario {
+            id: &self.scenario_id,
+            name: &self.scenario_name,
+            hebrew,
+            line,
+            last: self.last.as_ref(),
+            job_ids,
+        };
+        if let Err(e) = self.suite.write_diagnostics(&failed).await {
+            eprintln!(
+                "focus-scope: could not write the diagnostics of {}: {e:#}",
+                self.scenario_id
+            );
         }
     }
 

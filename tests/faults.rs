@@ -1,5 +1,7 @@
-//! The kubernetes fault driver's live-stream cut: the profile's Deployment is scaled to
-//! 0 and back to what it had, through the Kubernetes API (works on a real cluster).
+//! The kubernetes fault driver through the Kubernetes API (works on a real cluster):
+//! the live-stream cut (the profile's Deployment scaled to 0 and back to what it had),
+//! and cordoning every node (and only uncordoning what the run cordoned, also after a
+//! crash, by the run's label).
 
 use std::time::Duration;
 
@@ -57,5 +59,98 @@ async fn a_deployment_is_scaled_to_zero_and_back() {
     );
     let now = deployments.get_scale("fiber-ingest").await.expect("scale");
     assert_eq!(now.spec.and_then(|s| s.replicas), Some(2));
+    sim.shutdown().await;
+}
+
+fn unschedulable(n: &k8s_openapi::api::core::v1::Node) -> bool {
+    n.spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again() {
+    use k8s_openapi::api::core::v1::Node;
+    use kube::api::{ListParams, Patch, PatchParams};
+    let sim = KubeSim::start(SimConfig::fast()).await.expect("kube-sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    let cluster = Cluster::connect(Some(&kc), None, "panda", Duration::from_secs(10))
+        .await
+        .expect("cluster");
+    let nodes: Api<Node> = Api::all(cluster.client());
+    let mut names: Vec<String> = nodes
+        .list(&ListParams::default())
+        .await
+        .expect("nodes")
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    names.sort();
+    assert!(names.len() >= 2, "{names:?}");
+    // Someone else cordoned one node before the run.
+    let theirs = names[0].clone();
+    nodes
+        .patch(
+            &theirs,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"unschedulable": true}})),
+        )
+        .await
+        .expect("cordon theirs");
+
+    let mut ours = cluster
+        .cordon_schedulable_nodes("run-a")
+        .await
+        .expect("cordon");
+    ours.sort();
+    assert_eq!(ours, names[1..].to_vec(), "only the schedulable nodes");
+    for n in nodes
+        .list(&ListParams::default())
+        .await
+        .expect("nodes")
+        .items
+    {
+        assert!(unschedulable(&n), "{:?} is cordoned", n.metadata.name);
+        let labelled = n
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(focus_scope::faults::RUN_LABEL))
+            .cloned();
+        let expected = (n.metadata.name.as_ref() != Some(&theirs)).then(|| "run-a".to_string());
+        assert_eq!(labelled, expected, "{:?}", n.metadata.name);
+    }
+
+    // Another run's label finds nothing; the crashed run's label finds exactly its nodes.
+    assert!(
+        cluster
+            .uncordon_labelled("run-b")
+            .await
+            .expect("other run")
+            .is_empty()
+    );
+    let mut undone = cluster.uncordon_labelled("run-a").await.expect("uncordon");
+    undone.sort();
+    assert_eq!(undone, ours);
+    for n in nodes
+        .list(&ListParams::default())
+        .await
+        .expect("nodes")
+        .items
+    {
+        let name = n.metadata.name.clone().unwrap_or_default();
+        assert_eq!(unschedulable(&n), name == theirs, "{name}");
+        assert!(
+            n.metadata
+                .labels
+                .as_ref()
+                .is_none_or(|l| !l.contains_key(focus_scope::faults::RUN_LABEL)),
+            "{name} carries no run label any more"
+        );
+    }
     sim.shutdown().await;
 }

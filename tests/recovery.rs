@@ -2,7 +2,9 @@
 //! scenario against a separately started sandbox that holds someone else's
 //! investigation. `focus-scope cleanup --all` removes every ledgered investigation and
 //! reports the configures that were in flight; with `--include-in-flight` nothing of
-//! the run remains; the foreign investigation survives both.
+//! the run remains; the foreign investigation survives both. The first cleanup runs
+//! on "another machine" (an empty output directory): it works from the ledger's
+//! ConfigMap mirror alone.
 
 mod common;
 
@@ -12,10 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::{
     config_dir_with, manifest_dir, open_foreign_investigation, remote_profile, run_capped,
-    start_sandbox,
+    sandbox_cluster, start_sandbox,
 };
 use focus_sandbox::SandboxOptions;
-use focus_scope::cluster::Cluster;
 use focus_scope::ledger::{Entry, Ledger};
 
 #[test]
@@ -47,7 +48,16 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
     env(&mut suite);
     let mut child = suite.spawn().expect("start the suite");
 
-    // Kill it once it has ledgered a good part of the batch.
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let mirrored_some = || {
+        rt.block_on(focus_scope::ledger_mirror::list(&cluster))
+            .map(|ms| {
+                ms.iter()
+                    .any(|m| m.entries.iter().any(|e| matches!(e, Entry::Opened { .. })))
+            })
+            .unwrap_or(false)
+    };
+    // Kill it once it has ledgered a good part of the batch, and mirrored some of it.
     let started = Instant::now();
     let ledger_path = loop {
         let found = std::fs::read_dir(output.path().join("runs"))
@@ -64,7 +74,8 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
                             >= 40
                     })
                     .unwrap_or(false)
-            });
+            })
+            .filter(|_| mirrored_some());
         if let Some(p) = found {
             break p;
         }
@@ -77,14 +88,6 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
     child.kill().expect("SIGKILL the suite");
     let _ = child.wait();
 
-    let cluster = rt
-        .block_on(Cluster::connect(
-            Some(sandbox.kubeconfig_path()),
-            None,
-            "panda",
-            Duration::from_secs(10),
-        ))
-        .expect("cluster");
     let opened: BTreeSet<String> = Ledger::read(&ledger_path)
         .expect("ledger")
         .into_iter()
@@ -124,13 +127,58 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
             .expect("create holder");
     }
 
-    let cleanup = |extra: &[&str]| {
+    // The ledger's mirror in the namespace: what recovery needs when the machine is gone.
+    let mirrors = rt
+        .block_on(focus_scope::ledger_mirror::list(&cluster))
+        .expect("list mirrors");
+    let mirror = mirrors
+        .iter()
+        .find(|m| m.run_id == run_id)
+        .expect("the crashed run's ledger is mirrored to a ConfigMap");
+    let mirrored_at: jiff::Timestamp = mirror
+        .entries
+        .iter()
+        .find_map(|e| match e {
+            Entry::Intent { scenario, at, .. }
+                if scenario == focus_scope::ledger::UNMIRRORED_TAIL =>
+            {
+                at.parse().ok()
+            }
+            _ => None,
+        })
+        .expect("the mirror marks its unmirrored tail");
+    assert!(
+        mirror
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::Opened { .. })),
+        "the mirror lists the opened investigations"
+    );
+    let opened_after_mirror: BTreeSet<String> = Ledger::read(&ledger_path)
+        .expect("ledger")
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Opened { job_id, at, .. }
+                if at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|t| t >= mirrored_at - jiff::SignedDuration::from_secs(1)) =>
+            {
+                Some(job_id)
+            }
+            _ => None,
+        })
+        .collect();
+
+    // The machine that ran the suite is gone: recovery from the mirror alone.
+    let elsewhere = tempfile::tempdir().expect("another machine's output dir");
+    let cleanup = |extra: &[&str], output: &std::path::Path| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
         cmd.arg("cleanup").arg("--all").args(extra);
         env(&mut cmd);
+        cmd.env("FOCUS_OUTPUT_DIR", output);
         run_capped(cmd, Duration::from_secs(180))
     };
-    let out = cleanup(&[]);
+    let out = cleanup(&[], elsewhere.path());
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -160,13 +208,25 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
         left.contains(&foreign_id),
         "the foreign investigation survives"
     );
-    let ledgered_left: Vec<_> = left.intersection(&opened).collect();
+    let ledgered_left: Vec<_> = left
+        .intersection(&opened)
+        .filter(|j| !opened_after_mirror.contains(*j))
+        .collect();
     assert!(
         ledgered_left.is_empty(),
-        "ledgered investigations remain: {ledgered_left:?}\n{text}"
+        "mirrored investigations remain: {ledgered_left:?}\n{text}"
+    );
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    assert!(
+        rt.block_on(leases.get_opt(focus_scope::lock::LOCK_NAME))
+            .expect("get lease")
+            .is_none(),
+        "the crashed run's lock is released by cleanup\n{text}"
     );
 
-    let out = cleanup(&["--include-in-flight"]);
+    // Back on the machine that ran it: the local ledger, and the in-flight window.
+    let out = cleanup(&["--include-in-flight"], output.path());
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -178,6 +238,99 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
         left,
         BTreeSet::from([foreign_id.clone()]),
         "nothing of the run remains; the foreign one does\n{text}"
+    );
+    let mirrors = rt
+        .block_on(focus_scope::ledger_mirror::list(&cluster))
+        .expect("list mirrors");
+    assert!(
+        mirrors.is_empty(),
+        "a recovered run's mirror is deleted: {mirrors:?}"
+    );
+    rt.block_on(sandbox.shutdown());
+}
+
+/// Faults that are not objects of ours (a Deployment of the environment scaled to 0,
+/// the sandbox's fiber cut) cannot be found by label: a crashed run's ledger names them
+/// and `cleanup` undoes them.
+#[test]
+fn cleanup_undoes_a_crashed_runs_faults_that_are_not_objects() {
+    use focus_scope::faults::Fault;
+    use k8s_openapi::api::apps::v1::Deployment;
+
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let config = config_dir_with(
+        "crashed",
+        &remote_profile(
+            &sandbox,
+            "protected = false\nexclusive = false\nfaults = \"kubernetes\"",
+            "",
+        ),
+    );
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let deployments: kube::Api<Deployment> = kube::Api::namespaced(cluster.client(), "panda");
+    let d: Deployment = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "fiber-ingest"},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "fiber-ingest"}},
+                 "template": {"metadata": {"labels": {"app": "fiber-ingest"}},
+                              "spec": {"containers": [{"name": "ingest", "image": "busybox"}]}}}
+    }))
+    .expect("deployment");
+    rt.block_on(deployments.create(&kube::api::PostParams::default(), &d))
+        .expect("create");
+    // The crashed run cut the fiber and scaled the Deployment from 2 to 0.
+    let api = focus_scope::api::FocusApi::new(&sandbox.api_url(), Duration::from_secs(10), true)
+        .expect("api");
+    rt.block_on(focus_scope::faults::set_fiber(&api, false))
+        .expect("cut the fiber");
+    let output = tempfile::tempdir().expect("output dir");
+    let run_dir = output.path().join("runs").join("crashed-run");
+    std::fs::create_dir_all(&run_dir).expect("run dir");
+    let ledger = Ledger::create(&run_dir.join("ledger.jsonl"), "crashed-run").expect("ledger");
+    ledger.baseline(vec![]).expect("baseline");
+    ledger
+        .fault_injected("s1", &Fault::FiberDisconnected)
+        .expect("fault");
+    ledger
+        .fault_injected(
+            "s2",
+            &Fault::DeploymentScaled {
+                name: "fiber-ingest".into(),
+                replicas: 2,
+            },
+        )
+        .expect("fault");
+    assert_eq!(
+        rt.block_on(api.live_metadata()).expect("live").status,
+        404,
+        "the fiber is cut"
+    );
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
+    cmd.args(["cleanup", "--run", "crashed-run"])
+        .env("FOCUS_ENV", "crashed")
+        .env("FOCUS_CONFIG_DIR", config.path())
+        .env("FOCUS_OUTPUT_DIR", output.path())
+        .current_dir(manifest_dir());
+    let out = run_capped(cmd, Duration::from_secs(120));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("undid"), "{text}");
+    let scale = rt
+        .block_on(deployments.get_scale("fiber-ingest"))
+        .expect("scale");
+    assert_eq!(
+        scale.spec.and_then(|s| s.replicas),
+        Some(2),
+        "the Deployment has its replicas back\n{text}"
+    );
+    assert_eq!(
+        rt.block_on(api.live_metadata()).expect("live").status,
+        200,
+        "the fiber is reconnected\n{text}"
     );
     rt.block_on(sandbox.shutdown());
 }

@@ -43,17 +43,41 @@ fn cucumber_counts(path: &Path) -> (usize, usize) {
     (passed, failed)
 }
 
+/// Each failed row links its diagnostics: the exchange with Focus Server and the
+/// investigation's manifests, events and log tail, as the failure left them.
+fn failure_diagnostics_are_linked(output_root: &Path) {
+    let html = std::fs::read_to_string(output_root.join("report.html")).expect("report");
+    let links: Vec<&str> = html
+        .split("class=\"diagnostics\" href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(
+        links.len(),
+        2,
+        "the failed scenario's English and Hebrew rows link their diagnostics: {links:?}"
+    );
+    for link in links {
+        let text = std::fs::read_to_string(output_root.join(link))
+            .unwrap_or_else(|e| panic!("{link}: {e}"));
+        for part in [
+            "`POST /configure` → **200**",
+            "Response headers (secrets redacted)",
+            "### Job `grpc-job-",
+            "kind: Job",
+            "### Pod `grpc-job-",
+            "Log tail",
+            "### Service `grpc-service-",
+            "### Events",
+            "SuccessfulCreate",
+        ] {
+            assert!(text.contains(part), "{link} lacks `{part}`:\n{text}");
+        }
+    }
+}
+
 #[test]
 fn the_report_reads_right_in_a_real_browser() {
-    let Some(browser) = chromium() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("chromium is not installed: .ci/run must install Debian's `chromium`");
-        }
-        eprintln!(
-            "\n*** SKIPPED: the_report_reads_right_in_a_real_browser: /usr/bin/chromium is absent (apt-get install chromium) ***\n"
-        );
-        return;
-    };
     // A run in both languages, with one failing scenario so both counts are non-zero.
     let features = manifest_dir().join("features");
     let run = run_suite(
@@ -75,6 +99,17 @@ fn the_report_reads_right_in_a_real_browser() {
         run.all_output()
     );
 
+    failure_diagnostics_are_linked(run.output_dir.path());
+
+    let Some(browser) = chromium() else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("chromium is not installed: .ci/run must install Debian's `chromium`");
+        }
+        eprintln!(
+            "\n*** SKIPPED: the_report_reads_right_in_a_real_browser: /usr/bin/chromium is absent (apt-get install chromium) ***\n"
+        );
+        return;
+    };
     let profile = tempfile::tempdir().expect("profile dir");
     let mut cmd = Command::new(&browser);
     cmd.args([

@@ -34,9 +34,9 @@ async fn job_exists(w: &mut FocusWorld) -> Step {
 #[then("the investigation's pod is Running within the deadline")]
 #[then("ה-Pod של החקירה במצב Running בתוך זמן היעד")]
 async fn pod_running(w: &mut FocusWorld) -> Step {
-    let name = w.current()?.objects().stream_job;
-    let deadline = w.suite.config.profile.deadlines.pod_running;
-    w.suite.cluster.wait_pod_running(&name, deadline).await?;
+    w.suite
+        .wait_investigation_running(&w.current()?.job_id)
+        .await?;
     Ok(())
 }
 
@@ -95,22 +95,17 @@ async fn jobs_policy(w: &mut FocusWorld) -> Step {
 #[then("the investigation's pod belongs to its Job")]
 #[then("ה-Pod של החקירה שייך ל-Job שלה")]
 async fn pod_belongs(w: &mut FocusWorld) -> Step {
-    let job = w.current()?.objects().stream_job;
-    let pod = w
-        .suite
-        .cluster
-        .wait_pod_running(&job, w.suite.config.profile.deadlines.pod_running)
-        .await?;
+    let o = w.current()?;
+    let job = o.objects().stream_job;
+    let pod = w.suite.wait_investigation_running(&o.job_id).await?;
     no_violations(footprint::pod_belongs_to(&pod, &job))
 }
 
 #[then("the investigation's Job is active with no terminal condition")]
 #[then("ה-Job של החקירה פעיל ללא מצב סופי")]
 async fn job_active(w: &mut FocusWorld) -> Step {
-    let job = w.current()?.objects().stream_job;
     w.suite
-        .cluster
-        .wait_pod_running(&job, w.suite.config.profile.deadlines.pod_running)
+        .wait_investigation_running(&w.current()?.job_id)
         .await?;
     let j = w.stream_job().await?;
     no_violations(footprint::job_active(&j))
@@ -175,7 +170,7 @@ async fn storage_mounted(w: &mut FocusWorld) -> Step {
 #[given(regex = r"^ה-Pod של החקירה הבאה ייכשל עקב (crash|oom|image-pull)$")]
 async fn fail_next_pod(w: &mut FocusWorld, kind: String) -> Step {
     let fault = w.suite.fail_next_pod(&kind).await?;
-    w.faults.push(fault);
+    w.inject(fault)?;
     Ok(())
 }
 
@@ -191,5 +186,27 @@ async fn pod_reports(w: &mut FocusWorld, reasons: String) -> Step {
         .cluster
         .wait_pod_reason(&job, &wanted, deadline)
         .await?;
+    Ok(())
+}
+
+#[then("with no client connected, none of its objects remain within the idle deadline")]
+#[then("כשאף לקוח אינו מחובר, לא נותר אף אחד מהאובייקטים שלה בתוך זמן היעד להסרה בחוסר פעילות")]
+async fn idle_removed(w: &mut FocusWorld) -> Step {
+    let objects = w.current()?.objects();
+    let deadline = w.suite.config.profile.deadlines.idle_removal;
+    if let Err(e) = w
+        .suite
+        .cluster
+        .wait_investigation_gone(&objects, deadline)
+        .await
+    {
+        let left = w.suite.cluster.remaining(&objects).await?;
+        return Err(anyhow::anyhow!(
+            "investigation {} was not removed by its cleanup job within {deadline:?} (deadlines.idle_removal); these remain: {} ({e})",
+            objects.job_id,
+            left.join(", ")
+        )
+        .into());
+    }
     Ok(())
 }

@@ -138,7 +138,7 @@ async fn hold_all_ports(w: &mut FocusWorld) -> Step {
             Err(_) => break,
         };
         let fault = w.suite.hold_node_port(&w.scenario, port).await?;
-        w.faults.push(fault);
+        w.inject(fault)?;
     }
     let held = w
         .faults
@@ -153,7 +153,7 @@ async fn hold_all_ports(w: &mut FocusWorld) -> Step {
 #[given("ResourceQuota לא משאירה מקום לפרוסת GPU נוספת")]
 async fn quota_full(w: &mut FocusWorld) -> Step {
     let fault = w.suite.quota_no_more_gpu(&w.scenario).await?;
-    w.faults.push(fault);
+    w.inject(fault)?;
     Ok(())
 }
 
@@ -161,7 +161,7 @@ async fn quota_full(w: &mut FocusWorld) -> Step {
 #[given("כל פרוסות ה-GPU הפנויות תפוסות")]
 async fn gpu_taken(w: &mut FocusWorld) -> Step {
     let fault = w.suite.fill_gpu_slices(&w.scenario).await?;
-    w.faults.push(fault);
+    w.inject(fault)?;
     Ok(())
 }
 
@@ -194,6 +194,28 @@ async fn refused_by_quota(w: &mut FocusWorld) -> Step {
 #[then("the investigation's pod reports FailedScheduling naming the GPU slice within the deadline")]
 #[then("ה-Pod של החקירה מדווח FailedScheduling בציון פרוסת ה-GPU בתוך זמן היעד")]
 async fn failed_scheduling(w: &mut FocusWorld) -> Step {
+    scheduler_says(w, crate::footprint::GPU_SLICE).await
+}
+
+#[given("every node is cordoned")]
+#[given("כל ה-Nodes עברו cordon")]
+async fn cordon_all(w: &mut FocusWorld) -> Step {
+    let fault = w.suite.cordon_every_node().await?;
+    w.inject(fault)?;
+    Ok(())
+}
+
+#[then(
+    "the investigation's pod reports FailedScheduling naming unschedulable nodes within the deadline"
+)]
+#[then("ה-Pod של החקירה מדווח FailedScheduling בציון Nodes שאינם ניתנים לתזמון בתוך זמן היעד")]
+async fn failed_scheduling_cordoned(w: &mut FocusWorld) -> Step {
+    scheduler_says(w, "unschedulable").await
+}
+
+/// The accepted investigation's pod reports FailedScheduling, within the pod deadline,
+/// with a message naming `cause`.
+async fn scheduler_says(w: &FocusWorld, cause: &str) -> Step {
     let resp = w.last_response()?;
     ensure_that!(
         resp.status == 200,
@@ -208,9 +230,8 @@ async fn failed_scheduling(w: &mut FocusWorld) -> Step {
         .wait_event(&format!("{job}-"), "FailedScheduling", deadline)
         .await?;
     ensure_that!(
-        message.contains(crate::footprint::GPU_SLICE),
-        "the pod of {job} reports FailedScheduling without naming {}: {message}",
-        crate::footprint::GPU_SLICE
+        message.contains(cause),
+        "the pod of {job} reports FailedScheduling without naming {cause}: {message}"
     );
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::world::{FocusWorld, Step};
 #[given("הזרם החי מנותק")]
 async fn fiber_off(w: &mut FocusWorld) -> Step {
     let fault = w.suite.cut_live_stream().await?;
-    w.faults.push(fault);
+    w.inject(fault)?;
     Ok(())
 }
 
@@ -35,9 +35,9 @@ async fn fiber_on(w: &mut FocusWorld) -> Step {
 #[given("אין בסביבה הקלטות")]
 async fn no_recordings(w: &mut FocusWorld) -> Step {
     w.suite.set_fiber(false).await?;
-    w.faults.push(Fault::FiberDisconnected);
+    w.inject(Fault::FiberDisconnected)?;
     w.suite.set_recordings(&[]).await?;
-    w.faults.push(Fault::RecordingsReplaced);
+    w.inject(Fault::RecordingsReplaced)?;
     Ok(())
 }
 
@@ -74,7 +74,7 @@ async fn live_metadata_unavailable(w: &mut FocusWorld) -> Step {
 async fn hold_next_port(w: &mut FocusWorld) -> Step {
     let port = w.suite.next_free_stream_port().await?;
     let fault = w.suite.hold_node_port(&w.scenario, port).await?;
-    w.faults.push(fault);
+    w.inject(fault)?;
     Ok(())
 }
 

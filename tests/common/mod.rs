@@ -165,3 +165,17 @@ startup = "30s"
         path_str(sandbox.kubeconfig_path())
     )
 }
+
+/// The Kubernetes handle of a sandbox started in the test (namespace `panda`).
+pub fn sandbox_cluster(
+    rt: &tokio::runtime::Runtime,
+    sandbox: &focus_sandbox::Sandbox,
+) -> focus_scope::cluster::Cluster {
+    rt.block_on(focus_scope::cluster::Cluster::connect(
+        Some(sandbox.kubeconfig_path()),
+        None,
+        "panda",
+        Duration::from_secs(10),
+    ))
+    .expect("the sandbox's cluster")
+}

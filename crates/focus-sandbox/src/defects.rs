@@ -139,6 +139,13 @@ pub enum Defect {
     /// Configure answers 200 but never creates `grpc-job-<job_id>`. Caught by every
     /// scenario that looks for the investigation's Job or pod.
     NoStreamJob,
+    /// The processing pod names its node itself (`spec.nodeName`, the node of its
+    /// stream URL): the scheduler is bypassed, so a cordoned node still gets new
+    /// investigations. Caught by the cordon scenario.
+    PinnedNode,
+    /// The cleanup job never removes an investigation nobody connected to: it stays
+    /// until cancelled. Caught by the idle-removal scenario.
+    NoIdleCleanup,
 }
 
 impl Defect {
@@ -181,6 +188,8 @@ impl Defect {
         Defect::WrongJobPolicy,
         Defect::NoRecordingsVolume,
         Defect::NoStreamJob,
+        Defect::PinnedNode,
+        Defect::NoIdleCleanup,
     ];
 
     /// The kebab-case name.
@@ -223,6 +232,8 @@ impl Defect {
             Defect::WrongJobPolicy => "wrong-job-policy",
             Defect::NoRecordingsVolume => "no-recordings-volume",
             Defect::NoStreamJob => "no-stream-job",
+            Defect::PinnedNode => "pinned-node",
+            Defect::NoIdleCleanup => "no-idle-cleanup",
         }
     }
 
@@ -274,6 +285,10 @@ impl Defect {
             Defect::WrongJobPolicy => "the grpc Job has backoffLimit 6 and no TTL",
             Defect::NoRecordingsVolume => "the grpc Job mounts no recordings storage",
             Defect::NoStreamJob => "configure never creates the grpc Job",
+            Defect::PinnedNode => {
+                "the Job's pod bypasses the scheduler: cordoned nodes still run it"
+            }
+            Defect::NoIdleCleanup => "an investigation nobody connects to is never removed",
         }
     }
 

@@ -82,6 +82,11 @@ pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
 }
 
 async fn reap(state: &AppState, id: &str) -> Result<(), crate::AppError> {
+    if state.has(crate::defects::Defect::NoIdleCleanup) {
+        tracing::info!(job_id = id, "no-idle-cleanup: investigation kept");
+        bump(&state.counters().idle_kept);
+        return Ok(());
+    }
     let services: Api<Service> = Api::namespaced(state.client().clone(), state.namespace());
     if let Some(svc) = services.get_opt(&manifests::grpc_service_name(id)).await?
         && connections(&svc) > 0

@@ -264,7 +264,8 @@ async fn open_checked(
 }
 
 /// Ready nodes' InternalIPs, sorted by node name.
-async fn ready_node_ips(state: &AppState) -> Result<Vec<String>, AppError> {
+/// Ready nodes as `(name, InternalIP)`, by name.
+async fn ready_nodes(state: &AppState) -> Result<Vec<(String, String)>, AppError> {
     let nodes: Api<Node> = Api::all(state.client().clone());
     let mut list = nodes.list(&ListParams::default()).await?.items;
     list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
@@ -280,12 +281,13 @@ async fn ready_node_ips(state: &AppState) -> Result<Vec<String>, AppError> {
             if !ready {
                 return None;
             }
+            let name = n.metadata.name?;
             status
                 .addresses
                 .unwrap_or_default()
                 .into_iter()
                 .find(|a| a.type_ == "InternalIP")
-                .map(|a| a.address)
+                .map(|a| (name, a.address))
         })
         .collect())
 }
@@ -328,7 +330,7 @@ async fn launch(
     let profile = state.profile();
     // The real server does not check the port first; nor does `ignore-port-busy`.
     let observed_launch = profile == Profile::AsObserved || state.has(Defect::IgnorePortBusy);
-    let ips = ready_node_ips(state).await?;
+    let nodes = ready_nodes(state).await?;
     let mut excluded = BTreeSet::new();
     loop {
         let (id, reservation) = {
@@ -378,7 +380,7 @@ async fn launch(
         let stream_url = if state.has(Defect::WrongStreamUrl) {
             format!("http://{WRONG_STREAM_IP}")
         } else {
-            let Some(ip) = ips.get(usize::from(id.slot) % ips.len().max(1)) else {
+            let Some((_, ip)) = nodes.get(usize::from(id.slot) % nodes.len().max(1)) else {
                 return Err(AppError::Unavailable(
                     "No Ready cluster node to stream from".into(),
                 ));
@@ -422,6 +424,12 @@ async fn launch(
             default_job_policy: state.has(Defect::WrongJobPolicy),
             recordings_volume: !state.has(Defect::NoRecordingsVolume),
             stream_job: !state.has(Defect::NoStreamJob),
+            // `pinned-node`: the pod names the node of its stream URL itself.
+            node_name: state
+                .has(Defect::PinnedNode)
+                .then(|| nodes.get(usize::from(id.slot) % nodes.len().max(1)))
+                .flatten()
+                .map(|(name, _)| name.clone()),
         };
         let created = if observed_launch {
             create_as_observed(state, &plan).await

@@ -36,5 +36,5 @@ pub use defects::Defect;
 pub use error::AppError;
 /// The simulated cluster the sandbox bundles (for `SimConfig`).
 pub use kube_sim;
-pub use sandbox::{Sandbox, SandboxOptions};
+pub use sandbox::{Sandbox, SandboxOptions, USER_AGENT};
 pub use state::AppState;

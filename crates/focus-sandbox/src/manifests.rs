@@ -106,6 +106,8 @@ pub struct JobPlan {
     pub recordings_volume: bool,
     /// Create the grpc Job at all (off with `no-stream-job`).
     pub stream_job: bool,
+    /// The processing pod names its node (`pinned-node`): the scheduler is bypassed.
+    pub node_name: Option<String>,
 }
 
 /// `grpc-job-<id>`.
@@ -208,6 +210,7 @@ pub fn grpc_job(plan: &JobPlan) -> Job {
                     node_selector: plan
                         .never_start
                         .then(|| labels(&[(NEVER_SCHEDULED_LABEL, "never")])),
+                    node_name: plan.node_name.clone(),
                     containers: vec![Container {
                         name: "grpc-job".into(),
                         image: Some(plan.image.clone()),
@@ -350,6 +353,7 @@ mod tests {
             default_job_policy: false,
             recordings_volume: true,
             stream_job: true,
+            node_name: None,
         }
     }
 

@@ -105,11 +105,18 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
+/// The `User-Agent` of the sandbox's Kubernetes requests (the suite's differ).
+pub const USER_AGENT: &str = concat!("focus-sandbox/", env!("CARGO_PKG_VERSION"));
+
 async fn client_from_kubeconfig(text: &str) -> anyhow::Result<Client> {
     let kubeconfig = Kubeconfig::from_yaml(text).context("parsing the kubeconfig")?;
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .context("loading the kubeconfig")?;
+    config.headers.push((
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static(USER_AGENT),
+    ));
     Client::try_from(config).context("building the Kubernetes client")
 }
 

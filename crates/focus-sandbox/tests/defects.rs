@@ -442,3 +442,60 @@ async fn request_defects() {
     assert_eq!(h.configure(&historic).await.0, 404);
     h.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn pinned_node_bypasses_the_scheduler() {
+    let h = Harness::start(with(&[Defect::PinnedNode], ServerConfig::default())).await;
+    let id = h.open_live().await["job_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let spec = h
+        .jobs()
+        .get(&format!("grpc-job-{id}"))
+        .await
+        .expect("job")
+        .spec
+        .expect("spec")
+        .template
+        .spec
+        .expect("pod spec");
+    assert!(
+        spec.node_name.as_deref().is_some_and(|n| !n.is_empty()),
+        "the pod template names its node: {:?}",
+        spec.node_name
+    );
+    h.pod_running(&id).await;
+    h.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_idle_cleanup_keeps_an_investigation_nobody_connects_to() {
+    let h = Harness::start(SandboxOptions {
+        defects: vec![Defect::NoIdleCleanup],
+        server: ServerConfig {
+            idle_timeout_secs: 1,
+            ..ServerConfig::default()
+        },
+        ..options()
+    })
+    .await;
+    let id = h.open_live().await["job_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    h.until("idle check done", || async {
+        h.sandbox.state().counters_snapshot().idle_kept >= 1
+    })
+    .await;
+    assert_eq!(h.sandbox.state().counters_snapshot().idle_removed, 0);
+    assert!(
+        h.jobs()
+            .get_opt(&format!("grpc-job-{id}"))
+            .await
+            .expect("get")
+            .is_some(),
+        "the investigation is still there"
+    );
+    h.sandbox.shutdown().await;
+}

@@ -79,6 +79,8 @@ pub struct RequestRecord {
     pub subresource: Option<String>,
     pub namespace: Option<String>,
     pub name: Option<String>,
+    /// The client's `User-Agent` header (e.g. `kubectl/v1.37.1 …`), when it sent one.
+    pub user_agent: Option<String>,
 }
 
 /// Shared state of one simulated cluster.
@@ -129,9 +131,12 @@ impl Cluster {
         if let Some(f) = &self.request_log_file {
             use std::io::Write;
             let line = json!({"verb": r.verb, "group": r.group, "resource": r.resource,
-                "subresource": r.subresource, "namespace": r.namespace, "name": r.name});
+                "subresource": r.subresource, "namespace": r.namespace, "name": r.name,
+                "user_agent": r.user_agent});
+            // The whole line in one write: a reader following the file sees it at once.
+            let line = format!("{line}\n");
             let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = writeln!(f, "{line}");
+            let _ = f.write_all(line.as_bytes());
         }
         if let Some(log) = &self.request_log {
             log.lock().unwrap_or_else(|p| p.into_inner()).push(r);

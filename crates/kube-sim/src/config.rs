@@ -61,7 +61,8 @@ pub struct SimConfig {
     /// Keep a request log (verb, resource, namespace) readable through `KubeSim::request_log`.
     pub request_log: bool,
     /// Also append every request as one JSON line
-    /// (`{"verb","group","resource","subresource","namespace","name"}`) to this file.
+    /// (`{"verb","group","resource","subresource","namespace","name","user_agent"}`) to
+    /// this file.
     pub request_log_file: Option<std::path::PathBuf>,
 }
 

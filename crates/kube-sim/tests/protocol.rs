@@ -647,3 +647,57 @@ async fn status_writes_keep_spec_and_main_writes_keep_status() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     sim.shutdown().await;
 }
+
+/// The request log (in memory and as JSON lines) carries each client's User-Agent, so
+/// one client's requests can be told from another's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_log_records_the_user_agent() {
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("requests-ua-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let mut config = SimConfig::fast();
+    config.request_log_file = Some(file.clone());
+    let sim = KubeSim::start(config).await.expect("start");
+    let req = Request::builder()
+        .method("GET")
+        .uri("/api/v1/namespaces/default/configmaps")
+        .header("user-agent", "focus-scope/0.1.0")
+        .body(Body::empty())
+        .expect("request");
+    let resp = kube_sim::router(sim.cluster())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    // and one without a User-Agent
+    let (s, _) = json_call(&sim, "GET", "/api/v1/namespaces/default/pods", Value::Null).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let log = sim.request_log();
+    let agent = |resource: &str| {
+        log.iter()
+            .find(|r| r.resource == resource)
+            .map(|r| r.user_agent.clone())
+    };
+    assert_eq!(agent("configmaps"), Some(Some("focus-scope/0.1.0".into())));
+    assert_eq!(agent("pods"), Some(None));
+    let lines: Vec<Value> = std::fs::read_to_string(&file)
+        .expect("request log file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["resource"] == "configmaps" && l["user_agent"] == "focus-scope/0.1.0"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["resource"] == "pods" && l["user_agent"].is_null()),
+        "{lines:?}"
+    );
+    sim.shutdown().await;
+    let _ = std::fs::remove_file(&file);
+}

@@ -39,3 +39,9 @@ Feature: Investigation job lifecycle
     Then the investigation's Job exists under its exact name
     When that investigation is cancelled
     Then none of its objects remain
+
+  @id:k8s-idle-removed @slow
+  Scenario: An investigation nobody connects to is removed by its cleanup job
+    When a live investigation is opened
+    Then the investigation's pod is Running within the deadline
+    And with no client connected, none of its objects remain within the idle deadline

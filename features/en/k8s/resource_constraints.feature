@@ -22,3 +22,10 @@ Feature: Resource constraints
     When a live investigation is requested
     Then the investigation's pod reports FailedScheduling naming the GPU slice within the deadline
     And the earlier investigation is still Running
+
+  @id:k8s-nodes-cordoned
+  Scenario: With every node cordoned the next investigation's pod says it cannot be scheduled
+    Given every node is cordoned
+    When a live investigation is requested
+    Then the investigation's pod reports FailedScheduling naming unschedulable nodes within the deadline
+    And the earlier investigation is still Running

@@ -85,6 +85,10 @@ pub async fn handle(
         subresource: t.sub.clone(),
         namespace: t.namespace.clone(),
         name: t.name.clone(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
     });
     let rt = &t.rt;
     let ns = t.namespace.clone().unwrap_or_default();

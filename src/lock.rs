@@ -1,0 +1,265 @@
+//! Two runs against one environment exclude each other: a run holds the Lease
+//! `focus-scope-run-lock` in the namespace from its start to its end and renews it;
+//! a lease whose holder stopped renewing (a crashed run) expires after
+//! `deadlines.lease` and is taken over. The 200-investigation and fault scenarios
+//! would measure each other otherwise.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams, Preconditions};
+
+use crate::cluster::Cluster;
+
+/// The one lease all runs compete for.
+pub const LOCK_NAME: &str = "focus-scope-run-lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "the environment is locked by another run: Lease {LOCK_NAME} in namespace {namespace} is held by `{holder}` (renewed {renewed}, expires {expires} unless renewed); wait for it to finish, or for the lease to expire if that run crashed"
+    )]
+    Held {
+        namespace: String,
+        holder: String,
+        renewed: String,
+        expires: String,
+    },
+    #[error("the run lock (Lease {LOCK_NAME}): {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// Who holds a lease now, and until when, as the lease says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holder {
+    pub identity: String,
+    pub renewed: jiff::Timestamp,
+    pub expires: jiff::Timestamp,
+}
+
+/// The lease's current holder, if its lease has not expired at `now`.
+pub fn live_holder(lease: &Lease, now: jiff::Timestamp) -> Option<Holder> {
+    let spec = lease.spec.as_ref()?;
+    let identity = spec.holder_identity.clone().filter(|h| !h.is_empty())?;
+    let renewed = spec
+        .renew_time
+        .as_ref()
+        .or(spec.acquire_time.as_ref())
+        .map(|t| t.0)?;
+    let secs = i64::from(spec.lease_duration_seconds.unwrap_or(0));
+    let expires = renewed + jiff::SignedDuration::from_secs(secs);
+    (expires > now).then_some(Holder {
+        identity,
+        renewed,
+        expires,
+    })
+}
+
+fn spec_for(holder: &str, lease: Duration, transitions: i32) -> LeaseSpec {
+    let now = MicroTime(jiff::Timestamp::now());
+    LeaseSpec {
+        holder_identity: Some(holder.to_string()),
+        lease_duration_seconds: Some(i32::try_from(lease.as_secs().max(1)).unwrap_or(i32::MAX)),
+        acquire_time: Some(now.clone()),
+        renew_time: Some(now),
+        lease_transitions: Some(transitions),
+        ..Default::default()
+    }
+}
+
+/// The held lock; renewed in the background until [`RunLock::release`].
+#[derive(Debug)]
+pub struct RunLock {
+    api: Api<Lease>,
+    holder: String,
+    renewing: tokio::task::JoinHandle<()>,
+}
+
+impl RunLock {
+    /// Takes the lock for `holder` (the run id), taking over an expired lease; waits
+    /// at most `wait` for a live holder's lease to expire.
+    pub async fn acquire(
+        cluster: &Cluster,
+        holder: &str,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<RunLock, LockError> {
+        let api: Api<Lease> = Api::namespaced(cluster.client(), cluster.namespace());
+        let give_up = tokio::time::Instant::now() + wait;
+        loop {
+            match api.get_opt(LOCK_NAME).await? {
+                None => {
+                    let l = Lease {
+                        metadata: ObjectMeta {
+                            name: Some(LOCK_NAME.into()),
+                            labels: Some(
+                                [(
+                                    crate::faults::RUN_LABEL.to_string(),
+                                    crate::faults::label_value(holder),
+                                )]
+                                .into(),
+                            ),
+                            ..Default::default()
+                        },
+                        spec: Some(spec_for(holder, lease, 0)),
+                    };
+                    match api.create(&PostParams::default(), &l).await {
+                        Ok(_) => return Ok(Self::held(api, holder, lease)),
+                        // Another run created it first: look again.
+                        Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Some(current) => {
+                    let now = jiff::Timestamp::now();
+                    match live_holder(&current, now) {
+                        Some(h) if h.identity != holder => {
+                            let until_expiry = Duration::try_from(h.expires.duration_since(now))
+                                .unwrap_or(Duration::ZERO)
+                                .max(Duration::from_millis(100));
+                            let wake = tokio::time::Instant::now() + until_expiry;
+                            if wake > give_up {
+                                return Err(LockError::Held {
+                                    namespace: cluster.namespace().to_string(),
+                                    holder: h.identity,
+                                    renewed: h.renewed.to_string(),
+                                    expires: h.expires.to_string(),
+                                });
+                            }
+                            // The holder's lease ends then at the latest (unless renewed).
+                            tokio::time::sleep_until(wake).await;
+                        }
+                        _ => {
+                            // Free, expired, or ours: take it over, guarded by its version.
+                            let transitions = current
+                                .spec
+                                .as_ref()
+                                .and_then(|s| s.lease_transitions)
+                                .unwrap_or(0)
+                                + 1;
+                            let mut taken = current.clone();
+                            taken.spec = Some(spec_for(holder, lease, transitions));
+                            if let Some(labels) = taken.metadata.labels.as_mut() {
+                                labels.insert(
+                                    crate::faults::RUN_LABEL.to_string(),
+                                    crate::faults::label_value(holder),
+                                );
+                            }
+                            match api.replace(LOCK_NAME, &PostParams::default(), &taken).await {
+                                Ok(_) => return Ok(Self::held(api, holder, lease)),
+                                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                                Err(e) => return Err(e.into()),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn held(api: Api<Lease>, holder: &str, lease: Duration) -> RunLock {
+        let renewing = tokio::spawn(renew(api.clone(), holder.to_string(), lease));
+        RunLock {
+            api,
+            holder: holder.to_string(),
+            renewing,
+        }
+    }
+
+    /// Stops renewing and deletes the lease if this run still holds it.
+    pub async fn release(self) -> Result<(), LockError> {
+        self.renewing.abort();
+        let Some(current) = self.api.get_opt(LOCK_NAME).await? else {
+            return Ok(());
+        };
+        let ours = current
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref())
+            == Some(self.holder.as_str());
+        if !ours {
+            return Ok(());
+        }
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: current.metadata.resource_version.clone(),
+                uid: current.metadata.uid.clone(),
+            }),
+            ..Default::default()
+        };
+        match self.api.delete(LOCK_NAME, &dp).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Renews the lease every third of its duration while this run holds it.
+async fn renew(api: Api<Lease>, holder: String, lease: Duration) {
+    let mut every = tokio::time::interval(lease / 3);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let current = match api.get_opt(LOCK_NAME).await {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                eprintln!("focus-scope: the run lock {LOCK_NAME} was deleted by someone else");
+                return;
+            }
+            Err(e) => {
+                eprintln!("focus-scope: could not renew the run lock: {e}");
+                continue;
+            }
+        };
+        let spec = current.spec.clone().unwrap_or_default();
+        if spec.holder_identity.as_deref() != Some(holder.as_str()) {
+            eprintln!(
+                "focus-scope: the run lock {LOCK_NAME} was taken over by `{}`",
+                spec.holder_identity.unwrap_or_default()
+            );
+            return;
+        }
+        let mut renewed = current;
+        renewed.spec = Some(LeaseSpec {
+            renew_time: Some(MicroTime(jiff::Timestamp::now())),
+            ..spec
+        });
+        if let Err(e) = api
+            .replace(LOCK_NAME, &PostParams::default(), &renewed)
+            .await
+        {
+            eprintln!("focus-scope: could not renew the run lock: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(holder: &str, renewed_secs_ago: i64, duration: i32) -> Lease {
+        let at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(renewed_secs_ago);
+        Lease {
+            metadata: ObjectMeta::default(),
+            spec: Some(LeaseSpec {
+                holder_identity: Some(holder.into()),
+                lease_duration_seconds: Some(duration),
+                renew_time: Some(MicroTime(at)),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_lease_not_renewed_within_its_duration_has_no_holder() {
+        let now = jiff::Timestamp::now();
+        assert_eq!(
+            live_holder(&lease("run-a", 5, 30), now).map(|h| h.identity),
+            Some("run-a".to_string())
+        );
+        assert!(live_holder(&lease("run-a", 31, 30), now).is_none());
+        assert!(live_holder(&lease("", 0, 30), now).is_none());
+    }
+}
