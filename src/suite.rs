@@ -407,6 +407,25 @@ impl Suite {
         Ok(())
     }
 
+    /// Waits, by watch, until the server's cleanup job has removed an investigation
+    /// nobody connects to; the error names what remains.
+    pub async fn wait_idle_removal(&self, job_id: &str) -> anyhow::Result<()> {
+        let objects = InvestigationObjects::of(job_id);
+        let deadline = self.config.profile.deadlines.idle_removal;
+        if let Err(e) = self
+            .cluster
+            .wait_investigation_gone(&objects, deadline)
+            .await
+        {
+            let left = self.cluster.remaining(&objects).await?;
+            bail!(
+                "investigation {job_id} was not removed by its cleanup job within {deadline:?} (deadlines.idle_removal); these remain: {} ({e})",
+                left.join(", ")
+            );
+        }
+        Ok(())
+    }
+
     /// Deletes, by exact name, every investigation the scenario opened, and waits until
     /// each is gone (several at a time). Errors name every investigation left behind.
     pub async fn cleanup_scenario(&self, scenario: &str) -> anyhow::Result<()> {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use cucumber::gherkin;
 use serde::Deserialize;
 
-use common::{manifest_dir, run_suite};
+use common::{feature_files, manifest_dir, run_suite};
 
 const WALL: Duration = Duration::from_secs(300);
 /// Meta-runs in parallel (the machine has 2 cores; runs are mostly waiting).
@@ -55,46 +55,36 @@ fn load_matrix() -> Matrix {
 /// Every scenario id of the English features: `@id`, or `@id/<case>` per Examples row.
 fn scenario_ids(dir: &Path) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read features dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "feature") {
-                let f = gherkin::Feature::parse_path(&p, gherkin::GherkinEnv::default())
-                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-                let mut scenarios: Vec<&gherkin::Scenario> = f.scenarios.iter().collect();
-                for r in &f.rules {
-                    scenarios.extend(r.scenarios.iter());
-                }
-                for sc in scenarios {
-                    let id = sc
-                        .tags
-                        .iter()
-                        .find_map(|t| t.strip_prefix("id:"))
-                        .unwrap_or_else(|| {
-                            panic!("{}: scenario `{}` has no @id", p.display(), sc.name)
-                        });
-                    if sc.examples.is_empty() {
-                        ids.insert(id.to_string());
-                    }
-                    for ex in &sc.examples {
-                        let table = ex.table.as_ref().expect("Examples table");
-                        let col = table.rows[0]
-                            .iter()
-                            .position(|h| h == "case")
-                            .unwrap_or_else(|| {
-                                panic!("{}: `{}` needs a `case` column", p.display(), sc.name)
-                            });
-                        for row in &table.rows[1..] {
-                            assert!(
-                                ids.insert(format!("{id}/{}", row[col])),
-                                "duplicate case {id}/{}",
-                                row[col]
-                            );
-                        }
-                    }
+    for p in feature_files(dir) {
+        let f = gherkin::Feature::parse_path(&p, gherkin::GherkinEnv::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let mut scenarios: Vec<&gherkin::Scenario> = f.scenarios.iter().collect();
+        for r in &f.rules {
+            scenarios.extend(r.scenarios.iter());
+        }
+        for sc in scenarios {
+            let id = sc
+                .tags
+                .iter()
+                .find_map(|t| t.strip_prefix("id:"))
+                .unwrap_or_else(|| panic!("{}: scenario `{}` has no @id", p.display(), sc.name));
+            if sc.examples.is_empty() {
+                ids.insert(id.to_string());
+            }
+            for ex in &sc.examples {
+                let table = ex.table.as_ref().expect("Examples table");
+                let col = table.rows[0]
+                    .iter()
+                    .position(|h| h == "case")
+                    .unwrap_or_else(|| {
+                        panic!("{}: `{}` needs a `case` column", p.display(), sc.name)
+                    });
+                for row in &table.rows[1..] {
+                    assert!(
+                        ids.insert(format!("{id}/{}", row[col])),
+                        "duplicate case {id}/{}",
+                        row[col]
+                    );
                 }
             }
         }

@@ -5,9 +5,12 @@
 //!
 //! The checker is tested on fixtures that break each rule (`tests/fixtures/parity/`).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use common::feature_files;
 use cucumber::gherkin::{Feature, GherkinEnv, Scenario};
 
 /// One scenario as parity sees it.
@@ -19,21 +22,6 @@ struct Twin {
     tags: BTreeSet<String>,
     /// The `case` values of an outline's Examples rows (empty for a plain scenario).
     cases: BTreeSet<String>,
-}
-
-fn feature_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            feature_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "feature") {
-            out.push(p);
-        }
-    }
 }
 
 fn compared_tag(tag: &str) -> bool {
@@ -65,8 +53,7 @@ fn cases(sc: &Scenario) -> BTreeSet<String> {
 /// The scenarios of one language directory by `@id`, and the problems found on the way
 /// (unparsable files, scenarios without an id, ids used twice).
 fn collect(dir: &Path) -> (BTreeMap<String, Twin>, Vec<String>) {
-    let mut files = Vec::new();
-    feature_files(dir, &mut files);
+    let files = feature_files(dir);
     let mut twins = BTreeMap::new();
     let mut problems = Vec::new();
     for path in files {
@@ -167,8 +154,7 @@ fn check_parity(en_dir: &Path, he_dir: &Path) -> Vec<String> {
 fn check_files(en_dir: &Path, he_dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let rel = |dir: &Path| -> BTreeSet<PathBuf> {
-        let mut files = Vec::new();
-        feature_files(dir, &mut files);
+        let files = feature_files(dir);
         files
             .iter()
             .map(|p| p.strip_prefix(dir).unwrap_or(p).to_path_buf())

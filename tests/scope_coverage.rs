@@ -6,9 +6,12 @@
 //!
 //! The checker is tested on fixtures that break each rule (`tests/fixtures/scope/`).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use common::feature_files;
 use cucumber::gherkin::{Feature, GherkinEnv};
 
 /// The IN-SCOPE keys: every Markdown table row whose first cell is a backticked key.
@@ -22,21 +25,6 @@ fn scope_keys(scope_md: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn feature_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            feature_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "feature") {
-            out.push(p);
-        }
-    }
-}
-
 /// Every coverage problem of the feature files under `features` against `scope_md`.
 fn check_coverage(scope_md: &str, features: &Path) -> Vec<String> {
     let keys = scope_keys(scope_md);
@@ -45,8 +33,7 @@ fn check_coverage(scope_md: &str, features: &Path) -> Vec<String> {
         problems.push("the scope document defines no key".to_string());
     }
     let mut covered: BTreeMap<String, usize> = BTreeMap::new();
-    let mut files = Vec::new();
-    feature_files(features, &mut files);
+    let files = feature_files(features);
     for path in files {
         let feature = match Feature::parse_path(&path, GherkinEnv::default()) {
             Ok(f) => f,

@@ -192,21 +192,6 @@ async fn pod_reports(w: &mut FocusWorld, reasons: String) -> Step {
 #[then("with no client connected, none of its objects remain within the idle deadline")]
 #[then("כשאף לקוח אינו מחובר, לא נותר אף אחד מהאובייקטים שלה בתוך זמן היעד להסרה בחוסר פעילות")]
 async fn idle_removed(w: &mut FocusWorld) -> Step {
-    let objects = w.current()?.objects();
-    let deadline = w.suite.config.profile.deadlines.idle_removal;
-    if let Err(e) = w
-        .suite
-        .cluster
-        .wait_investigation_gone(&objects, deadline)
-        .await
-    {
-        let left = w.suite.cluster.remaining(&objects).await?;
-        return Err(anyhow::anyhow!(
-            "investigation {} was not removed by its cleanup job within {deadline:?} (deadlines.idle_removal); these remain: {} ({e})",
-            objects.job_id,
-            left.join(", ")
-        )
-        .into());
-    }
+    w.suite.wait_idle_removal(&w.current()?.job_id).await?;
     Ok(())
 }

@@ -179,3 +179,23 @@ pub fn sandbox_cluster(
     ))
     .expect("the sandbox's cluster")
 }
+
+/// Every `.feature` file under `dir`, recursively, in a stable (sorted) order.
+pub fn feature_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "feature") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
