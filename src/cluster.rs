@@ -274,11 +274,14 @@ impl Cluster {
         deadline: Duration,
     ) -> Result<()> {
         let dp = DeleteParams::background();
+        // The Service first: a server that sees a slot free once its Jobs are gone
+        // must not hand the slot to a new investigation while the old Service still
+        // holds the slot's NodePort (the observed server does not check the port).
+        self.delete_ignoring_absent::<Service>(&objects.service, &dp)
+            .await?;
         for job in objects.jobs() {
             self.delete_ignoring_absent::<Job>(job, &dp).await?;
         }
-        self.delete_ignoring_absent::<Service>(&objects.service, &dp)
-            .await?;
         // Pods a server orphaned (deleted their Job without cascade) are still the
         // investigation's: matched by the exact job-name label, never by prefix.
         for job in objects.jobs() {

@@ -31,8 +31,12 @@ fn config_with_register(register: &str) -> tempfile::TempDir {
 }
 
 fn observed_run(config: &Path) -> common::MetaRun {
+    // One scenario at a time: the as-observed server, like the real one, allocates
+    // stream slots without a port check, so investigations of scenarios running side by
+    // side can collide on a NodePort (a failure of whichever scenario lost the race).
+    // The register lists what each scenario fails on its own, so it is proven alone.
     run_suite(
-        &["--tags", TAGS],
+        &["--tags", TAGS, "--concurrency", "1"],
         &[
             ("FOCUS_ENV", "sandbox-observed"),
             ("FOCUS_CONFIG_DIR", &path_str(config)),
