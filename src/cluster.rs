@@ -614,17 +614,20 @@ impl Cluster {
         .await?
     }
 
+    /// The cluster's nodes (cluster-scoped), under the request deadline.
+    async fn list_nodes(
+        &self,
+        lp: &ListParams,
+    ) -> Result<kube::core::ObjectList<k8s_openapi::api::core::v1::Node>> {
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
+        within(self.request_timeout, "list Nodes", nodes.list(lp))
+            .await?
+            .map_err(api_err("list Nodes"))
+    }
+
     /// Addresses (InternalIP/ExternalIP) of the nodes whose Ready condition is True.
     pub async fn ready_node_addresses(&self) -> Result<Vec<String>> {
-        use k8s_openapi::api::core::v1::Node;
-        let nodes: Api<Node> = Api::all(self.client.clone());
-        let list = within(
-            self.request_timeout,
-            "list Nodes",
-            nodes.list(&ListParams::default()),
-        )
-        .await?
-        .map_err(api_err("list Nodes"))?;
+        let list = self.list_nodes(&ListParams::default()).await?;
         Ok(list
             .items
             .iter()
@@ -828,16 +831,8 @@ impl Cluster {
 
     /// Free GPU slices per schedulable Ready node (allocatable minus non-terminal requests).
     pub async fn free_gpu_slices_per_node(&self) -> Result<Vec<(String, i64)>> {
-        use k8s_openapi::api::core::v1::Node;
-        let nodes: Api<Node> = Api::all(self.client.clone());
         let pods: Api<Pod> = Api::all(self.client.clone());
-        let nodes = within(
-            self.request_timeout,
-            "list Nodes",
-            nodes.list(&ListParams::default()),
-        )
-        .await?
-        .map_err(api_err("list Nodes"))?;
+        let nodes = self.list_nodes(&ListParams::default()).await?;
         let pods = within(
             self.request_timeout,
             "list pods",
@@ -1037,13 +1032,7 @@ impl Cluster {
     pub async fn cordon_schedulable_nodes(&self, run_label: &str) -> Result<Vec<String>> {
         use k8s_openapi::api::core::v1::Node;
         let nodes: Api<Node> = Api::all(self.client.clone());
-        let list = within(
-            self.request_timeout,
-            "list Nodes",
-            nodes.list(&ListParams::default()),
-        )
-        .await?
-        .map_err(api_err("list Nodes"))?;
+        let list = self.list_nodes(&ListParams::default()).await?;
         let schedulable: Vec<String> = list
             .items
             .iter()
@@ -1118,16 +1107,10 @@ impl Cluster {
     /// Uncordons the nodes a run cordoned (labelled `focus-scope/run-id=<label>`);
     /// returns their names.
     pub async fn uncordon_labelled(&self, run_label: &str) -> Result<Vec<String>> {
-        use k8s_openapi::api::core::v1::Node;
-        let nodes: Api<Node> = Api::all(self.client.clone());
         let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
-        let list = within(
-            self.request_timeout,
-            "list Nodes",
-            nodes.list(&ListParams::default().labels(&selector)),
-        )
-        .await?
-        .map_err(api_err("list Nodes"))?;
+        let list = self
+            .list_nodes(&ListParams::default().labels(&selector))
+            .await?;
         let names: Vec<String> = list
             .items
             .into_iter()

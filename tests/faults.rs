@@ -12,8 +12,9 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::PostParams;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deployment_is_scaled_to_zero_and_back() {
+/// A fresh kube-sim and the suite's handle on it (namespace `panda`); keep the
+/// directory alive while the handle is used.
+async fn simulated_cluster() -> (KubeSim, Cluster, tempfile::TempDir) {
     let sim = KubeSim::start(SimConfig::fast()).await.expect("kube-sim");
     let dir = tempfile::tempdir().expect("dir");
     let kc = dir.path().join("kubeconfig");
@@ -21,6 +22,12 @@ async fn a_deployment_is_scaled_to_zero_and_back() {
     let cluster = Cluster::connect(Some(&kc), None, "panda", Duration::from_secs(10))
         .await
         .expect("cluster");
+    (sim, cluster, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_is_scaled_to_zero_and_back() {
+    let (sim, cluster, _dir) = simulated_cluster().await;
     let ns: Api<Namespace> = Api::all(cluster.client());
     ns.create(
         &PostParams::default(),
@@ -73,13 +80,7 @@ fn unschedulable(n: &k8s_openapi::api::core::v1::Node) -> bool {
 async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again() {
     use k8s_openapi::api::core::v1::Node;
     use kube::api::{ListParams, Patch, PatchParams};
-    let sim = KubeSim::start(SimConfig::fast()).await.expect("kube-sim");
-    let dir = tempfile::tempdir().expect("dir");
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).expect("kubeconfig");
-    let cluster = Cluster::connect(Some(&kc), None, "panda", Duration::from_secs(10))
-        .await
-        .expect("cluster");
+    let (sim, cluster, _dir) = simulated_cluster().await;
     let nodes: Api<Node> = Api::all(cluster.client());
     let mut names: Vec<String> = nodes
         .list(&ListParams::default())
