@@ -253,6 +253,18 @@ pub struct Profile {
     pub limits: Limits,
     #[serde(default)]
     pub thresholds: Thresholds,
+    #[serde(default)]
+    pub reports: Reports,
+}
+
+/// What the reports link to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reports {
+    /// URL of a Jira key in the test management system, with `{key}` where the key
+    /// goes: `@PZ-…` tags become Allure `tms` links, the register's Jira keys `issue` links.
+    #[serde(default)]
+    pub tms_url: Option<crate::report::allure::TmsTemplate>,
 }
 
 /// Capacity expectations and how hard the run may push.

@@ -20,6 +20,18 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// The verdict a reader sees first: one word and what the exit code means.
+    pub fn verdict(self) -> (&'static str, &'static str) {
+        match self {
+            Exit::Passed => ("PASSED", "every selected scenario passed"),
+            Exit::Failures => ("FAILED", "at least one scenario failed"),
+            Exit::Config => ("NOT RUN", "configuration or usage error"),
+            Exit::Refused => ("REFUSED", "refused by the profile's protection"),
+            Exit::Unreachable => ("UNREACHABLE", "the environment did not answer"),
+            Exit::Deadline => ("DEADLINE", "the run exceeded its global deadline"),
+        }
+    }
+
     pub const TABLE: &'static str = "exit codes: 0 passed · 1 scenario failures · 2 configuration/usage error (incl. no scenario selected) · 3 refused by protection · 4 environment unreachable or locked by another run · 5 run deadline exceeded";
 }
 

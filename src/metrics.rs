@@ -144,6 +144,23 @@ impl Metrics {
         }
     }
 
+    /// Every sample in milliseconds, by kind (the report's distribution charts).
+    pub fn samples_ms(&self) -> BTreeMap<String, Vec<f64>> {
+        self.samples
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.iter().map(|d| d.as_secs_f64() * 1000.0).collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn all(&self) -> BTreeMap<String, Summary> {
         self.samples
             .lock()

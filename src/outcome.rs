@@ -3,6 +3,7 @@
 //! scenarios a tag filter selected, and later reports feed on them.
 
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use cucumber::{Event, World, Writer, cli, event, gherkin, parser};
 
@@ -27,18 +28,69 @@ pub struct ScenarioOutcome {
     pub verdict: Verdict,
 }
 
+/// How one step (or hook) of a scenario ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    Passed,
+    Failed,
+    /// Not run: an earlier step failed, or no step definition matched.
+    Skipped,
+}
+
+/// One step or hook of a scenario as it ran, for the step-level reports (Allure).
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    /// Keyword and text (`Given Focus Server answers`), or the hook's name.
+    pub name: String,
+    pub status: StepStatus,
+    pub message: Option<String>,
+    pub started: SystemTime,
+    pub finished: SystemTime,
+}
+
+/// When a scenario ran and what its steps did: `path` and `line` are those of its
+/// [`ScenarioOutcome`].
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    pub path: Option<String>,
+    pub line: usize,
+    pub started: SystemTime,
+    pub finished: SystemTime,
+    pub steps: Vec<StepRecord>,
+    /// The Examples row (column → value) of an outline's scenario.
+    pub parameters: Vec<(String, String)>,
+}
+
+#[derive(Debug, Default)]
+struct Recorded {
+    outcomes: Vec<ScenarioOutcome>,
+    timelines: Vec<Timeline>,
+}
+
 /// Shared, cloneable view of the outcomes written so far.
 #[derive(Debug, Clone, Default)]
-pub struct Outcomes(Arc<Mutex<Vec<ScenarioOutcome>>>);
+pub struct Outcomes(Arc<Mutex<Recorded>>);
 
 impl Outcomes {
     pub fn snapshot(&self) -> Vec<ScenarioOutcome> {
-        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|v| v.outcomes.clone())
+            .unwrap_or_default()
     }
 
-    fn push(&self, o: ScenarioOutcome) {
+    /// The timelines of the scenarios in [`Outcomes::snapshot`].
+    pub fn timelines(&self) -> Vec<Timeline> {
+        self.0
+            .lock()
+            .map(|v| v.timelines.clone())
+            .unwrap_or_default()
+    }
+
+    fn push(&self, o: ScenarioOutcome, t: Timeline) {
         if let Ok(mut v) = self.0.lock() {
-            v.push(o);
+            v.outcomes.push(o);
+            v.timelines.push(t);
         }
     }
 
@@ -47,6 +99,7 @@ impl Outcomes {
         OutcomeWriter {
             sink: self.clone(),
             failures: Vec::new(),
+            running: Vec::new(),
         }
     }
 }
@@ -65,6 +118,17 @@ pub fn example_case(sc: &gherkin::Scenario) -> Option<String> {
     table.rows.get(1)?.get(col).cloned()
 }
 
+/// The Examples row of an expanded outline scenario, column by column.
+pub fn example_parameters(sc: &gherkin::Scenario) -> Vec<(String, String)> {
+    let Some(table) = sc.examples.first().and_then(|e| e.table.as_ref()) else {
+        return Vec::new();
+    };
+    match (table.rows.first(), table.rows.get(1)) {
+        (Some(header), Some(row)) => header.iter().cloned().zip(row.iter().cloned()).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The stable id of one scenario run: `<@id>` or, for an Examples row, `<@id>/<case>`.
 pub fn row_id(tags: &[String], sc: &gherkin::Scenario) -> Option<String> {
     let id = stable_id(tags)?;
@@ -79,6 +143,8 @@ pub struct OutcomeWriter {
     sink: Outcomes,
     /// Failures of the scenario in flight (normalised output: one at a time per key).
     failures: Vec<(usize, String, String)>,
+    /// Timelines of the scenarios in flight, by (line, feature name) like `failures`.
+    running: Vec<(usize, String, Timeline, Option<SystemTime>)>,
 }
 
 fn panic_text(info: &event::Info) -> String {
@@ -105,8 +171,10 @@ impl OutcomeWriter {
         rule: Option<&gherkin::Rule>,
         sc: &gherkin::Scenario,
         ev: &event::RetryableScenario<W>,
+        at: SystemTime,
     ) {
         let key = sc.position.line;
+        self.track(feature, sc, &ev.event, at);
         let fail = |this: &mut Self, what: String| {
             this.failures.push((key, feature.name.clone(), what));
         };
@@ -121,6 +189,8 @@ impl OutcomeWriter {
             }
             event::Scenario::Finished => {
                 if ev.retries.is_some_and(|r| r.left > 0) {
+                    self.running
+                        .retain(|(k, f, _, _)| !(*k == key && *f == feature.name));
                     return;
                 }
                 let mut tags: Vec<String> = feature.tags.clone();
@@ -142,18 +212,158 @@ impl OutcomeWriter {
                 } else {
                     Verdict::Failed(mine.join("; "))
                 };
-                self.sink.push(ScenarioOutcome {
-                    id: row_id(&tags, sc),
-                    name: sc.name.clone(),
-                    feature: feature.name.clone(),
-                    path: feature.path.as_ref().map(|p| p.display().to_string()),
-                    tags,
-                    line: key,
-                    verdict,
-                });
+                let timeline = self.finish_timeline(feature, sc, at);
+                self.sink.push(
+                    ScenarioOutcome {
+                        id: row_id(&tags, sc),
+                        name: sc.name.clone(),
+                        feature: feature.name.clone(),
+                        path: feature.path.as_ref().map(|p| p.display().to_string()),
+                        tags,
+                        line: key,
+                        verdict,
+                    },
+                    timeline,
+                );
             }
             _ => {}
         }
+    }
+
+    /// Records the scenario's start, each step's and hook's start and end, for its
+    /// [`Timeline`].
+    fn track<W>(
+        &mut self,
+        feature: &gherkin::Feature,
+        sc: &gherkin::Scenario,
+        ev: &event::Scenario<W>,
+        at: SystemTime,
+    ) {
+        let key = sc.position.line;
+        let pos = self
+            .running
+            .iter()
+            .position(|(k, f, _, _)| *k == key && *f == feature.name);
+        let pos = match pos {
+            Some(p) => p,
+            None => {
+                self.running.push((
+                    key,
+                    feature.name.clone(),
+                    Timeline {
+                        path: feature.path.as_ref().map(|p| p.display().to_string()),
+                        line: key,
+                        started: at,
+                        finished: at,
+                        steps: Vec::new(),
+                        parameters: example_parameters(sc),
+                    },
+                    None,
+                ));
+                self.running.len() - 1
+            }
+        };
+        let (_, _, timeline, step_started) = &mut self.running[pos];
+        let mut end = |name: String, status: StepStatus, message: Option<String>| {
+            timeline.steps.push(StepRecord {
+                name,
+                status,
+                message,
+                started: step_started.take().unwrap_or(at),
+                finished: at,
+            });
+        };
+        let step_name = |s: &gherkin::Step| format!("{}{}", s.keyword, s.value);
+        match ev {
+            event::Scenario::Started => timeline.started = at,
+            event::Scenario::Step(_, event::Step::Started)
+            | event::Scenario::Background(_, event::Step::Started)
+            | event::Scenario::Hook(_, event::Hook::Started) => *step_started = Some(at),
+            event::Scenario::Step(s, event::Step::Passed(..))
+            | event::Scenario::Background(s, event::Step::Passed(..)) => {
+                end(step_name(s), StepStatus::Passed, None)
+            }
+            event::Scenario::Step(s, event::Step::Skipped)
+            | event::Scenario::Background(s, event::Step::Skipped) => end(
+                step_name(s),
+                StepStatus::Skipped,
+                Some("no step definition matches".into()),
+            ),
+            event::Scenario::Step(s, event::Step::Failed(_, _, _, err))
+            | event::Scenario::Background(s, event::Step::Failed(_, _, _, err)) => {
+                end(step_name(s), StepStatus::Failed, Some(step_error_text(err)))
+            }
+            event::Scenario::Hook(kind, event::Hook::Passed) => {
+                end(hook_name(*kind), StepStatus::Passed, None)
+            }
+            event::Scenario::Hook(kind, event::Hook::Failed(_, info)) => {
+                end(hook_name(*kind), StepStatus::Failed, Some(panic_text(info)))
+            }
+            event::Scenario::Log(_) | event::Scenario::Finished => {}
+        }
+    }
+
+    /// The scenario's timeline, ended at `at`: the steps it did not reach are listed
+    /// as skipped.
+    fn finish_timeline(
+        &mut self,
+        feature: &gherkin::Feature,
+        sc: &gherkin::Scenario,
+        at: SystemTime,
+    ) -> Timeline {
+        let key = sc.position.line;
+        let mut timeline = match self
+            .running
+            .iter()
+            .position(|(k, f, _, _)| *k == key && *f == feature.name)
+        {
+            Some(p) => self.running.swap_remove(p).2,
+            None => Timeline {
+                path: feature.path.as_ref().map(|p| p.display().to_string()),
+                line: key,
+                started: at,
+                finished: at,
+                steps: Vec::new(),
+                parameters: example_parameters(sc),
+            },
+        };
+        timeline.finished = at;
+        let background = feature.background.as_ref().map_or(0, |b| b.steps.len());
+        let ran = timeline
+            .steps
+            .iter()
+            .filter(|s| !s.name.ends_with(" hook"))
+            .count();
+        let expected = feature
+            .background
+            .iter()
+            .flat_map(|b| &b.steps)
+            .chain(&sc.steps);
+        let not_reached: Vec<StepRecord> = expected
+            .skip(ran.min(background + sc.steps.len()))
+            .map(|s| StepRecord {
+                name: format!("{}{}", s.keyword, s.value),
+                status: StepStatus::Skipped,
+                message: Some("not reached: an earlier step failed".into()),
+                started: at,
+                finished: at,
+            })
+            .collect();
+        // Before the After hook, where cucumber would have run them.
+        let at_after = timeline
+            .steps
+            .iter()
+            .position(|s| s.name == hook_name(event::HookType::After))
+            .unwrap_or(timeline.steps.len());
+        timeline.steps.splice(at_after..at_after, not_reached);
+        timeline
+    }
+}
+
+fn hook_name(kind: event::HookType) -> String {
+    match kind {
+        event::HookType::Before => "Before hook".into(),
+        event::HookType::After => "After hook".into(),
     }
 }
 
@@ -162,11 +372,12 @@ impl<W: World> Writer<W> for OutcomeWriter {
 
     async fn handle_event(&mut self, ev: parser::Result<Event<event::Cucumber<W>>>, _: &Self::Cli) {
         let Ok(ev) = ev else { return };
+        let at = ev.at;
         if let event::Cucumber::Feature(f, fe) = &ev.value {
             match fe {
-                event::Feature::Scenario(sc, rs) => self.on_scenario(f, None, sc, rs),
+                event::Feature::Scenario(sc, rs) => self.on_scenario(f, None, sc, rs, at),
                 event::Feature::Rule(r, event::Rule::Scenario(sc, rs)) => {
-                    self.on_scenario(f, Some(r), sc, rs)
+                    self.on_scenario(f, Some(r), sc, rs, at)
                 }
                 _ => {}
             }

@@ -330,7 +330,14 @@ pub async fn run() -> Exit {
     if let Err(e) = publish(&run, &verdicts, &not_run, exit, &provenance) {
         eprintln!("focus-scope: could not publish the reports: {e}");
     }
-    let report = write_report(&suite, &provenance, &verdicts, &not_run);
+    let report = write_report(
+        &suite,
+        &provenance,
+        exit,
+        &verdicts,
+        &outcomes.timelines(),
+        &not_run,
+    );
     eprintln!(
         "focus-scope: reports in {} (latest also in {})",
         run.dir.display(),
@@ -680,11 +687,11 @@ fn report_rows(
     let mut rows: Vec<report::Row> = verdicts
         .iter()
         .map(|(o, j)| {
-            let (status, note) = match j {
-                Judgement::Passed => ("passed", String::new()),
-                Judgement::Failed(m) | Judgement::Mismatch(m) => ("failed", m.clone()),
+            let (status, note, known_issue) = match j {
+                Judgement::Passed => ("passed", String::new(), None),
+                Judgement::Failed(m) | Judgement::Mismatch(m) => ("failed", m.clone(), None),
                 Judgement::KnownFailure { id, reason } => {
-                    ("known-failure", format!("{id}: {reason}"))
+                    ("known-failure", format!("{id}: {reason}"), Some(id.clone()))
                 }
             };
             let id = o.id.clone().unwrap_or_else(|| o.name.clone());
@@ -702,6 +709,10 @@ fn report_rows(
                 scope: scope_of(&o.tags),
                 status: status.into(),
                 note,
+                tags: o.tags.clone(),
+                path: o.path.clone(),
+                line: o.line,
+                known_issue,
             }
         })
         .collect();
@@ -720,19 +731,38 @@ fn report_rows(
             status: status.into(),
             note,
             diagnostics: None,
+            tags: n.tags.clone(),
+            path: None,
+            line: 0,
+            known_issue: None,
         });
     }
     rows
 }
 
-/// Writes report.html (run directory and output root) and appends to history.jsonl.
+/// Writes allure-results/ and report.html (run directory and output root) and appends
+/// to history.jsonl.
 fn write_report(
     suite: &Suite,
     provenance: &Provenance,
+    exit: Exit,
     verdicts: &[(ScenarioOutcome, Judgement)],
+    timelines: &[crate::outcome::Timeline],
     not_run: &[NotRun],
 ) -> io::Result<std::path::PathBuf> {
     let rows = report_rows(verdicts, not_run, &suite.run.dir);
+    let allure_dir = suite.run.dir.join("allure-results");
+    report::allure::write(
+        &report::allure::AllureRun {
+            provenance,
+            rows: &rows,
+            timelines,
+            run_dir: &suite.run.dir,
+            tms: suite.config.profile.reports.tms_url.as_ref(),
+        },
+        &allure_dir,
+    )?;
+    report::allure::publish_latest(&allure_dir, &suite.run.output_root.join("allure-results"))?;
     let scope_doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scope.md"))
         .unwrap_or_default();
     let latency = suite.metrics.all();
@@ -753,16 +783,57 @@ fn write_report(
         },
     )?;
     let history = report::read_history(&history_path, &suite.config.name);
-    let html = report::render(
-        provenance,
-        &report::scope_items(&scope_doc),
-        &rows,
-        &latency,
-        suite.cluster.requests_sent(),
-        &history,
-    );
+    let scope = report::scope_items(&scope_doc);
+    let samples = suite.metrics.samples_ms();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let t = &suite.config.profile.thresholds;
+    let bounds: Vec<report::StageBound> = [
+        (
+            crate::metrics::kind::CONFIGURE,
+            "thresholds.configure_p99",
+            ms(t.configure_p99),
+        ),
+        (
+            crate::metrics::kind::POD_START,
+            "thresholds.pod_start_p99",
+            ms(t.pod_start_p99),
+        ),
+        // Each part of the pod start is bounded by the whole.
+        (
+            crate::metrics::kind::JOB_TO_SCHEDULED,
+            "thresholds.pod_start_p99",
+            ms(t.pod_start_p99),
+        ),
+        (
+            crate::metrics::kind::SCHEDULED_TO_STARTED,
+            "thresholds.pod_start_p99",
+            ms(t.pod_start_p99),
+        ),
+        (
+            crate::metrics::kind::PORT_REACHABLE,
+            "deadlines.port_reachable",
+            ms(suite.config.profile.deadlines.port_reachable),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, key, v)| (k.to_string(), key.to_string(), v))
+    .collect();
+    let page = |rows: &[report::Row]| {
+        report::render(&report::Page {
+            provenance,
+            exit_code: exit as u8,
+            verdict: exit.verdict(),
+            scope: &scope,
+            rows,
+            latency: &latency,
+            samples: &samples,
+            bounds: &bounds,
+            kubernetes_requests: suite.cluster.requests_sent(),
+            history: &history,
+        })
+    };
     let path = suite.run.dir.join("report.html");
-    std::fs::write(&path, &html)?;
+    std::fs::write(&path, page(&rows))?;
     // The latest copy sits two levels up: its diagnostics links point into the run.
     let latest_rows: Vec<report::Row> = rows
         .iter()
@@ -772,14 +843,7 @@ fn write_report(
             r
         })
         .collect();
-    let latest = report::render(
-        provenance,
-        &report::scope_items(&scope_doc),
-        &latest_rows,
-        &latency,
-        suite.cluster.requests_sent(),
-        &history,
-    );
+    let latest = page(&latest_rows);
     std::fs::write(suite.run.output_root.join("report.html"), &latest)?;
     Ok(path)
 }

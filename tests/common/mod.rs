@@ -53,7 +53,21 @@ pub fn manifest_dir() -> PathBuf {
 /// Runs the suite binary with `args`, the given extra environment, English features
 /// only (meta-runs are English only, for time), and a wall cap.
 pub fn run_suite(args: &[&str], env: &[(&str, &str)], wall: Duration) -> MetaRun {
-    let output_dir = tempfile::tempdir().expect("temp output dir");
+    run_suite_in(
+        tempfile::tempdir().expect("temp output dir"),
+        args,
+        env,
+        wall,
+    )
+}
+
+/// [`run_suite`] writing into `output_dir`.
+pub fn run_suite_in(
+    output_dir: tempfile::TempDir,
+    args: &[&str],
+    env: &[(&str, &str)],
+    wall: Duration,
+) -> MetaRun {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
     cmd.args(args)
         .env_remove("FOCUS_ENV")

@@ -1,0 +1,552 @@
+//! Allure results: `allure-results/` in the run directory, in the Allure 2 result-file
+//! format that Allure 2 and Allure 3 both read. One `<uuid>-result.json` per scenario
+//! run (one per Examples row and language) with its steps, labels, links, parameters
+//! and attachments, plus `environment.properties`, `executor.json` and
+//! `categories.json`.
+//!
+//! Statuses: passed → `passed`, failed → `failed`, a known failure of the register →
+//! `broken` with `statusDetails.known = true` and the message `known failure (<key>):
+//! <reason>` (it ran and failed as the register expects: neither a new failure nor a
+//! scenario that did not run), skipped and refused → `skipped` with the reason.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Provenance, Row};
+use crate::outcome::{StepStatus, Timeline};
+
+/// The TMS link of a Jira key: `reports.tms_url` of the profile, a URL with `{key}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TmsTemplate(String);
+
+impl TryFrom<String> for TmsTemplate {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        if !(s.starts_with("https://") || s.starts_with("http://")) {
+            return Err(format!(
+                "reports.tms_url: `{s}` is not an http(s) URL (e.g. \"https://jira.example.com/browse/{{key}}\")"
+            ));
+        }
+        if s.matches("{key}").count() != 1 {
+            return Err(format!(
+                "reports.tms_url: `{s}` must contain `{{key}}` exactly once, where the Jira key (PZ-13984) goes"
+            ));
+        }
+        if s.chars().any(char::is_whitespace) {
+            return Err(format!("reports.tms_url: `{s}` contains whitespace"));
+        }
+        Ok(TmsTemplate(s))
+    }
+}
+
+impl From<TmsTemplate> for String {
+    fn from(t: TmsTemplate) -> String {
+        t.0
+    }
+}
+
+impl TmsTemplate {
+    pub fn url(&self, key: &str) -> String {
+        self.0.replace("{key}", key)
+    }
+}
+
+/// A Jira key (`PZ-13984`): the `@PZ-…` tags and the register's Jira ids.
+fn is_jira_key(s: &str) -> bool {
+    s.split_once('-').is_some_and(|(p, n)| {
+        !p.is_empty()
+            && p.chars().all(|c| c.is_ascii_uppercase())
+            && !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    Failed,
+    Broken,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Stage {
+    Finished,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusDetails {
+    pub known: bool,
+    pub muted: bool,
+    pub flaky: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Label {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Link {
+    pub name: String,
+    pub url: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Parameter {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub mime: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepResult {
+    pub name: String,
+    pub status: Status,
+    pub status_details: StatusDetails,
+    stage: Stage,
+    pub start: u64,
+    pub stop: u64,
+    pub steps: Vec<StepResult>,
+    pub attachments: Vec<Attachment>,
+    pub parameters: Vec<Parameter>,
+}
+
+/// One `<uuid>-result.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResult {
+    pub uuid: String,
+    pub history_id: String,
+    pub test_case_id: String,
+    pub full_name: String,
+    pub name: String,
+    pub description: String,
+    pub status: Status,
+    pub status_details: StatusDetails,
+    stage: Stage,
+    pub start: u64,
+    pub stop: u64,
+    pub labels: Vec<Label>,
+    pub links: Vec<Link>,
+    pub parameters: Vec<Parameter>,
+    pub attachments: Vec<Attachment>,
+    pub steps: Vec<StepResult>,
+}
+
+/// One entry of `categories.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Category {
+    pub name: String,
+    pub matched_statuses: Vec<Status>,
+    pub message_regex: String,
+}
+
+/// `executor.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Executor {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub build_name: String,
+    pub build_order: u64,
+    pub report_name: String,
+}
+
+/// What a run hands to the Allure writer: the report's rows (every scenario run and
+/// not run, as judged) and the timelines of those that ran.
+pub struct AllureRun<'a> {
+    pub provenance: &'a Provenance,
+    pub rows: &'a [Row],
+    pub timelines: &'a [Timeline],
+    /// Where the rows' diagnostics files are (the run directory).
+    pub run_dir: &'a Path,
+    pub tms: Option<&'a TmsTemplate>,
+}
+
+/// The categories of `categories.json`, first match wins. The regexes work in both
+/// Java (Allure 2, whole-message match) and JavaScript (Allure 3, search).
+pub fn categories() -> Vec<Category> {
+    let any = "[\\s\\S]*";
+    vec![
+        Category {
+            name: "Known failures (known-issues register)".into(),
+            matched_statuses: vec![Status::Broken],
+            message_regex: format!("known failure \\({any}"),
+        },
+        Category {
+            name: "Environment unreachable".into(),
+            matched_statuses: vec![Status::Failed],
+            message_regex: format!(
+                "{any}(no answer within|[Cc]onnection refused|error sending request|tcp connect error|dns error|cannot reach|unreachable){any}"
+            ),
+        },
+        Category {
+            name: "Contract drift".into(),
+            matched_statuses: vec![Status::Failed],
+            message_regex: format!("{any}(drifts from the contract|breaks the contract){any}"),
+        },
+        Category {
+            name: "Capacity shortfall".into(),
+            matched_statuses: vec![Status::Failed],
+            message_regex: format!("{any}reached \\d+ of \\d+{any}"),
+        },
+    ]
+}
+
+fn millis(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Stable 64-bit FNV-1a, for ids that must not change between runs (history).
+fn fnv(seed: u64, s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325 ^ seed, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn hex128(s: &str) -> String {
+    format!("{:016x}{:016x}", fnv(0, s), fnv(0x9e37_79b9_7f4a_7c15, s))
+}
+
+/// A UUID-shaped id, unique per run and scenario run.
+fn uuid_of(s: &str) -> String {
+    let h = hex128(s);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+fn status_of(s: StepStatus) -> Status {
+    match s {
+        StepStatus::Passed => Status::Passed,
+        StepStatus::Failed => Status::Failed,
+        StepStatus::Skipped => Status::Skipped,
+    }
+}
+
+/// The section `## Last Focus Server exchange` of a diagnostics file, if any.
+fn exchange_section(diagnostics: &str) -> Option<&str> {
+    let start = diagnostics.find("## Last Focus Server exchange")?;
+    let rest = &diagnostics[start..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |e| e + 4);
+    Some(&rest[..end])
+}
+
+/// The result of one row (its timeline, when it ran); attachments are written into
+/// `out` next to it.
+fn result(
+    run: &AllureRun,
+    row: &Row,
+    timeline: Option<&Timeline>,
+    out: &Path,
+) -> io::Result<TestResult> {
+    let lang = if row.hebrew { "he" } else { "en" };
+    let identity = format!("{lang}:{}", row.id);
+    let uuid = uuid_of(&format!(
+        "{}/{identity}/{}",
+        run.provenance.run_id, row.line
+    ));
+    let (status, mut details) = match row.status.as_str() {
+        "passed" => (Status::Passed, StatusDetails::default()),
+        "failed" => (
+            Status::Failed,
+            StatusDetails {
+                message: Some(row.note.clone()),
+                ..Default::default()
+            },
+        ),
+        "known-failure" => (
+            Status::Broken,
+            StatusDetails {
+                known: true,
+                message: Some(format!(
+                    "known failure ({}): {}",
+                    row.known_issue.as_deref().unwrap_or("?"),
+                    row.note
+                )),
+                ..Default::default()
+            },
+        ),
+        other => (
+            Status::Skipped,
+            StatusDetails {
+                message: Some(format!("{other}: {}", row.note)),
+                ..Default::default()
+            },
+        ),
+    };
+    // The failure as the steps saw it.
+    if let Some(t) = timeline {
+        details.trace = t
+            .steps
+            .iter()
+            .filter_map(|s| {
+                s.message
+                    .as_ref()
+                    .filter(|_| s.status == StepStatus::Failed)
+                    .map(|m| format!("{}: {m}", s.name))
+            })
+            .reduce(|a, b| format!("{a}\n{b}"));
+    }
+
+    let mut labels = Vec::new();
+    let mut label = |name: &str, value: &str| {
+        labels.push(Label {
+            name: name.into(),
+            value: value.into(),
+        })
+    };
+    let area = ["api", "k8s", "system"]
+        .into_iter()
+        .find(|a| row.tags.iter().any(|t| t == a));
+    if let Some(a) = area {
+        label("epic", a);
+        label("parentSuite", a);
+    }
+    label("feature", &row.feature);
+    label("suite", &row.feature);
+    for s in &row.scope {
+        label("story", s);
+    }
+    label("language", lang);
+    label("framework", "cucumber-rs");
+    label("host", &run.provenance.profile);
+    let mut links = Vec::new();
+    for t in &row.tags {
+        if is_jira_key(t) {
+            if let Some(tms) = run.tms {
+                links.push(Link {
+                    name: t.clone(),
+                    url: tms.url(t),
+                    kind: "tms".into(),
+                });
+            }
+        } else if !t.starts_with("id:") && !t.starts_with("scope:") {
+            label("tag", t);
+        }
+    }
+    if let (Some(key), Some(tms)) = (&row.known_issue, run.tms)
+        && is_jira_key(key)
+    {
+        links.push(Link {
+            name: key.clone(),
+            url: tms.url(key),
+            kind: "issue".into(),
+        });
+    }
+
+    let mut attachments = Vec::new();
+    if let Some(rel) = &row.diagnostics
+        && let Ok(text) = std::fs::read_to_string(run.run_dir.join(rel))
+    {
+        let source = format!("{}-attachment.md", uuid_of(&format!("{uuid}/diagnostics")));
+        std::fs::write(out.join(&source), &text)?;
+        attachments.push(Attachment {
+            name: "Failure diagnostics".into(),
+            source,
+            mime: "text/markdown".into(),
+        });
+        if let Some(exchange) = exchange_section(&text) {
+            let source = format!("{}-attachment.md", uuid_of(&format!("{uuid}/exchange")));
+            std::fs::write(out.join(&source), exchange)?;
+            attachments.push(Attachment {
+                name: "Last request and response (secrets redacted)".into(),
+                source,
+                mime: "text/markdown".into(),
+            });
+        }
+    }
+
+    // Not run: the run's end stands for both.
+    let fallback = run
+        .provenance
+        .finished
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond().max(0) as u64)
+        .unwrap_or(0);
+    let (start, stop) = timeline.map_or((fallback, fallback), |t| {
+        (millis(t.started), millis(t.finished))
+    });
+    let steps = timeline
+        .map(|t| {
+            t.steps
+                .iter()
+                .map(|s| StepResult {
+                    name: s.name.clone(),
+                    status: status_of(s.status),
+                    status_details: StatusDetails {
+                        message: s.message.clone(),
+                        ..Default::default()
+                    },
+                    stage: Stage::Finished,
+                    start: millis(s.started),
+                    stop: millis(s.finished),
+                    steps: Vec::new(),
+                    attachments: Vec::new(),
+                    parameters: Vec::new(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let parameters = timeline
+        .map(|t| {
+            t.parameters
+                .iter()
+                .map(|(name, value)| Parameter {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let place = match &row.path {
+        Some(p) => format!("{p}:{}", row.line),
+        None => format!("line {}", row.line),
+    };
+    Ok(TestResult {
+        history_id: hex128(&identity),
+        test_case_id: hex128(&identity),
+        full_name: identity,
+        name: row.name.clone(),
+        description: format!("Scenario `{}` ({place})", row.id),
+        uuid,
+        status,
+        status_details: details,
+        stage: Stage::Finished,
+        start,
+        stop,
+        labels,
+        links,
+        parameters,
+        attachments,
+        steps,
+    })
+}
+
+/// A `.properties` value or key: ISO-8859-1 with `\uXXXX` escapes, as Java reads it.
+fn properties_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '\\' | '=' | ':' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => {
+                let mut buf = [0u16; 2];
+                for u in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Writes `allure-results/` into `dir` (replacing what was there).
+pub fn write(run: &AllureRun, dir: &Path) -> io::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let by_place: BTreeMap<(Option<&str>, usize), &Timeline> = run
+        .timelines
+        .iter()
+        .map(|t| ((t.path.as_deref(), t.line), t))
+        .collect();
+    for row in run.rows {
+        let ran = !matches!(row.status.as_str(), "skipped" | "refused");
+        let timeline = ran
+            .then(|| by_place.get(&(row.path.as_deref(), row.line)).copied())
+            .flatten();
+        let r = result(run, row, timeline, dir)?;
+        std::fs::write(
+            dir.join(format!("{}-result.json", r.uuid)),
+            serde_json::to_vec_pretty(&r).map_err(io::Error::other)?,
+        )?;
+    }
+    let p = run.provenance;
+    let env: String = [
+        ("profile", &p.profile),
+        ("focus_server.sw_version", &p.focus_server_version),
+        ("cluster.version", &p.cluster_version),
+        ("suite.commit", &p.suite_commit),
+        ("tag_expression", &p.tag_expression),
+        ("run_id", &p.run_id),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{}={}\n", properties_escape(k), properties_escape(v)))
+    .collect();
+    std::fs::write(dir.join("environment.properties"), env)?;
+    let executor = Executor {
+        name: "focus-scope".into(),
+        kind: "focus-scope".into(),
+        build_name: format!("{} · {}", p.profile, p.run_id),
+        build_order: p
+            .started
+            .parse::<jiff::Timestamp>()
+            .map(|t| t.as_second().max(0) as u64)
+            .unwrap_or(0),
+        report_name: format!("focus-scope — {}", p.profile),
+    };
+    std::fs::write(
+        dir.join("executor.json"),
+        serde_json::to_vec_pretty(&executor).map_err(io::Error::other)?,
+    )?;
+    std::fs::write(
+        dir.join("categories.json"),
+        serde_json::to_vec_pretty(&categories()).map_err(io::Error::other)?,
+    )?;
+    Ok(())
+}
+
+/// Copies the run's `allure-results/` to `<output root>/allure-results/` (latest).
+pub fn publish_latest(run_results: &Path, latest: &Path) -> io::Result<()> {
+    if latest.exists() {
+        std::fs::remove_dir_all(latest)?;
+    }
+    std::fs::create_dir_all(latest)?;
+    for e in std::fs::read_dir(run_results)? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            std::fs::copy(e.path(), latest.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
