@@ -237,10 +237,10 @@ main{padding:0 1.5em 2em;max-width:1400px;margin:auto}
 #headline .meta{flex-basis:100%;font-size:.9em;opacity:.92}
 #summary{display:flex;gap:.75em;flex-wrap:wrap;margin:1em 0}
 #summary .count{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.4em 1em;min-width:6em}
-#summary .count b{display:block;font-size:1.8em} #summary .passed b{color:var(--ok)} #summary .failed b{color:var(--bad)} #summary .known b{color:var(--known)} #summary .notrun b{color:var(--muted)}
+#summary .count strong{display:block;font-size:1.8em} #summary .passed strong{color:var(--ok)} #summary .failed strong{color:var(--bad)} #summary .known strong{color:var(--known)} #summary .notrun strong{color:var(--muted)}
 nav{margin:.5em 0 1em;font-size:.95em} nav a{margin-inline-end:1em}
 h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-.charts{display:flex;flex-wrap:wrap;gap:12px} figure.chart{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:4px}
+.charts{display:flex;flex-wrap:wrap;gap:12px} figure.chart{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:4px;width:380px}
 figure.chart figcaption{font-size:.8em;color:var(--muted);padding:0 6px 4px}
 table{border-collapse:collapse;margin:.5em 0 1.5em;background:#fff}
 td,th{border:1px solid #ddd;padding:.25em .5em;vertical-align:top;text-align:start} th{background:#f0f0f0}
@@ -325,17 +325,22 @@ pub fn render(page: &Page) -> String {
         }
         _ => "?".into(),
     };
+    let when = |t: &str| {
+        t.parse::<jiff::Timestamp>()
+            .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|_| t.to_string())
+    };
     let _ = write!(
         h,
         r##"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>focus-scope {verdict} · {profile} · {run}</title>
 <style>{STYLE}</style></head><body>
 <header id="headline" class="exit-{code}"><span class="verdict">{verdict}</span><span class="meaning">exit {code}: {meaning}</span>
-<span class="meta">profile <b>{profile}</b> · Focus Server {sw} · cluster {cluster} · started {started} · took {duration} · run <code>{run}</code></span></header>
+<span class="meta">profile <strong>{profile}</strong> · Focus Server {sw} · cluster {cluster} · started {started} · took {duration} · run <code>{run}</code></span></header>
 <main>
 <div id="summary" data-passed="{p}" data-failed="{f}" data-known="{k}" data-skipped="{s}">
-<span class="count passed"><b>{p}</b>passed</span><span class="count failed"><b>{f}</b>failed</span>
-<span class="count known"><b>{k}</b>known failures</span><span class="count notrun"><b>{s}</b>not run</span>
-<span class="count"><b>{total}</b>scenario runs (English + Hebrew)</span></div>
+<span class="count passed"><strong>{p}</strong>passed</span><span class="count failed"><strong>{f}</strong>failed</span>
+<span class="count known"><strong>{k}</strong>known failures</span><span class="count notrun"><strong>{s}</strong>not run</span>
+<span class="count"><strong>{total}</strong>scenario runs (English + Hebrew)</span></div>
 <p class="muted">Known failures are failures the known-issues register expects (they count as failed in Cucumber JSON, skipped in JUnit, broken in Allure); not run = skipped for a missing precondition or refused by protection.</p>
 <nav><a href="#charts">Latency</a><a href="#trends">Trends</a><a href="#scope">Scope matrix</a><a href="#results">Results</a><a href="#known">Known failures</a><a href="#skipped">Not run</a><a href="#provenance">Provenance</a></nav>
 "##,
@@ -346,7 +351,7 @@ pub fn render(page: &Page) -> String {
         run = esc(&prov.run_id),
         sw = esc(&prov.focus_server_version),
         cluster = esc(&prov.cluster_version),
-        started = esc(&prov.started),
+        started = esc(&when(&prov.started)),
         p = n("passed"),
         f = n("failed"),
         k = n("known-failure"),

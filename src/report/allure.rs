@@ -262,8 +262,8 @@ fn status_of(s: StepStatus) -> Status {
 fn exchange_section(diagnostics: &str) -> Option<&str> {
     let start = diagnostics.find("## Last Focus Server exchange")?;
     let rest = &diagnostics[start..];
-    let end = rest[3..].find("\n## ").map_or(rest.len(), |e| e + 4);
-    Some(&rest[..end])
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |e| e + 3);
+    Some(rest[..end].trim_end())
 }
 
 /// The result of one row (its timeline, when it ran); attachments are written into
@@ -549,4 +549,203 @@ pub fn publish_latest(run_results: &Path, latest: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: &str, note: &str, known: Option<&str>) -> Row {
+        Row {
+            id: "api-time-range-rejected/future".into(),
+            name: "טווח זמנים שמפר את הכללים נדחה (future)".into(),
+            feature: "אימות טווח זמנים".into(),
+            hebrew: true,
+            scope: vec!["api-validation-time-range".into()],
+            status: status.into(),
+            note: note.into(),
+            diagnostics: None,
+            tags: vec![
+                "api".into(),
+                "lang-he".into(),
+                "PZ-13552".into(),
+                "id:api-time-range-rejected".into(),
+                "scope:api-validation-time-range".into(),
+            ],
+            path: Some("features/he/api/time_range.feature".into()),
+            line: 25,
+            known_issue: known.map(String::from),
+        }
+    }
+
+    fn one(row: &Row, tms: Option<&TmsTemplate>) -> TestResult {
+        let out = tempfile::tempdir().expect("dir");
+        let prov = Provenance {
+            run_id: "r1".into(),
+            profile: "sandbox-observed".into(),
+            finished: "2026-12-03T08:00:00Z".into(),
+            ..Default::default()
+        };
+        let run = AllureRun {
+            provenance: &prov,
+            rows: std::slice::from_ref(row),
+            timelines: &[],
+            run_dir: out.path(),
+            tms,
+        };
+        result(&run, row, None, out.path()).expect("result")
+    }
+
+    #[test]
+    fn a_known_failure_is_broken_with_its_key_and_links() {
+        let tms = TmsTemplate::try_from("https://jira.example/browse/{key}".to_string())
+            .expect("template");
+        let r = one(
+            &row("known-failure", "expected a 400 rejection", Some("PZ-13984")),
+            Some(&tms),
+        );
+        assert_eq!(r.status, Status::Broken);
+        assert!(r.status_details.known);
+        assert_eq!(
+            r.status_details.message.as_deref(),
+            Some("known failure (PZ-13984): expected a 400 rejection")
+        );
+        let links: Vec<(&str, &str, &str)> = r
+            .links
+            .iter()
+            .map(|l| (l.kind.as_str(), l.name.as_str(), l.url.as_str()))
+            .collect();
+        assert_eq!(
+            links,
+            vec![
+                ("tms", "PZ-13552", "https://jira.example/browse/PZ-13552"),
+                ("issue", "PZ-13984", "https://jira.example/browse/PZ-13984"),
+            ]
+        );
+        let labels: Vec<(&str, &str)> = r
+            .labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
+        for want in [
+            ("epic", "api"),
+            ("story", "api-validation-time-range"),
+            ("language", "he"),
+            ("tag", "lang-he"),
+            ("suite", "אימות טווח זמנים"),
+        ] {
+            assert!(labels.contains(&want), "{want:?} in {labels:?}");
+        }
+        assert!(
+            !labels.iter().any(|(_, v)| v.starts_with("id:") || v.starts_with("PZ-")),
+            "{labels:?}"
+        );
+        // Stable across runs, distinct per language.
+        assert_eq!(r.history_id, one(&row("passed", "", None), None).history_id);
+        let mut en = row("passed", "", None);
+        en.hebrew = false;
+        assert_ne!(r.history_id, one(&en, None).history_id);
+    }
+
+    #[test]
+    fn without_a_template_no_links_and_a_skip_says_why() {
+        let r = one(&row("skipped", "needs the `sandbox` fault driver", None), None);
+        assert_eq!(r.status, Status::Skipped);
+        assert!(r.links.is_empty());
+        assert_eq!(
+            r.status_details.message.as_deref(),
+            Some("skipped: needs the `sandbox` fault driver")
+        );
+    }
+
+    #[test]
+    fn the_template_must_be_a_url_with_one_key() {
+        for bad in [
+            "jira.example/browse/{key}",
+            "https://jira.example/browse/",
+            "https://jira.example/{key}/{key}",
+            "https://jira.example/browse/{key} x",
+        ] {
+            let e = TmsTemplate::try_from(bad.to_string()).expect_err(bad);
+            assert!(e.starts_with("reports.tms_url: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_template_names_the_key_and_the_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let profile = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/sandbox.toml"
+        ))
+        .expect("profile");
+        std::fs::write(
+            dir.path().join("p.toml"),
+            format!("{profile}\n[reports]\ntms_url = \"jira/{{key}}\"\n"),
+        )
+        .expect("write");
+        let e = crate::config::Config::load(dir.path(), "p", &BTreeMap::new())
+            .expect_err("malformed")
+            .to_string();
+        assert!(e.contains("p.toml") && e.contains("reports.tms_url"), "{e}");
+        std::fs::write(
+            dir.path().join("p.toml"),
+            format!("{profile}\n[reports]\ntms_url = \"https://j.example/browse/{{key}}\"\n"),
+        )
+        .expect("write");
+        let c = crate::config::Config::load(dir.path(), "p", &BTreeMap::new()).expect("valid");
+        assert_eq!(
+            c.profile.reports.tms_url.map(|t| t.url("PZ-1")).as_deref(),
+            Some("https://j.example/browse/PZ-1")
+        );
+    }
+
+    #[test]
+    fn categories_sort_the_failures_the_suite_writes() {
+        let cats = categories();
+        let category = |status: Status, message: &str| -> Option<String> {
+            cats.iter()
+                .find(|c| {
+                    c.matched_statuses.contains(&status)
+                        && regex::Regex::new(&format!("^(?:{})$", c.message_regex))
+                            .expect("regex")
+                            .is_match(message)
+                })
+                .map(|c| c.name.clone())
+        };
+        let named = |s, m| category(s, m).unwrap_or_default();
+        assert!(named(Status::Broken, "known failure (PZ-1): x\ny").starts_with("Known"));
+        assert!(
+            named(
+                Status::Failed,
+                "step `x` failed: GET http://127.0.0.1:1/ack: no answer within 10s"
+            )
+            .starts_with("Environment")
+        );
+        assert!(
+            named(
+                Status::Failed,
+                "step failed: the published API drifts from the contract: endpoint"
+            )
+            .starts_with("Contract")
+        );
+        assert!(named(Status::Failed, "reached 40 of 200\nmore").starts_with("Capacity"));
+        assert_eq!(category(Status::Failed, "expected a 400 rejection"), None);
+    }
+
+    #[test]
+    fn the_exchange_is_cut_from_the_diagnostics() {
+        let md = "# x\n\n## Last Focus Server exchange\n\n`POST /configure` → **200**\n\n## Investigations\n\nmore";
+        assert_eq!(
+            exchange_section(md),
+            Some("## Last Focus Server exchange\n\n`POST /configure` → **200**")
+        );
+        assert_eq!(exchange_section("# none"), None);
+    }
+
+    #[test]
+    fn properties_are_escaped_as_java_reads_them() {
+        assert_eq!(properties_escape("a=b:c"), "a\\=b\\:c");
+        assert_eq!(properties_escape("→"), "\\u2192");
+    }
 }

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 use super::HistoryEntry;
 use crate::metrics::Summary;
 
-const WIDTH: u32 = 440;
-const HEIGHT: u32 = 250;
+const WIDTH: u32 = 380;
+const HEIGHT: u32 = 230;
 const BINS: usize = 24;
 const FONT: &str = "sans-serif";
 
@@ -60,7 +60,7 @@ pub fn stage_distribution(
             x_max = x_max.max(b.ms * 1.08);
         }
         let width = x_max / BINS as f64;
-        let mut bins = vec![0u32; BINS];
+        let mut bins = [0u32; BINS];
         for s in samples {
             let i = ((s / width) as usize).min(BINS - 1);
             bins[i] += 1;
@@ -126,6 +126,16 @@ pub fn stage_distribution(
                     PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
                 });
         }
+        // A bound off the right edge is named in the legend.
+        if let Some(b) = bound.filter(|_| bound_on_scale.is_none()) {
+            chart
+                .draw_series(std::iter::empty::<PathElement<(f64, u32)>>())
+                .map_err(drawing_error)?
+                .label(format!("{} = {} ms →", b.key, ms(b.ms)))
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 14, y)], BOUND.stroke_width(2))
+                });
+        }
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
@@ -134,14 +144,6 @@ pub fn stage_distribution(
             .label_font((FONT, 11))
             .draw()
             .map_err(drawing_error)?;
-        if let Some(b) = bound.filter(|_| bound_on_scale.is_none()) {
-            root.draw(&Text::new(
-                format!("{} = {} ms (off scale →)", b.key, ms(b.ms)),
-                (WIDTH as i32 - 250, HEIGHT as i32 - 14),
-                (FONT, 11).into_font().color(&BOUND),
-            ))
-            .map_err(drawing_error)?;
-        }
         root.present().map_err(drawing_error)?;
     }
     Ok(svg)
