@@ -290,12 +290,14 @@ applyFilter();
     });
     charts[f.dataset.kind]=marks;
   });
+  var opened=Array.prototype.map.call(document.querySelectorAll('details.feature'),function(d){return d.open;});
   var filter={all:visible()};
   set('filter-status','failed'); filter.failed=visible();
   set('filter-status','known-failure'); filter.known=visible();
   set('filter-status',''); set('filter-tag','lang-he'); filter.hebrew=visible();
   set('filter-tag',''); set('filter-text','zz-no-such-scenario-zz'); filter.nothing=visible();
   set('filter-text',''); filter.again=visible();
+  Array.prototype.forEach.call(document.querySelectorAll('details.feature'),function(d,i){d.open=opened[i];});
   var broken=Array.prototype.filter.call(document.querySelectorAll('#scope-matrix a.scenario'),function(a){
     return !document.getElementById(decodeURIComponent(a.getAttribute('href').slice(1)));
   }).length;

@@ -601,7 +601,11 @@ mod tests {
         let tms = TmsTemplate::try_from("https://jira.example/browse/{key}".to_string())
             .expect("template");
         let r = one(
-            &row("known-failure", "expected a 400 rejection", Some("PZ-13984")),
+            &row(
+                "known-failure",
+                "expected a 400 rejection",
+                Some("PZ-13984"),
+            ),
             Some(&tms),
         );
         assert_eq!(r.status, Status::Broken);
@@ -637,7 +641,9 @@ mod tests {
             assert!(labels.contains(&want), "{want:?} in {labels:?}");
         }
         assert!(
-            !labels.iter().any(|(_, v)| v.starts_with("id:") || v.starts_with("PZ-")),
+            !labels
+                .iter()
+                .any(|(_, v)| v.starts_with("id:") || v.starts_with("PZ-")),
             "{labels:?}"
         );
         // Stable across runs, distinct per language.
@@ -649,7 +655,10 @@ mod tests {
 
     #[test]
     fn without_a_template_no_links_and_a_skip_says_why() {
-        let r = one(&row("skipped", "needs the `sandbox` fault driver", None), None);
+        let r = one(
+            &row("skipped", "needs the `sandbox` fault driver", None),
+            None,
+        );
         assert_eq!(r.status, Status::Skipped);
         assert!(r.links.is_empty());
         assert_eq!(
@@ -674,11 +683,9 @@ mod tests {
     #[test]
     fn a_malformed_template_names_the_key_and_the_file() {
         let dir = tempfile::tempdir().expect("dir");
-        let profile = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/config/sandbox.toml"
-        ))
-        .expect("profile");
+        let profile =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/sandbox.toml"))
+                .expect("profile");
         std::fs::write(
             dir.path().join("p.toml"),
             format!("{profile}\n[reports]\ntms_url = \"jira/{{key}}\"\n"),
