@@ -344,7 +344,6 @@ fn result(
     }
     label("language", lang);
     label("framework", "cucumber-rs");
-    label("host", &run.provenance.profile);
     let mut links = Vec::new();
     for t in &row.tags {
         if is_jira_key(t) {
@@ -433,8 +432,16 @@ fn result(
                 .collect()
         })
         .unwrap_or_default();
+    let cwd = std::env::current_dir().unwrap_or_default();
     let place = match &row.path {
-        Some(p) => format!("{p}:{}", row.line),
+        Some(p) => format!(
+            "{}:{}",
+            Path::new(p)
+                .strip_prefix(&cwd)
+                .unwrap_or(Path::new(p))
+                .display(),
+            row.line
+        ),
         None => format!("line {}", row.line),
     };
     Ok(TestResult {
