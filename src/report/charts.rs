@@ -272,3 +272,73 @@ pub fn p99_trend(history: &[HistoryEntry], kinds: &[(&str, &str)]) -> Result<Str
         .collect();
     trend("p99 latency per run", "ms", history.len(), &lines)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn summary(p50: f64, p95: f64, p99: f64) -> Summary {
+        Summary {
+            count: 4,
+            p50_ms: p50,
+            p95_ms: p95,
+            p99_ms: p99,
+            max_ms: p99,
+        }
+    }
+
+    #[test]
+    fn a_stage_chart_marks_its_percentiles_and_bound() {
+        let s = summary(10.0, 20.5, 30.0);
+        let near = Bound {
+            key: "thresholds.configure_p99",
+            ms: 50.0,
+        };
+        let svg = stage_distribution("configure", &[5.0, 10.0, 20.5, 30.0], &s, Some(&near))
+            .expect("svg");
+        assert!(svg.starts_with("<svg"), "{svg}");
+        for label in [
+            "p50 = 10 ms",
+            "p95 = 20.5 ms",
+            "p99 = 30 ms",
+            "thresholds.configure_p99 = 50 ms",
+        ] {
+            assert!(svg.contains(label), "{label} in the chart");
+        }
+        let far = Bound {
+            key: "thresholds.configure_p99",
+            ms: 1000.0,
+        };
+        let svg = stage_distribution("configure", &[5.0], &s, Some(&far)).expect("svg");
+        assert!(svg.contains("thresholds.configure_p99 = 1000 ms →"));
+    }
+
+    #[test]
+    fn trends_draw_one_line_per_measure_seen() {
+        let history: Vec<HistoryEntry> = (0..3)
+            .map(|i| HistoryEntry {
+                run_id: format!("r{i}"),
+                profile: "p".into(),
+                started: String::new(),
+                counts: BTreeMap::from([("passed".to_string(), 10 + i)]),
+                latency: BTreeMap::from([(
+                    "configure".to_string(),
+                    summary(1.0, 2.0, 3.0 + i as f64),
+                )]),
+                known_failures: vec![],
+            })
+            .collect();
+        let svg = p99_trend(
+            &history,
+            &[("configure", "POST /configure"), ("pod_start", "x")],
+        )
+        .expect("svg");
+        assert!(
+            svg.contains("POST /configure") && !svg.contains(">x<"),
+            "{svg}"
+        );
+        let svg = counts_trend(&history).expect("svg");
+        assert!(svg.contains("passed") && svg.contains("known failures"));
+    }
+}
