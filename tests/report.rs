@@ -226,6 +226,17 @@ fn the_report_reads_right_in_a_real_browser() {
         run.all_output()
     );
     failure_diagnostics_are_linked(run.output_dir.path());
+    // Self-contained: no remote script, style, font or image.
+    let html = std::fs::read_to_string(&report).expect("report");
+    let remote: Vec<String> = html
+        .match_indices("http")
+        .map(|(i, _)| html[i..].chars().take(40).collect::<String>())
+        .filter(|r| !r.starts_with("http://www.w3.org/2000/svg"))
+        .collect();
+    assert!(
+        remote.is_empty(),
+        "report.html refers to the network: {remote:?}"
+    );
     let Some(browser) = chromium() else { return };
 
     let dom = chromium_run(
