@@ -1,65 +1,68 @@
-//! `focus-scope`: runs the suite (by default against the embedded sandbox) with
-//! cucumber's options, e.g. `focus-scope --tags @k8s`. `focus-scope config` prints the
-//! effective configuration; `focus-scope scope` the scope matrix of the latest run;
-//! `focus-scope plan [--tags EXPR] [--allow-destructive]` what a run would do, before
-//! anything is sent; `focus-scope cleanup [--run ID | --all] [--include-in-flight]` removes what a crashed
-//! run left behind (exactly its ledgered investigations).
+//! `focus-scope`: one CLI (see `cli.rs`). `focus-scope [run] [cucumber options]` runs
+//! the suite (by default against the embedded sandbox); `plan`, `scope`, `config` and
+//! `cleanup` are the other subcommands; `--help` on each says what it takes.
 
 use std::process::ExitCode;
 
+use clap::{CommandFactory as _, FromArgMatches as _};
+use focus_scope::cli::{self, Cli, Command};
 use focus_scope::config::Config;
 use focus_scope::exit::Exit;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("config") {
-        return match Config::from_env() {
+    // Cucumber's flattened options bring their own about text; ours is set after them.
+    let command = Cli::command()
+        .about(cli::ABOUT)
+        .long_about(cli::LONG_ABOUT)
+        .mut_subcommand("run", |c| c.about(cli::RUN_ABOUT).long_about(None::<&str>));
+    let parsed = command
+        .try_get_matches_from(Cli::args_with_default_run(std::env::args_os()))
+        .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
+    let cli = match parsed {
+        Ok(c) => c,
+        Err(e) => {
+            let usage_error = e.use_stderr();
+            // Help goes to stdout; a closed stdout is not an error worth a panic.
+            let _ = e.print();
+            return if usage_error {
+                Exit::Config.into()
+            } else {
+                Exit::Passed.into()
+            };
+        }
+    };
+    if cli.version {
+        focus_scope::output::say(cli::version_line());
+        return Exit::Passed.into();
+    }
+    match cli.command {
+        // `args_with_default_run` makes every other command line a `run`.
+        None => {
+            eprintln!("focus-scope: no command (see --help)");
+            Exit::Config.into()
+        }
+        Some(Command::Run(run)) => focus_scope::runner::run(*run).await.into(),
+        Some(Command::Plan(plan)) => {
+            focus_scope::runner::print_plan(plan.tags.as_deref(), plan.allow_destructive).into()
+        }
+        Some(Command::Scope) => focus_scope::runner::print_scope_matrix().into(),
+        Some(Command::Config) => match Config::from_env() {
             Ok(c) => {
-                println!("# profile {c}\n{}", c.to_toml());
+                focus_scope::output::say(format!("# profile {c}\n{}", c.to_toml()));
                 Exit::Passed.into()
             }
             Err(e) => {
                 eprintln!("focus-scope: {e}");
                 Exit::Config.into()
             }
-        };
+        },
+        Some(Command::Cleanup(args)) => cleanup(args).await.into(),
     }
-    if std::env::args().nth(1).as_deref() == Some("cleanup") {
-        return cleanup().await.into();
-    }
-    if std::env::args().nth(1).as_deref() == Some("plan") {
-        return focus_scope::runner::print_plan().into();
-    }
-    if std::env::args().nth(1).as_deref() == Some("scope") {
-        return focus_scope::runner::print_scope_matrix().into();
-    }
-    focus_scope::runner::run().await.into()
 }
 
-/// `focus-scope cleanup [--run ID | --all] [--include-in-flight]`.
-async fn cleanup() -> Exit {
-    let args: Vec<String> = std::env::args().skip(2).collect();
-    let mut run = None;
-    let mut all = false;
-    let mut include_in_flight = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--run" => run = it.next().cloned(),
-            "--all" => all = true,
-            "--include-in-flight" => include_in_flight = true,
-            other => {
-                eprintln!(
-                    "focus-scope cleanup: unknown option `{other}` (--run ID | --all, --include-in-flight)"
-                );
-                return Exit::Config;
-            }
-        }
-    }
-    if run.is_none() && !all {
-        eprintln!("focus-scope cleanup: name a run (--run ID) or --all");
-        return Exit::Config;
-    }
+/// `focus-scope cleanup (--run ID | --all) [--include-in-flight]`.
+async fn cleanup(args: cli::CleanupArgs) -> Exit {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -68,7 +71,8 @@ async fn cleanup() -> Exit {
         }
     };
     let root = focus_scope::runner::output_root();
-    match focus_scope::recovery::cleanup(&config, &root, run.as_deref(), include_in_flight).await {
+    let run = if args.all { None } else { args.run.as_deref() };
+    match focus_scope::recovery::cleanup(&config, &root, run, args.include_in_flight).await {
         Ok(0) => Exit::Passed,
         Ok(n) => {
             eprintln!("focus-scope cleanup: {n} investigations could not be removed");

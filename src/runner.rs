@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cucumber::{World as _, WriterExt as _, cli, writer};
+use cucumber::{World as _, WriterExt as _, writer};
 use futures::FutureExt as _;
 
 use crate::config::Config;
@@ -85,8 +85,7 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
 }
 
 /// Runs the suite with the process' arguments and environment.
-pub async fn run() -> Exit {
-    let mut opts = cli::Opts::<_, _, _, SuiteCli>::parsed();
+pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
     let started = jiff::Timestamp::now();
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -211,7 +210,7 @@ pub async fn run() -> Exit {
             );
         }
     };
-    let writer = writer::Basic::raw(io::stdout(), writer::Coloring::Auto, 0)
+    let writer = writer::Basic::raw(crate::output::Stdout, writer::Coloring::Auto, 0)
         .summarized()
         .tee::<FocusWorld, _>(writer::JUnit::for_tee(junit, 0))
         .tee::<FocusWorld, _>(writer::Json::for_tee(json))
@@ -635,9 +634,10 @@ fn tag_expression_text(default: Option<&str>) -> String {
         .unwrap_or_else(|| "(all scenarios)".into())
 }
 
-/// Where, what and when: asked of the target while it still runs.
-async fn provenance(suite: &Suite, started: jiff::Timestamp) -> Provenance {
-    let suite_commit = std::env::var("FOCUS_SUITE_COMMIT").ok().unwrap_or_else(|| {
+/// The commit the suite was built from: `FOCUS_SUITE_COMMIT` (the image sets it), else
+/// the checkout's HEAD, else "unknown".
+pub fn suite_commit() -> String {
+    std::env::var("FOCUS_SUITE_COMMIT").ok().unwrap_or_else(|| {
         std::process::Command::new("git")
             .args(["rev-parse", "HEAD"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -646,7 +646,12 @@ async fn provenance(suite: &Suite, started: jiff::Timestamp) -> Provenance {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_else(|| "unknown".into())
-    });
+    })
+}
+
+/// Where, what and when: asked of the target while it still runs.
+async fn provenance(suite: &Suite, started: jiff::Timestamp) -> Provenance {
+    let suite_commit = suite_commit();
     let focus_server_version = match suite.api.live_metadata().await {
         Ok(r) => r
             .body
@@ -890,13 +895,13 @@ pub fn print_scope_matrix() -> Exit {
             ));
         }
     }
-    println!(
+    crate::say!(
         "scope matrix of run {} ({})",
         summary["run_id"].as_str().unwrap_or("?"),
         root.display()
     );
     for item in report::scope_items(&scope_doc) {
-        println!("\n{} — {}", item.key, item.item);
+        crate::say!("\n{} — {}", item.key, item.item);
         let tag = format!("scope:{}", item.key);
         for (label, hebrew) in [("en", false), ("he", true)] {
             let mine: Vec<String> = rows
@@ -909,10 +914,10 @@ pub fn print_scope_matrix() -> Exit {
             } else {
                 mine.join(", ")
             };
-            println!("  {label}: {shown}");
+            crate::say!("  {label}: {shown}");
         }
     }
-    println!("\nreport: {}", root.join("report.html").display());
+    crate::say!("\nreport: {}", root.join("report.html").display());
     Exit::Passed
 }
 
@@ -935,18 +940,17 @@ async fn interrupted() {
 /// `focus-scope plan [--tags EXPR] [--allow-destructive]`: what a run of the selected
 /// profile would do with each scenario (and Examples row), decided before anything is
 /// sent — nothing is contacted.
-pub fn print_plan() -> Exit {
+pub fn print_plan(tags: Option<&str>, allow: bool) -> Exit {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => return fail(Exit::Config, e),
     };
-    let args: Vec<String> = std::env::args().skip(2).collect();
-    let allow = args.iter().any(|a| a == "--allow-destructive");
-    let text = tag_expression_text(None);
-    let tags = if text == "(all scenarios)" {
-        None
-    } else {
-        match text.parse() {
+    let text = tags
+        .map(String::from)
+        .or_else(|| std::env::var("CUCUMBER_FILTER_TAGS").ok());
+    let tags = match text {
+        None => None,
+        Some(text) => match text.parse() {
             Ok(t) => Some(t),
             Err(e) => {
                 return fail(
@@ -954,7 +958,7 @@ pub fn print_plan() -> Exit {
                     format!("`{text}` is not a tag expression: {e}"),
                 );
             }
-        }
+        },
     };
     let plan = match Plan::new(&config.profile, tags, None, allow) {
         Ok(p) => p,
@@ -1013,7 +1017,7 @@ pub fn print_plan() -> Exit {
                     .iter()
                     .find_map(|t| t.strip_prefix("id:"))
                     .unwrap_or("?");
-                println!(
+                crate::say!(
                     "RUN     {id} ({rows} row{}) — {}",
                     if rows == 1 { "" } else { "s" },
                     path.display()
@@ -1024,12 +1028,12 @@ pub fn print_plan() -> Exit {
                     Decision::Refuse(w) => ("REFUSE ", w.as_str()),
                     Decision::Run => ("RUN    ", ""),
                 };
-                println!("{word} {} — {why}", n.id.as_deref().unwrap_or("?"));
+                crate::say!("{word} {} — {why}", n.id.as_deref().unwrap_or("?"));
             }
         }
     }
     let not_run = plan.not_run();
-    println!(
+    crate::say!(
         "profile {}: {run} scenario runs would run, {} skipped, {} refused",
         config.name,
         not_run

@@ -5,5 +5,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    focus_scope::runner::run().await.into()
+    focus_scope::runner::run(focus_scope::cli::RunArgs::parsed())
+        .await
+        .into()
 }

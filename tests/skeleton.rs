@@ -132,3 +132,71 @@ startup = "2s"
     );
     assert!(run.stderr.contains("Focus Server"), "{}", run.stderr);
 }
+
+/// The binary's own command line, without running any scenario.
+fn focus_scope(args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_focus-scope"));
+    cmd.args(args)
+        .env_remove("FOCUS_ENV")
+        .current_dir(common::manifest_dir());
+    common::run_capped(cmd, Duration::from_secs(30))
+}
+
+#[test]
+fn the_command_line_explains_itself() {
+    let help = focus_scope(&["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert_eq!(help.status.code(), Some(0), "{text}");
+    assert!(text.contains("Focus Server"), "our own about text:\n{text}");
+    assert!(
+        !text.contains("pet a dog"),
+        "cucumber's about text:\n{text}"
+    );
+    for sub in ["run", "plan", "scope", "config", "cleanup"] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(sub)),
+            "`{sub}` listed:\n{text}"
+        );
+    }
+    for sub in ["cleanup", "plan", "run", "scope", "config"] {
+        let out = focus_scope(&[sub, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{sub} --help:\n{text}");
+        assert!(text.contains("Usage: focus-scope"), "{sub} --help:\n{text}");
+    }
+    let out = focus_scope(&["cleanup", "--run", "x", "--bogus"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error is exit 2");
+    let version = focus_scope(&["--version"]);
+    let text = String::from_utf8_lossy(&version.stdout);
+    assert_eq!(version.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "focus-scope {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_focus-scope"))
+        .args(["plan"])
+        .env_remove("FOCUS_ENV")
+        .current_dir(common::manifest_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("focus-scope starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("one line");
+    // The reader is gone (as with `| head -1`); the rest of the plan meets a closed pipe.
+    let out = child.wait_with_output().expect("focus-scope ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(first.starts_with("RUN"), "{first}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

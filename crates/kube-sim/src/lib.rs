@@ -13,6 +13,7 @@
 //! ```
 
 pub mod admission;
+pub mod annotations;
 pub mod api;
 pub mod clock;
 pub mod cluster;
@@ -29,16 +30,17 @@ pub mod selector;
 mod sim;
 pub mod status;
 pub mod store;
+pub mod table;
 pub mod watch;
 
+pub use annotations::{
+    ANNOTATION_CONNECTIONS, ANNOTATION_EXIT_CODE, ANNOTATION_IMAGE_PULL_ERROR,
+    ANNOTATION_LISTENING, ANNOTATION_LOG, ANNOTATION_NEVER_READY, ANNOTATION_OOM_KILLED,
+    ANNOTATION_RUN_FOR,
+};
 pub use api::router;
 pub use cluster::{Cluster, RequestRecord};
 pub use config::SimConfig;
-pub use controllers::kubelet::{
-    ANNOTATION_EXIT_CODE, ANNOTATION_IMAGE_PULL_ERROR, ANNOTATION_LOG, ANNOTATION_NEVER_READY,
-    ANNOTATION_OOM_KILLED, ANNOTATION_RUN_FOR,
-};
-pub use controllers::service::{ANNOTATION_CONNECTIONS, ANNOTATION_LISTENING};
 pub use sim::{DetachedKubeSim, KubeSim};
 
 /// Errors starting or configuring the simulator.

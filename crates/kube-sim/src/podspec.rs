@@ -180,6 +180,14 @@ pub fn remove_finalizer(obj: &mut Value, f: &str) {
     }
 }
 
+/// A node is Ready when its `Ready` condition is `True`.
+pub fn node_ready(node: &Value) -> bool {
+    node.at("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .is_some_and(|c| c["status"] == "True")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

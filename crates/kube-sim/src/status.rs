@@ -3,8 +3,6 @@
 //! kube-rs classifies errors by `reason` only, so every error answer is a JSON
 //! `Status` carrying the exact upstream reason, code and message shape.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::resources::ResourceType;
@@ -312,11 +310,4 @@ pub fn success_status(rt: &ResourceType, name: &str, uid: &str) -> Value {
         "status": "Success",
         "details": details,
     })
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let code = StatusCode::from_u16(self.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        crate::api::json_response(code, &self.to_status())
-    }
 }

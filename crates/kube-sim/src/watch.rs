@@ -44,7 +44,7 @@ fn object_line(p: &WatchParams, ty: &str, object: &Value) -> Bytes {
     if p.table {
         let meta = json!({"resourceVersion": object["metadata"]["resourceVersion"]});
         let now = jiff::Timestamp::now();
-        line(ty, &crate::api::table::table(&p.rt, &[object], meta, now))
+        line(ty, &crate::table::table(&p.rt, &[object], meta, now))
     } else if p.metadata_only {
         line(ty, &partial_metadata(object))
     } else {

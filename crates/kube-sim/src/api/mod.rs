@@ -5,7 +5,6 @@ mod discovery;
 mod objects;
 mod openapi;
 mod protobuf;
-pub mod table;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -116,6 +115,14 @@ async fn dispatch(
     match objects::handle(&cluster, &method, &target, &q, &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
+    }
+}
+
+/// Kubernetes `Status` bodies for API errors; the status codes are the API server's.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        json_response(code, &self.to_status())
     }
 }
 

@@ -162,7 +162,7 @@ pub async fn handle(
             if as_table {
                 let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
                 let now = cluster.store.clock().now();
-                return Ok(ok(&super::table::table(rt, &[obj.as_ref()], meta, now)));
+                return Ok(ok(&crate::table::table(rt, &[obj.as_ref()], meta, now)));
             }
             if metadata_only {
                 return Ok(ok(&watch::partial_metadata(&obj)));
@@ -346,7 +346,7 @@ fn list(
     }
     if view == View::Table {
         let now = cluster.store.clock().now();
-        return Ok(ok(&super::table::table(rt, &page, meta, now)));
+        return Ok(ok(&crate::table::table(rt, &page, meta, now)));
     }
     if view == View::Metadata {
         let items: Vec<Value> = page.iter().map(|o| watch::partial_metadata(o)).collect();
@@ -506,7 +506,7 @@ fn log(cluster: &Cluster, t: &Target, q: &HashMap<String, String>) -> Result<Res
             "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
         )));
     }
-    let text = crate::podspec::annotation(&pod, crate::controllers::kubelet::ANNOTATION_LOG)
+    let text = crate::podspec::annotation(&pod, crate::annotations::ANNOTATION_LOG)
         .map(|s| format!("{s}\n"))
         .unwrap_or_else(|| format!("kube-sim: container {container} of pod {ns}/{name} started\n"));
     let mut r = (StatusCode::OK, text).into_response();

@@ -158,29 +158,37 @@ impl Controller for DeploymentController {
                     }
                     Change::Delete(names) => {
                         for p in names {
-                            let _ = cluster.delete(
-                                &resources::PODS,
-                                &ns,
-                                &p,
-                                &DeleteOptions::default(),
+                            super::note_failed(
+                                "deployment",
+                                "delete",
+                                cluster.delete(
+                                    &resources::PODS,
+                                    &ns,
+                                    &p,
+                                    &DeleteOptions::default(),
+                                ),
                             );
                         }
                     }
                     Change::SetStatus(s) => {
-                        let _ = cluster.write(
-                            &resources::DEPLOYMENTS,
-                            &ns,
-                            &name,
-                            Subresource::Status,
-                            false,
-                            |cur| {
-                                let mut c = cur.clone();
-                                c["status"] = s;
-                                if let Some(m) = c["metadata"].as_object_mut() {
-                                    m.remove("resourceVersion");
-                                }
-                                Ok(c)
-                            },
+                        super::note_failed(
+                            "deployment",
+                            "write",
+                            cluster.write(
+                                &resources::DEPLOYMENTS,
+                                &ns,
+                                &name,
+                                Subresource::Status,
+                                false,
+                                |cur| {
+                                    let mut c = cur.clone();
+                                    c["status"] = s;
+                                    if let Some(m) = c["metadata"].as_object_mut() {
+                                        m.remove("resourceVersion");
+                                    }
+                                    Ok(c)
+                                },
+                            ),
                         );
                     }
                 }

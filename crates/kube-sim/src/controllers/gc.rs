@@ -12,42 +12,6 @@ use crate::podspec;
 use crate::resources::{self, ResourceType};
 use crate::store::StoreEvent;
 
-fn dependents(cluster: &Cluster, owner_uid: &str) -> Vec<(ResourceType, String, String)> {
-    cluster.store.read(|v| v.dependents(owner_uid))
-}
-
-/// Strip ownerReferences to `owner_uid` from every dependent (Orphan propagation).
-pub fn orphan_dependents(cluster: &Cluster, owner_uid: &str) {
-    for (rt, ns, name) in dependents(cluster, owner_uid) {
-        let _ = cluster.write(&rt, &ns, &name, Subresource::Main, false, |cur| {
-            let mut c = cur.clone();
-            if let Some(refs) = c
-                .pointer_mut("/metadata/ownerReferences")
-                .and_then(Value::as_array_mut)
-            {
-                refs.retain(|r| r["uid"].as_str() != Some(owner_uid));
-            }
-            if rt == resources::PODS {
-                podspec::remove_finalizer(&mut c, JOB_TRACKING_FINALIZER);
-            }
-            Ok(c)
-        });
-    }
-}
-
-/// Delete every dependent of `owner_uid` (background; pods gracefully).
-pub fn delete_dependents(cluster: &Cluster, owner_uid: &str) {
-    for (rt, ns, name) in dependents(cluster, owner_uid) {
-        let opts = DeleteOptions {
-            propagation_policy: Some("Background".into()),
-            ..Default::default()
-        };
-        if let Err(e) = cluster.delete(&rt, &ns, &name, &opts) {
-            tracing::debug!(error = %e, "cascade delete");
-        }
-    }
-}
-
 /// The garbage collector controller.
 #[derive(Debug, Default)]
 pub struct GarbageCollector;
@@ -174,47 +138,67 @@ impl Controller for GarbageCollector {
                         propagation_policy: Some("Background".into()),
                         ..Default::default()
                     };
-                    let _ = cluster.delete(&rt, &ns, &name, &opts);
+                    super::note_failed(
+                        "garbage-collector",
+                        "delete",
+                        cluster.delete(&rt, &ns, &name, &opts),
+                    );
                 }
                 GcAction::ReleasePod(ns, name) => cluster.release_pod(&ns, &name),
                 GcAction::FinishForeground(rt, ns, name) => {
-                    let _ = cluster.write(&rt, &ns, &name, Subresource::Main, false, |cur| {
-                        let mut c = cur.clone();
-                        podspec::remove_finalizer(&mut c, "foregroundDeletion");
-                        Ok(c)
-                    });
+                    super::note_failed(
+                        "garbage-collector",
+                        "write",
+                        cluster.write(&rt, &ns, &name, Subresource::Main, false, |cur| {
+                            let mut c = cur.clone();
+                            podspec::remove_finalizer(&mut c, "foregroundDeletion");
+                            Ok(c)
+                        }),
+                    );
                 }
                 GcAction::DeleteOrphanedPod(ns, name) => {
                     let now = cluster.store.clock().now_rfc3339();
-                    let _ = cluster
-                        .store
-                        .update(&resources::PODS, &ns, &name, false, |_, p| {
-                            if !podspec::is_terminal(p) {
-                                p["status"]["phase"] = serde_json::json!("Failed");
-                                crate::controllers::scheduler::set_condition(
-                                    p,
-                                    &now,
-                                    "DisruptionTarget",
-                                    "True",
-                                    Some("DeletionByPodGC"),
-                                    Some("PodGC: node no longer exists"),
-                                );
-                            }
-                            Ok(())
-                        });
+                    super::note_failed(
+                        "garbage-collector",
+                        "update",
+                        cluster
+                            .store
+                            .update(&resources::PODS, &ns, &name, false, |_, p| {
+                                if !podspec::is_terminal(p) {
+                                    p["status"]["phase"] = serde_json::json!("Failed");
+                                    crate::controllers::scheduler::set_condition(
+                                        p,
+                                        &now,
+                                        "DisruptionTarget",
+                                        "True",
+                                        Some("DeletionByPodGC"),
+                                        Some("PodGC: node no longer exists"),
+                                    );
+                                }
+                                Ok(())
+                            }),
+                    );
                     let force = crate::store::DeleteRequest {
                         grace_seconds: 0,
                         ..Default::default()
                     };
-                    let _ = cluster.store.delete(&resources::PODS, &ns, &name, &force);
+                    super::note_failed(
+                        "garbage-collector",
+                        "delete",
+                        cluster.store.delete(&resources::PODS, &ns, &name, &force),
+                    );
                 }
                 GcAction::FinishNamespace(ns) => {
-                    let _ = cluster
-                        .store
-                        .update(&resources::NAMESPACES, "", &ns, false, |_, o| {
-                            o["spec"]["finalizers"] = serde_json::json!([]);
-                            Ok(())
-                        });
+                    super::note_failed(
+                        "garbage-collector",
+                        "update",
+                        cluster
+                            .store
+                            .update(&resources::NAMESPACES, "", &ns, false, |_, o| {
+                                o["spec"]["finalizers"] = serde_json::json!([]);
+                                Ok(())
+                            }),
+                    );
                 }
             }
         }

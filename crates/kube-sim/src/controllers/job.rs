@@ -403,24 +403,32 @@ impl Controller for JobController {
                                 propagation_policy: Some("Background".into()),
                                 ..Default::default()
                             };
-                            let _ = cluster.delete(&resources::PODS, &ns, &p, &opts);
+                            super::note_failed(
+                                "job",
+                                "delete",
+                                cluster.delete(&resources::PODS, &ns, &p, &opts),
+                            );
                         }
                     }
                     Change::SetStatus(status) => {
-                        let _ = cluster.write(
-                            &resources::JOBS,
-                            &ns,
-                            &name,
-                            Subresource::Status,
-                            false,
-                            |cur| {
-                                let mut c = cur.clone();
-                                c["status"] = status;
-                                if let Some(m) = c["metadata"].as_object_mut() {
-                                    m.remove("resourceVersion");
-                                }
-                                Ok(c)
-                            },
+                        super::note_failed(
+                            "job",
+                            "write",
+                            cluster.write(
+                                &resources::JOBS,
+                                &ns,
+                                &name,
+                                Subresource::Status,
+                                false,
+                                |cur| {
+                                    let mut c = cur.clone();
+                                    c["status"] = status;
+                                    if let Some(m) = c["metadata"].as_object_mut() {
+                                        m.remove("resourceVersion");
+                                    }
+                                    Ok(c)
+                                },
+                            ),
                         );
                     }
                     Change::Event(ty, reason, msg) => {
@@ -438,7 +446,11 @@ impl Controller for JobController {
                             propagation_policy: Some("Background".into()),
                             ..Default::default()
                         };
-                        let _ = cluster.delete(&resources::JOBS, &ns, &name, &opts);
+                        super::note_failed(
+                            "job",
+                            "delete",
+                            cluster.delete(&resources::JOBS, &ns, &name, &opts),
+                        );
                     }
                     Change::CreatePods(n) => {
                         if self.backoff.get(&uid).is_some_and(|t| *t > inst) {

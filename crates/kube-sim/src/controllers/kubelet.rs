@@ -14,29 +14,14 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::Controller;
-use super::scheduler::{node_ready, set_condition};
+use super::scheduler::set_condition;
+use crate::annotations::*;
 use crate::cluster::Cluster;
 use crate::config::Cidr;
 use crate::events::Source;
 use crate::podspec;
 use crate::resources;
 use crate::store::{DeleteRequest, Obj, StoreEvent};
-
-/// Annotation: image pull fails (`"true"` or an error message); the pod stays Pending
-/// with `ErrImagePull`.
-pub const ANNOTATION_IMAGE_PULL_ERROR: &str = "kube-sim.focus-scope/image-pull-error";
-/// Annotation: run this long after starting, then exit (e.g. `"5s"`, `"250ms"`, `"2m"`).
-/// Exit code 0 → `Succeeded` (the cleanup pod uses this).
-pub const ANNOTATION_RUN_FOR: &str = "kube-sim.focus-scope/run-for";
-/// Annotation: exit with this code when the run ends (non-zero → `Failed`, reason `Error`).
-/// Without `run-for` the container exits right after starting.
-pub const ANNOTATION_EXIT_CODE: &str = "kube-sim.focus-scope/exit-code";
-/// Annotation: `"true"` → the container is OOMKilled (exit 137) when the run ends.
-pub const ANNOTATION_OOM_KILLED: &str = "kube-sim.focus-scope/oom-killed";
-/// Annotation: `"true"` → Running but never Ready.
-pub const ANNOTATION_NEVER_READY: &str = "kube-sim.focus-scope/never-ready";
-/// Annotation: canned text served by the pod `log` endpoint.
-pub const ANNOTATION_LOG: &str = "kube-sim.focus-scope/log";
 
 /// Parse `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
@@ -477,7 +462,7 @@ impl Kubelet {
         let now = self.clock.now_rfc3339();
         let restart_always =
             pod.at("/spec/restartPolicy").and_then(Value::as_str) == Some("Always");
-        let _ = cluster.store.update(&resources::PODS, ns, name, false, |_, p| {
+        let written = cluster.store.update(&resources::PODS, ns, name, false, |_, p| {
             if podspec::phase(p) != "Running" {
                 return Ok(());
             }
@@ -509,6 +494,7 @@ impl Kubelet {
             }
             Ok(())
         });
+        super::note_failed("kubelet", "update", written);
     }
 
     fn terminate(&self, cluster: &Cluster, pod: &Value, node: &str) {
@@ -528,7 +514,7 @@ impl Kubelet {
                 kubelet_source(node),
             );
             let now = self.clock.now_rfc3339();
-            let _ = cluster
+            let written = cluster
                 .store
                 .update(&resources::PODS, ns, name, false, |_, p| {
                     if let Some(cs) = p
@@ -550,15 +536,20 @@ impl Kubelet {
                     set_condition(p, &now, "Ready", "False", Some("PodCompleted"), None);
                     Ok(())
                 });
+            super::note_failed("kubelet", "update", written);
         }
-        let _ = cluster.store.delete(
-            &resources::PODS,
-            ns,
-            name,
-            &DeleteRequest {
-                grace_seconds: 0,
-                ..Default::default()
-            },
+        super::note_failed(
+            "kubelet",
+            "delete",
+            cluster.store.delete(
+                &resources::PODS,
+                ns,
+                name,
+                &DeleteRequest {
+                    grace_seconds: 0,
+                    ..Default::default()
+                },
+            ),
         );
     }
 }
@@ -608,7 +599,7 @@ impl Controller for Kubelet {
             let ready: HashMap<&str, bool> = v
                 .list(&resources::NODES, None)
                 .into_iter()
-                .map(|n| (podspec::name(n), node_ready(n)))
+                .map(|n| (podspec::name(n), podspec::node_ready(n)))
                 .collect();
             let decide = |p: &Obj| {
                 let node = podspec::node_name(p)?;

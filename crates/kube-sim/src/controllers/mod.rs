@@ -17,7 +17,21 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::cluster::Cluster;
+use crate::status::ApiError;
 use crate::store::StoreEvent;
+
+/// A controller's write that failed. One that lost a race (the object is gone, or
+/// changed meanwhile) is retried by the next reconcile, which sees the new state;
+/// anything else is worth a warning, never silence.
+pub(crate) fn note_failed<T>(controller: &'static str, action: &str, r: Result<T, ApiError>) {
+    match r {
+        Ok(_) => {}
+        Err(e @ (ApiError::NotFound { .. } | ApiError::Conflict { .. })) => {
+            tracing::debug!(controller, action, error = %e, "lost a race; the next reconcile retries");
+        }
+        Err(e) => tracing::warn!(controller, action, error = %e, "write failed"),
+    }
+}
 
 /// One controller's behaviour; `run` drives it.
 pub trait Controller: Send + 'static {

@@ -56,20 +56,24 @@ impl Controller for QuotaController {
                 .collect()
         });
         for (ns, name, status) in updates {
-            let _ = cluster.write(
-                &resources::RESOURCE_QUOTAS,
-                &ns,
-                &name,
-                Subresource::Status,
-                false,
-                |cur| {
-                    let mut c = cur.clone();
-                    c["status"] = status;
-                    if let Some(m) = c["metadata"].as_object_mut() {
-                        m.remove("resourceVersion");
-                    }
-                    Ok(c)
-                },
+            super::note_failed(
+                "quota",
+                "write",
+                cluster.write(
+                    &resources::RESOURCE_QUOTAS,
+                    &ns,
+                    &name,
+                    Subresource::Status,
+                    false,
+                    |cur| {
+                        let mut c = cur.clone();
+                        c["status"] = status;
+                        if let Some(m) = c["metadata"].as_object_mut() {
+                            m.remove("resourceVersion");
+                        }
+                        Ok(c)
+                    },
+                ),
             );
         }
     }

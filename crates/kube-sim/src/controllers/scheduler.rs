@@ -46,7 +46,7 @@ impl NodeInfo {
             requested: BTreeMap::new(),
             pods: 0,
             unschedulable: node.at("/spec/unschedulable").and_then(Value::as_bool) == Some(true),
-            ready: node_ready(node),
+            ready: podspec::node_ready(node),
             taints: node
                 .at("/spec/taints")
                 .and_then(Value::as_array)
@@ -66,14 +66,6 @@ impl NodeInfo {
         }
         self.pods += 1;
     }
-}
-
-/// A node is Ready when its `Ready` condition is `True`.
-pub fn node_ready(node: &Value) -> bool {
-    node.at("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-        .is_some_and(|c| c["status"] == "True")
 }
 
 /// Scheduling outcome for one pod.

@@ -15,18 +15,13 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::annotations::{ANNOTATION_CONNECTIONS, ANNOTATION_LISTENING};
 use crate::cluster::Cluster;
 use crate::controllers::Controller;
 use crate::podspec;
 use crate::resources;
 use crate::selector::LabelSelector;
 use crate::store::StoreEvent;
-
-/// Annotation on a Service: number of TCP connections accepted on its node ports.
-pub const ANNOTATION_CONNECTIONS: &str = "kube-sim.focus-scope/connections";
-
-/// Annotation on a Service: `"true"` while its node ports accept connections.
-pub const ANNOTATION_LISTENING: &str = "kube-sim.focus-scope/listening";
 
 /// A Service key: namespace and name.
 pub type ServiceKey = (String, String);
@@ -211,36 +206,44 @@ impl Drop for PortManager {
 }
 
 fn set_listening(cluster: &Cluster, svc: &ServiceKey, on: bool) {
-    let _ = cluster
-        .store
-        .update(&resources::SERVICES, &svc.0, &svc.1, false, |_, s| {
-            if on {
-                if !s["metadata"]["annotations"].is_object() {
-                    s["metadata"]["annotations"] = json!({});
+    super::note_failed(
+        "service",
+        "update",
+        cluster
+            .store
+            .update(&resources::SERVICES, &svc.0, &svc.1, false, |_, s| {
+                if on {
+                    if !s["metadata"]["annotations"].is_object() {
+                        s["metadata"]["annotations"] = json!({});
+                    }
+                    s["metadata"]["annotations"][ANNOTATION_LISTENING] = json!("true");
+                } else if let Some(a) = s["metadata"]["annotations"].as_object_mut() {
+                    a.remove(ANNOTATION_LISTENING);
                 }
-                s["metadata"]["annotations"][ANNOTATION_LISTENING] = json!("true");
-            } else if let Some(a) = s["metadata"]["annotations"].as_object_mut() {
-                a.remove(ANNOTATION_LISTENING);
-            }
-            Ok(())
-        });
+                Ok(())
+            }),
+    );
 }
 
 fn record_connections(cluster: &Cluster, svc: &ServiceKey, n: u64) {
-    let _ = cluster
-        .store
-        .update(&resources::SERVICES, &svc.0, &svc.1, false, |_, s| {
-            let current = podspec::annotation(s, ANNOTATION_CONNECTIONS)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-            if n > current {
-                if !s["metadata"]["annotations"].is_object() {
-                    s["metadata"]["annotations"] = json!({});
+    super::note_failed(
+        "service",
+        "update",
+        cluster
+            .store
+            .update(&resources::SERVICES, &svc.0, &svc.1, false, |_, s| {
+                let current = podspec::annotation(s, ANNOTATION_CONNECTIONS)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                if n > current {
+                    if !s["metadata"]["annotations"].is_object() {
+                        s["metadata"]["annotations"] = json!({});
+                    }
+                    s["metadata"]["annotations"][ANNOTATION_CONNECTIONS] = json!(n.to_string());
                 }
-                s["metadata"]["annotations"][ANNOTATION_CONNECTIONS] = json!(n.to_string());
-            }
-            Ok(())
-        });
+                Ok(())
+            }),
+    );
 }
 
 impl Controller for PortManager {

@@ -229,7 +229,7 @@ fn service_row(v: &Value, now: jiff::Timestamp) -> Vec<Value> {
 }
 
 fn node_row(n: &Value, now: jiff::Timestamp) -> Vec<Value> {
-    let mut status = if crate::controllers::scheduler::node_ready(n) {
+    let mut status = if podspec::node_ready(n) {
         "Ready"
     } else {
         "NotReady"

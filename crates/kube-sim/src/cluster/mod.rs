@@ -1,6 +1,8 @@
 //! The cluster: store + admission + the verbs (create, replace, patch, delete) shared by
 //! the HTTP API and the controllers.
 
+mod cascade;
+
 use crate::podspec::At;
 use std::sync::{Arc, Mutex};
 
@@ -371,7 +373,7 @@ impl Cluster {
             "Orphan" if has_dependents && !opts.dry_run => {
                 req.add_finalizers.push("orphan".to_string());
                 self.store.delete(rt, ns, name, &req)?;
-                crate::controllers::gc::orphan_dependents(self, &uid);
+                cascade::orphan_dependents(self, &uid);
                 let after = self.write(rt, ns, name, Subresource::Main, false, |cur| {
                     let mut c = cur.clone();
                     podspec::remove_finalizer(&mut c, "orphan");
@@ -387,13 +389,13 @@ impl Cluster {
             "Foreground" if has_dependents && !opts.dry_run => {
                 req.add_finalizers.push("foregroundDeletion".to_string());
                 let out = self.store.delete(rt, ns, name, &req)?;
-                crate::controllers::gc::delete_dependents(self, &uid);
+                cascade::delete_dependents(self, &uid);
                 out
             }
             _ => {
                 let out = self.store.delete(rt, ns, name, &req)?;
                 if matches!(out, DeleteOutcome::Removed(_)) && has_dependents && !opts.dry_run {
-                    crate::controllers::gc::delete_dependents(self, &uid);
+                    cascade::delete_dependents(self, &uid);
                 }
                 out
             }
