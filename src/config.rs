@@ -475,6 +475,12 @@ impl Config {
                         "must be at least 1s (the sandbox counts whole seconds)",
                     ));
                 }
+                if p.sandbox.scenario_idle_timeout < Duration::from_secs(1) {
+                    return Err(self.invalid(
+                        "sandbox.scenario_idle_timeout",
+                        "must be at least 1s (the sandbox counts whole seconds)",
+                    ));
+                }
                 if let Some(cluster) = &p.sandbox.cluster {
                     let path = self.dir.join(cluster);
                     if !path.is_file() {
