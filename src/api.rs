@@ -102,6 +102,8 @@ impl std::fmt::Debug for FocusApi {
 
 impl FocusApi {
     pub fn new(base: &str, timeout: Duration, tls_verify: bool) -> Result<FocusApi, ApiError> {
+        // reqwest is built without a crypto provider (see Cargo.toml): ring, once.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)

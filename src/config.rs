@@ -150,6 +150,15 @@ pub struct SandboxSettings {
     /// is removed (whole seconds; the real server: ~50 s).
     #[serde(with = "humantime", default = "default_idle_timeout")]
     pub idle_timeout: Duration,
+    /// The idle time the idle-removal scenario gives its own investigation through the
+    /// sandbox control API (`faults = "sandbox"`; whole seconds), so it waits seconds
+    /// while every other investigation keeps `idle_timeout`.
+    #[serde(with = "humantime", default = "default_scenario_idle_timeout")]
+    pub scenario_idle_timeout: Duration,
+}
+
+fn default_scenario_idle_timeout() -> Duration {
+    Duration::from_secs(2)
 }
 
 fn default_idle_timeout() -> Duration {
@@ -163,6 +172,7 @@ impl Default for SandboxSettings {
             defects: Vec::new(),
             cluster: None,
             idle_timeout: default_idle_timeout(),
+            scenario_idle_timeout: default_scenario_idle_timeout(),
         }
     }
 }
@@ -474,6 +484,12 @@ impl Config {
                 if p.sandbox.idle_timeout < Duration::from_secs(1) {
                     return Err(self.invalid(
                         "sandbox.idle_timeout",
+                        "must be at least 1s (the sandbox counts whole seconds)",
+                    ));
+                }
+                if p.sandbox.scenario_idle_timeout < Duration::from_secs(1) {
+                    return Err(self.invalid(
+                        "sandbox.scenario_idle_timeout",
                         "must be at least 1s (the sandbox counts whole seconds)",
                     ));
                 }

@@ -4,6 +4,7 @@
 //! scenario injects is recorded and undone by the after hook, in reverse order.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
@@ -35,6 +36,8 @@ pub enum Fault {
     GpuFillers { pods: Vec<String> },
     /// The sandbox will fail the next investigation's pod this way.
     NextPodFailure,
+    /// The sandbox gives the next investigation a short idle time.
+    NextIdleTimeout,
     /// A Deployment of the environment was scaled to 0; `replicas` restores it.
     DeploymentScaled { name: String, replicas: i32 },
     /// Nodes this fault cordoned (only those that were schedulable before); each also
@@ -251,6 +254,36 @@ impl Suite {
         Ok(Fault::NextPodFailure)
     }
 
+    /// Gives the next investigation the profile's short idle time through the sandbox
+    /// control API (`sandbox.scenario_idle_timeout`), so the idle-removal scenario waits
+    /// seconds. `None` without the sandbox driver: a real environment keeps its own idle
+    /// time and `deadlines.idle_removal`.
+    pub async fn shorten_next_idle(&self) -> anyhow::Result<Option<(Fault, Duration)>> {
+        if self.config.profile.faults != crate::config::FaultDriver::Sandbox {
+            return Ok(None);
+        }
+        let secs = self
+            .config
+            .profile
+            .sandbox
+            .scenario_idle_timeout
+            .as_secs()
+            .max(1);
+        let resp = self
+            .api
+            .put(&control_path("next-idle-timeout"), &json!({ "secs": secs }))
+            .await?;
+        if resp.status != 200 || resp.body["secs"].as_u64() != Some(secs) {
+            bail!(
+                "premise not met: the sandbox control API did not set the next idle time to {secs} s: {}",
+                resp.describe()
+            );
+        }
+        // The idle time, then the removal within the deletion deadline.
+        let deadline = Duration::from_secs(secs) + self.config.profile.deadlines.deletion;
+        Ok(Some((Fault::NextIdleTimeout, deadline)))
+    }
+
     /// Undoes one fault, and ledgers that it is undone.
     pub async fn undo(&self, fault: &Fault) -> anyhow::Result<()> {
         undo(&self.api, &self.cluster, fault).await?;
@@ -308,6 +341,16 @@ pub async fn undo(api: &FocusApi, cluster: &Cluster, fault: &Fault) -> anyhow::R
         Fault::Cordoned(nodes) => Ok(cluster.uncordon(nodes).await?),
         Fault::DeploymentScaled { name, replicas } => {
             cluster.scale_deployment(name, *replicas).await?;
+            Ok(())
+        }
+        Fault::NextIdleTimeout => {
+            let resp = api.delete(&control_path("next-idle-timeout")).await?;
+            if resp.status >= 300 && resp.status != 404 {
+                bail!(
+                    "the sandbox control API did not clear the next idle time: {}",
+                    resp.describe()
+                );
+            }
             Ok(())
         }
         Fault::NextPodFailure => {

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 
@@ -408,10 +409,21 @@ impl Suite {
     }
 
     /// Waits, by watch, until the server's cleanup job has removed an investigation
-    /// nobody connects to; the error names what remains.
-    pub async fn wait_idle_removal(&self, job_id: &str) -> anyhow::Result<()> {
+    /// nobody connects to; the error names what remains. `shortened`: the deadline that
+    /// follows from the idle time the scenario gave it (else `deadlines.idle_removal`).
+    pub async fn wait_idle_removal(
+        &self,
+        job_id: &str,
+        shortened: Option<Duration>,
+    ) -> anyhow::Result<()> {
         let objects = InvestigationObjects::of(job_id);
-        let deadline = self.config.profile.deadlines.idle_removal;
+        let (deadline, key) = match shortened {
+            Some(d) => (d, "sandbox.scenario_idle_timeout + deadlines.deletion"),
+            None => (
+                self.config.profile.deadlines.idle_removal,
+                "deadlines.idle_removal",
+            ),
+        };
         if let Err(e) = self
             .cluster
             .wait_investigation_gone(&objects, deadline)
@@ -419,7 +431,7 @@ impl Suite {
         {
             let left = self.cluster.remaining(&objects).await?;
             bail!(
-                "investigation {job_id} was not removed by its cleanup job within {deadline:?} (deadlines.idle_removal); these remain: {} ({e})",
+                "investigation {job_id} was not removed by its cleanup job within {deadline:?} ({key}); these remain: {} ({e})",
                 left.join(", ")
             );
         }

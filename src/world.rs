@@ -73,6 +73,8 @@ pub struct FocusWorld {
     pub churn: Option<crate::soak::ChurnReport>,
     /// Focus Server's pods as first seen by the scenario.
     pub server_pods: Vec<crate::cluster::ServerPod>,
+    /// The idle-removal deadline that follows from an idle time the scenario shortened.
+    pub idle_removal: Option<std::time::Duration>,
 }
 
 impl fmt::Debug for FocusWorld {
@@ -104,6 +106,7 @@ impl FocusWorld {
             capacity: None,
             churn: None,
             server_pods: Vec::new(),
+            idle_removal: None,
         })
     }
 

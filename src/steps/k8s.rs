@@ -174,6 +174,16 @@ async fn fail_next_pod(w: &mut FocusWorld, kind: String) -> Step {
     Ok(())
 }
 
+#[given("the next investigation's idle time is shortened where the fault driver allows it")]
+#[given("זמן חוסר הפעילות של החקירה הבאה מקוצר היכן שמנגנון התקלות מאפשר זאת")]
+async fn shorten_next_idle(w: &mut FocusWorld) -> Step {
+    if let Some((fault, deadline)) = w.suite.shorten_next_idle().await? {
+        w.inject(fault)?;
+        w.idle_removal = Some(deadline);
+    }
+    Ok(())
+}
+
 #[then(
     regex = r"^the investigation's pod reports ([A-Za-z]+(?: or [A-Za-z]+)*) within the deadline$"
 )]
@@ -192,6 +202,9 @@ async fn pod_reports(w: &mut FocusWorld, reasons: String) -> Step {
 #[then("with no client connected, none of its objects remain within the idle deadline")]
 #[then("כשאף לקוח אינו מחובר, לא נותר אף אחד מהאובייקטים שלה בתוך זמן היעד להסרה בחוסר פעילות")]
 async fn idle_removed(w: &mut FocusWorld) -> Step {
-    w.suite.wait_idle_removal(&w.current()?.job_id).await?;
+    let shortened = w.idle_removal;
+    w.suite
+        .wait_idle_removal(&w.current()?.job_id, shortened)
+        .await?;
     Ok(())
 }

@@ -54,6 +54,12 @@ pub fn app(state: AppState) -> Router {
                 .put(control_set_pod_failure)
                 .delete(control_clear_pod_failure),
         )
+        .route(
+            "/next-idle-timeout",
+            get(control_idle_timeout)
+                .put(control_set_idle_timeout)
+                .delete(control_clear_idle_timeout),
+        )
         .route("/counters", get(control_counters))
         .route("/state", get(control_state));
     let api = api
@@ -173,6 +179,21 @@ async fn control_set_pod_failure(
 
 async fn control_clear_pod_failure(State(s): State<AppState>) -> impl IntoResponse {
     (StatusCode::OK, Json(control::clear_pod_failure(&s)))
+}
+
+async fn control_idle_timeout(State(s): State<AppState>) -> Json<Value> {
+    Json(control::idle_timeout(&s))
+}
+
+async fn control_set_idle_timeout(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<control::IdleTimeoutRequest>,
+) -> ApiResult<Value> {
+    control::set_idle_timeout(&s, req).map(Json)
+}
+
+async fn control_clear_idle_timeout(State(s): State<AppState>) -> impl IntoResponse {
+    (StatusCode::OK, Json(control::clear_idle_timeout(&s)))
 }
 
 async fn control_counters(State(s): State<AppState>) -> Json<Value> {

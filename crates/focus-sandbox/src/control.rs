@@ -1,5 +1,5 @@
 //! Small read endpoints and the sandbox control API (`/_sandbox/...`): fiber,
-//! recordings, defects, pod failures, counters. Documented in the crate README.
+//! recordings, defects, pod failures, idle time, counters. Documented in the crate README.
 
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -158,6 +158,35 @@ pub fn set_pod_failure(s: &AppState, req: PodFailureRequest) -> Result<Value, Ap
 pub fn clear_pod_failure(s: &AppState) -> Value {
     s.set_next_pod_failure(None);
     pod_failure(s)
+}
+
+/// Body of `PUT /_sandbox/next-idle-timeout`.
+#[derive(Debug, Deserialize)]
+pub struct IdleTimeoutRequest {
+    /// The next investigation's idle time, whole seconds (≥ 1).
+    pub secs: u64,
+}
+
+/// `GET /_sandbox/next-idle-timeout`.
+pub fn idle_timeout(s: &AppState) -> Value {
+    json!({ "secs": s.next_idle_secs() })
+}
+
+/// `PUT /_sandbox/next-idle-timeout`: the next investigation's cleanup job waits this
+/// long instead of `idle_timeout_secs`, so an idle-removal scenario waits seconds while
+/// every other investigation keeps the long idle time.
+pub fn set_idle_timeout(s: &AppState, req: IdleTimeoutRequest) -> Result<Value, AppError> {
+    if req.secs == 0 {
+        return Err(AppError::BadRequest("secs must be at least 1".into()));
+    }
+    s.set_next_idle_secs(Some(req.secs));
+    Ok(idle_timeout(s))
+}
+
+/// `DELETE /_sandbox/next-idle-timeout`.
+pub fn clear_idle_timeout(s: &AppState) -> Value {
+    s.set_next_idle_secs(None);
+    idle_timeout(s)
 }
 
 /// `GET /_sandbox/counters`.

@@ -415,7 +415,7 @@ async fn launch(
             cpu: (profile == Profile::AsRequired).then(|| cfg.job_cpu.clone()),
             image: cfg.job_image.clone(),
             cleanup_image: cfg.cleanup_image.clone(),
-            idle_secs: cfg.idle_timeout_secs,
+            idle_secs: state.take_idle_secs().unwrap_or(cfg.idle_timeout_secs),
             configuration: req.raw.to_string(),
             stream_url,
             sim_conventions: cfg.sim_conventions,

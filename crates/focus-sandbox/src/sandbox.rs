@@ -150,6 +150,7 @@ impl Sandbox {
     /// Starts kube-sim (unless `opts.kubeconfig`), creates the namespace if absent,
     /// and serves the API on 127.0.0.1.
     pub async fn start(opts: SandboxOptions) -> anyhow::Result<Sandbox> {
+        tls::install_ring();
         let mut server_cfg = opts.server.clone();
         if let Some(p) = &opts.prefix {
             server_cfg.prefix = p.clone();

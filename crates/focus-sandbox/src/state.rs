@@ -45,6 +45,7 @@ struct Inner {
     leaked: Mutex<BTreeSet<u16>>,
     cancelled: Mutex<HashSet<String>>,
     next_pod_failure: Mutex<Option<PodFailure>>,
+    next_idle_secs: Mutex<Option<u64>>,
     in_flight: AtomicUsize,
     counters: Counters,
 }
@@ -138,6 +139,7 @@ impl AppState {
                 leaked: Mutex::default(),
                 cancelled: Mutex::default(),
                 next_pod_failure: Mutex::default(),
+                next_idle_secs: Mutex::default(),
                 in_flight: AtomicUsize::new(0),
                 counters: Counters::default(),
             }),
@@ -285,6 +287,19 @@ impl AppState {
         lock(&self.inner.next_pod_failure).take()
     }
 
+    /// Sets or clears the idle time (seconds) of the next investigation.
+    pub fn set_next_idle_secs(&self, secs: Option<u64>) {
+        *lock(&self.inner.next_idle_secs) = secs;
+    }
+    /// The pending idle time, if any (left in place).
+    pub fn next_idle_secs(&self) -> Option<u64> {
+        *lock(&self.inner.next_idle_secs)
+    }
+    /// Takes the pending idle time.
+    pub fn take_idle_secs(&self) -> Option<u64> {
+        lock(&self.inner.next_idle_secs).take()
+    }
+
     /// Counters.
     pub fn counters(&self) -> &Counters {
         &self.inner.counters
@@ -318,10 +333,11 @@ impl AppState {
     }
 
     /// Forgets what a restart forgets: in-memory cancellations and reservations are
-    /// kept consistent, the pending pod failure is dropped.
+    /// kept consistent, the pending pod failure and idle time are dropped.
     pub fn simulate_restart(&self) {
         bump(&self.inner.counters.restarts);
         self.set_next_pod_failure(None);
+        self.set_next_idle_secs(None);
     }
 }
 

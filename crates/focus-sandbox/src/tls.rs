@@ -28,7 +28,15 @@ pub struct SelfSigned {
     pub config: RustlsConfig,
 }
 
-/// Generates a self-signed certificate and a rustls server configuration (aws-lc-rs).
+/// Installs rustls' `ring` provider as the process default, once. reqwest is built
+/// without a provider of its own (aws-lc-rs costs minutes of a cold build) and takes
+/// the process default; kube-rs takes it too.
+pub fn install_ring() {
+    // Err only when a provider is installed already: that one stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Generates a self-signed certificate and a rustls server configuration (ring).
 pub fn self_signed() -> Result<SelfSigned, TlsError> {
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
@@ -36,7 +44,7 @@ pub fn self_signed() -> Result<SelfSigned, TlsError> {
     let key_pem = certified.signing_key.serialize_pem();
     let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes())?;
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()

@@ -20,11 +20,28 @@ fn with_server(server: ServerConfig) -> SandboxOptions {
 
 #[tokio::test]
 async fn an_investigation_nobody_connects_to_is_removed_after_the_idle_time() {
+    // The long idle time is the server's; the control API shortens the next one only.
     let h = Harness::start(with_server(ServerConfig {
-        idle_timeout_secs: 1,
+        idle_timeout_secs: 3600,
         ..ServerConfig::default()
     }))
     .await;
+    let (code, set) = h
+        .send(
+            reqwest::Method::PUT,
+            "/_sandbox/next-idle-timeout",
+            Some(&json!({"secs": 1})),
+        )
+        .await;
+    assert_eq!((code, set), (200, json!({"secs": 1})));
+    let (code, _) = h
+        .send(
+            reqwest::Method::PUT,
+            "/_sandbox/next-idle-timeout",
+            Some(&json!({"secs": 0})),
+        )
+        .await;
+    assert_eq!(code, 400, "an idle time of 0 s is refused");
     let body = h.open_live().await;
     let id = body["job_id"].as_str().expect("id");
     h.job_gone(&format!("grpc-job-{id}")).await;
@@ -38,6 +55,24 @@ async fn an_investigation_nobody_connects_to_is_removed_after_the_idle_time() {
     })
     .await;
     assert_eq!(h.sandbox.state().counters_snapshot().idle_removed, 1);
+    // The shortened idle time applied once: the next investigation waits the server's.
+    let (_, next) = h
+        .send(reqwest::Method::GET, "/_sandbox/next-idle-timeout", None)
+        .await;
+    assert_eq!(next, json!({"secs": null}));
+    let body = h.open_live().await;
+    let id = body["job_id"].as_str().expect("id");
+    let cleanup = h
+        .jobs()
+        .get(&format!("cleanup-job-{id}"))
+        .await
+        .expect("cleanup job");
+    let command = cleanup
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|p| p.containers[0].command.clone().unwrap_or_default())
+        .unwrap_or_default();
+    assert_eq!(command.last().map(String::as_str), Some("sleep 3600"));
     h.sandbox.shutdown().await;
 }
 

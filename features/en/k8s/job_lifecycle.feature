@@ -40,8 +40,9 @@ Feature: Investigation job lifecycle
     When that investigation is cancelled
     Then none of its objects remain
 
-  @id:k8s-idle-removed @slow
+  @id:k8s-idle-removed @serial
   Scenario: An investigation nobody connects to is removed by its cleanup job
+    Given the next investigation's idle time is shortened where the fault driver allows it
     When a live investigation is opened
     Then the investigation's pod is Running within the deadline
     And with no client connected, none of its objects remain within the idle deadline
