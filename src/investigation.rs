@@ -458,7 +458,7 @@ mod tests {
         let req = ConfigureRequest::live().set("channels", json!({"min": 1, "max": 1}));
         let mut body = json!({"frequencies_amount": 0, "frequencies_list": [],
             "channel_amount": 1, "channel_to_stream_index": {"1": 0},
-            "stream_amount": 1, "view_type": 0, "lines_dt": 0.05});
+            "stream_amount": 1, "view_type": 0, "lines_dt": 0.03});
         for ok in ["", "Config received", "success", "pending"] {
             body["status"] = json!(ok);
             assert_eq!(

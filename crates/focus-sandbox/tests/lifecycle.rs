@@ -216,8 +216,10 @@ async fn two_hundred_concurrent_investigations_then_no_free_stream_port() {
 /// as-observed launches without a port check (PZ-13503), so nothing but the slot
 /// allocation itself keeps concurrent configures apart: it must never hand one slot
 /// to two investigations (the second one's Service would then fail on the port).
-/// Timing-dependent: before the fix the suite's 200-investigation scenario caught it
-/// in every as-observed run, this test only sometimes.
+/// The race this guards against needs a listing to be slow while another configure
+/// completes: alone this test rarely hits that window, so the regression test proper
+/// is the as-observed suite run of `tests/known_issues.rs` (its 200-investigation and
+/// concurrent-client scenarios caught the old allocation order in every run).
 #[tokio::test]
 async fn as_observed_concurrent_configures_get_distinct_slots() {
     let h = Harness::start(SandboxOptions {
@@ -243,6 +245,11 @@ async fn as_observed_concurrent_configures_get_distinct_slots() {
         shared.is_empty(),
         "investigations sharing a port: {shared:?}"
     );
-    assert_eq!(ports.len(), 120);
+    assert_eq!(ports.len(), 200);
+    let names = h.names().await;
+    for id in ports.values().flatten() {
+        let svc = format!("grpc-service-{id}");
+        assert!(names.contains(&svc), "{svc} missing: its port was taken");
+    }
     h.sandbox.shutdown().await;
 }
