@@ -146,7 +146,7 @@ async fn hold_all_ports(w: &mut FocusWorld) -> Step {
         .iter()
         .filter(|f| matches!(f, Fault::PortHolder { .. }))
         .count();
-    ensure_that!(held > 0, "precondition: no stream port was free to hold");
+    ensure_that!(held > 0, "premise not met: no stream port was free to hold");
     Ok(())
 }
 
