@@ -61,6 +61,24 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
+/// Whose events [`Cluster::wait_event`] accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum EventSubject<'a> {
+    /// The Job of this exact name, as it exists now.
+    Job(&'a str),
+    /// The pods of this Job (its `job-name` label), as they exist now.
+    PodsOfJob(&'a str),
+}
+
+impl std::fmt::Display for EventSubject<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventSubject::Job(j) => write!(f, "Job {j}"),
+            EventSubject::PodsOfJob(j) => write!(f, "the pods of Job {j}"),
+        }
+    }
+}
+
 impl Cluster {
     /// Connects with an explicit kubeconfig file (never the ambient one), or with the
     /// standard lookup (KUBECONFIG, ~/.kube/config, in-cluster) when `kubeconfig` is None.
@@ -872,28 +890,74 @@ impl Cluster {
         Ok(out)
     }
 
-    /// Waits by watch (field selector on the reason) until an event with `reason`
-    /// names an object starting with `object_prefix`; returns its message.
+    /// Waits by watch (field selector on the reason) until an event with `reason` is
+    /// about `subject` itself, by identity: the exact name and the uid the object has
+    /// now, so neither a namesake by prefix (`grpc-job-1-1` / `grpc-job-1-10`) nor an
+    /// earlier object of the same name counts. Returns the event's message.
     pub async fn wait_event(
         &self,
-        object_prefix: &str,
+        subject: EventSubject<'_>,
         reason: &str,
         deadline: Duration,
     ) -> Result<String> {
         use k8s_openapi::api::core::v1::Event;
-        let what = format!("a {reason} event for {object_prefix}");
-        let cfg = watcher::Config::default().fields(&format!("reason={reason}"));
-        let events = watcher(self.api::<Event>(), cfg)
-            .default_backoff()
-            .applied_objects()
-            .try_filter(|e: &Event| {
-                futures::future::ready(
-                    e.involved_object
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| n.starts_with(object_prefix)),
+        let what = format!("a {reason} event for {subject}");
+        let (fields, job_uid) = match subject {
+            EventSubject::Job(name) => {
+                let uid = self
+                    .api::<Job>()
+                    .get_opt(name)
+                    .await
+                    .map_err(|e| ClusterError::Api {
+                        what: what.clone(),
+                        message: e.to_string(),
+                    })?
+                    .and_then(|j| j.metadata.uid)
+                    .ok_or_else(|| ClusterError::Api {
+                        what: what.clone(),
+                        message: format!("Job {name} does not exist"),
+                    })?;
+                (
+                    format!("reason={reason},involvedObject.name={name}"),
+                    Some(uid),
                 )
-            });
+            }
+            EventSubject::PodsOfJob(_) => {
+                (format!("reason={reason},involvedObject.kind=Pod"), None)
+            }
+        };
+        let pods = self.api::<Pod>();
+        let events = watcher(
+            self.api::<Event>(),
+            watcher::Config::default().fields(&fields),
+        )
+        .default_backoff()
+        .applied_objects()
+        .try_filter(move |e: &Event| {
+            let (name, uid) = (
+                e.involved_object.name.clone().unwrap_or_default(),
+                e.involved_object.uid.clone(),
+            );
+            let (job_uid, pods) = (job_uid.clone(), pods.clone());
+            async move {
+                match subject {
+                    EventSubject::Job(job) => name == job && uid == job_uid,
+                    // A pod of the Job now: its `job-name` label and its uid.
+                    EventSubject::PodsOfJob(job) => match pods.get_opt(&name).await {
+                        Ok(Some(p)) => {
+                            p.metadata.uid == uid
+                                && p.metadata
+                                    .labels
+                                    .as_ref()
+                                    .and_then(|l| l.get("job-name"))
+                                    .map(String::as_str)
+                                    == Some(job)
+                        }
+                        _ => false,
+                    },
+                }
+            }
+        });
         futures::pin_mut!(events);
         match within(deadline, &what, events.next()).await? {
             Some(Ok(e)) => Ok(e.message.unwrap_or_default()),

@@ -220,10 +220,21 @@ impl OpenedInvestigation {
     }
 }
 
+/// `status` values of a successful configure (docs/contract.md): the real server's
+/// `""`, the vendor document's `"Config received"`, and the two non-failure values the
+/// earlier client also accepted. Its `"error"` and `"failed"` contradict a 200.
+pub const SUCCESS_STATUSES: &[&str] = &["", "Config received", "success", "pending"];
+
 /// The response invariants of the contract, checked against the request that was
 /// sent; returns every violation found.
 pub fn check_invariants(request: &Value, body: &Value) -> Vec<String> {
     let mut v = Vec::new();
+    match body.get("status") {
+        Some(Value::String(s)) if SUCCESS_STATUSES.contains(&s.as_str()) => {}
+        other => v.push(format!(
+            "status {other:?} is not a success status (one of {SUCCESS_STATUSES:?})"
+        )),
+    }
     let int = |b: &Value, k: &str| b.get(k).and_then(Value::as_i64);
     let len = |b: &Value, k: &str| {
         b.get(k).and_then(|x| {
@@ -433,13 +444,36 @@ mod tests {
         let req = ConfigureRequest::live().set("channels", json!({"min": 1, "max": 3}));
         let good = json!({"frequencies_amount": 2, "frequencies_list": [0.0, 1.0],
             "channel_amount": 3, "channel_to_stream_index": {"1": 0, "2": 1, "3": 2},
-            "stream_amount": 3, "view_type": 0, "lines_dt": 0.03});
+            "stream_amount": 3, "view_type": 0, "lines_dt": 0.03, "status": ""});
         assert_eq!(check_invariants(req.json(), &good), Vec::<String>::new());
         let mut bad = good.clone();
         bad["lines_dt"] = json!(1.0);
         bad["stream_amount"] = json!(1);
         bad["view_type"] = json!("0");
         assert_eq!(check_invariants(req.json(), &bad).len(), 3);
+    }
+
+    #[test]
+    fn status_is_one_of_the_success_values() {
+        let req = ConfigureRequest::live().set("channels", json!({"min": 1, "max": 1}));
+        let mut body = json!({"frequencies_amount": 0, "frequencies_list": [],
+            "channel_amount": 1, "channel_to_stream_index": {"1": 0},
+            "stream_amount": 1, "view_type": 0, "lines_dt": 0.03});
+        for ok in ["", "Config received", "success", "pending"] {
+            body["status"] = json!(ok);
+            assert_eq!(
+                check_invariants(req.json(), &body),
+                Vec::<String>::new(),
+                "{ok:?}"
+            );
+        }
+        for bad in [json!("error"), json!("failed"), json!(0), Value::Null] {
+            body["status"] = bad.clone();
+            let v = check_invariants(req.json(), &body);
+            assert!(v.len() == 1 && v[0].starts_with("status "), "{bad}: {v:?}");
+        }
+        body.as_object_mut().map(|o| o.remove("status"));
+        assert_eq!(check_invariants(req.json(), &body).len(), 1);
     }
 
     #[test]

@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use focus_sandbox::kube_sim::{KubeSim, SimConfig};
-use focus_scope::cluster::Cluster;
+use focus_scope::cluster::{Cluster, EventSubject};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Namespace};
 use kube::Api;
 use kube::api::PostParams;
 
@@ -154,4 +155,97 @@ async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again(
         );
     }
     sim.shutdown().await;
+}
+
+/// An event about `name` (of `kind`, with `uid`) saying `message`.
+fn event(n: usize, kind: &str, name: &str, uid: &str, reason: &str, message: &str) -> Event {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("ev-{n}"), "namespace": "panda"},
+        "involvedObject": {"kind": kind, "name": name, "namespace": "panda", "uid": uid},
+        "reason": reason, "message": message, "type": "Warning"
+    }))
+    .expect("event")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_wait_takes_only_events_about_the_object_itself() {
+    let (_sim, cluster, _dir) = simulated_cluster().await;
+    let ns: Api<Namespace> = Api::all(cluster.client());
+    ns.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({"metadata": {"name": "panda"}})).expect("ns"),
+    )
+    .await
+    .expect("namespace");
+    let jobs: Api<Job> = Api::namespaced(cluster.client(), "panda");
+    let job: Job = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "grpc-job-1-1"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+                 "containers": [{"name": "c", "image": "busybox"}]}}}
+    }))
+    .expect("job");
+    let uid = jobs
+        .create(&PostParams::default(), &job)
+        .await
+        .expect("create")
+        .metadata
+        .uid
+        .expect("uid");
+    let events: Api<Event> = Api::namespaced(cluster.client(), "panda");
+    let pp = PostParams::default();
+    // A namesake by prefix, and an earlier Job of the same name: neither counts.
+    for e in [
+        event(
+            1,
+            "Job",
+            "grpc-job-1-10",
+            "another",
+            "FailedCreate",
+            "namesake",
+        ),
+        event(
+            2,
+            "Job",
+            "grpc-job-1-1",
+            "an-earlier-job",
+            "FailedCreate",
+            "stale",
+        ),
+        event(
+            3,
+            "Pod",
+            "grpc-job-1-10-abcde",
+            "a-pod",
+            "FailedScheduling",
+            "namesake pod",
+        ),
+    ] {
+        events.create(&pp, &e).await.expect("event");
+    }
+    let short = Duration::from_secs(2);
+    let got = cluster
+        .wait_event(EventSubject::Job("grpc-job-1-1"), "FailedCreate", short)
+        .await;
+    assert!(got.is_err(), "took an event of another object: {got:?}");
+    let got = cluster
+        .wait_event(
+            EventSubject::PodsOfJob("grpc-job-1-1"),
+            "FailedScheduling",
+            short,
+        )
+        .await;
+    assert!(got.is_err(), "took an event of another pod: {got:?}");
+
+    events
+        .create(
+            &pp,
+            &event(4, "Job", "grpc-job-1-1", &uid, "FailedCreate", "mine"),
+        )
+        .await
+        .expect("event");
+    let got = cluster
+        .wait_event(EventSubject::Job("grpc-job-1-1"), "FailedCreate", short)
+        .await
+        .expect("the Job's own event");
+    assert_eq!(got, "mine");
 }

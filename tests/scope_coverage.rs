@@ -165,3 +165,155 @@ fn a_scenario_naming_no_key_fails() {
         "{problems:#?}"
     );
 }
+
+// Links between the project's documents: a clone has only the repository, so every
+// relative link in a Markdown file must name a file or directory inside it that exists.
+
+/// Every Markdown file under `dir`, skipping build output and VCS metadata.
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        if p.is_dir() {
+            if !matches!(name.to_str(), Some("target" | ".git" | "node_modules")) {
+                markdown_files(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "md") {
+            out.push(p);
+        }
+    }
+}
+
+/// Link targets of a Markdown text: inline `](target)` and reference `[x]: target`.
+fn link_targets(md: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    for line in md.lines() {
+        let mut rest = line;
+        while let Some(at) = rest.find("](") {
+            let after = &rest[at + 2..];
+            let end = after.find(')').unwrap_or(after.len());
+            targets.push(
+                after[..end]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            );
+            rest = &after[end..];
+        }
+        let t = line.trim_start();
+        if t.starts_with('[')
+            && let Some((_, target)) = t.split_once("]: ")
+        {
+            targets.push(target.split_whitespace().next().unwrap_or("").to_string());
+        }
+    }
+    targets
+}
+
+/// Documents named in code spans (`` `docs/scope.md` ``): paths with a directory,
+/// ending in `.md`, without placeholders.
+fn mentioned_documents(md: &str) -> Vec<String> {
+    md.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.ends_with(".md") && s.contains('/') && !s.contains(['<', ' ', '*']))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Lexically resolves `..` and `.` (the target may not exist, so no canonicalize).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Every link under `repo` that leaves the repository or names nothing.
+fn broken_links(repo: &Path) -> Vec<String> {
+    let repo = normalize(repo);
+    let mut files = Vec::new();
+    markdown_files(&repo, &mut files);
+    let mut broken = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let shown = file
+            .strip_prefix(&repo)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        for target in link_targets(&text) {
+            let path = target.split('#').next().unwrap_or("");
+            if path.is_empty() || path.contains("://") || path.starts_with("mailto:") {
+                continue;
+            }
+            let resolved = if path.starts_with('/') {
+                PathBuf::from(path)
+            } else {
+                normalize(&file.parent().unwrap_or(&repo).join(path))
+            };
+            if !resolved.starts_with(&repo) {
+                broken.push(format!("{shown}: {target} is outside the repository"));
+            } else if !resolved.exists() {
+                broken.push(format!("{shown}: {target} does not exist"));
+            }
+        }
+        // A document named in a code span: relative to the file or to the repository.
+        for doc in mentioned_documents(&text) {
+            let here = normalize(&file.parent().unwrap_or(&repo).join(&doc));
+            let top = normalize(&repo.join(&doc));
+            let inside = |p: &PathBuf| p.starts_with(&repo) && p.exists();
+            if !inside(&here) && !inside(&top) {
+                broken.push(format!(
+                    "{shown}: `{doc}` is not a document of the repository"
+                ));
+            }
+        }
+    }
+    broken
+}
+
+#[test]
+fn every_markdown_link_names_a_file_of_the_repository() {
+    let broken = broken_links(&root());
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn the_link_checker_catches_outside_and_missing_targets() {
+    let dir = tempfile::tempdir().expect("temp repo");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("docs")).expect("docs");
+    std::fs::write(repo.join("docs/a.md"), "fine").expect("a.md");
+    std::fs::write(
+        repo.join("README.md"),
+        "[ok](docs/a.md#x) [web](https://example.com) [out](../shared/mission/contract.md)\n\
+         [gone](docs/missing.md)\n[ref]: /etc/hosts\n\
+         It implements `shared/mission/contract.md`; see `docs/a.md`.\n",
+    )
+    .expect("README");
+    let broken = broken_links(&repo);
+    assert_eq!(
+        broken,
+        vec![
+            "README.md: ../shared/mission/contract.md is outside the repository".to_string(),
+            "README.md: docs/missing.md does not exist".to_string(),
+            "README.md: /etc/hosts is outside the repository".to_string(),
+            "README.md: `shared/mission/contract.md` is not a document of the repository"
+                .to_string(),
+        ]
+    );
+}

@@ -4,6 +4,7 @@
 use cucumber::{given, then, when};
 
 use crate::capacity::CapacityReport;
+use crate::cluster::EventSubject;
 use crate::ensure_that;
 use crate::faults::Fault;
 use crate::metrics::summarize;
@@ -145,7 +146,7 @@ async fn hold_all_ports(w: &mut FocusWorld) -> Step {
         .iter()
         .filter(|f| matches!(f, Fault::PortHolder { .. }))
         .count();
-    ensure_that!(held > 0, "precondition: no stream port was free to hold");
+    ensure_that!(held > 0, "premise not met: no stream port was free to hold");
     Ok(())
 }
 
@@ -182,7 +183,7 @@ async fn refused_by_quota(w: &mut FocusWorld) -> Step {
     let message = w
         .suite
         .cluster
-        .wait_event(&job, "FailedCreate", deadline)
+        .wait_event(EventSubject::Job(&job), "FailedCreate", deadline)
         .await?;
     ensure_that!(
         message.contains("exceeded quota") && message.contains("focus-scope-no-more-gpu"),
@@ -227,7 +228,7 @@ async fn scheduler_says(w: &FocusWorld, cause: &str) -> Step {
     let message = w
         .suite
         .cluster
-        .wait_event(&format!("{job}-"), "FailedScheduling", deadline)
+        .wait_event(EventSubject::PodsOfJob(&job), "FailedScheduling", deadline)
         .await?;
     ensure_that!(
         message.contains(cause),

@@ -79,6 +79,17 @@ impl Rule {
     }
 }
 
+/// An input the real server was observed to accept although a rule class it
+/// enforces (or the data lookup) would refuse it: modelled in as-observed only, each
+/// under its Jira key (docs/contract.md, "Known bugs").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gap {
+    /// PZ-13760: a negative channel value passes the channel range check.
+    NegativeChannels,
+    /// PZ-13759: a window with a negative timestamp is launched without looking it up.
+    NegativeTimes,
+}
+
 /// Which rules are in force: the profile and the defects.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -102,6 +113,13 @@ impl Policy {
             Profile::AsObserved => rule.enforced_as_observed(),
         };
         by_profile && !self.defects.iter().any(|d| d.disables() == Some(rule))
+    }
+
+    /// Whether the observed gap `g` is modelled (as-observed only).
+    pub fn has_gap(&self, g: Gap) -> bool {
+        match g {
+            Gap::NegativeChannels | Gap::NegativeTimes => self.profile == Profile::AsObserved,
+        }
     }
 }
 
@@ -154,7 +172,7 @@ pub fn check_fields(
 
     let ch = req.channels;
     if policy.enforces(Rule::ChannelRange) {
-        if ch.min < cfg.lowest_channel {
+        if ch.min < cfg.lowest_channel && !(ch.min < 0 && policy.has_gap(Gap::NegativeChannels)) {
             return bad(format!(
                 "Invalid channels: channels.min {} is below the lowest channel {}",
                 ch.min, cfg.lowest_channel
@@ -446,6 +464,16 @@ mod tests {
         let cases: Vec<Case> = vec![
             (|r| r.view_type = 3, "view_type", true),
             (|r| r.channels.min = 0, "channels", false),
+            (
+                |r| r.channels = Range { min: -10, max: 50 },
+                "channels",
+                true,
+            ),
+            (
+                |r| r.channels = Range { min: -5, max: -10 },
+                "channels",
+                false,
+            ),
             (|r| r.channels.max = 2338, "channels", false),
             (
                 |r| r.channels = Range { min: 10, max: 5 },

@@ -463,6 +463,18 @@ async fn as_observed_accepts_the_listed_invalid_inputs() {
             json!({"start_time": now + 3600, "end_time": now + 7200}),
         ),
         ("view_type 3", json!({"view_type": 3})),
+        (
+            "negative channels (PZ-13760)",
+            json!({"channels": {"min": -10, "max": 50}}),
+        ),
+        (
+            "negative window (PZ-13759)",
+            json!({"start_time": -100, "end_time": -1}),
+        ),
+        (
+            "window tomorrow (PZ-13870)",
+            json!({"start_time": now + 86_400, "end_time": now + 86_700}),
+        ),
     ];
     for (what, edit) in edits {
         let mut body = live();

@@ -247,3 +247,44 @@ async fn two_hundred_concurrent_investigations_then_no_free_stream_port() {
     assert_eq!(h.names().await, before, "nothing left behind");
     h.sandbox.shutdown().await;
 }
+
+/// as-observed launches without a port check (PZ-13503), so nothing but the slot
+/// allocation itself keeps concurrent configures apart: it must never hand one slot
+/// to two investigations (the second one's Service would then fail on the port).
+/// The race this guards against needs a listing to be slow while another configure
+/// completes: alone this test rarely hits that window, so the regression test proper
+/// is the as-observed suite run of `tests/known_issues.rs` (its 200-investigation and
+/// concurrent-client scenarios caught the old allocation order in every run).
+#[tokio::test]
+async fn as_observed_concurrent_configures_get_distinct_slots() {
+    let h = Harness::start(SandboxOptions {
+        profile: focus_sandbox::Profile::AsObserved,
+        ..with_server(ServerConfig {
+            idle_timeout_secs: 3600,
+            ..ServerConfig::default()
+        })
+    })
+    .await;
+    let body = live();
+    let answers = join_all((0..200).map(|_| h.configure(&body))).await;
+    let mut ports = std::collections::BTreeMap::<u64, Vec<String>>::new();
+    for (code, b) in &answers {
+        assert_eq!(*code, 200, "{b}");
+        ports
+            .entry(b["stream_port"].as_u64().expect("port"))
+            .or_default()
+            .push(b["job_id"].as_str().expect("id").to_owned());
+    }
+    let shared: Vec<_> = ports.values().filter(|ids| ids.len() > 1).collect();
+    assert!(
+        shared.is_empty(),
+        "investigations sharing a port: {shared:?}"
+    );
+    assert_eq!(ports.len(), 200);
+    let names = h.names().await;
+    for id in ports.values().flatten() {
+        let svc = format!("grpc-service-{id}");
+        assert!(names.contains(&svc), "{svc} missing: its port was taken");
+    }
+    h.sandbox.shutdown().await;
+}

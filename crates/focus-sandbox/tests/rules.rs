@@ -114,6 +114,13 @@ fn cases() -> Vec<Case> {
             SkipChannelRangeCheck,
             false,
         ),
+        // PZ-13760: the real server accepted a negative channel value.
+        c(
+            vec![("channels", json!({"min": -10, "max": 50}))],
+            "channels",
+            SkipChannelRangeCheck,
+            true,
+        ),
         c(
             vec![("channels", json!({"min": 2300, "max": 2338}))],
             "channels",

@@ -9,7 +9,7 @@ Feature: Channel range validation
     Given Focus Server is answering
     And the environment's channels, sampling rate and recordings are known
 
-  @id:api-channels-rejected @PZ-13876 @PZ-13554 @PZ-14018
+  @id:api-channels-rejected @PZ-13876 @PZ-13554 @PZ-13760 @PZ-14018
   Scenario Outline: A channel range that breaks the rules is rejected (<case>)
     When a live <view> investigation is requested with <changes>
     Then the request is rejected with <status> naming "<field>"
@@ -19,6 +19,7 @@ Feature: Channel range validation
       | case                | view          | changes                                             | status | field    |
       | min-below-lowest    | multichannel  | channels.min = lowest - 1                           | 400    | channels |
       | max-above-highest   | multichannel  | channels.min = highest - 10; channels.max = highest + 1 | 400 | channels |
+      | negative            | multichannel  | channels.min = -10; channels.max = 50               | 400    | channels |
       | min-above-max       | multichannel  | channels.min = 61; channels.max = 60                | 400    | channels |
       | count-2223          | multichannel  | channels.min = lowest; channels.max = lowest + 2222 | 400    | channels |
       | single-two-channels | singlechannel | channels.min = 7; channels.max = 8                  | 400    | channels |

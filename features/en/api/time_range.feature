@@ -9,7 +9,7 @@ Feature: Time range validation
     Given Focus Server is answering
     And the environment's channels, sampling rate and recordings are known
 
-  @id:api-time-range-rejected @PZ-13552 @PZ-13869 @PZ-13907 @PZ-13909 @PZ-14089 @PZ-14018
+  @id:api-time-range-rejected @PZ-13552 @PZ-13759 @PZ-13869 @PZ-13907 @PZ-13909 @PZ-14089 @PZ-13870 @PZ-14018
   Scenario Outline: A window that breaks the rules is rejected (<case>)
     When a historic multichannel investigation is requested with <changes>
     Then the request is rejected with 400 naming "start_time" or "end_time"
@@ -23,6 +23,7 @@ Feature: Time range validation
       | only-start    | end_time = null                                 |
       | only-end      | start_time = null                               |
       | future        | start_time = now + 3600; end_time = now + 7200  |
+      | future-day    | start_time = now + 86400; end_time = now + 86700 |
 
   @id:api-time-range-no-recording @PZ-14019
   Scenario: A window without recordings is refused and launches nothing

@@ -20,6 +20,7 @@
       | case                | view          | changes                                             | status | field    |
       | min-below-lowest    | multichannel  | channels.min = lowest - 1                           | 400    | channels |
       | max-above-highest   | multichannel  | channels.min = highest - 10; channels.max = highest + 1 | 400 | channels |
+      | negative            | multichannel  | channels.min = -10; channels.max = 50               | 400    | channels |
       | min-above-max       | multichannel  | channels.min = 61; channels.max = 60                | 400    | channels |
       | count-2223          | multichannel  | channels.min = lowest; channels.max = lowest + 2222 | 400    | channels |
       | single-two-channels | singlechannel | channels.min = 7; channels.max = 8                  | 400    | channels |

@@ -24,6 +24,7 @@
       | only-start    | end_time = null                                 |
       | only-end      | start_time = null                               |
       | future        | start_time = now + 3600; end_time = now + 7200  |
+      | future-day    | start_time = now + 86400; end_time = now + 86700 |
 
   @id:api-time-range-no-recording
   תרחיש: חלון בלי הקלטות מסורב ואינו מפעיל דבר
