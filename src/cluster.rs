@@ -16,6 +16,7 @@ use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::investigation::InvestigationObjects;
+use crate::ledger::OwnedObject;
 use crate::wait::{WaitError, within};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +25,28 @@ pub enum ClusterError {
     Kubeconfig { path: String, message: String },
     #[error("cannot configure the Kubernetes client: {0}")]
     Config(String),
+    /// No kubeconfig, context or in-cluster binding: the ambient one is never used.
+    #[error(
+        "no cluster named: give a kubeconfig, a context or the in-cluster configuration (the ambient kubectl context is never used)"
+    )]
+    Unbound,
+    #[error(
+        "{file}: key `target.cluster_server` expects the API server {expected}, but the kubeconfig/context leads to {actual}: refusing to send anything"
+    )]
+    WrongCluster {
+        file: String,
+        expected: String,
+        actual: String,
+    },
     #[error("Kubernetes API: {what}: {message}")]
     Api { what: String, message: String },
+    /// A delete with the uid precondition answered 409: the name belongs to another
+    /// object now (another user's). Never retried without the precondition.
+    #[error("{object} is not the run's any more (its uid is no longer {uid}): left alone")]
+    NotOurs { object: String, uid: String },
+    /// 409 Conflict (a failed precondition).
+    #[error("Kubernetes API: {what}: 409 Conflict: {message}")]
+    Conflict { what: String, message: String },
     #[error(transparent)]
     Wait(#[from] WaitError),
 }
@@ -51,6 +72,8 @@ pub struct Cluster {
     request_timeout: Duration,
     /// Requests this client sent (watches count once, when opened).
     requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The API server URL (userinfo stripped).
+    server: String,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -61,20 +84,75 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
+/// The API server a kube-rs configuration leads to, comparable with a profile's
+/// `target.cluster_server` (default ports and a trailing slash do not matter).
+fn same_server(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        reqwest::Url::parse(s)
+            .map(|u| {
+                format!(
+                    "{}://{}:{}{}",
+                    u.scheme(),
+                    u.host_str().unwrap_or_default(),
+                    u.port_or_known_default().unwrap_or_default(),
+                    u.path().trim_end_matches('/')
+                )
+            })
+            .unwrap_or_else(|_| s.trim_end_matches('/').to_string())
+    };
+    norm(a) == norm(b)
+}
+
 impl Cluster {
-    /// Connects with an explicit kubeconfig file (never the ambient one), or with the
-    /// standard lookup (KUBECONFIG, ~/.kube/config, in-cluster) when `kubeconfig` is None.
+    /// Connects to the cluster a remote profile names (kubeconfig, context or
+    /// in-cluster; never an ambient fallback), after checking that it is the API
+    /// server the profile expects (`target.cluster_server`). Sends nothing.
+    pub async fn connect_target(
+        config: &crate::config::Config,
+        request_timeout: Duration,
+    ) -> Result<Cluster> {
+        let t = &config.profile.target;
+        let kube_config = if t.in_cluster {
+            kube::Config::incluster().map_err(|e| ClusterError::Config(e.to_string()))?
+        } else {
+            Self::kube_config(t.kubeconfig.as_deref(), t.kube_context.as_deref()).await?
+        };
+        let actual = kube_config.cluster_url.to_string();
+        if let Some(expected) = &t.cluster_server
+            && !same_server(expected, &actual)
+        {
+            return Err(ClusterError::WrongCluster {
+                file: config.file.display().to_string(),
+                expected: crate::redact::url(expected),
+                actual: crate::redact::url(&actual),
+            });
+        }
+        Self::from_config(kube_config, &t.namespace, request_timeout)
+    }
+
+    /// The API server URL this client sends to (userinfo stripped).
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Connects with an explicit kubeconfig file, or a named context of the standard
+    /// kubeconfig lookup; one of the two is required (never the ambient context).
     pub async fn connect(
         kubeconfig: Option<&Path>,
         context: Option<&str>,
         namespace: &str,
         request_timeout: Duration,
     ) -> Result<Cluster> {
+        let config = Self::kube_config(kubeconfig, context).await?;
+        Self::from_config(config, namespace, request_timeout)
+    }
+
+    async fn kube_config(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<kube::Config> {
         let options = KubeConfigOptions {
             context: context.map(String::from),
             ..Default::default()
         };
-        let mut config = match kubeconfig {
+        Ok(match kubeconfig {
             Some(path) => {
                 let kc = Kubeconfig::read_from(path).map_err(|e| ClusterError::Kubeconfig {
                     path: path.display().to_string(),
@@ -88,11 +166,17 @@ impl Cluster {
                 Some(_) => kube::Config::from_kubeconfig(&options)
                     .await
                     .map_err(|e| ClusterError::Config(e.to_string()))?,
-                None => kube::Config::infer()
-                    .await
-                    .map_err(|e| ClusterError::Config(e.to_string()))?,
+                None => return Err(ClusterError::Unbound),
             },
-        };
+        })
+    }
+
+    fn from_config(
+        mut config: kube::Config,
+        namespace: &str,
+        request_timeout: Duration,
+    ) -> Result<Cluster> {
+        let server = crate::redact::url(&config.cluster_url.to_string());
         config.connect_timeout = Some(request_timeout);
         // Tells the suite's requests from the server's in an API server's audit log
         // (and in kube-sim's request log); kube-rs sends no User-Agent of its own.
@@ -116,6 +200,7 @@ impl Cluster {
             namespace: namespace.to_string(),
             request_timeout,
             requests,
+            server,
         })
     }
 
@@ -266,40 +351,137 @@ impl Cluster {
         }
     }
 
-    /// Deletes the investigation's three objects by exact name (Background
-    /// propagation) and blocks until they and their pods are gone.
+    /// The identities of the investigation's objects that exist now.
+    pub async fn identities(&self, objects: &InvestigationObjects) -> Result<Vec<OwnedObject>> {
+        let (stream, cleanup, service) = futures::try_join!(
+            self.job(&objects.stream_job),
+            self.job(&objects.cleanup_job),
+            self.service(&objects.service),
+        )?;
+        Ok([
+            stream.map(|j| owned("Job", &j.metadata)),
+            cleanup.map(|j| owned("Job", &j.metadata)),
+            service.map(|s| owned("Service", &s.metadata)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect())
+    }
+
+    /// Deletes exactly the objects of the investigation whose identities the run
+    /// recorded (each delete carries its uid as a precondition: an object recreated
+    /// under the same name by someone else answers 409 and is left alone), and the
+    /// pods of those Jobs; blocks until they are gone. Objects of the investigation's
+    /// names with another uid are named in a [`ClusterError::NotOurs`] at the end.
     pub async fn delete_investigation(
         &self,
         objects: &InvestigationObjects,
+        owned: &[OwnedObject],
         deadline: Duration,
     ) -> Result<()> {
-        let dp = DeleteParams::background();
+        let dp = |uid: &str| DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Background),
+            preconditions: Some(kube::api::Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        let uid_of = |kind: &str, name: &str| {
+            owned
+                .iter()
+                .find(|o| o.kind == kind && o.name == name)
+                .map(|o| o.uid.clone())
+        };
+        let mut not_ours = None;
         // The Service first: a server that sees a slot free once its Jobs are gone
         // must not hand the slot to a new investigation while the old Service still
         // holds the slot's NodePort (the observed server does not check the port).
-        self.delete_ignoring_absent::<Service>(&objects.service, &dp)
-            .await?;
-        for job in objects.jobs() {
-            self.delete_ignoring_absent::<Job>(job, &dp).await?;
+        if let Some(uid) = uid_of("Service", &objects.service) {
+            self.delete_owned::<Service>(&objects.service, &dp(&uid), &mut not_ours)
+                .await?;
+        }
+        let jobs: Vec<(String, String)> = objects
+            .jobs()
+            .into_iter()
+            .filter_map(|j| uid_of("Job", j).map(|u| (j.to_string(), u)))
+            .collect();
+        for (job, uid) in &jobs {
+            self.delete_owned::<Job>(job, &dp(uid), &mut not_ours)
+                .await?;
         }
         // Pods a server orphaned (deleted their Job without cascade) are still the
-        // investigation's: matched by the exact job-name label, never by prefix.
-        for job in objects.jobs() {
+        // investigation's: matched by the exact job-name label, never by prefix, and
+        // only when the run's Job owns them (or owned them: an orphan no older than it).
+        for (job, uid) in &jobs {
+            let since = owned
+                .iter()
+                .find(|o| &o.uid == uid)
+                .and_then(|o| o.created.clone());
             for pod in self.pods_of_job(job).await? {
-                if let Some(name) = pod.metadata.name.as_deref() {
-                    self.delete_ignoring_absent::<Pod>(name, &dp).await?;
+                if !pod_of_owned_job(&pod, uid, since.as_deref()) {
+                    continue;
+                }
+                if let (Some(name), Some(pod_uid)) =
+                    (pod.metadata.name.as_deref(), pod.metadata.uid.as_deref())
+                {
+                    self.delete_owned::<Pod>(name, &dp(pod_uid), &mut not_ours)
+                        .await?;
                 }
             }
         }
         let what = format!("investigation {} to be gone", objects.job_id);
         within(deadline, &what, async {
-            for job in objects.jobs() {
-                self.until_absent::<Job>(job).await?;
-                self.until_no_pods(job).await?;
+            for (job, uid) in &jobs {
+                self.until_gone::<Job>(job, uid).await?;
+                self.until_no_pods(job, Some(uid)).await?;
             }
-            self.until_absent::<Service>(&objects.service).await
+            if let Some(uid) = uid_of("Service", &objects.service) {
+                self.until_gone::<Service>(&objects.service, &uid).await?;
+            }
+            Ok::<_, ClusterError>(())
         })
-        .await?
+        .await??;
+        match not_ours {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes one object under its uid precondition; a 409 is recorded in `not_ours`
+    /// (the first one) and the deletion goes on with the next object.
+    async fn delete_owned<K>(
+        &self,
+        name: &str,
+        dp: &DeleteParams,
+        not_ours: &mut Option<ClusterError>,
+    ) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+        <K as Resource>::DynamicType: Default,
+    {
+        match self.delete_ignoring_absent::<K>(name, dp).await {
+            Err(ClusterError::Conflict { message, .. }) => {
+                let uid = dp
+                    .preconditions
+                    .as_ref()
+                    .and_then(|p| p.uid.clone())
+                    .unwrap_or_default();
+                eprintln!(
+                    "focus-scope: {}/{name} now belongs to someone else (uid precondition {uid} failed: {message}): left alone",
+                    K::kind(&Default::default())
+                );
+                not_ours.get_or_insert(ClusterError::NotOurs {
+                    object: format!("{}/{name}", K::kind(&Default::default())),
+                    uid,
+                });
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Names of the investigation's objects (and pods) that still exist.
@@ -337,8 +519,36 @@ impl Cluster {
         {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => Err(ClusterError::Conflict {
+                what,
+                message: s.message.clone(),
+            }),
             Err(e) => Err(api_err(what)(e)),
         }
+    }
+
+    /// Waits by watch until no object of this name has this uid (gone, or replaced
+    /// by someone else's object, which is not waited for).
+    async fn until_gone<K>(&self, name: &str, uid: &str) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
+        <K as Resource>::DynamicType: Default,
+    {
+        let uid = uid.to_string();
+        await_condition(self.api::<K>(), name, move |o: Option<&K>| {
+            o.is_none_or(|o| o.meta().uid.as_deref() != Some(uid.as_str()))
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| ClusterError::Api {
+            what: format!("watch {name}"),
+            message: e.to_string(),
+        })
     }
 
     async fn until_absent<K>(&self, name: &str) -> Result<()>
@@ -360,8 +570,10 @@ impl Cluster {
             })
     }
 
-    /// Watches the Job's pods until, after a complete list, none is left.
-    async fn until_no_pods(&self, job: &str) -> Result<()> {
+    /// Watches the Job's pods until, after a complete list, none is left (of those
+    /// owned by the Job of `job_uid`, when given).
+    async fn until_no_pods(&self, job: &str, job_uid: Option<&str>) -> Result<()> {
+        let counts = |p: &Pod| job_uid.is_none_or(|u| owned_by(p, u));
         let cfg = watcher::Config::default().labels(&format!("job-name={job}"));
         let mut live = BTreeSet::new();
         let mut relisting = BTreeSet::new();
@@ -376,14 +588,18 @@ impl Cluster {
             match ev {
                 watcher::Event::Init => relisting.clear(),
                 watcher::Event::InitApply(p) => {
-                    relisting.insert(p.metadata.name.unwrap_or_default());
+                    if counts(&p) {
+                        relisting.insert(p.metadata.name.unwrap_or_default());
+                    }
                 }
                 watcher::Event::InitDone => {
                     live = std::mem::take(&mut relisting);
                     listed = true;
                 }
                 watcher::Event::Apply(p) => {
-                    live.insert(p.metadata.name.unwrap_or_default());
+                    if counts(&p) {
+                        live.insert(p.metadata.name.unwrap_or_default());
+                    }
                 }
                 watcher::Event::Delete(p) => {
                     live.remove(&p.metadata.name.unwrap_or_default());
@@ -395,6 +611,40 @@ impl Cluster {
         }
         Ok(())
     }
+}
+
+fn owned(kind: &str, m: &kube::api::ObjectMeta) -> OwnedObject {
+    OwnedObject {
+        kind: kind.to_string(),
+        name: m.name.clone().unwrap_or_default(),
+        uid: m.uid.clone().unwrap_or_default(),
+        created: m.creation_timestamp.as_ref().map(|t| t.0.to_string()),
+    }
+}
+
+/// Whether the pod's owner is the Job of this uid.
+fn owned_by(p: &Pod, job_uid: &str) -> bool {
+    p.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == job_uid)
+}
+
+/// Whether the pod is the owned Job's: owned by it, or an orphan (no owner left)
+/// created no earlier than the Job (`job_created`, RFC 3339) was.
+fn pod_of_owned_job(p: &Pod, job_uid: &str, job_created: Option<&str>) -> bool {
+    if owned_by(p, job_uid) {
+        return true;
+    }
+    let orphan = p
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_none_or(Vec::is_empty);
+    let job_created = job_created.and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let pod_created = p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    orphan && matches!((job_created, pod_created), (Some(j), Some(c)) if c >= j)
 }
 
 /// When a watch saw a pod's stages happen (see [`Cluster::wait_pod_running_seen`]).
@@ -607,7 +857,7 @@ impl Cluster {
         within(deadline, &what, async {
             for job in objects.jobs() {
                 self.until_absent::<Job>(job).await?;
-                self.until_no_pods(job).await?;
+                self.until_no_pods(job, None).await?;
             }
             self.until_absent::<Service>(&objects.service).await
         })

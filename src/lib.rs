@@ -27,6 +27,7 @@ pub mod net;
 pub mod outcome;
 pub mod plan;
 pub mod recovery;
+pub mod redact;
 pub mod register;
 pub mod report;
 pub mod runner;

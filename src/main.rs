@@ -2,8 +2,8 @@
 //! cucumber's options, e.g. `focus-scope --tags @k8s`. `focus-scope config` prints the
 //! effective configuration; `focus-scope scope` the scope matrix of the latest run;
 //! `focus-scope plan [--tags EXPR] [--allow-destructive]` what a run would do, before
-//! anything is sent; `focus-scope cleanup [--run ID | --all] [--include-in-flight]` removes what a crashed
-//! run left behind (exactly its ledgered investigations).
+//! anything is sent; `focus-scope cleanup [--run ID | --all] [--include-in-flight] [--force]` removes what a
+//! crashed run left behind (exactly its ledgered objects, by uid; a live run is refused).
 
 use std::process::ExitCode;
 
@@ -42,15 +42,17 @@ async fn cleanup() -> Exit {
     let mut run = None;
     let mut all = false;
     let mut include_in_flight = false;
+    let mut force = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--run" => run = it.next().cloned(),
             "--all" => all = true,
             "--include-in-flight" => include_in_flight = true,
+            "--force" => force = true,
             other => {
                 eprintln!(
-                    "focus-scope cleanup: unknown option `{other}` (--run ID | --all, --include-in-flight)"
+                    "focus-scope cleanup: unknown option `{other}` (--run ID | --all, --include-in-flight, --force)"
                 );
                 return Exit::Config;
             }
@@ -68,11 +70,17 @@ async fn cleanup() -> Exit {
         }
     };
     let root = focus_scope::runner::output_root();
-    match focus_scope::recovery::cleanup(&config, &root, run.as_deref(), include_in_flight).await {
+    match focus_scope::recovery::cleanup(&config, &root, run.as_deref(), include_in_flight, force)
+        .await
+    {
         Ok(0) => Exit::Passed,
         Ok(n) => {
             eprintln!("focus-scope cleanup: {n} investigations could not be removed");
             Exit::Failures
+        }
+        Err(e) if e.downcast_ref::<focus_scope::recovery::LiveRun>().is_some() => {
+            eprintln!("focus-scope cleanup: {e:#}");
+            Exit::Unreachable
         }
         Err(e) => {
             eprintln!("focus-scope cleanup: {e:#}");

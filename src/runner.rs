@@ -68,7 +68,8 @@ fn new_run(root: &Path) -> io::Result<RunInfo> {
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
-    let id = format!("{stamp}-{}", std::process::id());
+    // Two runs started in the same second as PID 1 (two in-cluster Jobs) still differ.
+    let id = format!("{stamp}-{}-{}", std::process::id(), random_suffix());
     let dir = root.join("runs").join(&id);
     std::fs::create_dir_all(&dir)?;
     Ok(RunInfo {
@@ -76,6 +77,19 @@ fn new_run(root: &Path) -> io::Result<RunInfo> {
         dir,
         output_root: root.to_path_buf(),
     })
+}
+
+/// Six hex digits from the process' randomly keyed hasher (no RNG dependency).
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    format!("{:06x}", h.finish() & 0xff_ffff)
 }
 
 fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
@@ -92,6 +106,19 @@ pub async fn run() -> Exit {
         Ok(c) => c,
         Err(e) => return fail(Exit::Config, e),
     };
+    // Before anything is sent: the operator sees what the environment changed.
+    if !config.overrides.is_empty() {
+        let protected = if config.profile.protected {
+            "PROTECTED "
+        } else {
+            ""
+        };
+        eprintln!(
+            "focus-scope: {protected}profile {} overridden by the environment: {}",
+            config.name,
+            overrides_text(&config)
+        );
+    }
     let register_path = config.dir.join("known-issues.toml");
     let register = if register_path.is_file() {
         match Register::load(&register_path) {
@@ -155,13 +182,25 @@ pub async fn run() -> Exit {
             );
         }
     };
-    if let Err(e) = ledger.baseline(baseline) {
+    let place = crate::ledger::Place {
+        profile: config.name.clone(),
+        server: cluster.server().to_string(),
+        namespace: cluster.namespace().to_string(),
+    };
+    if let Err(e) = ledger.baseline(baseline, place) {
         return fail(Exit::Config, e);
     }
     eprintln!(
-        "focus-scope: profile {} · target {} · run {}",
-        config.name, target.api_url, run.id
+        "focus-scope: profile {} · target {} · cluster {} · run {}",
+        config.name,
+        crate::redact::url(&target.api_url),
+        cluster.server(),
+        run.id
     );
+    if config.profile.target.kind == crate::config::TargetKind::Remote {
+        eprintln!("focus-scope: Focus Server TLS: {}", tls_text(&config));
+    }
+    let lock_lost = lock.lost();
     let held_cap = config.profile.limits.max_held_investigations;
     let suite = Arc::new(Suite {
         config,
@@ -266,14 +305,25 @@ pub async fn run() -> Exit {
         });
     // The global deadline: past it the scenarios still running are abandoned, and
     // everything the run opened is cleaned up below as on any other ending.
-    let finished = tokio::time::timeout(run_deadline, finished).await;
-    let parse_failed = finished
-        .as_ref()
-        .is_ok_and(|f| writer::Stats::parsing_errors(f) > 0);
+    // Losing the run lock stops the run as the deadline does: no run goes on unlocked.
+    let finished = tokio::select! {
+        f = tokio::time::timeout(run_deadline, finished) => Ok(f),
+        why = lock_lost => Err(why),
+    };
+    let parse_failed = finished.as_ref().is_ok_and(|f| {
+        f.as_ref()
+            .is_ok_and(|f| writer::Stats::parsing_errors(f) > 0)
+    });
     let verdicts = judge_all(&outcomes, &register, &suite.config.name);
     let exit = match finished {
-        Ok(_) => judge(&verdicts, &plan, parse_failed),
-        Err(_) => {
+        Err(why) => fail(
+            Exit::Unreachable,
+            format!(
+                "lost the run lock: {why}; the scenarios were stopped and everything the run opened is being cleaned up"
+            ),
+        ),
+        Ok(Ok(_)) => judge(&verdicts, &plan, parse_failed),
+        Ok(Err(_)) => {
             eprintln!(
                 "focus-scope: {} scenarios finished before the deadline",
                 verdicts.len()
@@ -292,7 +342,7 @@ pub async fn run() -> Exit {
     let exit = match sweep(&suite).await {
         Ok(()) => exit,
         // Abandoned scenarios leave their investigations to the sweep: expected.
-        Err(e) if exit == Exit::Deadline => {
+        Err(e) if exit == Exit::Deadline || exit == Exit::Unreachable => {
             eprintln!("focus-scope: {e:#}");
             exit
         }
@@ -515,6 +565,7 @@ fn publish(
     let summary = serde_json::json!({
         "run_id": run.id,
         "exit": exit as u8,
+        "provenance": provenance,
         "scenarios": verdicts.iter().map(|(o, j)| serde_json::json!({
             "id": o.id,
             "name": o.name,
@@ -585,6 +636,9 @@ fn publish(
                 provenance.focus_server_version.clone(),
             ),
             ("cluster_version", provenance.cluster_version.clone()),
+            ("cluster_server", provenance.cluster_server.clone()),
+            ("profile_overrides", provenance.overrides.clone()),
+            ("focus_server_tls", provenance.tls.clone()),
             ("started", provenance.started.clone()),
             ("finished", provenance.finished.clone()),
         ];
@@ -663,6 +717,37 @@ async fn provenance(suite: &Suite, started: jiff::Timestamp) -> Provenance {
         cluster_version,
         started: started.to_string(),
         finished: jiff::Timestamp::now().to_string(),
+        cluster_server: suite.cluster.server().to_string(),
+        overrides: overrides_text(&suite.config),
+        tls: tls_text(&suite.config),
+    }
+}
+
+/// The `FOCUS_*` overrides of the profile, for the banner and the provenance.
+fn overrides_text(config: &Config) -> String {
+    if config.overrides.is_empty() {
+        return "none".into();
+    }
+    config
+        .overrides
+        .iter()
+        .map(|(var, key, value)| format!("{var}={value} (sets {key})"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How the Focus Server's certificate is checked, for the banner and the provenance.
+fn tls_text(config: &Config) -> String {
+    let t = &config.profile.target;
+    if !t.api_url.as_deref().unwrap_or("https").starts_with("https") {
+        "plain http (no TLS)".into()
+    } else if !t.tls_verify {
+        "VERIFICATION OFF (target.tls_verify = false): the server's identity is not checked".into()
+    } else {
+        match &t.tls_ca {
+            Some(ca) => format!("verified against the CA {}", ca.display()),
+            None => "verified against the system roots".into(),
+        }
     }
 }
 

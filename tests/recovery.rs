@@ -286,7 +286,9 @@ fn cleanup_undoes_a_crashed_runs_faults_that_are_not_objects() {
     let run_dir = output.path().join("runs").join("crashed-run");
     std::fs::create_dir_all(&run_dir).expect("run dir");
     let ledger = Ledger::create(&run_dir.join("ledger.jsonl"), "crashed-run").expect("ledger");
-    ledger.baseline(vec![]).expect("baseline");
+    ledger
+        .baseline(vec![], focus_scope::ledger::Place::default())
+        .expect("baseline");
     ledger
         .fault_injected("s1", &Fault::FiberDisconnected)
         .expect("fault");
