@@ -86,7 +86,7 @@ impl std::fmt::Debug for Cluster {
 
 /// The API server a kube-rs configuration leads to, comparable with a profile's
 /// `target.cluster_server` (default ports and a trailing slash do not matter).
-fn same_server(a: &str, b: &str) -> bool {
+pub(crate) fn same_server(a: &str, b: &str) -> bool {
     let norm = |s: &str| {
         reqwest::Url::parse(s)
             .map(|u| {

@@ -235,7 +235,8 @@ pub async fn cleanup(
         }
         // A run is cleaned only where it ran: the same cluster and namespace.
         if let Some(place) = place_of(entries)
-            && (place.server != cluster.server() || place.namespace != cluster.namespace())
+            && (!crate::cluster::same_server(&place.server, cluster.server())
+                || place.namespace != cluster.namespace())
         {
             failed += 1;
             eprintln!(

@@ -5,11 +5,16 @@
 mod common;
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
-use common::{MetaRun, config_dir_with, path_str, run_suite, start_sandbox};
+use common::{
+    MetaRun, config_dir_with, manifest_dir, open_foreign_investigation, path_str, run_capped,
+    run_suite, sandbox_cluster, start_sandbox,
+};
 use focus_sandbox::SandboxOptions;
 use focus_sandbox::kube_sim::{KubeSim, SimConfig};
+use focus_scope::cluster::Cluster;
 
 const WALL: Duration = Duration::from_secs(60);
 
@@ -115,4 +120,165 @@ fn a_profile_is_bound_to_its_cluster() {
         assert!(sent.is_empty(), "{name} cluster received {sent:?}");
     }
     rt.block_on(other.shutdown());
+}
+
+/// A profile bound to the sandbox's cluster (kubeconfig and cluster_server).
+fn bound_profile(sandbox: &focus_sandbox::Sandbox, api_url: &str, head: &str) -> String {
+    let binding = format!(
+        "kubeconfig = \"{}\"\ncluster_server = \"{}\"",
+        path_str(sandbox.kubeconfig_path()),
+        sandbox.sim().expect("kube-sim").url()
+    );
+    protected_profile(api_url, &binding).replacen("protected = true\nexclusive = false\n", head, 1)
+}
+
+/// `focus-scope cleanup <args>` with the profile and output directory given.
+fn cleanup(config: &Path, output: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
+    cmd.arg("cleanup")
+        .args(args)
+        .env("FOCUS_ENV", "shared")
+        .env("FOCUS_CONFIG_DIR", config)
+        .env("FOCUS_OUTPUT_DIR", output)
+        .current_dir(manifest_dir());
+    let out = run_capped(cmd, WALL);
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn line(v: serde_json::Value) -> String {
+    format!("{v}\n")
+}
+
+/// Objects of an investigation that exist, as `Kind/name uid`.
+fn objects_of(rt: &tokio::runtime::Runtime, cluster: &Cluster, job_id: &str) -> Vec<String> {
+    let o = focus_scope::investigation::InvestigationObjects::of(job_id);
+    rt.block_on(cluster.identities(&o))
+        .expect("identities")
+        .into_iter()
+        .map(|o| format!("{}/{} {}", o.kind, o.name, o.uid))
+        .collect()
+}
+
+/// Another user's investigations under job ids a crashed run had ledgered (with the
+/// uids of its own, long gone, objects), in a forged ConfigMap mirror, and in a ledger
+/// of another cluster: `cleanup` refuses while the run's Lease is live, and neither
+/// `cleanup --run` nor `cleanup --all` deletes anything of theirs.
+#[test]
+fn cleanup_touches_only_what_the_ledger_proves_the_run_owns() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let reused = open_foreign_investigation(&rt, &sandbox.api_url());
+    let mirrored = open_foreign_investigation(&rt, &sandbox.api_url());
+    let before: Vec<String> = [&reused, &mirrored]
+        .iter()
+        .flat_map(|j| objects_of(&rt, &cluster, j))
+        .collect();
+    assert_eq!(
+        before.len(),
+        6,
+        "premise not met: two investigations of 3 objects: {before:?}"
+    );
+
+    let config = config_dir_with(
+        "shared",
+        &bound_profile(
+            &sandbox,
+            &sandbox.api_url(),
+            "protected = true\nexclusive = false\n",
+        ),
+    );
+    let output = tempfile::tempdir().expect("output");
+    let server = sandbox.sim().expect("kube-sim").url();
+    let place = |server: &str| serde_json::json!({"profile": "shared", "server": server, "namespace": "panda"});
+    let ledger = |run: &str, server: &str, job_id: &str, garbage: bool| {
+        let dir = output.path().join("runs").join(run);
+        std::fs::create_dir_all(&dir).expect("run dir");
+        let mut baseline = serde_json::json!({"event": "baseline", "run_id": run, "job_ids": [], "at": "2026-01-01T00:00:00Z"});
+        for (k, v) in place(server).as_object().expect("place") {
+            baseline[k] = v.clone();
+        }
+        let stale = |kind: &str, name: String| serde_json::json!({"kind": kind, "name": name, "uid": format!("uid-of-{run}-{kind}"), "created": "2026-01-01T00:00:00Z"});
+        let o = focus_scope::investigation::InvestigationObjects::of(job_id);
+        let mut text = line(baseline);
+        if garbage {
+            text.push_str("{ this line is not a ledger entry\n");
+        }
+        text += &line(
+            serde_json::json!({"event": "opened", "run_id": run, "scenario": "s", "job_id": job_id, "at": "2026-01-01T00:00:00Z"}),
+        );
+        text += &line(
+            serde_json::json!({"event": "seen", "run_id": run, "job_id": job_id, "at": "2026-01-01T00:00:00Z",
+            "objects": [stale("Job", o.stream_job.clone()), stale("Job", o.cleanup_job.clone()), stale("Service", o.service.clone())]}),
+        );
+        std::fs::write(dir.join("ledger.jsonl"), text).expect("ledger");
+    };
+    ledger("old-run", &server, &reused, true);
+    ledger(
+        "far-run",
+        "https://k8s.elsewhere.example:6443",
+        &reused,
+        false,
+    );
+
+    // A forged mirror: names the other investigation, records no uid of it.
+    let forged: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "focus-scope-ledger-forged", "labels": {
+            "focus-scope/ledger": "true", "focus-scope/run-id": "forged"}},
+        "data": {"ledger.jsonl": format!("{}{}",
+            line(serde_json::json!({"event": "baseline", "run_id": "forged", "job_ids": [], "at": "2026-01-01T00:00:00Z"})),
+            line(serde_json::json!({"event": "opened", "run_id": "forged", "scenario": "s", "job_id": mirrored, "at": "2026-01-01T00:00:00Z"})))}
+    }))
+    .expect("configmap");
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    rt.block_on(cms.create(&kube::api::PostParams::default(), &forged))
+        .expect("plant the forged mirror");
+
+    // The crashed run's lock is still live: it is running, not crashed.
+    let lease: k8s_openapi::api::coordination::v1::Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "focus-scope-run-lock"},
+        "spec": {"holderIdentity": "old-run", "leaseDurationSeconds": 300,
+                 "renewTime": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()}
+    }))
+    .expect("lease");
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    rt.block_on(leases.create(&kube::api::PostParams::default(), &lease))
+        .expect("plant a live lease");
+    let (code, text) = cleanup(config.path(), output.path(), &["--run", "old-run"]);
+    assert_eq!(code, Some(4), "a live run is not cleaned: {text}");
+    assert!(
+        text.contains("old-run") && text.contains("--force"),
+        "{text}"
+    );
+
+    let (code, text) = cleanup(
+        config.path(),
+        output.path(),
+        &["--run", "old-run", "--force"],
+    );
+    assert_ne!(code, Some(0), "a name now another's is reported: {text}");
+    assert!(text.contains("left alone"), "{text}");
+    let (code, text) = cleanup(config.path(), output.path(), &["--all", "--force"]);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(
+        text.contains("line 2") && text.contains("not a ledger entry"),
+        "an unparseable line is reported with its number: {text}"
+    );
+    assert!(
+        text.contains("https://k8s.elsewhere.example:6443") && text.contains(&server),
+        "a ledger of another cluster is refused, naming both: {text}"
+    );
+    let after: Vec<String> = [&reused, &mirrored]
+        .iter()
+        .flat_map(|j| objects_of(&rt, &cluster, j))
+        .collect();
+    assert_eq!(after, before, "another user's objects were touched\n{text}");
 }

@@ -173,7 +173,9 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
     let elsewhere = tempfile::tempdir().expect("another machine's output dir");
     let cleanup = |extra: &[&str], output: &std::path::Path| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
-        cmd.arg("cleanup").arg("--all").args(extra);
+        // The killed run's Lease is still live until it expires: the operator knows
+        // the run is dead (--force); a live run is refused (tests/hostile.rs).
+        cmd.arg("cleanup").arg("--all").arg("--force").args(extra);
         env(&mut cmd);
         cmd.env("FOCUS_OUTPUT_DIR", output);
         run_capped(cmd, Duration::from_secs(180))
