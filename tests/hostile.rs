@@ -282,3 +282,163 @@ fn cleanup_touches_only_what_the_ledger_proves_the_run_owns() {
         .collect();
     assert_eq!(after, before, "another user's objects were touched\n{text}");
 }
+
+/// A Focus Server that answers every configure with 409 naming `job_id` (another
+/// user's investigation), /ack with 200 and anything else 404: loopback, one thread.
+fn server_answering_409_with(job_id: String) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let serve = std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            loop {
+                let mut request = String::new();
+                if reader.read_line(&mut request).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let (status, answer) = if request.starts_with("GET /ack") {
+                    ("200 OK", "{}".to_string())
+                } else if request.starts_with("POST /configure") {
+                    (
+                        "409 Conflict",
+                        serde_json::json!({"error": "busy", "job_id": job_id}).to_string(),
+                    )
+                } else {
+                    ("404 Not Found", r#"{"detail":"Not Found"}"#.to_string())
+                };
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+                if reader.get_mut().write_all(reply.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (url, serve)
+}
+
+/// A 4xx answer that names an existing investigation's job_id: the run does not
+/// claim it, ledgers it as not claimed, and leaves that investigation alone.
+#[test]
+fn a_job_id_in_an_error_answer_is_never_claimed() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let theirs = open_foreign_investigation(&rt, &sandbox.api_url());
+    let before = objects_of(&rt, &cluster, &theirs);
+    assert_eq!(before.len(), 3, "premise not met: {before:?}");
+    let (api, _server) = server_answering_409_with(theirs.clone());
+    let config = config_dir_with(
+        "shared",
+        &bound_profile(&sandbox, &api, "protected = false\nexclusive = false\n"),
+    );
+    let dir = path_str(config.path());
+    let run = run_suite(
+        &["--tags", "@id:k8s-live-investigation-opens"],
+        &[("FOCUS_ENV", "shared"), ("FOCUS_CONFIG_DIR", dir.as_str())],
+        WALL,
+    );
+    assert_eq!(
+        run.code,
+        Some(1),
+        "the scenario fails: {}",
+        run.all_output()
+    );
+    let ledger = std::fs::read_to_string(run.output_dir.path().join("ledger.jsonl"))
+        .expect("the run's ledger");
+    let entries = focus_scope::ledger::Ledger::parse(&ledger);
+    assert!(
+        !entries
+            .iter()
+            .any(|e| matches!(e, focus_scope::ledger::Entry::Opened { .. })),
+        "claimed from an error answer:\n{ledger}"
+    );
+    assert!(
+        entries.iter().any(|e| matches!(e, focus_scope::ledger::Entry::NotClaimed { job_id, status: 409, .. } if *job_id == theirs)),
+        "the job_id is ledgered as not claimed:\n{ledger}"
+    );
+    assert_eq!(
+        objects_of(&rt, &cluster, &theirs),
+        before,
+        "their investigation was touched\n{}",
+        run.all_output()
+    );
+}
+
+/// Someone takes the run lock over in the middle of a run: the run stops (exit 4,
+/// "lost the run lock") instead of going on unlocked, and cleans up what it opened.
+#[test]
+fn a_run_that_loses_its_lock_stops() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let profile = bound_profile(
+        &sandbox,
+        &sandbox.api_url(),
+        "protected = false\nexclusive = false\n",
+    )
+    .replace("[deadlines]\n", "[deadlines]\nlease = \"3s\"\n")
+        + "[limits]\nsoak_duration = \"40s\"\n";
+    let config = config_dir_with("shared", &profile);
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    let taker = std::thread::spawn({
+        let rt_handle = rt.handle().clone();
+        move || {
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(30) {
+                if let Ok(Some(mut l)) = rt_handle.block_on(leases.get_opt("focus-scope-run-lock"))
+                {
+                    if let Some(spec) = l.spec.as_mut() {
+                        spec.holder_identity = Some("someone-else".into());
+                    }
+                    if rt_handle
+                        .block_on(leases.replace("focus-scope-run-lock", &Default::default(), &l))
+                        .is_ok()
+                    {
+                        return Some(started.elapsed());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            None
+        }
+    });
+    let dir = path_str(config.path());
+    let started = std::time::Instant::now();
+    let run = run_suite(
+        &["--tags", "@id:system-soak"],
+        &[("FOCUS_ENV", "shared"), ("FOCUS_CONFIG_DIR", dir.as_str())],
+        WALL,
+    );
+    let taken_at = taker.join().expect("the taker thread").unwrap_or_else(|| {
+        panic!(
+            "premise not met: the run never took its lock\n{}",
+            run.all_output()
+        )
+    });
+    assert_eq!(run.code, Some(4), "{}", run.all_output());
+    assert!(run.stderr.contains("lost the run lock"), "{}", run.stderr);
+    assert!(
+        started.elapsed() < taken_at + Duration::from_secs(20),
+        "the run went on for {:?} after losing its lock",
+        started.elapsed() - taken_at
+    );
+    let left = rt
+        .block_on(cluster.investigation_ids())
+        .expect("investigations");
+    assert!(left.is_empty(), "the stopped run left {left:?}");
+}
