@@ -1206,17 +1206,84 @@ impl Cluster {
 }
 
 impl Cluster {
-    /// Scales a Deployment of the namespace; returns the replicas it had.
-    pub async fn scale_deployment(&self, name: &str, replicas: i32) -> Result<i32> {
+    /// The replicas a Deployment of the namespace asks for now.
+    pub async fn deployment_replicas(&self, name: &str) -> Result<i32> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let api: Api<Deployment> = self.api();
+        let what = format!("get the scale of Deployment {name}");
+        Ok(within(self.request_timeout, &what, api.get_scale(name))
+            .await?
+            .map_err(api_err(what))?
+            .spec
+            .and_then(|s| s.replicas)
+            .unwrap_or(0))
+    }
+
+    /// Marks the Deployment as the run's change (the run label, and its replicas
+    /// before as an annotation), then scales it.
+    pub async fn scale_deployment_for_run(
+        &self,
+        name: &str,
+        replicas: i32,
+        original: i32,
+        run_label: &str,
+    ) -> Result<()> {
+        let mark = serde_json::json!({"metadata": {
+            "labels": {crate::faults::RUN_LABEL: run_label},
+            "annotations": {crate::faults::ORIGINAL_REPLICAS: original.to_string()},
+        }});
+        self.patch_deployment(name, &mark).await?;
+        self.set_deployment_scale(name, replicas).await
+    }
+
+    /// Scales a Deployment the run marked back to `replicas` and removes the mark; a
+    /// Deployment without the run's mark is not the run's change and is left alone.
+    pub async fn restore_deployment_scale(
+        &self,
+        name: &str,
+        replicas: i32,
+        run_label: &str,
+    ) -> Result<()> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let Some(d) = self.get_opt::<Deployment>(name).await? else {
+            return Ok(());
+        };
+        if !has_run_label(&d.metadata, run_label) {
+            eprintln!(
+                "focus-scope: Deployment {name} does not carry this run's label: its scale is left alone"
+            );
+            return Ok(());
+        }
+        self.set_deployment_scale(name, replicas).await?;
+        let unmark = serde_json::json!({"metadata": {
+            "labels": {crate::faults::RUN_LABEL: null},
+            "annotations": {crate::faults::ORIGINAL_REPLICAS: null},
+        }});
+        self.patch_deployment(name, &unmark).await
+    }
+
+    async fn patch_deployment(&self, name: &str, patch: &serde_json::Value) -> Result<()> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let api: Api<Deployment> = self.api();
+        let what = format!("patch Deployment {name}");
+        within(
+            self.request_timeout,
+            &what,
+            api.patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(patch),
+            ),
+        )
+        .await?
+        .map_err(api_err(what))?;
+        Ok(())
+    }
+
+    async fn set_deployment_scale(&self, name: &str, replicas: i32) -> Result<()> {
         use k8s_openapi::api::apps::v1::Deployment;
         let api: Api<Deployment> = self.api();
         let what = format!("scale Deployment {name}");
-        let before = within(self.request_timeout, &what, api.get_scale(name))
-            .await?
-            .map_err(api_err(what.clone()))?
-            .spec
-            .and_then(|s| s.replicas)
-            .unwrap_or(0);
         let patch = kube::api::Patch::Merge(serde_json::json!({"spec": {"replicas": replicas}}));
         within(
             self.request_timeout,
@@ -1225,14 +1292,55 @@ impl Cluster {
         )
         .await?
         .map_err(api_err(what))?;
-        Ok(before)
+        Ok(())
     }
+
+    /// Deletes one object of the namespace if it carries the run's label (under its
+    /// uid); an object without it (someone else's under the same name) is left alone.
+    pub async fn delete_if_labelled<K>(&self, name: &str, run_label: &str) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+        <K as Resource>::DynamicType: Default,
+    {
+        let Some(o) = self.get_opt::<K>(name).await? else {
+            return Ok(());
+        };
+        if !has_run_label(o.meta(), run_label) {
+            eprintln!(
+                "focus-scope: {}/{name} does not carry this run's label: left alone",
+                K::kind(&Default::default())
+            );
+            return Ok(());
+        }
+        let dp = DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Background),
+            preconditions: Some(kube::api::Preconditions {
+                uid: o.meta().uid.clone(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match self.delete_ignoring_absent::<K>(name, &dp).await {
+            Err(ClusterError::Conflict { .. }) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+fn has_run_label(m: &kube::api::ObjectMeta, run_label: &str) -> bool {
+    m.labels
+        .as_ref()
+        .and_then(|l| l.get(crate::faults::RUN_LABEL))
+        .is_some_and(|v| v == run_label)
 }
 
 impl Cluster {
     /// Deletes the suite's own fault objects of a run (Services, Pods, ResourceQuotas
     /// labelled `focus-scope/run-id=<label>`); returns their names.
-    pub async fn delete_labelled(&self, run_label: &str) -> Result<Vec<String>> {
+    pub async fn delete_labelled(&self, run_label: &str, lease_too: bool) -> Result<Vec<String>> {
         use k8s_openapi::api::coordination::v1::Lease;
         use k8s_openapi::api::core::v1::ResourceQuota;
         let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
@@ -1241,7 +1349,9 @@ impl Cluster {
         deleted.extend(self.delete_all_labelled::<Pod>(&selector).await?);
         deleted.extend(self.delete_all_labelled::<ResourceQuota>(&selector).await?);
         // The run lock, if the crashed run still held it (a new holder relabels it).
-        deleted.extend(self.delete_all_labelled::<Lease>(&selector).await?);
+        if lease_too {
+            deleted.extend(self.delete_all_labelled::<Lease>(&selector).await?);
+        }
         Ok(deleted)
     }
 
@@ -1276,14 +1386,10 @@ impl Cluster {
 }
 
 impl Cluster {
-    /// Cordons every node that is schedulable now (`spec.unschedulable`), labelling each
-    /// with the run's label so that `cleanup` can find and uncordon it after a crash;
-    /// returns the nodes cordoned (never one that was cordoned already).
-    pub async fn cordon_schedulable_nodes(&self, run_label: &str) -> Result<Vec<String>> {
-        use k8s_openapi::api::core::v1::Node;
-        let nodes: Api<Node> = Api::all(self.client.clone());
+    /// The nodes that are schedulable now (`spec.unschedulable` unset).
+    pub async fn schedulable_nodes(&self) -> Result<Vec<String>> {
         let list = self.list_nodes(&ListParams::default()).await?;
-        let schedulable: Vec<String> = list
+        Ok(list
             .items
             .iter()
             .filter(|n| {
@@ -1293,35 +1399,54 @@ impl Cluster {
                     .unwrap_or(false)
             })
             .filter_map(|n| n.metadata.name.clone())
-            .collect();
+            .collect())
+    }
+
+    /// Cordons these nodes, labelling each with the run's label so that `cleanup` can
+    /// find and uncordon it after a crash. On a failure every node of the list is
+    /// uncordoned again (a patch that timed out may have applied).
+    pub async fn cordon(&self, names: &[String], run_label: &str) -> Result<()> {
+        use k8s_openapi::api::core::v1::Node;
+        let nodes: Api<Node> = Api::all(self.client.clone());
         let patch = serde_json::json!({
             "metadata": {"labels": {crate::faults::RUN_LABEL: run_label}},
             "spec": {"unschedulable": true},
         });
-        let mut cordoned = Vec::new();
-        for name in schedulable {
+        for name in names {
             let what = format!("cordon Node {name}");
             let done = within(
                 self.request_timeout,
                 &what,
                 nodes.patch(
-                    &name,
+                    name,
                     &kube::api::PatchParams::default(),
                     &kube::api::Patch::Merge(&patch),
                 ),
             )
-            .await?
-            .map_err(api_err(what));
-            match done {
-                Ok(_) => cordoned.push(name),
-                Err(e) => {
-                    // Leave nothing half-done: what was cordoned is uncordoned again.
-                    let _ = self.uncordon(&cordoned).await;
-                    return Err(e);
-                }
+            .await
+            .map_err(ClusterError::from)
+            .and_then(|r| r.map_err(api_err(what)));
+            if let Err(e) = done {
+                let _ = self.uncordon_if_labelled(names, run_label).await;
+                return Err(e);
             }
         }
-        Ok(cordoned)
+        Ok(())
+    }
+
+    /// Uncordons those of these nodes that carry the run's label (the run cordoned
+    /// them), removing the label.
+    pub async fn uncordon_if_labelled(&self, names: &[String], run_label: &str) -> Result<()> {
+        let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
+        let ours: Vec<String> = self
+            .list_nodes(&ListParams::default().labels(&selector))
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .filter(|n| names.contains(n))
+            .collect();
+        self.uncordon(&ours).await
     }
 
     /// Uncordons exactly these nodes and removes the run label from them (a node that

@@ -274,7 +274,7 @@ pub async fn cleanup(
             .collect();
         for run_id in run_ids {
             for object in cluster
-                .delete_labelled(&crate::faults::label_value(&run_id))
+                .delete_labelled(&crate::faults::label_value(&run_id), true)
                 .await?
             {
                 println!("deleted {object} (a fault object of run {run_id})");
@@ -298,7 +298,8 @@ pub async fn cleanup(
             }
         } else {
             for fault in crate::ledger::faults_not_undone(entries).iter().rev() {
-                match crate::faults::undo(&api, &cluster, fault).await {
+                let label = crate::faults::label_value(&source.run_id);
+                match crate::faults::undo(&api, &cluster, fault, &label).await {
                     Ok(()) => println!("undid {fault:?} (a fault of run {})", source.run_id),
                     Err(e) => {
                         failed += 1;

@@ -525,8 +525,35 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
             eprintln!("focus-scope: could not undo {f:?}: {e:#}");
         }
     }
+    // What `cleanup` would find by the run's label (a fault object a failed undo
+    // left, a cordon applied by a patch that timed out): removed now, and reported.
+    let label = crate::faults::label_value(&suite.run.id);
+    let mut labelled = suite
+        .cluster
+        .delete_labelled(&label, false)
+        .await
+        .unwrap_or_else(|e| vec![format!("(could not list the run's labelled objects: {e})")]);
+    labelled.extend(
+        suite
+            .cluster
+            .uncordon_labelled(&label)
+            .await
+            .unwrap_or_else(|e| vec![format!("(could not list the run's cordoned nodes: {e})")])
+            .into_iter()
+            .map(|n| format!("Node/{n} (uncordoned)")),
+    );
+    let labelled_left = (!labelled.is_empty()).then(|| {
+        format!(
+            "objects labelled with the run's id were left after its scenarios and were removed at the end: {}; `focus-scope cleanup --run {}` finishes anything still left",
+            labelled.join(", "),
+            suite.run.id
+        )
+    });
     let left = suite.ledger.all_open();
     if left.is_empty() {
+        if let Some(m) = labelled_left {
+            anyhow::bail!(m);
+        }
         if !faults.is_empty() {
             anyhow::bail!(
                 "faults were still in place after their scenarios and were undone at the end: {faults:?}"
@@ -536,15 +563,28 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
     }
     let mut scenarios: Vec<String> = left.iter().map(|(s, _)| s.clone()).collect();
     scenarios.dedup();
+    // Past a scenario whose cleanup fails: every other one is still cleaned.
+    let mut not_removed = Vec::new();
     for s in &scenarios {
-        suite.cleanup_scenario(s).await?;
+        if let Err(e) = suite.cleanup_scenario(s).await {
+            not_removed.push(format!("{e:#}"));
+        }
+    }
+    let ids = left
+        .iter()
+        .map(|(_, j)| j.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !not_removed.is_empty() {
+        anyhow::bail!(
+            "investigations were still open after their scenarios ({ids}); these could not be removed: {}; `focus-scope cleanup --run {}` retries them",
+            not_removed.join("; "),
+            suite.run.id
+        );
     }
     anyhow::bail!(
-        "investigations were still open after their scenarios and were removed at the end: {}",
-        left.iter()
-            .map(|(_, j)| j.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        "investigations were still open after their scenarios and were removed at the end: {ids}{}",
+        labelled_left.map(|m| format!("; {m}")).unwrap_or_default()
     )
 }
 

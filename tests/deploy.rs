@@ -456,11 +456,15 @@ fn run_the_suite_against_a_logging_sandbox() -> Phases {
         .await
         .expect("cluster");
         let before = cluster
-            .scale_deployment("fiber-ingest", 0)
+            .deployment_replicas("fiber-ingest")
+            .await
+            .expect("replicas");
+        cluster
+            .scale_deployment_for_run("fiber-ingest", 0, before, "a-run")
             .await
             .expect("scale to 0");
         cluster
-            .scale_deployment("fiber-ingest", before)
+            .restore_deployment_scale("fiber-ingest", before, "a-run")
             .await
             .expect("scale back");
     });

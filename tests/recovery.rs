@@ -271,7 +271,10 @@ fn cleanup_undoes_a_crashed_runs_faults_that_are_not_objects() {
     let cluster = sandbox_cluster(&rt, &sandbox);
     let deployments: kube::Api<Deployment> = kube::Api::namespaced(cluster.client(), "panda");
     let d: Deployment = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "fiber-ingest"},
+        // As the crashed run left it: marked with its label and the replicas it had.
+        "metadata": {"name": "fiber-ingest",
+                     "labels": {focus_scope::faults::RUN_LABEL: "crashed-run"},
+                     "annotations": {focus_scope::faults::ORIGINAL_REPLICAS: "2"}},
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "fiber-ingest"}},
                  "template": {"metadata": {"labels": {"app": "fiber-ingest"}},
                               "spec": {"containers": [{"name": "ingest", "image": "busybox"}]}}}
