@@ -130,6 +130,11 @@ impl Cluster {
         Self::from_config(kube_config, &t.namespace, request_timeout)
     }
 
+    /// The deadline of one request.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     /// The API server URL this client sends to (userinfo stripped).
     pub fn server(&self) -> &str {
         &self.server

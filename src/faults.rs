@@ -171,9 +171,13 @@ impl Suite {
             port,
         };
         self.making(scenario, &fault, async {
-            api.create(&PostParams::default(), &svc)
-                .await
-                .with_context(|| format!("cannot create Service {name} holding NodePort {port}"))?;
+            crate::wait::within(
+                self.config.profile.deadlines.request,
+                "a fault object to be created",
+                api.create(&PostParams::default(), &svc),
+            )
+            .await?
+            .with_context(|| format!("cannot create Service {name} holding NodePort {port}"))?;
             Ok(())
         })
         .await?;
@@ -212,9 +216,13 @@ impl Suite {
             Api::namespaced(self.cluster.client(), self.cluster.namespace());
         let fault = Fault::Quota { name: name.clone() };
         self.making(scenario, &fault, async {
-            api.create(&PostParams::default(), &quota)
-                .await
-                .with_context(|| format!("cannot create ResourceQuota {name}"))?;
+            crate::wait::within(
+                self.config.profile.deadlines.request,
+                "a fault object to be created",
+                api.create(&PostParams::default(), &quota),
+            )
+            .await?
+            .with_context(|| format!("cannot create ResourceQuota {name}"))?;
             Ok(())
         })
         .await?;
@@ -269,9 +277,13 @@ impl Suite {
                     }),
                     ..Default::default()
                 };
-                api.create(&PostParams::default(), &pod)
-                    .await
-                    .with_context(|| format!("cannot create GPU filler pod {name}"))?;
+                crate::wait::within(
+                    self.config.profile.deadlines.request,
+                    "a fault object to be created",
+                    api.create(&PostParams::default(), &pod),
+                )
+                .await?
+                .with_context(|| format!("cannot create GPU filler pod {name}"))?;
             }
             Ok(())
         })

@@ -214,9 +214,13 @@ pub async fn cleanup(
     let mut owned_everywhere = BTreeSet::new();
     let mut windows = Vec::new();
     let mut served = Vec::new();
-    let mirrors = crate::ledger_mirror::list(&cluster)
-        .await
-        .context("listing the ledgers' ConfigMap mirrors")?;
+    let mirrors = crate::wait::within(
+        config.profile.deadlines.request,
+        "list the ledgers' ConfigMap mirrors",
+        crate::ledger_mirror::list(&cluster),
+    )
+    .await?
+    .context("listing the ledgers' ConfigMap mirrors")?;
     let found = sources(output_root, run, mirrors)?;
     if !force {
         refuse_live_runs(&cluster, &found).await?;
@@ -445,7 +449,13 @@ async fn delete_current(
 
 /// Refuses (with [`LiveRun`]) when a run to be cleaned still holds the run lock.
 async fn refuse_live_runs(cluster: &Cluster, found: &[LedgerSource]) -> anyhow::Result<()> {
-    let Some(holder) = crate::lock::current_holder(cluster).await? else {
+    let Some(holder) = crate::wait::within(
+        cluster.request_timeout(),
+        "read the run lock",
+        crate::lock::current_holder(cluster),
+    )
+    .await??
+    else {
         return Ok(());
     };
     if found.iter().any(|s| s.run_id == holder.identity) {

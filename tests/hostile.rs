@@ -283,9 +283,14 @@ fn cleanup_touches_only_what_the_ledger_proves_the_run_owns() {
     assert_eq!(after, before, "another user's objects were touched\n{text}");
 }
 
-/// A Focus Server that answers every configure with 409 naming `job_id` (another
-/// user's investigation), /ack with 200 and anything else 404: loopback, one thread.
-fn server_answering_409_with(job_id: String) -> (String, std::thread::JoinHandle<()>) {
+/// What a fake Focus Server answers: status line, extra headers, JSON body.
+type Answer = (&'static str, Vec<(&'static str, String)>, String);
+
+/// A hostile Focus Server on loopback (one thread): `/ack` answers 200, every
+/// configure gets `configure()`'s answer, anything else 404.
+fn fake_focus_server(
+    configure: impl Fn() -> Answer + Send + 'static,
+) -> (String, std::thread::JoinHandle<()>) {
     use std::io::{BufRead as _, BufReader, Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -309,18 +314,23 @@ fn server_answering_409_with(job_id: String) -> (String, std::thread::JoinHandle
                 }
                 let mut body = vec![0; length];
                 let _ = reader.read_exact(&mut body);
-                let (status, answer) = if request.starts_with("GET /ack") {
-                    ("200 OK", "{}".to_string())
+                let (status, headers, answer) = if request.starts_with("GET /ack") {
+                    ("200 OK", vec![], "{}".to_string())
                 } else if request.starts_with("POST /configure") {
-                    (
-                        "409 Conflict",
-                        serde_json::json!({"error": "busy", "job_id": job_id}).to_string(),
-                    )
+                    configure()
                 } else {
-                    ("404 Not Found", r#"{"detail":"Not Found"}"#.to_string())
+                    (
+                        "404 Not Found",
+                        vec![],
+                        r#"{"detail":"Not Found"}"#.to_string(),
+                    )
                 };
+                let extra: String = headers
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}\r\n"))
+                    .collect();
                 let reply = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n{answer}",
                     answer.len()
                 );
                 if reader.get_mut().write_all(reply.as_bytes()).is_err() {
@@ -330,6 +340,16 @@ fn server_answering_409_with(job_id: String) -> (String, std::thread::JoinHandle
         }
     });
     (url, serve)
+}
+
+fn server_answering_409_with(job_id: String) -> (String, std::thread::JoinHandle<()>) {
+    fake_focus_server(move || {
+        (
+            "409 Conflict",
+            vec![],
+            serde_json::json!({"error": "busy", "job_id": job_id}).to_string(),
+        )
+    })
 }
 
 /// A 4xx answer that names an existing investigation's job_id: the run does not
@@ -441,4 +461,112 @@ fn a_run_that_loses_its_lock_stops() {
         .block_on(cluster.investigation_ids())
         .expect("investigations");
     assert!(left.is_empty(), "the stopped run left {left:?}");
+}
+
+const PLANTED: &str = "pl4nted-S3cret";
+
+/// Secrets planted everywhere a run can meet them: the API URL's userinfo (an
+/// override of a protected profile), a bearer token and a cookie in the server's
+/// response headers, a container env PASSWORD and a token annotation on the
+/// investigation's Job. A scenario fails, so diagnostics are written. No output file
+/// and neither output stream holds the secret; the override is in the provenance.
+#[test]
+fn planted_secrets_reach_no_output() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    let handle = rt.handle().clone();
+    let (api, _server) = fake_focus_server(move || {
+        // As a Focus Server does: the Job first, then the answer.
+        let job: k8s_openapi::api::batch::v1::Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "grpc-job-7-1", "annotations": {"vault.example/api-token": PLANTED}},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{
+                "name": "grpc", "image": "busybox",
+                "env": [{"name": "PASSWORD", "value": PLANTED}]}]}}}
+        }))
+        .expect("job");
+        let _ = handle.block_on(jobs.create(&kube::api::PostParams::default(), &job));
+        (
+            "200 OK",
+            vec![
+                ("Authorization", format!("Bearer {PLANTED}")),
+                ("Set-Cookie", format!("session={PLANTED}")),
+            ],
+            serde_json::json!({"status": "", "job_id": "7-1", "stream_port": "12307",
+                "stream_url": "http://127.0.0.1", "view_type": "0"})
+            .to_string(),
+        )
+    });
+    let with_userinfo = api.replacen("http://", &format!("http://scope:{PLANTED}@"), 1);
+    let profile = bound_profile(&sandbox, &api, "protected = true\nexclusive = false\n")
+        .replace("object_appears = \"10s\"", "object_appears = \"2s\"")
+        .replace("pod_running = \"20s\"", "pod_running = \"2s\"");
+    let config = config_dir_with("shared", &profile);
+    let dir = path_str(config.path());
+    let run = run_suite(
+        &["--tags", "@id:k8s-live-investigation-opens"],
+        &[
+            ("FOCUS_ENV", "shared"),
+            ("FOCUS_CONFIG_DIR", dir.as_str()),
+            ("FOCUS_API_URL", with_userinfo.as_str()),
+        ],
+        WALL,
+    );
+    assert_eq!(
+        run.code,
+        Some(1),
+        "premise not met: the scenario fails\n{}",
+        run.all_output()
+    );
+    let diagnostics: Vec<_> = walk(run.output_dir.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("diagnostics"))
+        .collect();
+    assert!(
+        !diagnostics.is_empty(),
+        "premise not met: diagnostics were written"
+    );
+    let diag = std::fs::read_to_string(&diagnostics[0]).expect("diagnostics");
+    assert!(
+        diag.contains("PASSWORD") && diag.to_ascii_lowercase().contains("set-cookie"),
+        "premise not met: the planted places are in the diagnostics\n{diag}"
+    );
+    assert!(!run.all_output().contains(PLANTED), "{}", run.all_output());
+    for file in walk(run.output_dir.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+        assert!(
+            !text.contains(PLANTED),
+            "{} holds the secret:\n{text}",
+            file.display()
+        );
+    }
+    let summary = run.summary.as_ref().expect("summary.json");
+    let overrides = summary["provenance"]["overrides"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        overrides.contains("FOCUS_API_URL") && overrides.contains(&api[7..]),
+        "the override is recorded without its userinfo: {overrides}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for p in std::fs::read_dir(&d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+        {
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
