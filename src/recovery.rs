@@ -86,6 +86,17 @@ pub fn owned_by_job(entries: &[Entry]) -> std::collections::BTreeMap<String, Vec
     owned
 }
 
+/// When each job_id was claimed, from `opened` entries.
+fn opened_times(entries: &[Entry]) -> std::collections::BTreeMap<String, jiff::Timestamp> {
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Opened { job_id, at, .. } => Some((job_id.clone(), at.parse().ok()?)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Where a ledger says its run acted (its baseline's place), if it says.
 pub fn place_of(entries: &[Entry]) -> Option<&Place> {
     entries.iter().find_map(|e| match e {
@@ -327,13 +338,26 @@ pub async fn cleanup(
             );
             never_seen.push(job_id);
         }
-        let work = known
-            .into_iter()
-            .map(|j| {
-                let o = owned.get(&j).cloned().unwrap_or_default();
-                (j, o)
-            })
-            .collect();
+        let opened_at = opened_times(entries);
+        let mut work = Vec::new();
+        for j in known {
+            let mut o = owned.get(&j).cloned().unwrap_or_default();
+            // Objects the run did not read at the claim (the cleanup Job): theirs if
+            // created around it.
+            if let Some(at) = opened_at.get(&j) {
+                o.extend(
+                    cluster
+                        .identities_around(
+                            &InvestigationObjects::of(&j),
+                            &o,
+                            *at,
+                            config.profile.deadlines.request,
+                        )
+                        .await?,
+                );
+            }
+            work.push((j, o));
+        }
         for (job_id, r) in delete_all(&cluster, work, deadline).await {
             match r {
                 Ok(()) => println!("deleted investigation {job_id} ({origin})"),

@@ -317,7 +317,7 @@ impl Suite {
         if let Some(job_id) = &claimed {
             let seen = self
                 .cluster
-                .identities(&InvestigationObjects::of(job_id))
+                .claim_identities(&InvestigationObjects::of(job_id))
                 .await?;
             self.ledger.seen(job_id, seen)?;
         }
@@ -369,31 +369,18 @@ impl Suite {
     ) -> anyhow::Result<Vec<crate::ledger::OwnedObject>> {
         let mut owned = self.ledger.owned_objects(job_id);
         let objects = InvestigationObjects::of(job_id);
-        let names = [&objects.stream_job, &objects.cleanup_job, &objects.service];
-        if names.iter().all(|n| owned.iter().any(|o| &&o.name == n)) {
-            return Ok(owned);
-        }
         let Some(opened) = self.ledger.opened_at(job_id) else {
             return Ok(owned);
         };
-        let slack = jiff::SignedDuration::try_from(self.config.profile.deadlines.request)
-            .unwrap_or_default();
-        let late: Vec<_> = self
+        let late = self
             .cluster
-            .identities(&objects)
-            .await?
-            .into_iter()
-            .filter(|o| !owned.iter().any(|k| k.name == o.name))
-            .filter(|o| {
-                o.created
-                    .as_deref()
-                    .and_then(|c| c.parse::<jiff::Timestamp>().ok())
-                    .is_some_and(|c| {
-                        c.as_second() >= (opened - slack).as_second()
-                            && c.as_second() <= opened.as_second()
-                    })
-            })
-            .collect();
+            .identities_around(
+                &objects,
+                &owned,
+                opened,
+                self.config.profile.deadlines.request,
+            )
+            .await?;
         self.ledger.seen(job_id, late.clone())?;
         owned.extend(late);
         Ok(owned)
