@@ -570,3 +570,42 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The ingress' certificate is trusted through `target.tls_ca` (a private CA, here
+/// the sandbox's self-signed one) with full verification; without it the same
+/// server is refused, and the provenance says how the certificate was checked.
+#[test]
+fn a_private_ca_is_trusted_through_tls_ca() {
+    let (_rt, sandbox) = start_sandbox(SandboxOptions {
+        tls: true,
+        ..Default::default()
+    });
+    let api = sandbox.api_url();
+    assert!(api.starts_with("https://"), "premise not met: {api}");
+    let profile = bound_profile(&sandbox, &api, "protected = true\nexclusive = false\n");
+    let config = config_dir_with(
+        "shared",
+        &profile.replace("[deadlines]", "tls_ca = \"ca.pem\"\n[deadlines]"),
+    );
+    std::fs::write(
+        config.path().join("ca.pem"),
+        sandbox.cert_pem().expect("the sandbox's certificate"),
+    )
+    .expect("write the CA");
+    let run = run_with(config.path(), "shared", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    let tls = run.summary.as_ref().expect("summary")["provenance"]["tls"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(tls.contains("ca.pem"), "{tls}");
+
+    let config = config_dir_with("shared", &profile);
+    let run = run_with(config.path(), "shared", &[]);
+    assert_eq!(
+        run.code,
+        Some(4),
+        "an untrusted certificate is refused: {}",
+        run.all_output()
+    );
+}
