@@ -549,6 +549,17 @@ fn planted_secrets_reach_no_output() {
         overrides.contains("FOCUS_API_URL") && overrides.contains(&api[7..]),
         "the override is recorded without its userinfo: {overrides}"
     );
+    for report in ["junit.xml", "report.html"] {
+        let file = walk(run.output_dir.path())
+            .into_iter()
+            .find(|p| p.file_name().is_some_and(|n| n == report))
+            .unwrap_or_else(|| panic!("no {report}"));
+        let text = std::fs::read_to_string(&file).expect("report");
+        assert!(
+            text.contains("FOCUS_API_URL"),
+            "{report} records the override of the protected profile"
+        );
+    }
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
