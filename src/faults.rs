@@ -108,6 +108,7 @@ impl Suite {
         fault: &Fault,
         make: impl std::future::Future<Output = anyhow::Result<()>>,
     ) -> anyhow::Result<()> {
+        self.check_not_stopping()?;
         self.ledger.fault_injected(scenario, fault)?;
         if let Err(e) = make.await {
             return match self.undo(fault).await {

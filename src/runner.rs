@@ -213,6 +213,7 @@ pub async fn run() -> Exit {
         metrics: Default::default(),
         held: crate::hold::Held::new(held_cap),
         lock: tokio::sync::Mutex::new(Some(lock)),
+        stopping: Default::default(),
     });
     let mirror = tokio::spawn(ledger_mirror::follow(suite.clone()));
     if let Err(e) = suite::install(suite.clone()) {
@@ -223,7 +224,10 @@ pub async fn run() -> Exit {
         let suite = suite.clone();
         async move {
             interrupted().await;
-            eprintln!("focus-scope: interrupted: deleting every investigation this run opened");
+            eprintln!(
+                "focus-scope: interrupted: no new configure or fault; deleting every investigation this run opened"
+            );
+            suite.stop().await;
             if let Err(e) = sweep(&suite).await {
                 eprintln!("focus-scope: {e:#}");
             }
@@ -338,6 +342,8 @@ pub async fn run() -> Exit {
         }
     };
     let not_run = plan.not_run();
+    // Abandoned scenarios (deadline, lost lock) send nothing new from here on.
+    suite.stop().await;
     let provenance = provenance(&suite, started).await;
     let exit = match sweep(&suite).await {
         Ok(()) => exit,

@@ -64,6 +64,9 @@ pub struct Suite {
     pub held: crate::hold::Held,
     /// The run lock, held from the start to the end of the run.
     pub lock: tokio::sync::Mutex<Option<crate::lock::RunLock>>,
+    /// Set when the run stops (signal, deadline, lost lock): no new configure and no
+    /// new fault from then on, so the sweep sees everything the run opened.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Configures in flight across all scenarios of the run, so that a scenario can wait
@@ -273,6 +276,28 @@ fn sandbox_options(
 }
 
 impl Suite {
+    /// Stops the run's scenarios from sending anything new, and waits (within the
+    /// request deadline) until the configures already sent have answered and been
+    /// ledgered.
+    pub async fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = within(
+            self.config.profile.deadlines.request,
+            "configures in flight to answer",
+            self.inflight.settle(std::time::Instant::now()),
+        )
+        .await;
+    }
+
+    /// Refuses new work once the run is stopping.
+    pub fn check_not_stopping(&self) -> anyhow::Result<()> {
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            bail!("the run is stopping: nothing new is sent");
+        }
+        Ok(())
+    }
+
     /// Sends a configure request once (never retried). Its intent is ledgered before
     /// the request and its job_id as soon as the answer names one, so the objects are
     /// owned by the scenario even when the answer breaks the contract.
@@ -285,6 +310,7 @@ impl Suite {
             .held
             .take(self.config.profile.deadlines.held_wait)
             .await?;
+        self.check_not_stopping()?;
         self.ledger.intent(scenario)?;
         let n = self.inflight.begin();
         let resp = self.api.configure(request.json()).await;

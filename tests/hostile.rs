@@ -620,3 +620,79 @@ fn a_private_ca_is_trusted_through_tls_ca() {
         run.all_output()
     );
 }
+
+/// SIGINT in the middle of the 200 batch against a sandbox holding another user's
+/// investigation: the run stops sending, deletes what it opened and exits 130;
+/// afterwards nothing of the run remains (no investigation, no pod carrying its
+/// label), and the other user's investigation does.
+#[test]
+fn sigint_mid_batch_leaves_nothing_of_the_run() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let theirs = open_foreign_investigation(&rt, &sandbox.api_url());
+    let config = config_dir_with(
+        "shared",
+        &bound_profile(
+            &sandbox,
+            &sandbox.api_url(),
+            "protected = false\nexclusive = false\n",
+        ),
+    );
+    let output = tempfile::tempdir().expect("output");
+    let child = Command::new(env!("CARGO_BIN_EXE_focus-scope"))
+        .args(["--tags", "@id:k8s-200-in-parallel"])
+        .env("FOCUS_ENV", "shared")
+        .env("FOCUS_CONFIG_DIR", config.path())
+        .env("FOCUS_OUTPUT_DIR", output.path())
+        .env("FOCUS_FEATURES", manifest_dir().join("features/en"))
+        .env_remove("CUCUMBER_FILTER_TAGS")
+        .current_dir(manifest_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the suite");
+    let started = std::time::Instant::now();
+    loop {
+        let opened = walk(output.path())
+            .into_iter()
+            .filter(|p| p.ends_with("ledger.jsonl"))
+            .map(|p| {
+                focus_scope::ledger::Ledger::read(&p)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|e| matches!(e, focus_scope::ledger::Entry::Opened { .. }))
+                    .count()
+            })
+            .sum::<usize>();
+        if opened >= 40 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "premise not met: the batch never opened 40 investigations"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("the suite ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let left = rt
+        .block_on(cluster.investigation_ids())
+        .expect("investigations");
+    assert_eq!(
+        left,
+        std::collections::BTreeSet::from([theirs]),
+        "only the other user's investigation remains\n{stderr}"
+    );
+    let labelled: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    let pods = rt
+        .block_on(labelled.list(&kube::api::ListParams::default().labels("focus-scope/run-id")))
+        .expect("pods");
+    assert!(pods.items.is_empty(), "pods carrying a run label remain");
+}
