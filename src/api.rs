@@ -51,7 +51,7 @@ const SECRET_HEADERS: &[&str] = &[
 /// A header as diagnostics may show it.
 pub fn redacted_header(name: &str, value: &str) -> (String, String) {
     let lower = name.to_ascii_lowercase();
-    let value = if SECRET_HEADERS.contains(&lower.as_str()) || lower.contains("token") {
+    let value = if SECRET_HEADERS.contains(&lower.as_str()) || crate::redact::secret_name(&lower) {
         "<redacted>".to_string()
     } else {
         value.to_string()
@@ -102,13 +102,32 @@ impl std::fmt::Debug for FocusApi {
 
 impl FocusApi {
     pub fn new(base: &str, timeout: Duration, tls_verify: bool) -> Result<FocusApi, ApiError> {
+        Self::with_ca(base, timeout, tls_verify, None)
+    }
+
+    /// As [`FocusApi::new`], trusting also the CA certificates of a PEM file (a private
+    /// CA), with full hostname verification.
+    pub fn with_ca(
+        base: &str,
+        timeout: Duration,
+        tls_verify: bool,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<FocusApi, ApiError> {
         // reqwest is built without a crypto provider (see Cargo.toml): ring, once.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .tls_danger_accept_invalid_certs(!tls_verify)
-            .no_proxy()
+            .no_proxy();
+        if let Some(pem) = ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| ApiError::Client(format!("target.tls_ca: {e}")))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| ApiError::Client(e.to_string()))?;
         Ok(FocusApi {

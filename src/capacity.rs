@@ -266,7 +266,14 @@ impl Suite {
         let results = futures::stream::iter(ids)
             .map(|job_id| async move {
                 let objects = crate::investigation::InvestigationObjects::of(&job_id);
-                let r = self.cluster.delete_investigation(&objects, deadline).await;
+                let r = match self.owned_objects(&job_id).await {
+                    Ok(owned) => self
+                        .cluster
+                        .delete_investigation(&objects, &owned, deadline)
+                        .await
+                        .map_err(anyhow::Error::from),
+                    Err(e) => Err(e),
+                };
                 (job_id, r)
             })
             .buffer_unordered(parallel.max(1))

@@ -115,6 +115,9 @@ pub struct CleanupArgs {
     /// profiles only).
     #[arg(long)]
     pub include_in_flight: bool,
+    /// Clean up even while the run's Lease is live (the run may still be going).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `focus-scope run --help`: cucumber's own about text would say something else.

@@ -16,6 +16,7 @@ use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::investigation::InvestigationObjects;
+use crate::ledger::OwnedObject;
 use crate::wait::{WaitError, within};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +25,28 @@ pub enum ClusterError {
     Kubeconfig { path: String, message: String },
     #[error("cannot configure the Kubernetes client: {0}")]
     Config(String),
+    /// No kubeconfig, context or in-cluster binding: the ambient one is never used.
+    #[error(
+        "no cluster named: give a kubeconfig, a context or the in-cluster configuration (the ambient kubectl context is never used)"
+    )]
+    Unbound,
+    #[error(
+        "{file}: key `target.cluster_server` expects the API server {expected}, but the kubeconfig/context leads to {actual}: refusing to send anything"
+    )]
+    WrongCluster {
+        file: String,
+        expected: String,
+        actual: String,
+    },
     #[error("Kubernetes API: {what}: {message}")]
     Api { what: String, message: String },
+    /// A delete with the uid precondition answered 409: the name belongs to another
+    /// object now (another user's). Never retried without the precondition.
+    #[error("{object} is not the run's any more (its uid is no longer {uid}): left alone")]
+    NotOurs { object: String, uid: String },
+    /// 409 Conflict (a failed precondition).
+    #[error("Kubernetes API: {what}: 409 Conflict: {message}")]
+    Conflict { what: String, message: String },
     #[error(transparent)]
     Wait(#[from] WaitError),
 }
@@ -51,6 +72,8 @@ pub struct Cluster {
     request_timeout: Duration,
     /// Requests this client sent (watches count once, when opened).
     requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The API server URL (userinfo stripped).
+    server: String,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -79,20 +102,80 @@ impl std::fmt::Display for EventSubject<'_> {
     }
 }
 
+/// The API server a kube-rs configuration leads to, comparable with a profile's
+/// `target.cluster_server` (default ports and a trailing slash do not matter).
+pub(crate) fn same_server(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        reqwest::Url::parse(s)
+            .map(|u| {
+                format!(
+                    "{}://{}:{}{}",
+                    u.scheme(),
+                    u.host_str().unwrap_or_default(),
+                    u.port_or_known_default().unwrap_or_default(),
+                    u.path().trim_end_matches('/')
+                )
+            })
+            .unwrap_or_else(|_| s.trim_end_matches('/').to_string())
+    };
+    norm(a) == norm(b)
+}
+
 impl Cluster {
-    /// Connects with an explicit kubeconfig file (never the ambient one), or with the
-    /// standard lookup (KUBECONFIG, ~/.kube/config, in-cluster) when `kubeconfig` is None.
+    /// Connects to the cluster a remote profile names (kubeconfig, context or
+    /// in-cluster; never an ambient fallback), after checking that it is the API
+    /// server the profile expects (`target.cluster_server`). Sends nothing.
+    pub async fn connect_target(
+        config: &crate::config::Config,
+        request_timeout: Duration,
+    ) -> Result<Cluster> {
+        let t = &config.profile.target;
+        let kube_config = if t.in_cluster {
+            kube::Config::incluster().map_err(|e| ClusterError::Config(e.to_string()))?
+        } else {
+            Self::kube_config(t.kubeconfig.as_deref(), t.kube_context.as_deref()).await?
+        };
+        let actual = kube_config.cluster_url.to_string();
+        if let Some(expected) = &t.cluster_server
+            && !same_server(expected, &actual)
+        {
+            return Err(ClusterError::WrongCluster {
+                file: config.file.display().to_string(),
+                expected: crate::redact::url(expected),
+                actual: crate::redact::url(&actual),
+            });
+        }
+        Self::from_config(kube_config, &t.namespace, request_timeout)
+    }
+
+    /// The deadline of one request.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// The API server URL this client sends to (userinfo stripped).
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Connects with an explicit kubeconfig file, or a named context of the standard
+    /// kubeconfig lookup; one of the two is required (never the ambient context).
     pub async fn connect(
         kubeconfig: Option<&Path>,
         context: Option<&str>,
         namespace: &str,
         request_timeout: Duration,
     ) -> Result<Cluster> {
+        let config = Self::kube_config(kubeconfig, context).await?;
+        Self::from_config(config, namespace, request_timeout)
+    }
+
+    async fn kube_config(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<kube::Config> {
         let options = KubeConfigOptions {
             context: context.map(String::from),
             ..Default::default()
         };
-        let mut config = match kubeconfig {
+        Ok(match kubeconfig {
             Some(path) => {
                 let kc = Kubeconfig::read_from(path).map_err(|e| ClusterError::Kubeconfig {
                     path: path.display().to_string(),
@@ -106,11 +189,17 @@ impl Cluster {
                 Some(_) => kube::Config::from_kubeconfig(&options)
                     .await
                     .map_err(|e| ClusterError::Config(e.to_string()))?,
-                None => kube::Config::infer()
-                    .await
-                    .map_err(|e| ClusterError::Config(e.to_string()))?,
+                None => return Err(ClusterError::Unbound),
             },
-        };
+        })
+    }
+
+    fn from_config(
+        mut config: kube::Config,
+        namespace: &str,
+        request_timeout: Duration,
+    ) -> Result<Cluster> {
+        let server = crate::redact::url(&config.cluster_url.to_string());
         config.connect_timeout = Some(request_timeout);
         // Tells the suite's requests from the server's in an API server's audit log
         // (and in kube-sim's request log); kube-rs sends no User-Agent of its own.
@@ -134,6 +223,7 @@ impl Cluster {
             namespace: namespace.to_string(),
             request_timeout,
             requests,
+            server,
         })
     }
 
@@ -284,40 +374,206 @@ impl Cluster {
         }
     }
 
-    /// Deletes the investigation's three objects by exact name (Background
-    /// propagation) and blocks until they and their pods are gone.
+    /// The identities of the investigation's objects that exist now.
+    pub async fn identities(&self, objects: &InvestigationObjects) -> Result<Vec<OwnedObject>> {
+        let (mut found, cleanup) = futures::try_join!(
+            self.claim_identities(objects),
+            self.job(&objects.cleanup_job)
+        )?;
+        found.extend(cleanup.map(|j| owned("Job", &j.metadata)));
+        Ok(found)
+    }
+
+    /// The identity of one object of an investigation (`Job` or `Service`), if it exists.
+    pub async fn identity_of(&self, kind: &str, name: &str) -> Result<Option<OwnedObject>> {
+        Ok(match kind {
+            "Job" => self.job(name).await?.map(|j| owned("Job", &j.metadata)),
+            _ => self
+                .service(name)
+                .await?
+                .map(|s| owned("Service", &s.metadata)),
+        })
+    }
+
+    /// The identities of the investigation's objects that `known` lacks, for those
+    /// created around the claim (`opened` ± `slack`, for clock skew): an object of
+    /// the name created later is someone else's, and is reported, not returned.
+    pub async fn identities_around(
+        &self,
+        objects: &InvestigationObjects,
+        known: &[OwnedObject],
+        opened: jiff::Timestamp,
+        slack: Duration,
+    ) -> Result<Vec<OwnedObject>> {
+        let slack = jiff::SignedDuration::try_from(slack).unwrap_or_default();
+        let missing = [
+            ("Job", &objects.stream_job),
+            ("Job", &objects.cleanup_job),
+            ("Service", &objects.service),
+        ]
+        .into_iter()
+        .filter(|(_, n)| !known.iter().any(|o| &o.name == *n));
+        let mut late = Vec::new();
+        for (kind, name) in missing {
+            let Some(o) = self.identity_of(kind, name).await? else {
+                continue;
+            };
+            let around = o
+                .created
+                .as_deref()
+                .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+                .is_some_and(|c| {
+                    c.as_second() >= (opened - slack).as_second()
+                        && c.as_second() <= (opened + slack).as_second()
+                });
+            if around {
+                late.push(o);
+            } else {
+                eprintln!(
+                    "focus-scope: {kind}/{name} (created {}) was not there when investigation {} was claimed ({opened}): not deleted as the run's",
+                    o.created.as_deref().unwrap_or("?"),
+                    objects.job_id
+                );
+            }
+        }
+        Ok(late)
+    }
+
+    /// The identities of the stream Job and the Service, the objects whose names the
+    /// server hands out again (slot and port): read when the run claims the
+    /// investigation. Two requests, so that the 200 batch stays within its request
+    /// budget (docs/performance.md); the cleanup Job is read when first needed.
+    pub async fn claim_identities(
+        &self,
+        objects: &InvestigationObjects,
+    ) -> Result<Vec<OwnedObject>> {
+        let (stream, service) = futures::try_join!(
+            self.job(&objects.stream_job),
+            self.service(&objects.service),
+        )?;
+        Ok([
+            stream.map(|j| owned("Job", &j.metadata)),
+            service.map(|s| owned("Service", &s.metadata)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect())
+    }
+
+    /// Deletes exactly the objects of the investigation whose identities the run
+    /// recorded (each delete carries its uid as a precondition: an object recreated
+    /// under the same name by someone else answers 409 and is left alone), and the
+    /// pods of those Jobs; blocks until they are gone. Objects of the investigation's
+    /// names with another uid are named in a [`ClusterError::NotOurs`] at the end.
     pub async fn delete_investigation(
         &self,
         objects: &InvestigationObjects,
+        owned: &[OwnedObject],
         deadline: Duration,
     ) -> Result<()> {
-        let dp = DeleteParams::background();
+        let dp = |uid: &str| DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Background),
+            preconditions: Some(kube::api::Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        let uid_of = |kind: &str, name: &str| {
+            owned
+                .iter()
+                .find(|o| o.kind == kind && o.name == name)
+                .map(|o| o.uid.clone())
+        };
+        let mut not_ours = None;
         // The Service first: a server that sees a slot free once its Jobs are gone
         // must not hand the slot to a new investigation while the old Service still
         // holds the slot's NodePort (the observed server does not check the port).
-        self.delete_ignoring_absent::<Service>(&objects.service, &dp)
-            .await?;
-        for job in objects.jobs() {
-            self.delete_ignoring_absent::<Job>(job, &dp).await?;
+        if let Some(uid) = uid_of("Service", &objects.service) {
+            self.delete_owned::<Service>(&objects.service, &dp(&uid), &mut not_ours)
+                .await?;
+        }
+        let jobs: Vec<(String, String)> = objects
+            .jobs()
+            .into_iter()
+            .filter_map(|j| uid_of("Job", j).map(|u| (j.to_string(), u)))
+            .collect();
+        for (job, uid) in &jobs {
+            self.delete_owned::<Job>(job, &dp(uid), &mut not_ours)
+                .await?;
         }
         // Pods a server orphaned (deleted their Job without cascade) are still the
-        // investigation's: matched by the exact job-name label, never by prefix.
-        for job in objects.jobs() {
+        // investigation's: matched by the exact job-name label, never by prefix, and
+        // only when the run's Job owns them (or owned them: an orphan no older than it).
+        for (job, uid) in &jobs {
+            let since = owned
+                .iter()
+                .find(|o| &o.uid == uid)
+                .and_then(|o| o.created.clone());
             for pod in self.pods_of_job(job).await? {
-                if let Some(name) = pod.metadata.name.as_deref() {
-                    self.delete_ignoring_absent::<Pod>(name, &dp).await?;
+                if !pod_of_owned_job(&pod, uid, since.as_deref()) {
+                    continue;
+                }
+                if let (Some(name), Some(pod_uid)) =
+                    (pod.metadata.name.as_deref(), pod.metadata.uid.as_deref())
+                {
+                    self.delete_owned::<Pod>(name, &dp(pod_uid), &mut not_ours)
+                        .await?;
                 }
             }
         }
         let what = format!("investigation {} to be gone", objects.job_id);
         within(deadline, &what, async {
-            for job in objects.jobs() {
-                self.until_absent::<Job>(job).await?;
-                self.until_no_pods(job).await?;
+            for (job, uid) in &jobs {
+                self.until_gone::<Job>(job, uid).await?;
+                self.until_no_pods(job, Some(uid)).await?;
             }
-            self.until_absent::<Service>(&objects.service).await
+            if let Some(uid) = uid_of("Service", &objects.service) {
+                self.until_gone::<Service>(&objects.service, &uid).await?;
+            }
+            Ok::<_, ClusterError>(())
         })
-        .await?
+        .await??;
+        match not_ours {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes one object under its uid precondition; a 409 is recorded in `not_ours`
+    /// (the first one) and the deletion goes on with the next object.
+    async fn delete_owned<K>(
+        &self,
+        name: &str,
+        dp: &DeleteParams,
+        not_ours: &mut Option<ClusterError>,
+    ) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+        <K as Resource>::DynamicType: Default,
+    {
+        match self.delete_ignoring_absent::<K>(name, dp).await {
+            Err(ClusterError::Conflict { message, .. }) => {
+                let uid = dp
+                    .preconditions
+                    .as_ref()
+                    .and_then(|p| p.uid.clone())
+                    .unwrap_or_default();
+                eprintln!(
+                    "focus-scope: {}/{name} now belongs to someone else (uid precondition {uid} failed: {message}): left alone",
+                    K::kind(&Default::default())
+                );
+                not_ours.get_or_insert(ClusterError::NotOurs {
+                    object: format!("{}/{name}", K::kind(&Default::default())),
+                    uid,
+                });
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Names of the investigation's objects (and pods) that still exist.
@@ -355,8 +611,36 @@ impl Cluster {
         {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => Err(ClusterError::Conflict {
+                what,
+                message: s.message.clone(),
+            }),
             Err(e) => Err(api_err(what)(e)),
         }
+    }
+
+    /// Waits by watch until no object of this name has this uid (gone, or replaced
+    /// by someone else's object, which is not waited for).
+    async fn until_gone<K>(&self, name: &str, uid: &str) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
+        <K as Resource>::DynamicType: Default,
+    {
+        let uid = uid.to_string();
+        await_condition(self.api::<K>(), name, move |o: Option<&K>| {
+            o.is_none_or(|o| o.meta().uid.as_deref() != Some(uid.as_str()))
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| ClusterError::Api {
+            what: format!("watch {name}"),
+            message: e.to_string(),
+        })
     }
 
     async fn until_absent<K>(&self, name: &str) -> Result<()>
@@ -378,8 +662,10 @@ impl Cluster {
             })
     }
 
-    /// Watches the Job's pods until, after a complete list, none is left.
-    async fn until_no_pods(&self, job: &str) -> Result<()> {
+    /// Watches the Job's pods until, after a complete list, none is left (of those
+    /// owned by the Job of `job_uid`, when given).
+    async fn until_no_pods(&self, job: &str, job_uid: Option<&str>) -> Result<()> {
+        let counts = |p: &Pod| job_uid.is_none_or(|u| owned_by(p, u));
         let cfg = watcher::Config::default().labels(&format!("job-name={job}"));
         let mut live = BTreeSet::new();
         let mut relisting = BTreeSet::new();
@@ -394,14 +680,18 @@ impl Cluster {
             match ev {
                 watcher::Event::Init => relisting.clear(),
                 watcher::Event::InitApply(p) => {
-                    relisting.insert(p.metadata.name.unwrap_or_default());
+                    if counts(&p) {
+                        relisting.insert(p.metadata.name.unwrap_or_default());
+                    }
                 }
                 watcher::Event::InitDone => {
                     live = std::mem::take(&mut relisting);
                     listed = true;
                 }
                 watcher::Event::Apply(p) => {
-                    live.insert(p.metadata.name.unwrap_or_default());
+                    if counts(&p) {
+                        live.insert(p.metadata.name.unwrap_or_default());
+                    }
                 }
                 watcher::Event::Delete(p) => {
                     live.remove(&p.metadata.name.unwrap_or_default());
@@ -413,6 +703,40 @@ impl Cluster {
         }
         Ok(())
     }
+}
+
+fn owned(kind: &str, m: &kube::api::ObjectMeta) -> OwnedObject {
+    OwnedObject {
+        kind: kind.to_string(),
+        name: m.name.clone().unwrap_or_default(),
+        uid: m.uid.clone().unwrap_or_default(),
+        created: m.creation_timestamp.as_ref().map(|t| t.0.to_string()),
+    }
+}
+
+/// Whether the pod's owner is the Job of this uid.
+fn owned_by(p: &Pod, job_uid: &str) -> bool {
+    p.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == job_uid)
+}
+
+/// Whether the pod is the owned Job's: owned by it, or an orphan (no owner left)
+/// created no earlier than the Job (`job_created`, RFC 3339) was.
+fn pod_of_owned_job(p: &Pod, job_uid: &str, job_created: Option<&str>) -> bool {
+    if owned_by(p, job_uid) {
+        return true;
+    }
+    let orphan = p
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_none_or(Vec::is_empty);
+    let job_created = job_created.and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let pod_created = p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    orphan && matches!((job_created, pod_created), (Some(j), Some(c)) if c >= j)
 }
 
 /// When a watch saw a pod's stages happen (see [`Cluster::wait_pod_running_seen`]).
@@ -625,7 +949,7 @@ impl Cluster {
         within(deadline, &what, async {
             for job in objects.jobs() {
                 self.until_absent::<Job>(job).await?;
-                self.until_no_pods(job).await?;
+                self.until_no_pods(job, None).await?;
             }
             self.until_absent::<Service>(&objects.service).await
         })
@@ -1020,17 +1344,84 @@ impl Cluster {
 }
 
 impl Cluster {
-    /// Scales a Deployment of the namespace; returns the replicas it had.
-    pub async fn scale_deployment(&self, name: &str, replicas: i32) -> Result<i32> {
+    /// The replicas a Deployment of the namespace asks for now.
+    pub async fn deployment_replicas(&self, name: &str) -> Result<i32> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let api: Api<Deployment> = self.api();
+        let what = format!("get the scale of Deployment {name}");
+        Ok(within(self.request_timeout, &what, api.get_scale(name))
+            .await?
+            .map_err(api_err(what))?
+            .spec
+            .and_then(|s| s.replicas)
+            .unwrap_or(0))
+    }
+
+    /// Marks the Deployment as the run's change (the run label, and its replicas
+    /// before as an annotation), then scales it.
+    pub async fn scale_deployment_for_run(
+        &self,
+        name: &str,
+        replicas: i32,
+        original: i32,
+        run_label: &str,
+    ) -> Result<()> {
+        let mark = serde_json::json!({"metadata": {
+            "labels": {crate::faults::RUN_LABEL: run_label},
+            "annotations": {crate::faults::ORIGINAL_REPLICAS: original.to_string()},
+        }});
+        self.patch_deployment(name, &mark).await?;
+        self.set_deployment_scale(name, replicas).await
+    }
+
+    /// Scales a Deployment the run marked back to `replicas` and removes the mark; a
+    /// Deployment without the run's mark is not the run's change and is left alone.
+    pub async fn restore_deployment_scale(
+        &self,
+        name: &str,
+        replicas: i32,
+        run_label: &str,
+    ) -> Result<()> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let Some(d) = self.get_opt::<Deployment>(name).await? else {
+            return Ok(());
+        };
+        if !has_run_label(&d.metadata, run_label) {
+            eprintln!(
+                "focus-scope: Deployment {name} does not carry this run's label: its scale is left alone"
+            );
+            return Ok(());
+        }
+        self.set_deployment_scale(name, replicas).await?;
+        let unmark = serde_json::json!({"metadata": {
+            "labels": {crate::faults::RUN_LABEL: null},
+            "annotations": {crate::faults::ORIGINAL_REPLICAS: null},
+        }});
+        self.patch_deployment(name, &unmark).await
+    }
+
+    async fn patch_deployment(&self, name: &str, patch: &serde_json::Value) -> Result<()> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let api: Api<Deployment> = self.api();
+        let what = format!("patch Deployment {name}");
+        within(
+            self.request_timeout,
+            &what,
+            api.patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(patch),
+            ),
+        )
+        .await?
+        .map_err(api_err(what))?;
+        Ok(())
+    }
+
+    async fn set_deployment_scale(&self, name: &str, replicas: i32) -> Result<()> {
         use k8s_openapi::api::apps::v1::Deployment;
         let api: Api<Deployment> = self.api();
         let what = format!("scale Deployment {name}");
-        let before = within(self.request_timeout, &what, api.get_scale(name))
-            .await?
-            .map_err(api_err(what.clone()))?
-            .spec
-            .and_then(|s| s.replicas)
-            .unwrap_or(0);
         let patch = kube::api::Patch::Merge(serde_json::json!({"spec": {"replicas": replicas}}));
         within(
             self.request_timeout,
@@ -1039,14 +1430,55 @@ impl Cluster {
         )
         .await?
         .map_err(api_err(what))?;
-        Ok(before)
+        Ok(())
     }
+
+    /// Deletes one object of the namespace if it carries the run's label (under its
+    /// uid); an object without it (someone else's under the same name) is left alone.
+    pub async fn delete_if_labelled<K>(&self, name: &str, run_label: &str) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+        <K as Resource>::DynamicType: Default,
+    {
+        let Some(o) = self.get_opt::<K>(name).await? else {
+            return Ok(());
+        };
+        if !has_run_label(o.meta(), run_label) {
+            eprintln!(
+                "focus-scope: {}/{name} does not carry this run's label: left alone",
+                K::kind(&Default::default())
+            );
+            return Ok(());
+        }
+        let dp = DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Background),
+            preconditions: Some(kube::api::Preconditions {
+                uid: o.meta().uid.clone(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match self.delete_ignoring_absent::<K>(name, &dp).await {
+            Err(ClusterError::Conflict { .. }) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+fn has_run_label(m: &kube::api::ObjectMeta, run_label: &str) -> bool {
+    m.labels
+        .as_ref()
+        .and_then(|l| l.get(crate::faults::RUN_LABEL))
+        .is_some_and(|v| v == run_label)
 }
 
 impl Cluster {
     /// Deletes the suite's own fault objects of a run (Services, Pods, ResourceQuotas
     /// labelled `focus-scope/run-id=<label>`); returns their names.
-    pub async fn delete_labelled(&self, run_label: &str) -> Result<Vec<String>> {
+    pub async fn delete_labelled(&self, run_label: &str, lease_too: bool) -> Result<Vec<String>> {
         use k8s_openapi::api::coordination::v1::Lease;
         use k8s_openapi::api::core::v1::ResourceQuota;
         let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
@@ -1055,7 +1487,9 @@ impl Cluster {
         deleted.extend(self.delete_all_labelled::<Pod>(&selector).await?);
         deleted.extend(self.delete_all_labelled::<ResourceQuota>(&selector).await?);
         // The run lock, if the crashed run still held it (a new holder relabels it).
-        deleted.extend(self.delete_all_labelled::<Lease>(&selector).await?);
+        if lease_too {
+            deleted.extend(self.delete_all_labelled::<Lease>(&selector).await?);
+        }
         Ok(deleted)
     }
 
@@ -1090,14 +1524,10 @@ impl Cluster {
 }
 
 impl Cluster {
-    /// Cordons every node that is schedulable now (`spec.unschedulable`), labelling each
-    /// with the run's label so that `cleanup` can find and uncordon it after a crash;
-    /// returns the nodes cordoned (never one that was cordoned already).
-    pub async fn cordon_schedulable_nodes(&self, run_label: &str) -> Result<Vec<String>> {
-        use k8s_openapi::api::core::v1::Node;
-        let nodes: Api<Node> = Api::all(self.client.clone());
+    /// The nodes that are schedulable now (`spec.unschedulable` unset).
+    pub async fn schedulable_nodes(&self) -> Result<Vec<String>> {
         let list = self.list_nodes(&ListParams::default()).await?;
-        let schedulable: Vec<String> = list
+        Ok(list
             .items
             .iter()
             .filter(|n| {
@@ -1107,35 +1537,54 @@ impl Cluster {
                     .unwrap_or(false)
             })
             .filter_map(|n| n.metadata.name.clone())
-            .collect();
+            .collect())
+    }
+
+    /// Cordons these nodes, labelling each with the run's label so that `cleanup` can
+    /// find and uncordon it after a crash. On a failure every node of the list is
+    /// uncordoned again (a patch that timed out may have applied).
+    pub async fn cordon(&self, names: &[String], run_label: &str) -> Result<()> {
+        use k8s_openapi::api::core::v1::Node;
+        let nodes: Api<Node> = Api::all(self.client.clone());
         let patch = serde_json::json!({
             "metadata": {"labels": {crate::faults::RUN_LABEL: run_label}},
             "spec": {"unschedulable": true},
         });
-        let mut cordoned = Vec::new();
-        for name in schedulable {
+        for name in names {
             let what = format!("cordon Node {name}");
             let done = within(
                 self.request_timeout,
                 &what,
                 nodes.patch(
-                    &name,
+                    name,
                     &kube::api::PatchParams::default(),
                     &kube::api::Patch::Merge(&patch),
                 ),
             )
-            .await?
-            .map_err(api_err(what));
-            match done {
-                Ok(_) => cordoned.push(name),
-                Err(e) => {
-                    // Leave nothing half-done: what was cordoned is uncordoned again.
-                    let _ = self.uncordon(&cordoned).await;
-                    return Err(e);
-                }
+            .await
+            .map_err(ClusterError::from)
+            .and_then(|r| r.map_err(api_err(what)));
+            if let Err(e) = done {
+                let _ = self.uncordon_if_labelled(names, run_label).await;
+                return Err(e);
             }
         }
-        Ok(cordoned)
+        Ok(())
+    }
+
+    /// Uncordons those of these nodes that carry the run's label (the run cordoned
+    /// them), removing the label.
+    pub async fn uncordon_if_labelled(&self, names: &[String], run_label: &str) -> Result<()> {
+        let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
+        let ours: Vec<String> = self
+            .list_nodes(&ListParams::default().labels(&selector))
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .filter(|n| names.contains(n))
+            .collect();
+        self.uncordon(&ours).await
     }
 
     /// Uncordons exactly these nodes and removes the run label from them (a node that

@@ -78,14 +78,28 @@ pub struct Target {
     pub api_url: Option<String>,
     #[serde(default = "default_namespace")]
     pub namespace: String,
-    /// Kubeconfig file (remote only; unset = the standard lookup, in-cluster included).
+    /// Kubeconfig file (remote only). A remote profile names its cluster by this, by
+    /// `kube_context`, or by `in_cluster`: the ambient kubectl context is never used.
     #[serde(default)]
     pub kubeconfig: Option<PathBuf>,
+    /// A context of the kubeconfig (`kubeconfig`, else KUBECONFIG / ~/.kube/config).
     #[serde(default)]
     pub kube_context: Option<String>,
-    /// Verify the ingress' TLS certificate (real environments use a self-signed one).
+    /// The run is a pod of the cluster: its service account's token and CA.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub in_cluster: bool,
+    /// The API server URL the profile expects; the run compares it with the server its
+    /// kubeconfig/context leads to before the first request, and stops on a mismatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_server: Option<String>,
+    /// Verify the ingress' TLS certificate. Keep it on and name the private CA that
+    /// signed the ingress' certificate in `tls_ca`.
     #[serde(default = "yes")]
     pub tls_verify: bool,
+    /// A PEM file of CA certificates trusted for Focus Server (relative to the config
+    /// directory), on top of the system roots; hostnames are verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
     /// How an investigation is cancelled: `endpoint` (`DELETE /job/{job_id}`) where the
     /// server has one, else `kubernetes` (delete its three objects by exact name).
     #[serde(default = "default_cancel")]
@@ -391,6 +405,9 @@ pub struct Config {
     pub file: PathBuf,
     pub dir: PathBuf,
     pub profile: Profile,
+    /// `FOCUS_*` variables that changed a key of the profile file, as
+    /// `(variable, key, value)` (values of URLs without userinfo).
+    pub overrides: Vec<(String, String, String)>,
 }
 
 impl Config {
@@ -436,12 +453,13 @@ impl Config {
             file: shown.clone(),
             message: one_line(&e.to_string()),
         })?;
-        apply_overrides(&mut profile, vars)?;
+        let overrides = apply_overrides(&mut profile, vars)?;
         let config = Config {
             name: name.to_string(),
             file,
             dir: dir.to_path_buf(),
             profile,
+            overrides,
         };
         config.validate()?;
         Ok(config)
@@ -453,6 +471,16 @@ impl Config {
             key: key.to_string(),
             message: message.into(),
         }
+    }
+
+    /// The PEM bytes of `target.tls_ca`, read from the config directory.
+    pub fn tls_ca_pem(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        let Some(ca) = &self.profile.target.tls_ca else {
+            return Ok(None);
+        };
+        std::fs::read(self.dir.join(ca))
+            .map(Some)
+            .map_err(|e| self.invalid("target.tls_ca", format!("{}: {e}", ca.display())))
     }
 
     /// Checks what serde cannot: URLs, paths, consistency between keys.
@@ -471,6 +499,17 @@ impl Config {
                         "target.kubeconfig",
                         "a sandbox target never uses an outside cluster; remove the key or use kind = \"remote\"",
                     ));
+                }
+                for (key, set) in [
+                    ("target.in_cluster", p.target.in_cluster),
+                    ("target.cluster_server", p.target.cluster_server.is_some()),
+                ] {
+                    if set {
+                        return Err(self.invalid(
+                            key,
+                            "a sandbox target never uses an outside cluster; remove the key or use kind = \"remote\"",
+                        ));
+                    }
                 }
                 if !["as-required", "as-observed"].contains(&p.sandbox.profile.as_str()) {
                     return Err(self.invalid(
@@ -507,6 +546,35 @@ impl Config {
                     return Err(self.invalid("target.api_url", "required for a remote target"));
                 };
                 check_url(url).map_err(|m| self.invalid("target.api_url", m))?;
+                let t = &p.target;
+                // A profile is bound to its cluster: never the operator's current
+                // kubectl context, which may point anywhere (production included).
+                if !t.in_cluster && t.kubeconfig.is_none() && t.kube_context.is_none() {
+                    return Err(self.invalid(
+                        "target.kube_context",
+                        "a remote profile must name its cluster: set target.kube_context or target.kubeconfig (or target.in_cluster = true for a run inside the cluster); the ambient kubectl context is never used",
+                    ));
+                }
+                if t.in_cluster && (t.kubeconfig.is_some() || t.kube_context.is_some()) {
+                    return Err(self.invalid(
+                        "target.in_cluster",
+                        "conflicts with target.kubeconfig / target.kube_context: name the cluster one way",
+                    ));
+                }
+                if let Some(ca) = &t.tls_ca {
+                    let pem = std::fs::read(self.dir.join(ca)).map_err(|e| {
+                        self.invalid("target.tls_ca", format!("{}: {e}", ca.display()))
+                    })?;
+                    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                        return Err(self.invalid(
+                            "target.tls_ca",
+                            format!("{} holds no PEM certificate", ca.display()),
+                        ));
+                    }
+                }
+                if let Some(server) = &t.cluster_server {
+                    check_url(server).map_err(|m| self.invalid("target.cluster_server", m))?;
+                }
                 if let Some(kc) = &p.target.kubeconfig
                     && !kc.is_file()
                 {
@@ -545,18 +613,22 @@ impl Config {
 
     /// The effective configuration as TOML (no secrets are held in profiles).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(&self.profile).unwrap_or_else(|e| format!("# unprintable: {e}"))
+        let mut shown = self.profile.clone();
+        shown.target.api_url = shown.target.api_url.as_deref().map(crate::redact::url);
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# unprintable: {e}"))
     }
 }
 
 fn apply_overrides(
     profile: &mut Profile,
     vars: &BTreeMap<String, String>,
-) -> Result<(), ConfigError> {
+) -> Result<Vec<(String, String, String)>, ConfigError> {
+    let mut applied = Vec::new();
     for (var, key) in OVERRIDES {
         let Some(value) = vars.get(*var) else {
             continue;
         };
+        applied.push((var.to_string(), key.to_string(), crate::redact::url(value)));
         let bad = |message: String| ConfigError::Override {
             var: var.to_string(),
             key: key.to_string(),
@@ -596,7 +668,7 @@ fn apply_overrides(
             _ => {}
         }
     }
-    Ok(())
+    Ok(applied)
 }
 
 /// An absolute http(s) URL whose host is given.
@@ -632,6 +704,9 @@ fn one_line(s: &str) -> String {
 
 fn yes() -> bool {
     true
+}
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 fn default_namespace() -> String {
     "panda".to_string()
@@ -704,6 +779,7 @@ exclusive = false
 [target]
 kind = "remote"
 api_url = "https://focus.staging.example/focus-server"
+kube_context = "staging"
 [deadlines]
 request = "10s"
 object_appears = "10s"
@@ -764,6 +840,58 @@ startup = "30s"
             e.contains("target.kubeconfig") && e.contains("/nonexistent/kc"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_remote_profile_must_name_its_cluster() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write(
+            tmp.path(),
+            "x",
+            &REMOTE.replace("kube_context = \"staging\"\n", ""),
+        );
+        let e = Config::load(tmp.path(), "x", &BTreeMap::new())
+            .expect_err("a profile naming no cluster")
+            .to_string();
+        assert!(
+            e.contains("x.toml") && e.contains("target.kube_context"),
+            "{e}"
+        );
+        write(
+            tmp.path(),
+            "y",
+            &REMOTE.replace("kube_context", "in_cluster = true\nkube_context"),
+        );
+        let e = Config::load(tmp.path(), "y", &BTreeMap::new())
+            .expect_err("two bindings")
+            .to_string();
+        assert!(
+            e.contains("y.toml") && e.contains("target.in_cluster"),
+            "{e}"
+        );
+        write(
+            tmp.path(),
+            "z",
+            &REMOTE.replace("kube_context", "cluster_server = \"nope\"\nkube_context"),
+        );
+        let e = Config::load(tmp.path(), "z", &BTreeMap::new())
+            .expect_err("bad server")
+            .to_string();
+        assert!(e.contains("target.cluster_server"), "{e}");
+    }
+
+    #[test]
+    fn overrides_are_recorded_without_userinfo() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write(tmp.path(), "x", REMOTE);
+        let mut vars = BTreeMap::new();
+        vars.insert(
+            "FOCUS_API_URL".to_string(),
+            "https://u:secret@focus.example/x".to_string(),
+        );
+        let c = Config::load(tmp.path(), "x", &vars).expect("loads");
+        assert_eq!(c.overrides.len(), 1);
+        assert!(!format!("{:?}", c.overrides).contains("secret"));
     }
 
     #[test]

@@ -41,12 +41,23 @@ pub struct FailedScenario<'a> {
     pub job_ids: Vec<String>,
 }
 
+/// A Kubernetes object as YAML, secrets redacted (env values, managedFields,
+/// secret-looking annotations).
 fn yaml<T: Serialize>(v: &T) -> String {
-    serde_saphyr::to_string(v).unwrap_or_else(|e| format!("# not printable: {e}\n"))
+    let shown = serde_json::to_value(v)
+        .map(crate::redact::manifest)
+        .map_err(|e| e.to_string());
+    match shown {
+        Ok(v) => serde_saphyr::to_string(&v).unwrap_or_else(|e| format!("# not printable: {e}\n")),
+        Err(e) => format!("# not printable: {e}\n"),
+    }
 }
 
+/// A fenced block the text cannot close (the fence is longer than any backtick run
+/// in it), so a log line or a body cannot forge the rest of the file.
 fn fenced(h: &mut String, lang: &str, text: &str) {
-    let _ = writeln!(h, "```{lang}\n{}\n```", text.trim_end());
+    let fence = crate::redact::fence_for(text);
+    let _ = writeln!(h, "{fence}{lang}\n{}\n{fence}", text.trim_end());
 }
 
 fn exchange(h: &mut String, r: &ApiResponse) {

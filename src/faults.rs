@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
-use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::json;
 
 use crate::api::FocusApi;
@@ -18,6 +18,8 @@ use crate::suite::Suite;
 /// Label every object the suite creates itself carries (never an investigation's).
 pub const RUN_LABEL: &str = "focus-scope/run-id";
 pub const SCENARIO_LABEL: &str = "focus-scope/scenario";
+/// On a Deployment the run scaled: its replicas before (restored by the undo).
+pub const ORIGINAL_REPLICAS: &str = "focus-scope/original-replicas";
 
 /// An injected fault, with what is needed to undo it (also after a crash: the ledger
 /// keeps every fault not yet undone).
@@ -70,28 +72,58 @@ impl Suite {
 
     /// Cuts the live stream: the sandbox's fiber, or (kubernetes driver) the profile's
     /// `live_stream_deployment` scaled to 0.
-    pub async fn cut_live_stream(&self) -> anyhow::Result<Fault> {
+    pub async fn cut_live_stream(&self, scenario: &str) -> anyhow::Result<Fault> {
         use crate::config::FaultDriver;
         match (
             self.config.profile.faults,
             &self.config.profile.live_stream_deployment,
         ) {
             (FaultDriver::Sandbox, _) => {
-                self.set_fiber(false).await?;
-                Ok(Fault::FiberDisconnected)
+                let fault = Fault::FiberDisconnected;
+                self.making(scenario, &fault, self.set_fiber(false)).await?;
+                Ok(fault)
             }
             (FaultDriver::Kubernetes, Some(name)) => {
-                let replicas = self.cluster.scale_deployment(name, 0).await?;
-                Ok(Fault::DeploymentScaled {
+                let replicas = self.cluster.deployment_replicas(name).await?;
+                let fault = Fault::DeploymentScaled {
                     name: name.clone(),
                     replicas,
+                };
+                let label = label_value(&self.run.id);
+                self.making(scenario, &fault, async {
+                    self.cluster
+                        .scale_deployment_for_run(name, 0, replicas, &label)
+                        .await?;
+                    Ok(())
                 })
+                .await?;
+                Ok(fault)
             }
             _ => bail!("precondition: no fault driver of this profile can cut the live stream"),
         }
     }
 
-    /// Replaces the finished recordings (sandbox driver).
+    /// Ledgers the fault, then makes it (a crash in between leaves an intent that
+    /// `cleanup` undoes); when making it fails halfway, what was made is undone now.
+    pub async fn making(
+        &self,
+        scenario: &str,
+        fault: &Fault,
+        make: impl std::future::Future<Output = anyhow::Result<()>>,
+    ) -> anyhow::Result<()> {
+        self.check_not_stopping()?;
+        self.ledger.fault_injected(scenario, fault)?;
+        if let Err(e) = make.await {
+            return match self.undo(fault).await {
+                Ok(()) => Err(e.context(format!("making {fault:?} failed (what was made is undone)"))),
+                Err(u) => Err(e.context(format!(
+                    "making {fault:?} failed, and undoing it too ({u:#}): the end of the run retries"
+                ))),
+            };
+        }
+        Ok(())
+    }
+
     pub async fn set_recordings(&self, recordings: &[(i64, i64)]) -> anyhow::Result<()> {
         let resp = self
             .api
@@ -138,13 +170,22 @@ impl Suite {
             ..Default::default()
         };
         let api: Api<Service> = Api::namespaced(self.cluster.client(), self.cluster.namespace());
-        api.create(&PostParams::default(), &svc)
-            .await
-            .with_context(|| format!("cannot create Service {name} holding NodePort {port}"))?;
-        Ok(Fault::PortHolder {
-            service: name,
+        let fault = Fault::PortHolder {
+            service: name.clone(),
             port,
+        };
+        self.making(scenario, &fault, async {
+            crate::wait::within(
+                self.config.profile.deadlines.request,
+                "a fault object to be created",
+                api.create(&PostParams::default(), &svc),
+            )
+            .await?
+            .with_context(|| format!("cannot create Service {name} holding NodePort {port}"))?;
+            Ok(())
         })
+        .await?;
+        Ok(fault)
     }
 
     fn own_labels(&self, scenario: &str) -> BTreeMap<String, String> {
@@ -177,81 +218,115 @@ impl Suite {
         };
         let api: Api<ResourceQuota> =
             Api::namespaced(self.cluster.client(), self.cluster.namespace());
-        api.create(&PostParams::default(), &quota)
-            .await
+        let fault = Fault::Quota { name: name.clone() };
+        self.making(scenario, &fault, async {
+            crate::wait::within(
+                self.config.profile.deadlines.request,
+                "a fault object to be created",
+                api.create(&PostParams::default(), &quota),
+            )
+            .await?
             .with_context(|| format!("cannot create ResourceQuota {name}"))?;
-        Ok(Fault::Quota { name })
+            Ok(())
+        })
+        .await?;
+        Ok(fault)
     }
 
     /// Pods of ours that take every free GPU slice of every schedulable node.
     pub async fn fill_gpu_slices(&self, scenario: &str) -> anyhow::Result<Fault> {
         use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, ResourceRequirements};
         use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-        let free = self.cluster.free_gpu_slices_per_node().await?;
+        let free: Vec<(String, i64)> = self
+            .cluster
+            .free_gpu_slices_per_node()
+            .await?
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
         let api: Api<Pod> = Api::namespaced(self.cluster.client(), self.cluster.namespace());
-        let mut pods = Vec::new();
-        for (node, slices) in free.into_iter().filter(|(_, n)| *n > 0) {
-            let name = format!("focus-scope-gpu-filler-{}", label_value(&node));
-            let amount = BTreeMap::from([(
-                crate::footprint::GPU_SLICE.to_string(),
-                Quantity(slices.to_string()),
-            )]);
-            let pod = Pod {
-                metadata: ObjectMeta {
-                    name: Some(name.clone()),
-                    labels: Some(self.own_labels(scenario)),
-                    ..Default::default()
-                },
-                spec: Some(PodSpec {
-                    node_name: Some(node.clone()),
-                    restart_policy: Some("Never".into()),
-                    containers: vec![Container {
-                        name: "filler".into(),
-                        image: Some("registry.k8s.io/pause:3.9".into()),
-                        resources: Some(ResourceRequirements {
-                            requests: Some(amount.clone()),
-                            limits: Some(amount),
-                            ..Default::default()
-                        }),
+        let filler = |node: &str| format!("focus-scope-gpu-filler-{}", label_value(node));
+        // Every filler is ledgered before the first is created: a create that fails
+        // halfway leaves the ones before it, and those are undone.
+        let fault = Fault::GpuFillers {
+            pods: free.iter().map(|(node, _)| filler(node)).collect(),
+        };
+        self.making(scenario, &fault, async {
+            for (node, slices) in &free {
+                let name = filler(node);
+                let amount = BTreeMap::from([(
+                    crate::footprint::GPU_SLICE.to_string(),
+                    Quantity(slices.to_string()),
+                )]);
+                let pod = Pod {
+                    metadata: ObjectMeta {
+                        name: Some(name.clone()),
+                        labels: Some(self.own_labels(scenario)),
                         ..Default::default()
-                    }],
+                    },
+                    spec: Some(PodSpec {
+                        node_name: Some(node.clone()),
+                        restart_policy: Some("Never".into()),
+                        containers: vec![Container {
+                            name: "filler".into(),
+                            image: Some("registry.k8s.io/pause:3.9".into()),
+                            resources: Some(ResourceRequirements {
+                                requests: Some(amount.clone()),
+                                limits: Some(amount),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                }),
-                ..Default::default()
-            };
-            api.create(&PostParams::default(), &pod)
-                .await
+                };
+                crate::wait::within(
+                    self.config.profile.deadlines.request,
+                    "a fault object to be created",
+                    api.create(&PostParams::default(), &pod),
+                )
+                .await?
                 .with_context(|| format!("cannot create GPU filler pod {name}"))?;
-            pods.push(name);
-        }
-        Ok(Fault::GpuFillers { pods })
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(fault)
     }
 
-    /// Cordons every schedulable node (kubernetes driver: works on a real cluster).
-    pub async fn cordon_every_node(&self) -> anyhow::Result<Fault> {
-        let nodes = self
-            .cluster
-            .cordon_schedulable_nodes(&label_value(&self.run.id))
-            .await?;
+    pub async fn cordon_every_node(&self, scenario: &str) -> anyhow::Result<Fault> {
+        let nodes = self.cluster.schedulable_nodes().await?;
         if nodes.is_empty() {
             bail!("precondition: no node was schedulable to cordon");
         }
-        Ok(Fault::Cordoned(nodes))
+        let fault = Fault::Cordoned(nodes.clone());
+        let label = label_value(&self.run.id);
+        self.making(scenario, &fault, async {
+            self.cluster.cordon(&nodes, &label).await?;
+            Ok(())
+        })
+        .await?;
+        Ok(fault)
     }
 
-    /// Makes the sandbox fail the next investigation's pod: `crash`, `oom` or `image-pull`.
-    pub async fn fail_next_pod(&self, kind: &str) -> anyhow::Result<Fault> {
-        let resp = self
-            .api
-            .put(&control_path("next-pod-failure"), &json!({ "kind": kind }))
-            .await?;
-        if resp.status != 200 {
-            bail!(
-                "the sandbox control API refused the pod failure: {}",
-                resp.describe()
-            );
-        }
-        Ok(Fault::NextPodFailure)
+    pub async fn fail_next_pod(&self, scenario: &str, kind: &str) -> anyhow::Result<Fault> {
+        let fault = Fault::NextPodFailure;
+        self.making(scenario, &fault, async {
+            let resp = self
+                .api
+                .put(&control_path("next-pod-failure"), &json!({ "kind": kind }))
+                .await?;
+            if resp.status != 200 {
+                bail!(
+                    "the sandbox control API refused the pod failure: {}",
+                    resp.describe()
+                );
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(fault)
     }
 
     /// Gives the next investigation the profile's short idle time through the sandbox
@@ -286,7 +361,7 @@ impl Suite {
 
     /// Undoes one fault, and ledgers that it is undone.
     pub async fn undo(&self, fault: &Fault) -> anyhow::Result<()> {
-        undo(&self.api, &self.cluster, fault).await?;
+        undo(&self.api, &self.cluster, fault, &label_value(&self.run.id)).await?;
         self.ledger.fault_undone(fault)?;
         Ok(())
     }
@@ -323,24 +398,30 @@ fn control_path(what: &str) -> String {
 
 /// Undoes one fault through the API and the cluster it was injected through (the
 /// run's after hook and sweep, and `focus-scope cleanup` after a crash).
-pub async fn undo(api: &FocusApi, cluster: &Cluster, fault: &Fault) -> anyhow::Result<()> {
+/// Undoes a fault. Objects are deleted only when they carry the run's label
+/// (`run_label`, a label value): a name someone else reused is left alone.
+pub async fn undo(
+    api: &FocusApi,
+    cluster: &Cluster,
+    fault: &Fault,
+    run_label: &str,
+) -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::{Pod, ResourceQuota};
     match fault {
-        Fault::Quota { name } => {
-            let quotas: Api<k8s_openapi::api::core::v1::ResourceQuota> =
-                Api::namespaced(cluster.client(), cluster.namespace());
-            ignore_absent(quotas.delete(name, &DeleteParams::default()).await, name)
-        }
+        Fault::Quota { name } => Ok(cluster
+            .delete_if_labelled::<ResourceQuota>(name, run_label)
+            .await?),
         Fault::GpuFillers { pods } => {
-            let fillers: Api<k8s_openapi::api::core::v1::Pod> =
-                Api::namespaced(cluster.client(), cluster.namespace());
             for p in pods {
-                ignore_absent(fillers.delete(p, &DeleteParams::default()).await, p)?;
+                cluster.delete_if_labelled::<Pod>(p, run_label).await?;
             }
             Ok(())
         }
-        Fault::Cordoned(nodes) => Ok(cluster.uncordon(nodes).await?),
+        Fault::Cordoned(nodes) => Ok(cluster.uncordon_if_labelled(nodes, run_label).await?),
         Fault::DeploymentScaled { name, replicas } => {
-            cluster.scale_deployment(name, *replicas).await?;
+            cluster
+                .restore_deployment_scale(name, *replicas, run_label)
+                .await?;
             Ok(())
         }
         Fault::NextIdleTimeout => {
@@ -365,22 +446,9 @@ pub async fn undo(api: &FocusApi, cluster: &Cluster, fault: &Fault) -> anyhow::R
         }
         Fault::FiberDisconnected => set_fiber(api, true).await,
         Fault::RecordingsReplaced => reset_recordings(api).await,
-        Fault::PortHolder { service, .. } => {
-            let services: Api<Service> = Api::namespaced(cluster.client(), cluster.namespace());
-            match services.delete(service, &DeleteParams::background()).await {
-                Ok(_) => Ok(()),
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-                Err(e) => Err(anyhow::anyhow!("cannot delete {service}: {e}")),
-            }
-        }
-    }
-}
-
-fn ignore_absent<T>(r: Result<T, kube::Error>, name: &str) -> anyhow::Result<()> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(anyhow::anyhow!("cannot delete {name}: {e}")),
+        Fault::PortHolder { service, .. } => Ok(cluster
+            .delete_if_labelled::<Service>(service, run_label)
+            .await?),
     }
 }
 

@@ -12,6 +12,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::Fault;
 
+/// One Kubernetes object of an investigation as the run first saw it: its identity,
+/// which a later object of the same name (another user's) does not share.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OwnedObject {
+    /// `Job`, `Service`.
+    pub kind: String,
+    pub name: String,
+    pub uid: String,
+    /// `metadata.creationTimestamp` (RFC 3339), when the object had one.
+    #[serde(default)]
+    pub created: Option<String>,
+}
+
+/// A ledger line that does not parse: its number (from 1) and the parser's message.
+pub type BadLine = (usize, String);
+
+/// Where a run acts: what its `cleanup` must be connected to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Place {
+    pub profile: String,
+    /// The Kubernetes API server URL (userinfo stripped).
+    pub server: String,
+    pub namespace: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Entry {
@@ -19,6 +44,27 @@ pub enum Entry {
     Baseline {
         run_id: String,
         job_ids: Vec<String>,
+        at: String,
+        /// The profile, cluster and namespace of the run (absent in old ledgers).
+        #[serde(default, flatten)]
+        place: Option<Place>,
+    },
+    /// The identities (uids) of an opened investigation's objects, when first seen:
+    /// only objects with these uids are ever deleted as the run's.
+    Seen {
+        run_id: String,
+        job_id: String,
+        objects: Vec<OwnedObject>,
+        at: String,
+    },
+    /// An answer named a job_id the run does not claim (a non-2xx answer, a job_id
+    /// that existed before the run, a malformed one): evidence, never acted on.
+    NotClaimed {
+        run_id: String,
+        scenario: String,
+        job_id: String,
+        status: u16,
+        reason: String,
         at: String,
     },
     /// A configure is about to be sent (its job_id is not known yet).
@@ -67,6 +113,8 @@ impl Entry {
     pub fn run_id(&self) -> &str {
         match self {
             Entry::Baseline { run_id, .. }
+            | Entry::Seen { run_id, .. }
+            | Entry::NotClaimed { run_id, .. }
             | Entry::Intent { run_id, .. }
             | Entry::Opened { run_id, .. }
             | Entry::Answered { run_id, .. }
@@ -118,6 +166,7 @@ pub struct Ledger {
 struct Outstanding {
     baseline: Vec<Entry>,
     opened: BTreeMap<String, Entry>,
+    seen: BTreeMap<String, Vec<Entry>>,
     unanswered: BTreeMap<String, std::collections::VecDeque<Entry>>,
     faults: Vec<Entry>,
 }
@@ -145,7 +194,14 @@ impl Outstanding {
             }
             Entry::Cleaned { job_id, .. } => {
                 self.opened.remove(job_id);
+                self.seen.remove(job_id);
             }
+            Entry::Seen { job_id, .. } => self
+                .seen
+                .entry(job_id.clone())
+                .or_default()
+                .push(entry.clone()),
+            Entry::NotClaimed { .. } => {}
             Entry::FaultInjected { .. } => self.faults.push(entry.clone()),
             Entry::FaultUndone { fault, .. } => {
                 let injected =
@@ -161,6 +217,7 @@ impl Outstanding {
         self.baseline
             .iter()
             .chain(self.opened.values())
+            .chain(self.seen.values().flatten())
             .chain(self.unanswered.values().flatten())
             .chain(&self.faults)
             .cloned()
@@ -177,6 +234,12 @@ struct LedgerState {
     open: BTreeMap<String, Vec<String>>,
     /// Every job_id the run opened, cleaned or not.
     known: std::collections::BTreeSet<String>,
+    /// The identities of each opened investigation's objects (see [`Entry::Seen`]).
+    owned: BTreeMap<String, Vec<OwnedObject>>,
+    /// The job_ids that existed before the run (never the run's).
+    baseline: std::collections::BTreeSet<String>,
+    /// When each job_id was claimed.
+    opened_at: BTreeMap<String, String>,
 }
 
 /// The scenario name of the mirror's stand-in for configures not mirrored yet.
@@ -203,6 +266,9 @@ impl Ledger {
                 file,
                 open: BTreeMap::new(),
                 known: Default::default(),
+                owned: BTreeMap::new(),
+                baseline: Default::default(),
+                opened_at: BTreeMap::new(),
                 outstanding: Outstanding::default(),
             }),
             changed: tokio::sync::Notify::new(),
@@ -230,9 +296,13 @@ impl Ledger {
         self.changed.notify_one();
         match entry {
             Entry::Opened {
-                scenario, job_id, ..
+                scenario,
+                job_id,
+                at,
+                ..
             } => {
                 st.known.insert(job_id.clone());
+                st.opened_at.insert(job_id.clone(), at.clone());
                 st.open
                     .entry(scenario.clone())
                     .or_default()
@@ -245,9 +315,20 @@ impl Ledger {
                     ids.retain(|j| j != job_id);
                 }
             }
+            Entry::Seen {
+                job_id, objects, ..
+            } => {
+                let owned = st.owned.entry(job_id.clone()).or_default();
+                for o in objects {
+                    if !owned.contains(o) {
+                        owned.push(o.clone());
+                    }
+                }
+            }
+            Entry::Baseline { job_ids, .. } => st.baseline.extend(job_ids.iter().cloned()),
             Entry::Intent { .. }
             | Entry::Answered { .. }
-            | Entry::Baseline { .. }
+            | Entry::NotClaimed { .. }
             | Entry::FaultInjected { .. }
             | Entry::FaultUndone { .. } => {}
         }
@@ -271,12 +352,68 @@ impl Ledger {
         })
     }
 
-    pub fn baseline(&self, job_ids: Vec<String>) -> Result<(), LedgerError> {
+    pub fn baseline(&self, job_ids: Vec<String>, place: Place) -> Result<(), LedgerError> {
         self.append(&Entry::Baseline {
             run_id: self.run_id.clone(),
             job_ids,
             at: now(),
+            place: Some(place),
         })
+    }
+
+    /// Records the identities of an opened investigation's objects.
+    pub fn seen(&self, job_id: &str, objects: Vec<OwnedObject>) -> Result<(), LedgerError> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        self.append(&Entry::Seen {
+            run_id: self.run_id.clone(),
+            job_id: job_id.into(),
+            objects,
+            at: now(),
+        })
+    }
+
+    /// Records an answer's job_id the run does not claim, and why.
+    pub fn not_claimed(
+        &self,
+        scenario: &str,
+        job_id: &str,
+        status: u16,
+        reason: &str,
+    ) -> Result<(), LedgerError> {
+        self.append(&Entry::NotClaimed {
+            run_id: self.run_id.clone(),
+            scenario: scenario.into(),
+            job_id: job_id.into(),
+            status,
+            reason: reason.into(),
+            at: now(),
+        })
+    }
+
+    /// The identities recorded for an investigation's objects.
+    pub fn owned_objects(&self, job_id: &str) -> Vec<OwnedObject> {
+        self.state
+            .lock()
+            .map(|st| st.owned.get(job_id).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// When the run claimed this job_id.
+    pub fn opened_at(&self, job_id: &str) -> Option<jiff::Timestamp> {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|st| st.opened_at.get(job_id).and_then(|t| t.parse().ok()))
+    }
+
+    /// Whether the job_id existed before the run began.
+    pub fn in_baseline(&self, job_id: &str) -> bool {
+        self.state
+            .lock()
+            .map(|st| st.baseline.contains(job_id))
+            .unwrap_or(true)
     }
 
     pub fn answered(&self, scenario: &str, status: u16) -> Result<(), LedgerError> {
@@ -405,20 +542,41 @@ impl Ledger {
         self.changed.notified().await
     }
 
-    /// Parses ledger text (a file's or a mirror's).
+    /// Parses ledger text (a file's or a mirror's); lines that do not parse are
+    /// skipped here (see [`Ledger::parse_checked`] for the ones that must say so).
     pub fn parse(text: &str) -> Vec<Entry> {
-        text.lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        Self::parse_checked(text).0
+    }
+
+    /// Parses ledger text; also returns each line that does not parse, as
+    /// `(line number from 1, the parser's message)`.
+    pub fn parse_checked(text: &str) -> (Vec<Entry>, Vec<BadLine>) {
+        let mut entries = Vec::new();
+        let mut bad = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str(line) {
+                Ok(e) => entries.push(e),
+                Err(e) => bad.push((i + 1, e.to_string())),
+            }
+        }
+        (entries, bad)
     }
 
     /// Reads a ledger file back (for recovery after a crash).
     pub fn read(path: &Path) -> Result<Vec<Entry>, LedgerError> {
+        Ok(Self::read_checked(path)?.0)
+    }
+
+    /// Reads a ledger file back, with the lines that do not parse (see [`Ledger::parse_checked`]).
+    pub fn read_checked(path: &Path) -> Result<(Vec<Entry>, Vec<BadLine>), LedgerError> {
         let text = std::fs::read_to_string(path).map_err(|source| LedgerError {
             path: path.display().to_string(),
             source,
         })?;
-        Ok(Self::parse(&text))
+        Ok(Self::parse_checked(&text))
     }
 }
 
@@ -447,7 +605,8 @@ mod tests {
     fn the_outstanding_part_gives_recovery_the_same_leftovers() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let l = Ledger::create(&tmp.path().join("ledger.jsonl"), "run-1").expect("create");
-        l.baseline(vec!["9-9".into()]).expect("baseline");
+        l.baseline(vec!["9-9".into()], Place::default())
+            .expect("baseline");
         for (s, j) in [("s1", "1-1"), ("s1", "2-2"), ("s2", "3-3")] {
             l.intent(s).expect("intent");
             l.opened(s, j).expect("opened");

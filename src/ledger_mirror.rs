@@ -102,6 +102,8 @@ pub struct Mirrored {
     pub run_id: String,
     pub configmap: String,
     pub entries: Vec<Entry>,
+    /// Lines that do not parse: (line number, message).
+    pub bad_lines: Vec<(usize, String)>,
 }
 
 /// Every ledger mirror in the namespace.
@@ -121,10 +123,12 @@ pub async fn list(cluster: &Cluster) -> Result<Vec<Mirrored>, kube::Error> {
                 .and_then(|a| a.get("focus-scope/run-id-verbatim").cloned())
                 .or_else(|| cm.metadata.labels.as_ref()?.get(RUN_LABEL).cloned())?;
             let text = cm.data.as_ref()?.get(KEY)?.clone();
+            let (entries, bad_lines) = Ledger::parse_checked(&text);
             Some(Mirrored {
                 run_id,
                 configmap,
-                entries: Ledger::parse(&text),
+                entries,
+                bad_lines,
             })
         })
         .collect())

@@ -29,6 +29,7 @@ pub mod outcome;
 pub mod output;
 pub mod plan;
 pub mod recovery;
+pub mod redact;
 pub mod register;
 pub mod report;
 pub mod runner;

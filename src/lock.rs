@@ -68,12 +68,23 @@ fn spec_for(holder: &str, lease: Duration, transitions: i32) -> LeaseSpec {
     }
 }
 
+/// The lease's live holder now, if any (for `cleanup`: a live run is not cleaned).
+pub async fn current_holder(cluster: &Cluster) -> Result<Option<Holder>, LockError> {
+    let api: Api<Lease> = Api::namespaced(cluster.client(), cluster.namespace());
+    Ok(api
+        .get_opt(LOCK_NAME)
+        .await?
+        .and_then(|l| live_holder(&l, jiff::Timestamp::now())))
+}
+
 /// The held lock; renewed in the background until [`RunLock::release`].
 #[derive(Debug)]
 pub struct RunLock {
     api: Api<Lease>,
     holder: String,
     renewing: tokio::task::JoinHandle<()>,
+    /// Set (with the reason) when a renewal failed: the run no longer holds the lock.
+    lost: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 impl RunLock {
@@ -159,11 +170,36 @@ impl RunLock {
     }
 
     fn held(api: Api<Lease>, holder: &str, lease: Duration) -> RunLock {
-        let renewing = tokio::spawn(renew(api.clone(), holder.to_string(), lease));
+        let (tx, lost) = tokio::sync::watch::channel(None);
+        let api_for_renewal = api.clone();
+        let holder_for_renewal = holder.to_string();
+        let renewing = tokio::spawn(async move {
+            let api = api_for_renewal;
+            let why = renew(api, holder_for_renewal, lease).await;
+            let _ = tx.send(Some(why));
+        });
         RunLock {
             api,
             holder: holder.to_string(),
             renewing,
+            lost,
+        }
+    }
+
+    /// Resolves with the reason once the run has lost the lock (a renewal failed,
+    /// timed out, or found the lease taken over or deleted).
+    pub fn lost(&self) -> impl std::future::Future<Output = String> + use<> {
+        let mut rx = self.lost.clone();
+        async move {
+            loop {
+                if let Some(why) = rx.borrow_and_update().clone() {
+                    return why;
+                }
+                if rx.changed().await.is_err() {
+                    // Released: never lost.
+                    futures::future::pending::<()>().await;
+                }
+            }
         }
     }
 
@@ -196,43 +232,49 @@ impl RunLock {
     }
 }
 
-/// Renews the lease every third of its duration while this run holds it.
-async fn renew(api: Api<Lease>, holder: String, lease: Duration) {
-    let mut every = tokio::time::interval(lease / 3);
-    every.tick().await;
+/// Renews the lease every third of its duration while this run holds it; returns
+/// why it stopped: a renewal that failed or did not finish within a third of the
+/// lease (the lease would run out unrenewed), or a lease taken over or deleted.
+async fn renew(api: Api<Lease>, holder: String, lease: Duration) -> String {
+    let every = lease / 3;
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
     loop {
-        every.tick().await;
-        let current = match api.get_opt(LOCK_NAME).await {
-            Ok(Some(l)) => l,
-            Ok(None) => {
-                eprintln!("focus-scope: the run lock {LOCK_NAME} was deleted by someone else");
-                return;
+        ticks.tick().await;
+        match tokio::time::timeout(every, renew_once(&api, &holder)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return why,
+            Err(_) => {
+                return format!(
+                    "renewing Lease {LOCK_NAME} took longer than {every:?} (a third of deadlines.lease)"
+                );
             }
-            Err(e) => {
-                eprintln!("focus-scope: could not renew the run lock: {e}");
-                continue;
-            }
-        };
-        let spec = current.spec.clone().unwrap_or_default();
-        if spec.holder_identity.as_deref() != Some(holder.as_str()) {
-            eprintln!(
-                "focus-scope: the run lock {LOCK_NAME} was taken over by `{}`",
-                spec.holder_identity.unwrap_or_default()
-            );
-            return;
-        }
-        let mut renewed = current;
-        renewed.spec = Some(LeaseSpec {
-            renew_time: Some(MicroTime(jiff::Timestamp::now())),
-            ..spec
-        });
-        if let Err(e) = api
-            .replace(LOCK_NAME, &PostParams::default(), &renewed)
-            .await
-        {
-            eprintln!("focus-scope: could not renew the run lock: {e}");
         }
     }
+}
+
+async fn renew_once(api: &Api<Lease>, holder: &str) -> Result<(), String> {
+    let current = match api.get_opt(LOCK_NAME).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return Err(format!("Lease {LOCK_NAME} was deleted by someone else")),
+        Err(e) => return Err(format!("could not read Lease {LOCK_NAME}: {e}")),
+    };
+    let spec = current.spec.clone().unwrap_or_default();
+    if spec.holder_identity.as_deref() != Some(holder) {
+        return Err(format!(
+            "Lease {LOCK_NAME} was taken over by `{}`",
+            spec.holder_identity.unwrap_or_default()
+        ));
+    }
+    let mut renewed = current;
+    renewed.spec = Some(LeaseSpec {
+        renew_time: Some(MicroTime(jiff::Timestamp::now())),
+        ..spec
+    });
+    api.replace(LOCK_NAME, &PostParams::default(), &renewed)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("could not renew Lease {LOCK_NAME}: {e}"))
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `focus-scope cleanup (--run ID | --all) [--include-in-flight]`.
+/// `focus-scope cleanup (--run ID | --all) [--include-in-flight] [--force]`.
 async fn cleanup(args: cli::CleanupArgs) -> Exit {
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -72,11 +72,17 @@ async fn cleanup(args: cli::CleanupArgs) -> Exit {
     };
     let root = focus_scope::runner::output_root();
     let run = if args.all { None } else { args.run.as_deref() };
-    match focus_scope::recovery::cleanup(&config, &root, run, args.include_in_flight).await {
+    match focus_scope::recovery::cleanup(&config, &root, run, args.include_in_flight, args.force)
+        .await
+    {
         Ok(0) => Exit::Passed,
         Ok(n) => {
             eprintln!("focus-scope cleanup: {n} investigations could not be removed");
             Exit::Failures
+        }
+        Err(e) if e.downcast_ref::<focus_scope::recovery::LiveRun>().is_some() => {
+            eprintln!("focus-scope cleanup: {e:#}");
+            Exit::Unreachable
         }
         Err(e) => {
             eprintln!("focus-scope cleanup: {e:#}");

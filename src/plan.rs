@@ -55,13 +55,15 @@ impl Plan {
         name: Option<regex::Regex>,
         allow_destructive: bool,
     ) -> Result<Plan, String> {
+        // A name filter narrows the profile's default selection, never widens it
+        // (production's `@readonly` stays in force under `--name`).
         let tags =
-            match (tags, &profile.default_tags, &name) {
-                (Some(t), _, _) => Some(t),
-                (None, Some(d), None) => Some(d.parse::<TagOperation>().map_err(|e| {
+            match (tags, &profile.default_tags) {
+                (Some(t), _) => Some(t),
+                (None, Some(d)) => Some(d.parse::<TagOperation>().map_err(|e| {
                     format!("key `default_tags`: `{d}` is not a tag expression: {e}")
                 })?),
-                (None, _, _) => None,
+                (None, None) => None,
             };
         Ok(Plan {
             tags,
@@ -82,8 +84,10 @@ impl Plan {
         rule: Option<&gherkin::Rule>,
         sc: &gherkin::Scenario,
     ) -> bool {
-        if let Some(re) = &self.name {
-            return re.is_match(&sc.name);
+        if let Some(re) = &self.name
+            && !re.is_match(&sc.name)
+        {
+            return false;
         }
         match &self.tags {
             Some(t) => t.eval(
@@ -202,6 +206,28 @@ mod tests {
 
     fn tags(t: &[&str]) -> Vec<String> {
         t.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_name_filter_keeps_the_profiles_default_tags() {
+        let config = crate::config::Config::load(
+            &crate::config::Config::default_dir(),
+            "production",
+            &Default::default(),
+        )
+        .expect("the production template loads");
+        let feature = gherkin::Feature::parse(
+            "Feature: f\n  @readonly\n  Scenario: reads\n    Given x\n\n  Scenario: writes\n    Given y\n",
+            gherkin::GherkinEnv::default(),
+        )
+        .expect("feature");
+        let any_name = regex::Regex::new(".").expect("regex");
+        let p = Plan::new(&config.profile, None, Some(any_name), false).expect("plan");
+        assert!(p.selects(&feature, None, &feature.scenarios[0]));
+        assert!(
+            !p.selects(&feature, None, &feature.scenarios[1]),
+            "--name must not lift production's @readonly"
+        );
     }
 
     #[test]

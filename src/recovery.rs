@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use crate::cluster::Cluster;
 use crate::config::{Config, TargetKind};
 use crate::investigation::InvestigationObjects;
-use crate::ledger::{Entry, Ledger};
+use crate::ledger::{Entry, Ledger, OwnedObject, Place};
 
 /// What one run's ledger says is left.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -37,7 +37,11 @@ pub fn leftovers(entries: &[Entry]) -> Leftovers {
             Entry::Cleaned { job_id, .. } => {
                 cleaned.insert(job_id.clone());
             }
-            Entry::Baseline { .. } | Entry::FaultInjected { .. } | Entry::FaultUndone { .. } => {}
+            Entry::Baseline { .. }
+            | Entry::Seen { .. }
+            | Entry::NotClaimed { .. }
+            | Entry::FaultInjected { .. }
+            | Entry::FaultUndone { .. } => {}
         }
     }
     let in_flight = intents
@@ -61,6 +65,57 @@ pub struct LedgerSource {
     /// Where it was read, for messages.
     pub origin: String,
     pub entries: Vec<Entry>,
+    /// Lines that do not parse: (line number, message).
+    pub bad_lines: Vec<(usize, String)>,
+}
+
+/// The identities a ledger recorded, by job_id.
+pub fn owned_by_job(entries: &[Entry]) -> std::collections::BTreeMap<String, Vec<OwnedObject>> {
+    let mut owned: std::collections::BTreeMap<String, Vec<OwnedObject>> = Default::default();
+    for e in entries {
+        if let Entry::Seen {
+            job_id, objects, ..
+        } = e
+        {
+            owned
+                .entry(job_id.clone())
+                .or_default()
+                .extend(objects.iter().cloned());
+        }
+    }
+    owned
+}
+
+/// When each job_id was claimed, from `opened` entries.
+fn opened_times(entries: &[Entry]) -> std::collections::BTreeMap<String, jiff::Timestamp> {
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Opened { job_id, at, .. } => Some((job_id.clone(), at.parse().ok()?)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where a ledger says its run acted (its baseline's place), if it says.
+pub fn place_of(entries: &[Entry]) -> Option<&Place> {
+    entries.iter().find_map(|e| match e {
+        Entry::Baseline { place: Some(p), .. } if !p.server.is_empty() => Some(p),
+        _ => None,
+    })
+}
+
+/// A run whose lock is live is still running: it is not cleaned behind its back.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "run {holder} still holds the run lock (Lease {lease} in namespace {namespace}, renewed {renewed}, expires {expires}): it is running, not crashed; cleanup refused (--force cleans it anyway)"
+)]
+pub struct LiveRun {
+    pub holder: String,
+    pub lease: String,
+    pub namespace: String,
+    pub renewed: String,
+    pub expires: String,
 }
 
 fn run_id_of(entries: &[Entry]) -> Option<String> {
@@ -98,12 +153,13 @@ pub fn sources(
 ) -> anyhow::Result<Vec<LedgerSource>> {
     let mut found = Vec::new();
     for path in local_ledgers(output_root, run)? {
-        let entries = Ledger::read(&path)?;
+        let (entries, bad_lines) = Ledger::read_checked(&path)?;
         let run_id = run_id_of(&entries).unwrap_or_default();
         found.push(LedgerSource {
             run_id,
             origin: path.display().to_string(),
             entries,
+            bad_lines,
         });
     }
     for m in mirrors {
@@ -113,6 +169,7 @@ pub fn sources(
                 run_id: m.run_id,
                 origin: format!("ConfigMap {}", m.configmap),
                 entries: m.entries,
+                bad_lines: m.bad_lines,
             });
         }
     }
@@ -141,6 +198,7 @@ pub async fn cleanup(
     output_root: &Path,
     run: Option<&str>,
     include_in_flight: bool,
+    force: bool,
 ) -> anyhow::Result<usize> {
     if config.profile.target.kind == TargetKind::Sandbox {
         bail!(
@@ -155,30 +213,59 @@ pub async fn cleanup(
         );
     }
     let t = &config.profile.target;
-    let cluster = Cluster::connect(
-        t.kubeconfig.as_deref(),
-        t.kube_context.as_deref(),
-        &t.namespace,
-        config.profile.deadlines.request,
-    )
-    .await?;
+    let cluster = Cluster::connect_target(config, config.profile.deadlines.request).await?;
     let deadline = config.profile.deadlines.deletion;
-    let api = crate::api::FocusApi::new(
+    let api = crate::api::FocusApi::with_ca(
         t.api_url.as_deref().unwrap_or_default(),
         config.profile.deadlines.request,
         t.tls_verify,
+        config.tls_ca_pem()?.as_deref(),
     )?;
     let mut failed = 0;
     let mut owned_everywhere = BTreeSet::new();
     let mut windows = Vec::new();
     let mut served = Vec::new();
-    let mirrors = crate::ledger_mirror::list(&cluster)
-        .await
-        .context("listing the ledgers' ConfigMap mirrors")?;
-    for source in sources(output_root, run, mirrors)? {
+    let mirrors = crate::wait::within(
+        config.profile.deadlines.request,
+        "list the ledgers' ConfigMap mirrors",
+        crate::ledger_mirror::list(&cluster),
+    )
+    .await?
+    .context("listing the ledgers' ConfigMap mirrors")?;
+    let found = sources(output_root, run, mirrors)?;
+    if !force {
+        refuse_live_runs(&cluster, &found).await?;
+    }
+    let mut never_seen = Vec::new();
+    for source in &found {
         let LedgerSource {
-            entries, origin, ..
-        } = &source;
+            entries,
+            origin,
+            bad_lines,
+            ..
+        } = source;
+        for (line, message) in bad_lines {
+            failed += 1;
+            eprintln!("{origin}: line {line} is not a ledger entry ({message}): not acted on");
+        }
+        // A run is cleaned only where it ran: the same cluster and namespace.
+        if let Some(place) = place_of(entries)
+            && (!crate::cluster::same_server(&place.server, cluster.server())
+                || place.namespace != cluster.namespace())
+        {
+            failed += 1;
+            eprintln!(
+                "{origin}: run {} ran on {} namespace {} (profile {}), but this cleanup is connected to {} namespace {}: refused",
+                source.run_id,
+                place.server,
+                place.namespace,
+                place.profile,
+                cluster.server(),
+                cluster.namespace()
+            );
+            continue;
+        }
+        let from_mirror = origin.starts_with("ConfigMap ");
         let failed_before = failed;
         for e in entries {
             match e {
@@ -202,33 +289,78 @@ pub async fn cleanup(
             .collect();
         for run_id in run_ids {
             for object in cluster
-                .delete_labelled(&crate::faults::label_value(&run_id))
+                .delete_labelled(&crate::faults::label_value(&run_id), true)
                 .await?
             {
-                println!("deleted {object} (a fault object of run {run_id})");
+                crate::say!("deleted {object} (a fault object of run {run_id})");
             }
             for node in cluster
                 .uncordon_labelled(&crate::faults::label_value(&run_id))
                 .await?
             {
-                println!("uncordoned Node/{node} (cordoned by run {run_id})");
+                crate::say!("uncordoned Node/{node} (cordoned by run {run_id})");
             }
         }
         // Faults of that run not undone (a Deployment scaled to 0, the sandbox's fiber,
-        // a cordon), newest first, through the API and cluster of this profile.
-        for fault in crate::ledger::faults_not_undone(entries).iter().rev() {
-            match crate::faults::undo(&api, &cluster, fault).await {
-                Ok(()) => println!("undid {fault:?} (a fault of run {})", source.run_id),
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("could not undo {fault:?}: {e:#}");
+        // a cordon), newest first, through the API and cluster of this profile. A
+        // mirror is evidence, not authority: from it, only what the label sweep above
+        // found is undone.
+        if from_mirror {
+            for fault in crate::ledger::faults_not_undone(entries) {
+                crate::say!(
+                    "not undone from {origin} (a mirror is undone by its run-id labels only): {fault:?}"
+                );
+            }
+        } else {
+            for fault in crate::ledger::faults_not_undone(entries).iter().rev() {
+                let label = crate::faults::label_value(&source.run_id);
+                match crate::faults::undo(&api, &cluster, fault, &label).await {
+                    Ok(()) => crate::say!("undid {fault:?} (a fault of run {})", source.run_id),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("could not undo {fault:?}: {e:#}");
+                    }
                 }
             }
         }
         let left = leftovers(entries);
-        for (job_id, r) in delete_all(&cluster, left.opened.clone(), deadline).await {
+        let owned = owned_by_job(entries);
+        // Only objects whose identity the ledger recorded are the run's; an
+        // investigation it never saw the objects of is a candidate, like an in-flight one.
+        let (known, unseen): (Vec<String>, Vec<String>) = left
+            .opened
+            .iter()
+            .cloned()
+            .partition(|j| owned.get(j).is_some_and(|o| !o.is_empty()));
+        for job_id in unseen {
+            crate::say!(
+                "investigation {job_id} ({origin}): the run never recorded its objects' identities: not deleted as the run's"
+            );
+            never_seen.push(job_id);
+        }
+        let opened_at = opened_times(entries);
+        let mut work = Vec::new();
+        for j in known {
+            let mut o = owned.get(&j).cloned().unwrap_or_default();
+            // Objects the run did not read at the claim (the cleanup Job): theirs if
+            // created around it.
+            if let Some(at) = opened_at.get(&j) {
+                o.extend(
+                    cluster
+                        .identities_around(
+                            &InvestigationObjects::of(&j),
+                            &o,
+                            *at,
+                            config.profile.deadlines.request,
+                        )
+                        .await?,
+                );
+            }
+            work.push((j, o));
+        }
+        for (job_id, r) in delete_all(&cluster, work, deadline).await {
             match r {
-                Ok(()) => println!("deleted investigation {job_id} ({origin})"),
+                Ok(()) => crate::say!("deleted investigation {job_id} ({origin})"),
                 Err(e) => {
                     failed += 1;
                     eprintln!("could not delete investigation {job_id}: {e}");
@@ -242,6 +374,15 @@ pub async fn cleanup(
         windows.extend(left.in_flight);
     }
     let failed_before_windows = failed;
+    if !never_seen.is_empty() {
+        crate::say!(
+            "investigations the run opened without recording their objects' identities: {}",
+            never_seen.join(", ")
+        );
+        if include_in_flight {
+            failed += delete_current(&cluster, never_seen, deadline).await;
+        }
+    }
     for at in windows {
         let Ok(since) = at.parse::<jiff::Timestamp>() else {
             continue;
@@ -255,7 +396,7 @@ pub async fn cleanup(
             .filter(|(_, id)| !owned_everywhere.contains(id))
             .map(|(_, id)| id)
             .collect();
-        println!(
+        crate::say!(
             "configure in flight at the crash, window {since} .. {until}: candidate investigations created in it: {}",
             if candidates.is_empty() {
                 "none".to_string()
@@ -264,17 +405,7 @@ pub async fn cleanup(
             }
         );
         if include_in_flight {
-            for (job_id, r) in
-                delete_all(&cluster, candidates.into_iter().collect(), deadline).await
-            {
-                match r {
-                    Ok(()) => println!("deleted in-flight candidate {job_id}"),
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("could not delete candidate {job_id}: {e}");
-                    }
-                }
-            }
+            failed += delete_current(&cluster, candidates.into_iter().collect(), deadline).await;
         }
     }
     if failed == failed_before_windows {
@@ -290,17 +421,17 @@ pub async fn cleanup(
 /// Investigations deleted at once (each deletion waits until its objects are gone).
 const PARALLEL_DELETES: usize = 16;
 
-/// Deletes each investigation by exact name, several at a time.
+/// Deletes each investigation's recorded objects (by uid), several at a time.
 async fn delete_all(
     cluster: &Cluster,
-    job_ids: Vec<String>,
+    work: Vec<(String, Vec<OwnedObject>)>,
     deadline: std::time::Duration,
 ) -> Vec<(String, anyhow::Result<()>)> {
     use futures::StreamExt as _;
-    futures::stream::iter(job_ids)
-        .map(|job_id| async move {
+    futures::stream::iter(work)
+        .map(|(job_id, owned)| async move {
             let r = cluster
-                .delete_investigation(&InvestigationObjects::of(&job_id), deadline)
+                .delete_investigation(&InvestigationObjects::of(&job_id), &owned, deadline)
                 .await
                 .map_err(anyhow::Error::from);
             (job_id, r)
@@ -308,6 +439,60 @@ async fn delete_all(
         .buffer_unordered(PARALLEL_DELETES)
         .collect()
         .await
+}
+
+/// `--include-in-flight` (unprotected profiles): deletes candidates as they are now
+/// (their current uids); returns how many could not be deleted.
+async fn delete_current(
+    cluster: &Cluster,
+    job_ids: Vec<String>,
+    deadline: std::time::Duration,
+) -> usize {
+    let mut work = Vec::new();
+    let mut failed = 0;
+    for job_id in job_ids {
+        match cluster.identities(&InvestigationObjects::of(&job_id)).await {
+            Ok(o) => work.push((job_id, o)),
+            Err(e) => {
+                failed += 1;
+                eprintln!("could not read candidate {job_id}: {e}");
+            }
+        }
+    }
+    for (job_id, r) in delete_all(cluster, work, deadline).await {
+        match r {
+            Ok(()) => crate::say!("deleted in-flight candidate {job_id}"),
+            Err(e) => {
+                failed += 1;
+                eprintln!("could not delete candidate {job_id}: {e}");
+            }
+        }
+    }
+    failed
+}
+
+/// Refuses (with [`LiveRun`]) when a run to be cleaned still holds the run lock.
+async fn refuse_live_runs(cluster: &Cluster, found: &[LedgerSource]) -> anyhow::Result<()> {
+    let Some(holder) = crate::wait::within(
+        cluster.request_timeout(),
+        "read the run lock",
+        crate::lock::current_holder(cluster),
+    )
+    .await??
+    else {
+        return Ok(());
+    };
+    if found.iter().any(|s| s.run_id == holder.identity) {
+        return Err(LiveRun {
+            holder: holder.identity,
+            lease: crate::lock::LOCK_NAME.to_string(),
+            namespace: cluster.namespace().to_string(),
+            renewed: holder.renewed.to_string(),
+            expires: holder.expires.to_string(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -84,6 +84,15 @@ pub struct Provenance {
     pub cluster_version: String,
     pub started: String,
     pub finished: String,
+    /// The Kubernetes API server the run used (userinfo stripped).
+    #[serde(default)]
+    pub cluster_server: String,
+    /// `FOCUS_*` variables that overrode keys of the profile file ("none" if none).
+    #[serde(default)]
+    pub overrides: String,
+    /// How the Focus Server's certificate was checked.
+    #[serde(default)]
+    pub tls: String,
 }
 
 /// One line of `history.jsonl`.
@@ -666,6 +675,9 @@ pub fn render(page: &Page) -> String {
         ("run id", &prov.run_id),
         ("Focus Server sw_version", &prov.focus_server_version),
         ("cluster /version", &prov.cluster_version),
+        ("cluster server", &prov.cluster_server),
+        ("profile overrides", &prov.overrides),
+        ("Focus Server TLS", &prov.tls),
         ("started", &prov.started),
         ("finished", &prov.finished),
     ] {

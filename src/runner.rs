@@ -68,7 +68,8 @@ fn new_run(root: &Path) -> io::Result<RunInfo> {
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
-    let id = format!("{stamp}-{}", std::process::id());
+    // Two runs started in the same second as PID 1 (two in-cluster Jobs) still differ.
+    let id = format!("{stamp}-{}-{}", std::process::id(), random_suffix());
     let dir = root.join("runs").join(&id);
     std::fs::create_dir_all(&dir)?;
     Ok(RunInfo {
@@ -76,6 +77,19 @@ fn new_run(root: &Path) -> io::Result<RunInfo> {
         dir,
         output_root: root.to_path_buf(),
     })
+}
+
+/// Six hex digits from the process' randomly keyed hasher (no RNG dependency).
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    format!("{:06x}", h.finish() & 0xff_ffff)
 }
 
 fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
@@ -91,6 +105,19 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
         Ok(c) => c,
         Err(e) => return fail(Exit::Config, e),
     };
+    // Before anything is sent: the operator sees what the environment changed.
+    if !config.overrides.is_empty() {
+        let protected = if config.profile.protected {
+            "PROTECTED "
+        } else {
+            ""
+        };
+        eprintln!(
+            "focus-scope: {protected}profile {} overridden by the environment: {}",
+            config.name,
+            overrides_text(&config)
+        );
+    }
     let register_path = config.dir.join("known-issues.toml");
     let register = if register_path.is_file() {
         match Register::load(&register_path) {
@@ -154,13 +181,25 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
             );
         }
     };
-    if let Err(e) = ledger.baseline(baseline) {
+    let place = crate::ledger::Place {
+        profile: config.name.clone(),
+        server: cluster.server().to_string(),
+        namespace: cluster.namespace().to_string(),
+    };
+    if let Err(e) = ledger.baseline(baseline, place) {
         return fail(Exit::Config, e);
     }
     eprintln!(
-        "focus-scope: profile {} · target {} · run {}",
-        config.name, target.api_url, run.id
+        "focus-scope: profile {} · target {} · cluster {} · run {}",
+        config.name,
+        crate::redact::url(&target.api_url),
+        cluster.server(),
+        run.id
     );
+    if config.profile.target.kind == crate::config::TargetKind::Remote {
+        eprintln!("focus-scope: Focus Server TLS: {}", tls_text(&config));
+    }
+    let lock_lost = lock.lost();
     let held_cap = config.profile.limits.max_held_investigations;
     let suite = Arc::new(Suite {
         config,
@@ -173,6 +212,7 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
         metrics: Default::default(),
         held: crate::hold::Held::new(held_cap),
         lock: tokio::sync::Mutex::new(Some(lock)),
+        stopping: Default::default(),
     });
     let mirror = tokio::spawn(ledger_mirror::follow(suite.clone()));
     if let Err(e) = suite::install(suite.clone()) {
@@ -183,7 +223,10 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
         let suite = suite.clone();
         async move {
             interrupted().await;
-            eprintln!("focus-scope: interrupted: deleting every investigation this run opened");
+            eprintln!(
+                "focus-scope: interrupted: no new configure or fault; deleting every investigation this run opened"
+            );
+            suite.stop().await;
             if let Err(e) = sweep(&suite).await {
                 eprintln!("focus-scope: {e:#}");
             }
@@ -265,14 +308,25 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
         });
     // The global deadline: past it the scenarios still running are abandoned, and
     // everything the run opened is cleaned up below as on any other ending.
-    let finished = tokio::time::timeout(run_deadline, finished).await;
-    let parse_failed = finished
-        .as_ref()
-        .is_ok_and(|f| writer::Stats::parsing_errors(f) > 0);
+    // Losing the run lock stops the run as the deadline does: no run goes on unlocked.
+    let finished = tokio::select! {
+        f = tokio::time::timeout(run_deadline, finished) => Ok(f),
+        why = lock_lost => Err(why),
+    };
+    let parse_failed = finished.as_ref().is_ok_and(|f| {
+        f.as_ref()
+            .is_ok_and(|f| writer::Stats::parsing_errors(f) > 0)
+    });
     let verdicts = judge_all(&outcomes, &register, &suite.config.name);
     let exit = match finished {
-        Ok(_) => judge(&verdicts, &plan, parse_failed),
-        Err(_) => {
+        Err(why) => fail(
+            Exit::Unreachable,
+            format!(
+                "lost the run lock: {why}; the scenarios were stopped and everything the run opened is being cleaned up"
+            ),
+        ),
+        Ok(Ok(_)) => judge(&verdicts, &plan, parse_failed),
+        Ok(Err(_)) => {
             eprintln!(
                 "focus-scope: {} scenarios finished before the deadline",
                 verdicts.len()
@@ -287,11 +341,13 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
         }
     };
     let not_run = plan.not_run();
+    // Abandoned scenarios (deadline, lost lock) send nothing new from here on.
+    suite.stop().await;
     let provenance = provenance(&suite, started).await;
     let exit = match sweep(&suite).await {
         Ok(()) => exit,
         // Abandoned scenarios leave their investigations to the sweep: expected.
-        Err(e) if exit == Exit::Deadline => {
+        Err(e) if exit == Exit::Deadline || exit == Exit::Unreachable => {
             eprintln!("focus-scope: {e:#}");
             exit
         }
@@ -481,8 +537,35 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
             eprintln!("focus-scope: could not undo {f:?}: {e:#}");
         }
     }
+    // What `cleanup` would find by the run's label (a fault object a failed undo
+    // left, a cordon applied by a patch that timed out): removed now, and reported.
+    let label = crate::faults::label_value(&suite.run.id);
+    let mut labelled = suite
+        .cluster
+        .delete_labelled(&label, false)
+        .await
+        .unwrap_or_else(|e| vec![format!("(could not list the run's labelled objects: {e})")]);
+    labelled.extend(
+        suite
+            .cluster
+            .uncordon_labelled(&label)
+            .await
+            .unwrap_or_else(|e| vec![format!("(could not list the run's cordoned nodes: {e})")])
+            .into_iter()
+            .map(|n| format!("Node/{n} (uncordoned)")),
+    );
+    let labelled_left = (!labelled.is_empty()).then(|| {
+        format!(
+            "objects labelled with the run's id were left after its scenarios and were removed at the end: {}; `focus-scope cleanup --run {}` finishes anything still left",
+            labelled.join(", "),
+            suite.run.id
+        )
+    });
     let left = suite.ledger.all_open();
     if left.is_empty() {
+        if let Some(m) = labelled_left {
+            anyhow::bail!(m);
+        }
         if !faults.is_empty() {
             anyhow::bail!(
                 "faults were still in place after their scenarios and were undone at the end: {faults:?}"
@@ -492,15 +575,28 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
     }
     let mut scenarios: Vec<String> = left.iter().map(|(s, _)| s.clone()).collect();
     scenarios.dedup();
+    // Past a scenario whose cleanup fails: every other one is still cleaned.
+    let mut not_removed = Vec::new();
     for s in &scenarios {
-        suite.cleanup_scenario(s).await?;
+        if let Err(e) = suite.cleanup_scenario(s).await {
+            not_removed.push(format!("{e:#}"));
+        }
+    }
+    let ids = left
+        .iter()
+        .map(|(_, j)| j.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !not_removed.is_empty() {
+        anyhow::bail!(
+            "investigations were still open after their scenarios ({ids}); these could not be removed: {}; `focus-scope cleanup --run {}` retries them",
+            not_removed.join("; "),
+            suite.run.id
+        );
     }
     anyhow::bail!(
-        "investigations were still open after their scenarios and were removed at the end: {}",
-        left.iter()
-            .map(|(_, j)| j.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        "investigations were still open after their scenarios and were removed at the end: {ids}{}",
+        labelled_left.map(|m| format!("; {m}")).unwrap_or_default()
     )
 }
 
@@ -521,6 +617,7 @@ fn publish(
     let summary = serde_json::json!({
         "run_id": run.id,
         "exit": exit as u8,
+        "provenance": provenance,
         "scenarios": verdicts.iter().map(|(o, j)| serde_json::json!({
             "id": o.id,
             "name": o.name,
@@ -591,6 +688,9 @@ fn publish(
                 provenance.focus_server_version.clone(),
             ),
             ("cluster_version", provenance.cluster_version.clone()),
+            ("cluster_server", provenance.cluster_server.clone()),
+            ("profile_overrides", provenance.overrides.clone()),
+            ("focus_server_tls", provenance.tls.clone()),
             ("started", provenance.started.clone()),
             ("finished", provenance.finished.clone()),
         ];
@@ -675,6 +775,37 @@ async fn provenance(suite: &Suite, started: jiff::Timestamp) -> Provenance {
         cluster_version,
         started: started.to_string(),
         finished: jiff::Timestamp::now().to_string(),
+        cluster_server: suite.cluster.server().to_string(),
+        overrides: overrides_text(&suite.config),
+        tls: tls_text(&suite.config),
+    }
+}
+
+/// The `FOCUS_*` overrides of the profile, for the banner and the provenance.
+fn overrides_text(config: &Config) -> String {
+    if config.overrides.is_empty() {
+        return "none".into();
+    }
+    config
+        .overrides
+        .iter()
+        .map(|(var, key, value)| format!("{var}={value} (sets {key})"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How the Focus Server's certificate is checked, for the banner and the provenance.
+fn tls_text(config: &Config) -> String {
+    let t = &config.profile.target;
+    if !t.api_url.as_deref().unwrap_or("https").starts_with("https") {
+        "plain http (no TLS)".into()
+    } else if !t.tls_verify {
+        "VERIFICATION OFF (target.tls_verify = false): the server's identity is not checked".into()
+    } else {
+        match &t.tls_ca {
+            Some(ca) => format!("verified against the CA {}", ca.display()),
+            None => "verified against the system roots".into(),
+        }
     }
 }
 

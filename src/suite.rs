@@ -65,6 +65,9 @@ pub struct Suite {
     pub held: crate::hold::Held,
     /// The run lock, held from the start to the end of the run.
     pub lock: tokio::sync::Mutex<Option<crate::lock::RunLock>>,
+    /// Set when the run stops (signal, deadline, lost lock): no new configure and no
+    /// new fault from then on, so the sweep sees everything the run opened.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Configures in flight across all scenarios of the run, so that a scenario can wait
@@ -109,6 +112,16 @@ impl InFlight {
             notified.await;
         }
     }
+}
+
+/// A job_id that can name Kubernetes objects (`grpc-job-<job_id>`: a DNS label).
+pub fn well_formed_job_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 40
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !id.ends_with('-')
 }
 
 /// A running embedded sandbox, kept alive for the run and shut down after it.
@@ -175,12 +188,35 @@ pub async fn start_target(
             (info, EmbeddedTarget(None))
         }
     };
-    let api = FocusApi::new(&info.api_url, d.request, p.target.tls_verify)
+    // The cluster first: a profile bound to another cluster than the one its
+    // kubeconfig leads to is refused before anything is sent anywhere.
+    let cluster = match p.target.kind {
+        TargetKind::Sandbox => {
+            Cluster::connect(
+                info.kubeconfig.as_deref(),
+                None,
+                &p.target.namespace,
+                d.request,
+            )
+            .await
+        }
+        TargetKind::Remote => Cluster::connect_target(config, d.request).await,
+    }
+    .map_err(|e| TargetError::Config(e.to_string()))?;
+    let ca = config
+        .tls_ca_pem()
+        .map_err(|e| TargetError::Config(e.to_string()))?;
+    let api = FocusApi::with_ca(&info.api_url, d.request, p.target.tls_verify, ca.as_deref())
         .map_err(|e| TargetError::Config(e.to_string()))?;
     // Preflight: the API, then the cluster, answer within the startup deadline, or the run stops.
     let ack = within(d.startup, "Focus Server GET /ack", api.ack())
         .await
-        .map_err(|e| TargetError::Unreachable(format!("Focus Server at {}: {e}", info.api_url)))?
+        .map_err(|e| {
+            TargetError::Unreachable(format!(
+                "Focus Server at {}: {e}",
+                crate::redact::url(&info.api_url)
+            ))
+        })?
         .map_err(|e| TargetError::Unreachable(format!("Focus Server: {e}")))?;
     if ack.status != 200 {
         return Err(TargetError::Unreachable(format!(
@@ -188,18 +224,6 @@ pub async fn start_target(
             ack.describe()
         )));
     }
-    let context = match p.target.kind {
-        TargetKind::Sandbox => None,
-        TargetKind::Remote => p.target.kube_context.as_deref(),
-    };
-    let cluster = Cluster::connect(
-        info.kubeconfig.as_deref(),
-        context,
-        &p.target.namespace,
-        d.request,
-    )
-    .await
-    .map_err(|e| TargetError::Config(e.to_string()))?;
     within(d.startup, "the Kubernetes API", cluster.version())
         .await
         .map_err(|e| TargetError::Unreachable(e.to_string()))?
@@ -253,6 +277,28 @@ fn sandbox_options(
 }
 
 impl Suite {
+    /// Stops the run's scenarios from sending anything new, and waits (within the
+    /// request deadline) until the configures already sent have answered and been
+    /// ledgered.
+    pub async fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = within(
+            self.config.profile.deadlines.request,
+            "configures in flight to answer",
+            self.inflight.settle(std::time::Instant::now()),
+        )
+        .await;
+    }
+
+    /// Refuses new work once the run is stopping.
+    pub fn check_not_stopping(&self) -> anyhow::Result<()> {
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            bail!("the run is stopping: nothing new is sent");
+        }
+        Ok(())
+    }
+
     /// Sends a configure request once (never retried). Its intent is ledgered before
     /// the request and its job_id as soon as the answer names one, so the objects are
     /// owned by the scenario even when the answer breaks the contract.
@@ -265,15 +311,28 @@ impl Suite {
             .held
             .take(self.config.profile.deadlines.held_wait)
             .await?;
+        self.check_not_stopping()?;
         self.ledger.intent(scenario)?;
         let n = self.inflight.begin();
         let resp = self.api.configure(request.json()).await;
+        let mut claimed = None;
         let ledgered = match &resp {
             Ok(r) => match r.body.get("job_id").and_then(|j| j.as_str()) {
-                Some(job_id) => {
-                    self.held.keep(job_id, place);
-                    self.ledger.opened(scenario, job_id)
-                }
+                Some(job_id) => match self.claim(r.status, job_id) {
+                    Ok(()) => {
+                        self.held.keep(job_id, place);
+                        claimed = Some(job_id.to_string());
+                        self.ledger.opened(scenario, job_id)
+                    }
+                    Err(reason) => {
+                        eprintln!(
+                            "focus-scope: contract finding: {scenario}: the answer (HTTP {}) names job_id `{job_id}`, not claimed: {reason}",
+                            r.status
+                        );
+                        self.ledger
+                            .not_claimed(scenario, job_id, r.status, &reason)
+                    }
+                },
                 None => Ok(()),
             }
             .and_then(|_| self.ledger.answered(scenario, r.status)),
@@ -281,6 +340,14 @@ impl Suite {
         };
         self.inflight.end(n);
         ledgered?;
+        // The objects' identities as first seen: only these are ever deleted as the run's.
+        if let Some(job_id) = &claimed {
+            let seen = self
+                .cluster
+                .claim_identities(&InvestigationObjects::of(job_id))
+                .await?;
+            self.ledger.seen(job_id, seen)?;
+        }
         let resp = resp?;
         self.metrics
             .record(crate::metrics::kind::CONFIGURE, resp.latency);
@@ -300,6 +367,50 @@ impl Suite {
             None
         };
         Ok((resp, opened))
+    }
+
+    /// Whether an answer's job_id becomes the run's: only from a 2xx answer, a
+    /// well-formed job_id, and one that did not exist before the run.
+    fn claim(&self, status: u16, job_id: &str) -> Result<(), String> {
+        if !(200..300).contains(&status) {
+            return Err(format!("a {status} answer opens nothing the run may own"));
+        }
+        if !well_formed_job_id(job_id) {
+            return Err(
+                "malformed (object names are grpc-job-<job_id>: lowercase letters, digits and '-')"
+                    .into(),
+            );
+        }
+        if self.ledger.in_baseline(job_id) {
+            return Err("its objects existed before the run began (another user's)".into());
+        }
+        Ok(())
+    }
+
+    /// The recorded identities of an investigation's objects, completed with objects
+    /// that appeared after the run first looked (created while its configure was
+    /// answered, never later: a later one is someone else's).
+    pub async fn owned_objects(
+        &self,
+        job_id: &str,
+    ) -> anyhow::Result<Vec<crate::ledger::OwnedObject>> {
+        let mut owned = self.ledger.owned_objects(job_id);
+        let objects = InvestigationObjects::of(job_id);
+        let Some(opened) = self.ledger.opened_at(job_id) else {
+            return Ok(owned);
+        };
+        let late = self
+            .cluster
+            .identities_around(
+                &objects,
+                &owned,
+                opened,
+                self.config.profile.deadlines.request,
+            )
+            .await?;
+        self.ledger.seen(job_id, late.clone())?;
+        owned.extend(late);
+        Ok(owned)
     }
 
     /// Investigation objects that appeared since `since` and belong to no configure
@@ -395,8 +506,9 @@ impl Suite {
                 }
             }
             CancelMethod::Kubernetes => {
+                let owned = self.owned_objects(job_id).await?;
                 self.cluster
-                    .delete_investigation(&objects, deadline)
+                    .delete_investigation(&objects, &owned, deadline)
                     .await?
             }
         }

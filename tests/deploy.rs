@@ -456,11 +456,15 @@ fn run_the_suite_against_a_logging_sandbox() -> Phases {
         .await
         .expect("cluster");
         let before = cluster
-            .scale_deployment("fiber-ingest", 0)
+            .deployment_replicas("fiber-ingest")
+            .await
+            .expect("replicas");
+        cluster
+            .scale_deployment_for_run("fiber-ingest", 0, before, "a-run")
             .await
             .expect("scale to 0");
         cluster
-            .scale_deployment("fiber-ingest", before)
+            .restore_deployment_scale("fiber-ingest", before, "a-run")
             .await
             .expect("scale back");
     });
@@ -984,6 +988,16 @@ fn the_image_layout_and_the_job_plan_a_run_with_the_mounted_profile() {
         .as_str()
         .expect("the ConfigMap holds the key");
     std::fs::write(in_image(&profile_path), text).expect("mount the profile");
+    // A full run (its soak included) ends by its own deadline, and before the Job's.
+    let p: focus_scope::config::Profile = toml::from_str(text).expect("the profile parses");
+    let active = Duration::from_secs(job["spec"]["activeDeadlineSeconds"].as_u64().unwrap_or(0));
+    assert!(
+        p.deadlines.run >= p.limits.soak_duration + Duration::from_secs(15 * 60)
+            && p.deadlines.run + Duration::from_secs(10 * 60) <= active,
+        "deadlines.run ({:?}) must cover the soak ({:?}) plus the rest of the suite, and end (with cleanup) before the Job's activeDeadlineSeconds ({active:?})",
+        p.deadlines.run,
+        p.limits.soak_duration
+    );
     std::fs::create_dir_all(in_image(&env["FOCUS_OUTPUT_DIR"])).expect("output volume");
 
     let image_cmd = |args: &[&str]| {
@@ -1009,10 +1023,12 @@ fn the_image_layout_and_the_job_plan_a_run_with_the_mounted_profile() {
     let shown = text_of(&out);
     assert_eq!(out.status.code(), Some(0), "{shown}");
     assert!(shown.contains("kind = \"remote\""), "{shown}");
-    // No kubeconfig and no context: kube-rs' lookup ends at the in-cluster config.
+    // Bound to the cluster the pod runs in, never to a kubeconfig found on the way.
     assert!(
-        !shown.contains("kubeconfig =") && !shown.contains("kube_context ="),
-        "the in-cluster profile names no kubeconfig or context:\n{shown}"
+        shown.contains("in_cluster = true")
+            && !shown.contains("kubeconfig =")
+            && !shown.contains("kube_context ="),
+        "the in-cluster profile is bound to its own cluster:\n{shown}"
     );
     let job_args: Vec<String> = strings(&container["args"]);
     let mut plan_args = vec!["plan"];

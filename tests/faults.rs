@@ -51,22 +51,50 @@ async fn a_deployment_is_scaled_to_zero_and_back() {
 
     assert_eq!(
         cluster
-            .scale_deployment("fiber-ingest", 0)
+            .deployment_replicas("fiber-ingest")
             .await
-            .expect("scale down"),
+            .expect("replicas"),
         2
     );
+    cluster
+        .scale_deployment_for_run("fiber-ingest", 0, 2, "run-a")
+        .await
+        .expect("scale down");
     let now = deployments.get_scale("fiber-ingest").await.expect("scale");
     assert_eq!(now.spec.and_then(|s| s.replicas), Some(0));
+    let marked = deployments.get("fiber-ingest").await.expect("deployment");
     assert_eq!(
-        cluster
-            .scale_deployment("fiber-ingest", 2)
-            .await
-            .expect("scale back"),
-        0
+        marked
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(focus_scope::faults::ORIGINAL_REPLICAS))
+            .map(String::as_str),
+        Some("2"),
+        "the scaled Deployment says what it had"
     );
+    // Another run's undo leaves it alone; this run's restores it and removes the mark.
+    cluster
+        .restore_deployment_scale("fiber-ingest", 2, "run-b")
+        .await
+        .expect("another run's undo");
+    let now = deployments.get_scale("fiber-ingest").await.expect("scale");
+    assert_eq!(now.spec.and_then(|s| s.replicas), Some(0));
+    cluster
+        .restore_deployment_scale("fiber-ingest", 2, "run-a")
+        .await
+        .expect("scale back");
     let now = deployments.get_scale("fiber-ingest").await.expect("scale");
     assert_eq!(now.spec.and_then(|s| s.replicas), Some(2));
+    let restored = deployments.get("fiber-ingest").await.expect("deployment");
+    assert!(
+        restored
+            .metadata
+            .annotations
+            .as_ref()
+            .is_none_or(|a| !a.contains_key(focus_scope::faults::ORIGINAL_REPLICAS)),
+        "the mark is removed"
+    );
     sim.shutdown().await;
 }
 
@@ -104,10 +132,8 @@ async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again(
         .await
         .expect("cordon theirs");
 
-    let mut ours = cluster
-        .cordon_schedulable_nodes("run-a")
-        .await
-        .expect("cordon");
+    let mut ours = cluster.schedulable_nodes().await.expect("schedulable");
+    cluster.cordon(&ours, "run-a").await.expect("cordon");
     ours.sort();
     assert_eq!(ours, names[1..].to_vec(), "only the schedulable nodes");
     for n in nodes

@@ -173,7 +173,9 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
     let elsewhere = tempfile::tempdir().expect("another machine's output dir");
     let cleanup = |extra: &[&str], output: &std::path::Path| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
-        cmd.arg("cleanup").arg("--all").args(extra);
+        // The killed run's Lease is still live until it expires: the operator knows
+        // the run is dead (--force); a live run is refused (tests/hostile.rs).
+        cmd.arg("cleanup").arg("--all").arg("--force").args(extra);
         env(&mut cmd);
         cmd.env("FOCUS_OUTPUT_DIR", output);
         run_capped(cmd, Duration::from_secs(180))
@@ -269,7 +271,10 @@ fn cleanup_undoes_a_crashed_runs_faults_that_are_not_objects() {
     let cluster = sandbox_cluster(&rt, &sandbox);
     let deployments: kube::Api<Deployment> = kube::Api::namespaced(cluster.client(), "panda");
     let d: Deployment = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "fiber-ingest"},
+        // As the crashed run left it: marked with its label and the replicas it had.
+        "metadata": {"name": "fiber-ingest",
+                     "labels": {focus_scope::faults::RUN_LABEL: "crashed-run"},
+                     "annotations": {focus_scope::faults::ORIGINAL_REPLICAS: "2"}},
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "fiber-ingest"}},
                  "template": {"metadata": {"labels": {"app": "fiber-ingest"}},
                               "spec": {"containers": [{"name": "ingest", "image": "busybox"}]}}}
@@ -286,7 +291,9 @@ fn cleanup_undoes_a_crashed_runs_faults_that_are_not_objects() {
     let run_dir = output.path().join("runs").join("crashed-run");
     std::fs::create_dir_all(&run_dir).expect("run dir");
     let ledger = Ledger::create(&run_dir.join("ledger.jsonl"), "crashed-run").expect("ledger");
-    ledger.baseline(vec![]).expect("baseline");
+    ledger
+        .baseline(vec![], focus_scope::ledger::Place::default())
+        .expect("baseline");
     ledger
         .fault_injected("s1", &Fault::FiberDisconnected)
         .expect("fault");

@@ -97,6 +97,16 @@ fn a_dead_endpoint_fails_within_its_deadline() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port");
+    // The cluster too is dead (the same port): the profile names it, as it must.
+    let kc_dir = tempfile::tempdir().expect("kubeconfig dir");
+    let kubeconfig = kc_dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Config","clusters":[{{"name":"dead","cluster":{{"server":"http://127.0.0.1:{port}"}}}}],"users":[{{"name":"dead","user":{{}}}}],"contexts":[{{"name":"dead","context":{{"cluster":"dead","user":"dead"}}}}],"current-context":"dead"}}"#
+        ),
+    )
+    .expect("write kubeconfig");
     let dir = config_dir_with(
         "dead",
         &format!(
@@ -105,6 +115,7 @@ exclusive = false
 [target]
 kind = "remote"
 api_url = "http://127.0.0.1:{port}/focus-server"
+kubeconfig = "{kubeconfig}"
 [deadlines]
 request = "1s"
 object_appears = "1s"
@@ -112,7 +123,8 @@ pod_running = "1s"
 port_reachable = "1s"
 deletion = "1s"
 startup = "2s"
-"#
+"#,
+            kubeconfig = path_str(&kubeconfig)
         ),
     );
     let started = std::time::Instant::now();

@@ -169,7 +169,7 @@ async fn storage_mounted(w: &mut FocusWorld) -> Step {
 #[given(regex = r"^the next investigation's pod is made to fail by (crash|oom|image-pull)$")]
 #[given(regex = r"^ה-Pod של החקירה הבאה ייכשל עקב (crash|oom|image-pull)$")]
 async fn fail_next_pod(w: &mut FocusWorld, kind: String) -> Step {
-    let fault = w.suite.fail_next_pod(&kind).await?;
+    let fault = w.suite.fail_next_pod(&w.scenario, &kind).await?;
     w.inject(fault)?;
     Ok(())
 }

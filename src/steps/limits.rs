@@ -201,7 +201,7 @@ async fn failed_scheduling(w: &mut FocusWorld) -> Step {
 #[given("every node is cordoned")]
 #[given("כל ה-Nodes עברו cordon")]
 async fn cordon_all(w: &mut FocusWorld) -> Step {
-    let fault = w.suite.cordon_every_node().await?;
+    let fault = w.suite.cordon_every_node(&w.scenario).await?;
     w.inject(fault)?;
     Ok(())
 }

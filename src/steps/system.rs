@@ -11,7 +11,7 @@ use crate::world::{FocusWorld, Step};
 #[given("the live stream is disconnected")]
 #[given("הזרם החי מנותק")]
 async fn fiber_off(w: &mut FocusWorld) -> Step {
-    let fault = w.suite.cut_live_stream().await?;
+    let fault = w.suite.cut_live_stream(&w.scenario).await?;
     w.inject(fault)?;
     Ok(())
 }
@@ -34,10 +34,16 @@ async fn fiber_on(w: &mut FocusWorld) -> Step {
 #[given("the environment has no recordings")]
 #[given("אין בסביבה הקלטות")]
 async fn no_recordings(w: &mut FocusWorld) -> Step {
-    w.suite.set_fiber(false).await?;
-    w.inject(Fault::FiberDisconnected)?;
-    w.suite.set_recordings(&[]).await?;
-    w.inject(Fault::RecordingsReplaced)?;
+    let fault = Fault::FiberDisconnected;
+    w.suite
+        .making(&w.scenario, &fault, w.suite.set_fiber(false))
+        .await?;
+    w.inject(fault)?;
+    let fault = Fault::RecordingsReplaced;
+    w.suite
+        .making(&w.scenario, &fault, w.suite.set_recordings(&[]))
+        .await?;
+    w.inject(fault)?;
     Ok(())
 }
 

@@ -337,3 +337,52 @@ fn detached_instance_serves_a_blocking_caller() {
     );
     sim.shutdown();
 }
+
+/// A delete whose `preconditions.uid` names another object (the name was reused)
+/// answers 409 Conflict and deletes nothing, as the real API server does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_with_a_stale_uid_precondition_is_a_conflict() {
+    let (sim, client) = start(SimConfig::fast()).await;
+    namespace(&client, "panda").await;
+    let services: Api<Service> = Api::namespaced(client.clone(), "panda");
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": "grpc-service-1-1"},
+        "spec": {"ports": [{"port": 5000}]}
+    }))
+    .expect("service");
+    let created = services
+        .create(&PostParams::default(), &svc)
+        .await
+        .expect("create");
+    let stale = DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: Some("uid-of-an-object-long-gone".into()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    match services.delete("grpc-service-1-1", &stale).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 409, "{s:?}"),
+        other => panic!("expected 409 Conflict, got {other:?}"),
+    }
+    assert!(
+        services
+            .get_opt("grpc-service-1-1")
+            .await
+            .expect("get")
+            .is_some(),
+        "nothing is deleted on a failed precondition"
+    );
+    let current = DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: created.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    services
+        .delete("grpc-service-1-1", &current)
+        .await
+        .expect("the object's own uid deletes it");
+    sim.shutdown().await;
+}

@@ -1,0 +1,698 @@
+//! A hostile shared environment: the sandbox started separately, as a real
+//! environment is, with other users' objects and a second cluster within reach. Each
+//! test shows one guarantee of docs/real-environments.md ("Guarantees").
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{
+    MetaRun, config_dir_with, manifest_dir, open_foreign_investigation, path_str, run_capped,
+    run_suite, sandbox_cluster, start_sandbox,
+};
+use focus_sandbox::SandboxOptions;
+use focus_sandbox::kube_sim::{KubeSim, SimConfig};
+use focus_scope::cluster::Cluster;
+
+const WALL: Duration = Duration::from_secs(60);
+
+/// A protected remote profile for the sandbox's API; `binding` holds the target keys
+/// that name (or fail to name) its cluster.
+fn protected_profile(api_url: &str, binding: &str) -> String {
+    format!(
+        r#"protected = true
+exclusive = false
+faults = "kubernetes"
+[target]
+kind = "remote"
+api_url = "{api_url}"
+namespace = "panda"
+{binding}
+[deadlines]
+request = "10s"
+object_appears = "10s"
+pod_running = "20s"
+port_reachable = "20s"
+deletion = "30s"
+startup = "30s"
+"#
+    )
+}
+
+/// Requests the suite (its User-Agent) sent to a kube-sim.
+fn suite_requests(sim: &KubeSim) -> Vec<String> {
+    sim.request_log()
+        .into_iter()
+        .filter(|r| {
+            r.user_agent
+                .as_deref()
+                .is_some_and(|ua| ua.starts_with("focus-scope/"))
+        })
+        .map(|r| format!("{} {} {:?}", r.verb, r.resource, r.name))
+        .collect()
+}
+
+fn run_with(config: &Path, profile: &str, env: &[(&str, &str)]) -> MetaRun {
+    let dir = path_str(config);
+    let mut all = vec![("FOCUS_ENV", profile), ("FOCUS_CONFIG_DIR", dir.as_str())];
+    all.extend_from_slice(env);
+    run_suite(&["--tags", "@id:system-clean-startup"], &all, WALL)
+}
+
+/// Two clusters: the profile's (the sandbox's) and another one the operator's
+/// kubectl points at. A profile that names no cluster, or whose cluster is not the
+/// one its kubeconfig leads to, is refused before anything is sent to either.
+#[test]
+fn a_profile_is_bound_to_its_cluster() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let own = sandbox.sim().expect("the sandbox's kube-sim");
+    let other = rt
+        .block_on(KubeSim::start(SimConfig::default()))
+        .expect("a second cluster");
+    let kc = tempfile::tempdir().expect("kubeconfig dir");
+    let other_kubeconfig = kc.path().join("other");
+    other
+        .write_kubeconfig(&other_kubeconfig)
+        .expect("write kubeconfig");
+    let other_kc = path_str(&other_kubeconfig);
+    let api = sandbox.api_url();
+
+    // No binding at all, the ambient kubeconfig on the other cluster.
+    let config = config_dir_with("unbound", &protected_profile(&api, ""));
+    let run = run_with(config.path(), "unbound", &[("KUBECONFIG", &other_kc)]);
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert!(
+        run.stderr.contains("unbound.toml") && run.stderr.contains("target.kube_context"),
+        "the error names the file and the key: {}",
+        run.stderr
+    );
+
+    // Bound to the sandbox's cluster, redirected by FOCUS_KUBECONFIG to the other one.
+    let binding = format!(
+        "kubeconfig = \"{}\"\ncluster_server = \"{}\"",
+        path_str(sandbox.kubeconfig_path()),
+        own.url()
+    );
+    let config = config_dir_with("bound", &protected_profile(&api, &binding));
+    let run = run_with(
+        config.path(),
+        "bound",
+        &[("FOCUS_KUBECONFIG", &other_kc), ("KUBECONFIG", &other_kc)],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert!(
+        run.stderr.contains("target.cluster_server")
+            && run.stderr.contains(&own.url())
+            && run.stderr.contains(&other.url()),
+        "the error names both servers: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("FOCUS_KUBECONFIG") && run.stderr.contains("PROTECTED"),
+        "the banner says a protected profile was overridden: {}",
+        run.stderr
+    );
+
+    for (name, sim) in [("the profile's", own), ("the other", &other)] {
+        let sent = suite_requests(sim);
+        assert!(sent.is_empty(), "{name} cluster received {sent:?}");
+    }
+    rt.block_on(other.shutdown());
+}
+
+/// A profile bound to the sandbox's cluster (kubeconfig and cluster_server).
+fn bound_profile(sandbox: &focus_sandbox::Sandbox, api_url: &str, head: &str) -> String {
+    let binding = format!(
+        "kubeconfig = \"{}\"\ncluster_server = \"{}\"",
+        path_str(sandbox.kubeconfig_path()),
+        sandbox.sim().expect("kube-sim").url()
+    );
+    protected_profile(api_url, &binding).replacen("protected = true\nexclusive = false\n", head, 1)
+}
+
+/// `focus-scope cleanup <args>` with the profile and output directory given.
+fn cleanup(config: &Path, output: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
+    cmd.arg("cleanup")
+        .args(args)
+        .env("FOCUS_ENV", "shared")
+        .env("FOCUS_CONFIG_DIR", config)
+        .env("FOCUS_OUTPUT_DIR", output)
+        .current_dir(manifest_dir());
+    let out = run_capped(cmd, WALL);
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn line(v: serde_json::Value) -> String {
+    format!("{v}\n")
+}
+
+/// Objects of an investigation that exist, as `Kind/name uid`.
+fn objects_of(rt: &tokio::runtime::Runtime, cluster: &Cluster, job_id: &str) -> Vec<String> {
+    let o = focus_scope::investigation::InvestigationObjects::of(job_id);
+    rt.block_on(cluster.identities(&o))
+        .expect("identities")
+        .into_iter()
+        .map(|o| format!("{}/{} {}", o.kind, o.name, o.uid))
+        .collect()
+}
+
+/// Another user's investigations under job ids a crashed run had ledgered (with the
+/// uids of its own, long gone, objects), in a forged ConfigMap mirror, and in a ledger
+/// of another cluster: `cleanup` refuses while the run's Lease is live, and neither
+/// `cleanup --run` nor `cleanup --all` deletes anything of theirs.
+#[test]
+fn cleanup_touches_only_what_the_ledger_proves_the_run_owns() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let reused = open_foreign_investigation(&rt, &sandbox.api_url());
+    let mirrored = open_foreign_investigation(&rt, &sandbox.api_url());
+    let before: Vec<String> = [&reused, &mirrored]
+        .iter()
+        .flat_map(|j| objects_of(&rt, &cluster, j))
+        .collect();
+    assert_eq!(
+        before.len(),
+        6,
+        "premise not met: two investigations of 3 objects: {before:?}"
+    );
+
+    let config = config_dir_with(
+        "shared",
+        &bound_profile(
+            &sandbox,
+            &sandbox.api_url(),
+            "protected = true\nexclusive = false\n",
+        ),
+    );
+    let output = tempfile::tempdir().expect("output");
+    let server = sandbox.sim().expect("kube-sim").url();
+    let place = |server: &str| serde_json::json!({"profile": "shared", "server": server, "namespace": "panda"});
+    let ledger = |run: &str, server: &str, job_id: &str, garbage: bool| {
+        let dir = output.path().join("runs").join(run);
+        std::fs::create_dir_all(&dir).expect("run dir");
+        let mut baseline = serde_json::json!({"event": "baseline", "run_id": run, "job_ids": [], "at": "2026-01-01T00:00:00Z"});
+        for (k, v) in place(server).as_object().expect("place") {
+            baseline[k] = v.clone();
+        }
+        let stale = |kind: &str, name: String| serde_json::json!({"kind": kind, "name": name, "uid": format!("uid-of-{run}-{kind}"), "created": "2026-01-01T00:00:00Z"});
+        let o = focus_scope::investigation::InvestigationObjects::of(job_id);
+        let mut text = line(baseline);
+        if garbage {
+            text.push_str("{ this line is not a ledger entry\n");
+        }
+        text += &line(
+            serde_json::json!({"event": "opened", "run_id": run, "scenario": "s", "job_id": job_id, "at": "2026-01-01T00:00:00Z"}),
+        );
+        text += &line(
+            serde_json::json!({"event": "seen", "run_id": run, "job_id": job_id, "at": "2026-01-01T00:00:00Z",
+            "objects": [stale("Job", o.stream_job.clone()), stale("Job", o.cleanup_job.clone()), stale("Service", o.service.clone())]}),
+        );
+        std::fs::write(dir.join("ledger.jsonl"), text).expect("ledger");
+    };
+    ledger("old-run", &server, &reused, true);
+    ledger(
+        "far-run",
+        "https://k8s.elsewhere.example:6443",
+        &reused,
+        false,
+    );
+
+    // A forged mirror: names the other investigation, records no uid of it.
+    let forged: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "focus-scope-ledger-forged", "labels": {
+            "focus-scope/ledger": "true", "focus-scope/run-id": "forged"}},
+        "data": {"ledger.jsonl": format!("{}{}",
+            line(serde_json::json!({"event": "baseline", "run_id": "forged", "job_ids": [], "at": "2026-01-01T00:00:00Z"})),
+            line(serde_json::json!({"event": "opened", "run_id": "forged", "scenario": "s", "job_id": mirrored, "at": "2026-01-01T00:00:00Z"})))}
+    }))
+    .expect("configmap");
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    rt.block_on(cms.create(&kube::api::PostParams::default(), &forged))
+        .expect("plant the forged mirror");
+
+    // The crashed run's lock is still live: it is running, not crashed.
+    let lease: k8s_openapi::api::coordination::v1::Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "focus-scope-run-lock"},
+        "spec": {"holderIdentity": "old-run", "leaseDurationSeconds": 300,
+                 "renewTime": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()}
+    }))
+    .expect("lease");
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    rt.block_on(leases.create(&kube::api::PostParams::default(), &lease))
+        .expect("plant a live lease");
+    let (code, text) = cleanup(config.path(), output.path(), &["--run", "old-run"]);
+    assert_eq!(code, Some(4), "a live run is not cleaned: {text}");
+    assert!(
+        text.contains("old-run") && text.contains("--force"),
+        "{text}"
+    );
+
+    let (code, text) = cleanup(
+        config.path(),
+        output.path(),
+        &["--run", "old-run", "--force"],
+    );
+    assert_ne!(code, Some(0), "a name now another's is reported: {text}");
+    assert!(text.contains("left alone"), "{text}");
+    let (code, text) = cleanup(config.path(), output.path(), &["--all", "--force"]);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(
+        text.contains("line 2") && text.contains("not a ledger entry"),
+        "an unparseable line is reported with its number: {text}"
+    );
+    assert!(
+        text.contains("https://k8s.elsewhere.example:6443") && text.contains(&server),
+        "a ledger of another cluster is refused, naming both: {text}"
+    );
+    let after: Vec<String> = [&reused, &mirrored]
+        .iter()
+        .flat_map(|j| objects_of(&rt, &cluster, j))
+        .collect();
+    assert_eq!(after, before, "another user's objects were touched\n{text}");
+}
+
+/// What a fake Focus Server answers: status line, extra headers, JSON body.
+type Answer = (&'static str, Vec<(&'static str, String)>, String);
+
+/// A hostile Focus Server on loopback (one thread): `/ack` answers 200, every
+/// configure gets `configure()`'s answer, anything else 404.
+fn fake_focus_server(
+    configure: impl Fn() -> Answer + Send + 'static,
+) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let serve = std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            loop {
+                let mut request = String::new();
+                if reader.read_line(&mut request).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let (status, headers, answer) = if request.starts_with("GET /ack") {
+                    ("200 OK", vec![], "{}".to_string())
+                } else if request.starts_with("POST /configure") {
+                    configure()
+                } else {
+                    (
+                        "404 Not Found",
+                        vec![],
+                        r#"{"detail":"Not Found"}"#.to_string(),
+                    )
+                };
+                let extra: String = headers
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}\r\n"))
+                    .collect();
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+                if reader.get_mut().write_all(reply.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (url, serve)
+}
+
+fn server_answering_409_with(job_id: String) -> (String, std::thread::JoinHandle<()>) {
+    fake_focus_server(move || {
+        (
+            "409 Conflict",
+            vec![],
+            serde_json::json!({"error": "busy", "job_id": job_id}).to_string(),
+        )
+    })
+}
+
+/// A 4xx answer that names an existing investigation's job_id: the run does not
+/// claim it, ledgers it as not claimed, and leaves that investigation alone.
+#[test]
+fn a_job_id_in_an_error_answer_is_never_claimed() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let theirs = open_foreign_investigation(&rt, &sandbox.api_url());
+    let before = objects_of(&rt, &cluster, &theirs);
+    assert_eq!(before.len(), 3, "premise not met: {before:?}");
+    let (api, _server) = server_answering_409_with(theirs.clone());
+    let config = config_dir_with(
+        "shared",
+        &bound_profile(&sandbox, &api, "protected = false\nexclusive = false\n"),
+    );
+    let dir = path_str(config.path());
+    let run = run_suite(
+        &["--tags", "@id:k8s-live-investigation-opens"],
+        &[("FOCUS_ENV", "shared"), ("FOCUS_CONFIG_DIR", dir.as_str())],
+        WALL,
+    );
+    assert_eq!(
+        run.code,
+        Some(1),
+        "the scenario fails: {}",
+        run.all_output()
+    );
+    let ledger = std::fs::read_to_string(run.output_dir.path().join("ledger.jsonl"))
+        .expect("the run's ledger");
+    let entries = focus_scope::ledger::Ledger::parse(&ledger);
+    assert!(
+        !entries
+            .iter()
+            .any(|e| matches!(e, focus_scope::ledger::Entry::Opened { .. })),
+        "claimed from an error answer:\n{ledger}"
+    );
+    assert!(
+        entries.iter().any(|e| matches!(e, focus_scope::ledger::Entry::NotClaimed { job_id, status: 409, .. } if *job_id == theirs)),
+        "the job_id is ledgered as not claimed:\n{ledger}"
+    );
+    assert_eq!(
+        objects_of(&rt, &cluster, &theirs),
+        before,
+        "their investigation was touched\n{}",
+        run.all_output()
+    );
+}
+
+/// Someone takes the run lock over in the middle of a run: the run stops (exit 4,
+/// "lost the run lock") instead of going on unlocked, and cleans up what it opened.
+#[test]
+fn a_run_that_loses_its_lock_stops() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let profile = bound_profile(
+        &sandbox,
+        &sandbox.api_url(),
+        "protected = false\nexclusive = false\n",
+    )
+    .replace("[deadlines]\n", "[deadlines]\nlease = \"3s\"\n")
+        + "[limits]\nsoak_duration = \"40s\"\n";
+    let config = config_dir_with("shared", &profile);
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    let taker = std::thread::spawn({
+        let rt_handle = rt.handle().clone();
+        move || {
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(30) {
+                if let Ok(Some(mut l)) = rt_handle.block_on(leases.get_opt("focus-scope-run-lock"))
+                {
+                    if let Some(spec) = l.spec.as_mut() {
+                        spec.holder_identity = Some("someone-else".into());
+                    }
+                    if rt_handle
+                        .block_on(leases.replace("focus-scope-run-lock", &Default::default(), &l))
+                        .is_ok()
+                    {
+                        return Some(started.elapsed());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            None
+        }
+    });
+    let dir = path_str(config.path());
+    let started = std::time::Instant::now();
+    let run = run_suite(
+        &["--tags", "@id:system-soak"],
+        &[("FOCUS_ENV", "shared"), ("FOCUS_CONFIG_DIR", dir.as_str())],
+        WALL,
+    );
+    let taken_at = taker.join().expect("the taker thread").unwrap_or_else(|| {
+        panic!(
+            "premise not met: the run never took its lock\n{}",
+            run.all_output()
+        )
+    });
+    assert_eq!(run.code, Some(4), "{}", run.all_output());
+    assert!(run.stderr.contains("lost the run lock"), "{}", run.stderr);
+    assert!(
+        started.elapsed() < taken_at + Duration::from_secs(20),
+        "the run went on for {:?} after losing its lock",
+        started.elapsed() - taken_at
+    );
+    let left = rt
+        .block_on(cluster.investigation_ids())
+        .expect("investigations");
+    assert!(left.is_empty(), "the stopped run left {left:?}");
+}
+
+const PLANTED: &str = "pl4nted-S3cret";
+
+/// Secrets planted everywhere a run can meet them: the API URL's userinfo (an
+/// override of a protected profile), a bearer token and a cookie in the server's
+/// response headers, a container env PASSWORD and a token annotation on the
+/// investigation's Job. A scenario fails, so diagnostics are written. No output file
+/// and neither output stream holds the secret; the override is in the provenance.
+#[test]
+fn planted_secrets_reach_no_output() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    let handle = rt.handle().clone();
+    let (api, _server) = fake_focus_server(move || {
+        // As a Focus Server does: the Job first, then the answer.
+        let job: k8s_openapi::api::batch::v1::Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "grpc-job-7-1", "annotations": {"vault.example/api-token": PLANTED}},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{
+                "name": "grpc", "image": "busybox",
+                "env": [{"name": "PASSWORD", "value": PLANTED}]}]}}}
+        }))
+        .expect("job");
+        let _ = handle.block_on(jobs.create(&kube::api::PostParams::default(), &job));
+        (
+            "200 OK",
+            vec![
+                ("Authorization", format!("Bearer {PLANTED}")),
+                ("Set-Cookie", format!("session={PLANTED}")),
+            ],
+            serde_json::json!({"status": "", "job_id": "7-1", "stream_port": "12307",
+                "stream_url": "http://127.0.0.1", "view_type": "0"})
+            .to_string(),
+        )
+    });
+    let with_userinfo = api.replacen("http://", &format!("http://scope:{PLANTED}@"), 1);
+    let profile = bound_profile(&sandbox, &api, "protected = true\nexclusive = false\n")
+        .replace("object_appears = \"10s\"", "object_appears = \"2s\"")
+        .replace("pod_running = \"20s\"", "pod_running = \"2s\"");
+    let config = config_dir_with("shared", &profile);
+    let dir = path_str(config.path());
+    let run = run_suite(
+        &["--tags", "@id:k8s-live-investigation-opens"],
+        &[
+            ("FOCUS_ENV", "shared"),
+            ("FOCUS_CONFIG_DIR", dir.as_str()),
+            ("FOCUS_API_URL", with_userinfo.as_str()),
+        ],
+        WALL,
+    );
+    assert_eq!(
+        run.code,
+        Some(1),
+        "premise not met: the scenario fails\n{}",
+        run.all_output()
+    );
+    let diagnostics: Vec<_> = walk(run.output_dir.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("diagnostics"))
+        .collect();
+    assert!(
+        !diagnostics.is_empty(),
+        "premise not met: diagnostics were written"
+    );
+    let diag = std::fs::read_to_string(&diagnostics[0]).expect("diagnostics");
+    assert!(
+        diag.contains("PASSWORD") && diag.to_ascii_lowercase().contains("set-cookie"),
+        "premise not met: the planted places are in the diagnostics\n{diag}"
+    );
+    assert!(!run.all_output().contains(PLANTED), "{}", run.all_output());
+    for file in walk(run.output_dir.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+        assert!(
+            !text.contains(PLANTED),
+            "{} holds the secret:\n{text}",
+            file.display()
+        );
+    }
+    let summary = run.summary.as_ref().expect("summary.json");
+    let overrides = summary["provenance"]["overrides"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        overrides.contains("FOCUS_API_URL") && overrides.contains(&api[7..]),
+        "the override is recorded without its userinfo: {overrides}"
+    );
+    for report in ["junit.xml", "report.html"] {
+        let file = walk(run.output_dir.path())
+            .into_iter()
+            .find(|p| p.file_name().is_some_and(|n| n == report))
+            .unwrap_or_else(|| panic!("no {report}"));
+        let text = std::fs::read_to_string(&file).expect("report");
+        assert!(
+            text.contains("FOCUS_API_URL"),
+            "{report} records the override of the protected profile"
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for p in std::fs::read_dir(&d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+        {
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The ingress' certificate is trusted through `target.tls_ca` (a private CA, here
+/// the sandbox's self-signed one) with full verification; without it the same
+/// server is refused, and the provenance says how the certificate was checked.
+#[test]
+fn a_private_ca_is_trusted_through_tls_ca() {
+    let (_rt, sandbox) = start_sandbox(SandboxOptions {
+        tls: true,
+        ..Default::default()
+    });
+    let api = sandbox.api_url();
+    assert!(api.starts_with("https://"), "premise not met: {api}");
+    let profile = bound_profile(&sandbox, &api, "protected = true\nexclusive = false\n");
+    let config = config_dir_with(
+        "shared",
+        &profile.replace("[deadlines]", "tls_ca = \"ca.pem\"\n[deadlines]"),
+    );
+    std::fs::write(
+        config.path().join("ca.pem"),
+        sandbox.cert_pem().expect("the sandbox's certificate"),
+    )
+    .expect("write the CA");
+    let run = run_with(config.path(), "shared", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    let tls = run.summary.as_ref().expect("summary")["provenance"]["tls"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(tls.contains("ca.pem"), "{tls}");
+
+    let config = config_dir_with("shared", &profile);
+    let run = run_with(config.path(), "shared", &[]);
+    assert_eq!(
+        run.code,
+        Some(4),
+        "an untrusted certificate is refused: {}",
+        run.all_output()
+    );
+}
+
+/// SIGINT in the middle of the 200 batch against a sandbox holding another user's
+/// investigation: the run stops sending, deletes what it opened and exits 130;
+/// afterwards nothing of the run remains (no investigation, no pod carrying its
+/// label), and the other user's investigation does.
+#[test]
+fn sigint_mid_batch_leaves_nothing_of_the_run() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let theirs = open_foreign_investigation(&rt, &sandbox.api_url());
+    let config = config_dir_with(
+        "shared",
+        &bound_profile(
+            &sandbox,
+            &sandbox.api_url(),
+            "protected = false\nexclusive = false\n",
+        ),
+    );
+    let output = tempfile::tempdir().expect("output");
+    let child = Command::new(env!("CARGO_BIN_EXE_focus-scope"))
+        .args(["--tags", "@id:k8s-200-in-parallel"])
+        .env("FOCUS_ENV", "shared")
+        .env("FOCUS_CONFIG_DIR", config.path())
+        .env("FOCUS_OUTPUT_DIR", output.path())
+        .env("FOCUS_FEATURES", manifest_dir().join("features/en"))
+        .env_remove("CUCUMBER_FILTER_TAGS")
+        .current_dir(manifest_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the suite");
+    let started = std::time::Instant::now();
+    loop {
+        let opened = walk(output.path())
+            .into_iter()
+            .filter(|p| p.ends_with("ledger.jsonl"))
+            .map(|p| {
+                focus_scope::ledger::Ledger::read(&p)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|e| matches!(e, focus_scope::ledger::Entry::Opened { .. }))
+                    .count()
+            })
+            .sum::<usize>();
+        if opened >= 40 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "premise not met: the batch never opened 40 investigations"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("the suite ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let left = rt
+        .block_on(cluster.investigation_ids())
+        .expect("investigations");
+    assert_eq!(
+        left,
+        std::collections::BTreeSet::from([theirs]),
+        "only the other user's investigation remains\n{stderr}"
+    );
+    let labelled: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(cluster.client(), "panda");
+    let pods = rt
+        .block_on(labelled.list(&kube::api::ListParams::default().labels("focus-scope/run-id")))
+        .expect("pods");
+    assert!(pods.items.is_empty(), "pods carrying a run label remain");
+}
