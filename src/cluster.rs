@@ -504,8 +504,8 @@ impl Cluster {
 
     /// The stream port the contract's slot rules give the next investigation: the
     /// lowest slot from 1 that no investigation object names and whose port
-    /// (`base + slot`) no Service holds.
-    pub async fn next_free_stream_port(&self, base: u16, max_slots: u16) -> Result<u16> {
+    /// (`base + slot`) no Service holds; None when every slot is taken.
+    pub async fn next_free_stream_port(&self, base: u16, max_slots: u16) -> Result<Option<u16>> {
         let lp = ListParams::default();
         let jobs = within(
             self.request_timeout,
@@ -549,13 +549,9 @@ impl Cluster {
                 }
             }
         }
-        (1..=max_slots)
+        Ok((1..=max_slots)
             .find(|s| !busy.contains(s))
-            .map(|s| base + s)
-            .ok_or_else(|| ClusterError::Api {
-                what: "find a free stream port".into(),
-                message: format!("all {max_slots} slots are taken"),
-            })
+            .map(|s| base + s))
     }
 
     /// Investigation objects created within `[since, until]` (second precision,

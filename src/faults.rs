@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::api::FocusApi;
 use crate::cluster::Cluster;
+use crate::premise::{PremiseNotMet, require};
 use crate::suite::Suite;
 
 /// Label every object the suite creates itself carries (never an investigation's).
@@ -79,10 +80,18 @@ impl Suite {
             }
             (FaultDriver::Kubernetes, Some(name)) => {
                 let replicas = self.cluster.scale_deployment(name, 0).await?;
-                Ok(Fault::DeploymentScaled {
+                let fault = Fault::DeploymentScaled {
                     name: name.clone(),
                     replicas,
-                })
+                };
+                // Scaling again to 0 answers the replicas it has now.
+                let now = self.cluster.scale_deployment(name, 0).await?;
+                require(now == 0, || {
+                    format!(
+                        "Deployment {name} (live_stream_deployment) still asks for {now} replicas after scaling to 0"
+                    )
+                })?;
+                Ok(fault)
             }
             _ => bail!("precondition: no fault driver of this profile can cut the live stream"),
         }
@@ -103,6 +112,14 @@ impl Suite {
                 resp.describe()
             );
         }
+        // The answer lists every recording after the change, the ongoing one included.
+        let want: Vec<[i64; 2]> = recordings.iter().map(|(s, e)| [*s, *e]).collect();
+        require(resp.body["recordings"] == json!(want), || {
+            format!(
+                "the sandbox recordings were not replaced by {want:?}: {}",
+                resp.describe()
+            )
+        })?;
         Ok(())
     }
 
@@ -138,10 +155,20 @@ impl Suite {
         api.create(&PostParams::default(), &svc)
             .await
             .with_context(|| format!("cannot create Service {name} holding NodePort {port}"))?;
-        Ok(Fault::PortHolder {
-            service: name,
+        let fault = Fault::PortHolder {
+            service: name.clone(),
             port,
-        })
+        };
+        let got = self.cluster.service_node_ports(&name).await?;
+        if got.as_deref() != Some(&[i32::from(port)][..]) {
+            // Undone here: the caller never learns of a fault that is not in place.
+            undo(&self.api, &self.cluster, &fault).await?;
+            return Err(PremiseNotMet(format!(
+                "Service {name} does not hold NodePort {port}: it has {got:?}"
+            ))
+            .into());
+        }
+        Ok(fault)
     }
 
     fn own_labels(&self, scenario: &str) -> BTreeMap<String, String> {
@@ -177,7 +204,17 @@ impl Suite {
         api.create(&PostParams::default(), &quota)
             .await
             .with_context(|| format!("cannot create ResourceQuota {name}"))?;
-        Ok(Fault::Quota { name })
+        let fault = Fault::Quota { name: name.clone() };
+        // Room appears if a GPU pod ended between the count and the quota.
+        let now = self.cluster.gpu_slices_requested_in_namespace().await?;
+        if now < used {
+            undo(&self.api, &self.cluster, &fault).await?;
+            return Err(PremiseNotMet(format!(
+                "ResourceQuota {name} allows {used} GPU slices but only {now} are requested now: it leaves room"
+            ))
+            .into());
+        }
+        Ok(fault)
     }
 
     /// Pods of ours that take every free GPU slice of every schedulable node.
@@ -221,7 +258,22 @@ impl Suite {
                 .with_context(|| format!("cannot create GPU filler pod {name}"))?;
             pods.push(name);
         }
-        Ok(Fault::GpuFillers { pods })
+        let fault = Fault::GpuFillers { pods };
+        let left: Vec<_> = self
+            .cluster
+            .free_gpu_slices_per_node()
+            .await?
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        if !left.is_empty() {
+            undo(&self.api, &self.cluster, &fault).await?;
+            return Err(PremiseNotMet(format!(
+                "GPU slices are still free after filling: {left:?}"
+            ))
+            .into());
+        }
+        Ok(fault)
     }
 
     /// Cordons every schedulable node (kubernetes driver: works on a real cluster).
@@ -233,7 +285,24 @@ impl Suite {
         if nodes.is_empty() {
             bail!("precondition: no node was schedulable to cordon");
         }
-        Ok(Fault::Cordoned(nodes))
+        let fault = Fault::Cordoned(nodes);
+        // Only schedulable nodes are listed here.
+        let schedulable: Vec<String> = self
+            .cluster
+            .free_gpu_slices_per_node()
+            .await?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        if !schedulable.is_empty() {
+            undo(&self.api, &self.cluster, &fault).await?;
+            return Err(PremiseNotMet(format!(
+                "nodes are still schedulable after cordoning: {}",
+                schedulable.join(", ")
+            ))
+            .into());
+        }
+        Ok(fault)
     }
 
     /// Makes the sandbox fail the next investigation's pod: `crash`, `oom` or `image-pull`.
@@ -248,6 +317,13 @@ impl Suite {
                 resp.describe()
             );
         }
+        // The answer is the pod failure now armed.
+        require(resp.body["kind"] == json!(kind), || {
+            format!(
+                "the sandbox did not arm the `{kind}` pod failure: {}",
+                resp.describe()
+            )
+        })?;
         Ok(Fault::NextPodFailure)
     }
 
@@ -270,6 +346,18 @@ pub async fn set_fiber(api: &FocusApi, connected: bool) -> anyhow::Result<()> {
             resp.describe()
         );
     }
+    // The answer is the fiber's state after the change.
+    require(resp.body["connected"] == json!(connected), || {
+        format!(
+            "the sandbox fiber is not {}: {}",
+            if connected {
+                "connected"
+            } else {
+                "disconnected"
+            },
+            resp.describe()
+        )
+    })?;
     Ok(())
 }
 

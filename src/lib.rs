@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod net;
 pub mod outcome;
 pub mod plan;
+pub mod premise;
 pub mod recovery;
 pub mod register;
 pub mod report;

@@ -127,6 +127,46 @@ impl FocusWorld {
             .ok_or_else(|| anyhow!("no investigation was opened in this scenario"))
     }
 
+    /// The stream ports Services of this scenario hold (its port-holder faults).
+    pub fn held_ports(&self) -> Vec<u16> {
+        self.faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::PortHolder { port, .. } => Some(*port),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Opens live investigations until one is answered beyond every held port (or one
+    /// gets a held port), at most [`crate::premise::HELD_PORT_PROBE_BOUND`] of them:
+    /// proof that the server met the held port; short of it the premise is not met.
+    pub async fn open_past_held_ports(&mut self) -> anyhow::Result<()> {
+        let held = self.held_ports();
+        if held.is_empty() {
+            return Err(crate::premise::PremiseNotMet(
+                "no stream port is held in this scenario".into(),
+            )
+            .into());
+        }
+        let mut answered = Vec::new();
+        loop {
+            let resp = self.open(ConfigureRequest::live()).await?;
+            if resp.status != 200 {
+                return Err(anyhow!(
+                    "a valid live configure was not accepted: {}",
+                    resp.describe()
+                ));
+            }
+            answered.push(self.current()?.stream_port);
+            if crate::premise::held_port_met(&held, &answered)?
+                != crate::premise::HeldPortProbe::Short
+            {
+                return Ok(());
+            }
+        }
+    }
+
     /// Cancels the current investigation the profile's way; it is no longer current.
     pub async fn cancel_current(&mut self) -> anyhow::Result<()> {
         let o = self

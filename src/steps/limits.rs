@@ -5,7 +5,6 @@ use cucumber::{given, then, when};
 
 use crate::capacity::CapacityReport;
 use crate::ensure_that;
-use crate::faults::Fault;
 use crate::metrics::summarize;
 use crate::world::{FocusWorld, Step};
 
@@ -132,20 +131,15 @@ async fn all_accepted(w: &mut FocusWorld) -> Step {
 #[given("every free stream port is held by another Service")]
 #[given("כל פורט זרם פנוי מוחזק על ידי Service אחר")]
 async fn hold_all_ports(w: &mut FocusWorld) -> Step {
-    loop {
-        let port = match w.suite.next_free_stream_port().await {
-            Ok(p) => p,
-            Err(_) => break,
-        };
+    // Each holder is read back by hold_node_port; the loop ends when the cluster
+    // shows every slot taken (a failing list fails the step).
+    while let Some(port) = w.suite.next_free_stream_port().await? {
         let fault = w.suite.hold_node_port(&w.scenario, port).await?;
         w.inject(fault)?;
     }
-    let held = w
-        .faults
-        .iter()
-        .filter(|f| matches!(f, Fault::PortHolder { .. }))
-        .count();
-    ensure_that!(held > 0, "precondition: no stream port was free to hold");
+    crate::premise::require(!w.held_ports().is_empty(), || {
+        "no stream port was free to hold".into()
+    })?;
     Ok(())
 }
 

@@ -36,8 +36,10 @@ async fn fiber_on(w: &mut FocusWorld) -> Step {
 async fn no_recordings(w: &mut FocusWorld) -> Step {
     w.suite.set_fiber(false).await?;
     w.inject(Fault::FiberDisconnected)?;
-    w.suite.set_recordings(&[]).await?;
+    // Recorded before the check: a replacement that did not take is still undone.
+    let replaced = w.suite.set_recordings(&[]).await;
     w.inject(Fault::RecordingsReplaced)?;
+    replaced?;
     Ok(())
 }
 
@@ -72,28 +74,32 @@ async fn live_metadata_unavailable(w: &mut FocusWorld) -> Step {
 #[given("another Service holds the stream port the server would pick next")]
 #[given("Service אחר מחזיק את פורט הזרם שהשרת היה בוחר בפעם הבאה")]
 async fn hold_next_port(w: &mut FocusWorld) -> Step {
-    let port = w.suite.next_free_stream_port().await?;
+    let port = w.suite.next_free_stream_port().await?.ok_or_else(|| {
+        crate::premise::PremiseNotMet("every stream slot is taken: no port to hold".into())
+    })?;
     let fault = w.suite.hold_node_port(&w.scenario, port).await?;
     w.inject(fault)?;
     Ok(())
 }
 
-#[then("the investigation did not get the held port")]
-#[then("החקירה לא קיבלה את הפורט המוחזק")]
+#[when("live investigations are opened until one is answered beyond the held port")]
+#[when("נפתחות חקירות חיות עד שאחת מהן נענית בפורט שמעבר לפורט המוחזק")]
+async fn open_past_held(w: &mut FocusWorld) -> Step {
+    w.open_past_held_ports().await?;
+    Ok(())
+}
+
+#[then("no investigation got the held port")]
+#[then("אף חקירה לא קיבלה את הפורט המוחזק")]
 async fn not_the_held_port(w: &mut FocusWorld) -> Step {
-    let held: Vec<u16> = w
-        .faults
-        .iter()
-        .filter_map(|f| match f {
-            Fault::PortHolder { port, .. } => Some(*port),
-            _ => None,
-        })
-        .collect();
-    let got = w.current()?.stream_port;
-    ensure_that!(
-        !held.contains(&got),
-        "the investigation got stream port {got}, held by another Service"
-    );
+    let got: Vec<u16> = w.opened.iter().map(|o| o.stream_port).collect();
+    let probe = crate::premise::held_port_probe(&w.held_ports(), &got);
+    if let crate::premise::HeldPortProbe::Taken { port } = probe {
+        return Err(anyhow::anyhow!(
+            "an investigation got stream port {port}, the held port of another Service (ports answered: {got:?})"
+        )
+        .into());
+    }
     Ok(())
 }
 
