@@ -130,6 +130,20 @@ pub enum CancelMethod {
     Kubernetes,
 }
 
+impl CancelMethod {
+    /// How the reports name the cancel path a run took.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CancelMethod::Endpoint => {
+                "endpoint: DELETE /job/{job_id}, the server removes the objects"
+            }
+            CancelMethod::Kubernetes => {
+                "kubernetes: the suite deletes the objects, the server's reaction is checked"
+            }
+        }
+    }
+}
+
 fn default_cancel() -> CancelMethod {
     CancelMethod::Kubernetes
 }

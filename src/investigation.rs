@@ -220,6 +220,26 @@ impl OpenedInvestigation {
     }
 }
 
+/// The slot named by a job id (`<slot>-<n>`), when it names one.
+pub fn slot_of(job_id: &str) -> Option<u16> {
+    job_id.split('-').next()?.parse().ok()
+}
+
+/// Whether the server offered a deleted investigation's slot again: the next
+/// investigation got its port or a lower one (slots are taken lowest first), or
+/// another investigation (`others`: job ids present now) holds the slot already.
+pub fn slot_offered_again(
+    deleted: &OpenedInvestigation,
+    next_port: u16,
+    others: &[String],
+) -> bool {
+    let slot = slot_of(&deleted.job_id);
+    next_port <= deleted.stream_port
+        || others
+            .iter()
+            .any(|j| *j != deleted.job_id && slot.is_some() && slot_of(j) == slot)
+}
+
 /// The response invariants of the contract, checked against the request that was
 /// sent; returns every violation found.
 pub fn check_invariants(request: &Value, body: &Value) -> Vec<String> {
@@ -372,6 +392,21 @@ fn int_or_numeric_string(body: &Value, field: &'static str) -> Result<i64, Contr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The old step passed whatever the server did after the suite's own deletes; a
+    /// leaked slot (the next investigation goes higher, nobody holds the slot) fails.
+    #[test]
+    fn a_deleted_investigations_slot_must_be_offered_again() {
+        let deleted = OpenedInvestigation::from_response(&observed_body()).unwrap();
+        assert!(slot_offered_again(&deleted, 12301, &[]));
+        assert!(!slot_offered_again(&deleted, 12302, &[]));
+        assert!(!slot_offered_again(
+            &deleted,
+            12302,
+            &["1-1603".into(), "3-9".into()]
+        ));
+        assert!(slot_offered_again(&deleted, 12302, &["1-77".into()]));
+    }
 
     fn observed_body() -> Value {
         // Shapes captured from the real server (contract: "observed").

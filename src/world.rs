@@ -231,6 +231,47 @@ impl FocusWorld {
         }
     }
 
+    /// What the server does after the suite deleted an investigation's objects itself
+    /// (`cancel = "kubernetes"`, where "nothing remains" would only check the suite's
+    /// own deletes): its metadata answers 404, and its slot and port are offered again.
+    pub async fn check_server_after_deletion(
+        &mut self,
+        deleted: &OpenedInvestigation,
+    ) -> anyhow::Result<()> {
+        let meta = self.suite.api.metadata(&deleted.job_id).await?;
+        if meta.status != 404 {
+            return Err(anyhow!(
+                "after the objects of {} were deleted (cancel = \"kubernetes\"), its metadata still answers: {}",
+                deleted.job_id,
+                meta.describe()
+            ));
+        }
+        let resp = self.open(ConfigureRequest::live()).await?;
+        if resp.status != 200 {
+            return Err(anyhow!(
+                "after the objects of {} were deleted, a live configure was not accepted: {}",
+                deleted.job_id,
+                resp.describe()
+            ));
+        }
+        let next = self.current()?.stream_port;
+        let present: Vec<String> = self
+            .suite
+            .cluster
+            .investigation_ids()
+            .await?
+            .into_iter()
+            .collect();
+        if !crate::investigation::slot_offered_again(deleted, next, &present) {
+            return Err(anyhow!(
+                "the slot of {} (stream port {}) was not offered again after its objects were deleted: the next investigation got stream port {next} and no investigation holds the slot",
+                deleted.job_id,
+                deleted.stream_port
+            ));
+        }
+        Ok(())
+    }
+
     /// The investigation this scenario cancelled last.
     pub fn last_cancelled(&self) -> anyhow::Result<&OpenedInvestigation> {
         self.cancelled
