@@ -781,6 +781,39 @@ impl Cluster {
             .map(|(_, id)| id)
             .collect())
     }
+
+    /// Every investigation object (Jobs and Services) by identity: `Kind/name` → uid.
+    pub async fn investigation_object_uids(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        let lp = ListParams::default();
+        let jobs = within(
+            self.request_timeout,
+            "list Jobs",
+            self.api::<Job>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list Jobs"))?;
+        let services = within(
+            self.request_timeout,
+            "list Services",
+            self.api::<Service>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list Services"))?;
+        let metas = jobs
+            .items
+            .iter()
+            .map(|j| ("Job", &j.metadata))
+            .chain(services.items.iter().map(|s| ("Service", &s.metadata)));
+        Ok(metas
+            .filter_map(|(kind, m)| {
+                let name = m.name.as_deref()?;
+                job_id_of(name)?;
+                Some((format!("{kind}/{name}"), m.uid.clone().unwrap_or_default()))
+            })
+            .collect())
+    }
 }
 
 /// Parses a whole-number Kubernetes quantity of an extended resource ("1", "64").

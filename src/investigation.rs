@@ -220,6 +220,22 @@ impl OpenedInvestigation {
     }
 }
 
+/// Objects of `before` (`Kind/name` → uid) that are gone from `after` or are another
+/// object now (another uid): what was touched of what others owned.
+pub fn touched_objects(
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    before
+        .iter()
+        .filter_map(|(name, uid)| match after.get(name) {
+            None => Some(format!("{name} (uid {uid}) is gone")),
+            Some(now) if now != uid => Some(format!("{name} was uid {uid}, is uid {now}")),
+            Some(_) => None,
+        })
+        .collect()
+}
+
 /// The slot named by a job id (`<slot>-<n>`), when it names one.
 pub fn slot_of(job_id: &str) -> Option<u16> {
     job_id.split('-').next()?.parse().ok()
@@ -392,6 +408,35 @@ fn int_or_numeric_string(body: &Value, field: &'static str) -> Result<i64, Contr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The old step only printed the investigations of others; one deleted or
+    /// replaced during the scenario must fail it.
+    #[test]
+    fn objects_of_others_gone_or_replaced_are_touched() {
+        let m = |v: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let before = m(&[
+            ("Job/grpc-job-7-1", "u1"),
+            ("Service/grpc-service-7-1", "u2"),
+        ]);
+        assert!(touched_objects(&before, &before).is_empty());
+        let mut more = before.clone();
+        more.insert("Job/grpc-job-8-1".into(), "u3".into());
+        assert!(touched_objects(&before, &more).is_empty());
+        let gone = m(&[("Job/grpc-job-7-1", "u1")]);
+        assert_eq!(touched_objects(&before, &gone).len(), 1);
+        let replaced = m(&[
+            ("Job/grpc-job-7-1", "u9"),
+            ("Service/grpc-service-7-1", "u2"),
+        ]);
+        assert_eq!(
+            touched_objects(&before, &replaced),
+            vec!["Job/grpc-job-7-1 was uid u1, is uid u9".to_string()]
+        );
+    }
 
     /// The old step passed whatever the server did after the suite's own deletes; a
     /// leaked slot (the next investigation goes higher, nobody holds the slot) fails.

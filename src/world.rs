@@ -73,6 +73,8 @@ pub struct FocusWorld {
     pub churn: Option<crate::soak::ChurnReport>,
     /// Focus Server's pods as first seen by the scenario.
     pub server_pods: Vec<crate::cluster::ServerPod>,
+    /// Investigation objects of others (`Kind/name` → uid) when the scenario began.
+    pub foreign: std::collections::BTreeMap<String, String>,
 }
 
 impl fmt::Debug for FocusWorld {
@@ -104,6 +106,7 @@ impl FocusWorld {
             capacity: None,
             churn: None,
             server_pods: Vec::new(),
+            foreign: Default::default(),
         })
     }
 

@@ -144,28 +144,53 @@ async fn server_pod_healthy(w: &mut FocusWorld) -> Step {
 #[given("the environment holds no investigation but ours, or reports the others when it is shared")]
 #[given("בסביבה אין חקירה מלבד שלנו, או שהאחרות מדווחות כשהיא משותפת")]
 async fn clean_or_reported(w: &mut FocusWorld) -> Step {
-    let foreign: Vec<String> = w
-        .suite
-        .cluster
-        .investigation_ids()
-        .await?
+    let objects = w.suite.cluster.investigation_object_uids().await?;
+    let ledger = &w.suite.ledger;
+    w.foreign = objects
         .into_iter()
-        .filter(|id| !w.suite.ledger.owns(id))
+        .filter(|(name, _)| {
+            let id = name
+                .split_once('/')
+                .and_then(|(_, n)| crate::cluster::job_id_of(n));
+            !id.is_some_and(|id| ledger.owns(id))
+        })
         .collect();
+    let foreign: Vec<&String> = w.foreign.keys().collect();
     if foreign.is_empty() {
         return Ok(());
     }
     if w.suite.config.profile.exclusive {
         return Err(anyhow::anyhow!(
             "the environment is exclusive to this run but is not clean: foreign investigations {}",
-            foreign.join(", ")
+            list(&foreign)
         )
         .into());
     }
     eprintln!(
-        "focus-scope: {}: shared environment, foreign investigations present (not ours, not touched): {}",
+        "focus-scope: {}: shared environment, foreign investigations present (not ours, must stay untouched): {}",
         w.scenario_id,
-        foreign.join(", ")
+        list(&foreign)
+    );
+    Ok(())
+}
+
+fn list(names: &[&String]) -> String {
+    names
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[then("the investigations of others present before are untouched")]
+#[then("החקירות של אחרים שהיו בסביבה קודם לא נפגעו")]
+async fn others_untouched(w: &mut FocusWorld) -> Step {
+    let now = w.suite.cluster.investigation_object_uids().await?;
+    let touched = crate::investigation::touched_objects(&w.foreign, &now);
+    ensure_that!(
+        touched.is_empty(),
+        "investigations of others were touched during the scenario: {}",
+        touched.join("; ")
     );
     Ok(())
 }
