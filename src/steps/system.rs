@@ -96,7 +96,7 @@ async fn not_the_held_port(w: &mut FocusWorld) -> Step {
     let probe = crate::premise::held_port_probe(&w.held_ports(), &got);
     if let crate::premise::HeldPortProbe::Taken { port } = probe {
         return Err(anyhow::anyhow!(
-            "an investigation got stream port {port}, the held port of another Service (ports answered: {got:?})"
+            "an investigation got stream port {port}, the held port, held by another Service (ports answered: {got:?})"
         )
         .into());
     }
