@@ -286,6 +286,10 @@ pub struct Expect {
     /// Memory limit of the stream container, as `memory_request`.
     #[serde(default)]
     pub memory_limit: Option<String>,
+    /// The server's words (a regular expression over the error message) when it
+    /// refuses a configure because a quota or resource is exhausted.
+    #[serde(default)]
+    pub quota_refusal: Option<String>,
 }
 
 /// The recordings volume an investigation's pod must mount.
@@ -574,6 +578,14 @@ impl Config {
                 crate::footprint::MemoryBound::parse(v).map_err(|m| self.invalid(key, m))?;
             }
         }
+        if let Some(words) = &p.expect.quota_refusal {
+            regex::Regex::new(words).map_err(|e| {
+                self.invalid(
+                    "expect.quota_refusal",
+                    format!("not a regular expression: {e}"),
+                )
+            })?;
+        }
         match &p.expect.recordings_volume {
             Some(RecordingsVolume::HostPath { path }) if !path.starts_with('/') => {
                 return Err(self.invalid(
@@ -612,6 +624,20 @@ impl Config {
             .recordings_volume
             .clone()
             .ok_or_else(|| self.unset("expect.recordings_volume"))
+    }
+
+    /// The server's words for a quota refusal; an unset key is named.
+    pub fn quota_refusal_words(&self) -> anyhow::Result<regex::Regex> {
+        let key = "expect.quota_refusal";
+        let words = self
+            .profile
+            .expect
+            .quota_refusal
+            .as_deref()
+            .ok_or_else(|| self.unset(key))?;
+        regex::Regex::new(words).map_err(|e| {
+            anyhow::Error::from(self.invalid(key, format!("not a regular expression: {e}")))
+        })
     }
 
     fn unset(&self, key: &str) -> anyhow::Error {
@@ -810,6 +836,7 @@ startup = "30s"
                 "recordings_volume = { kind = \"hostPath\", path = \"rec\" }",
                 "expect.recordings_volume",
             ),
+            ("quota_refusal = \"quota (\"", "expect.quota_refusal"),
         ] {
             write(tmp.path(), "x", &format!("{REMOTE}\n[expect]\n{bad}\n"));
             let e = Config::load(tmp.path(), "x", &BTreeMap::new())

@@ -164,6 +164,8 @@ async fn gpu_taken(w: &mut FocusWorld) -> Step {
 async fn refused_by_quota(w: &mut FocusWorld) -> Step {
     let resp = w.last_response()?;
     if resp.status == 503 {
+        let words = w.suite.config.quota_refusal_words()?;
+        crate::capacity::refused_for_quota(resp, &words).map_err(anyhow::Error::msg)?;
         return Ok(());
     }
     ensure_that!(
