@@ -262,13 +262,8 @@ async fn churn_ports_reused(w: &mut FocusWorld) -> Step {
     let workers = w.suite.config.profile.limits.soak_workers;
     // Each worker holds at most one investigation at a time; allow for the
     // moments a cancel is still completing.
-    let allowed = workers * 2;
-    ensure_that!(
-        r.ports.len() <= allowed,
-        "{} distinct stream ports for {} investigations by {workers} clients: freed slots are not reused (allowed {allowed})",
-        r.ports.len(),
-        r.opened.len()
-    );
+    r.ports_reused(workers * 2)
+        .map_err(|e| anyhow::anyhow!("{e} ({workers} clients)"))?;
     Ok(())
 }
 
