@@ -73,6 +73,8 @@ pub struct FocusWorld {
     pub churn: Option<crate::soak::ChurnReport>,
     /// Focus Server's pods as first seen by the scenario.
     pub server_pods: Vec<crate::cluster::ServerPod>,
+    /// The recordings the scenario listed last, with the window it asked for.
+    pub listed: Option<((i64, i64), Vec<crate::availability::Recording>)>,
     /// Investigation objects of others (`Kind/name` → uid) when the scenario began.
     pub foreign: std::collections::BTreeMap<String, String>,
 }
@@ -106,6 +108,7 @@ impl FocusWorld {
             capacity: None,
             churn: None,
             server_pods: Vec::new(),
+            listed: None,
             foreign: Default::default(),
         })
     }

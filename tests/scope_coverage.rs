@@ -235,3 +235,43 @@ fn an_undocumented_tag_fails_and_a_pattern_admits_its_instances() {
         .collect();
     assert_eq!(undocumented(doc, &used), vec!["@display", "@idle"]);
 }
+
+/// The living document reads as Given-When-Then: no Background has a When (an action
+/// belongs to the scenario), no scenario starts with Then (what is checked follows an
+/// action), and no title carries an implementation formula (the stream port base).
+fn reading_problems(features: &Path) -> Vec<String> {
+    use cucumber::gherkin::StepType;
+    let mut problems = Vec::new();
+    for path in feature_files(features) {
+        let f = Feature::parse_path(&path, GherkinEnv::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let backgrounds = f
+            .background
+            .iter()
+            .chain(f.rules.iter().filter_map(|r| r.background.as_ref()));
+        for b in backgrounds {
+            if b.steps.iter().any(|s| s.ty == StepType::When) {
+                problems.push(format!("{}: a Background has a When", path.display()));
+            }
+        }
+        let scenarios = f
+            .scenarios
+            .iter()
+            .chain(f.rules.iter().flat_map(|r| r.scenarios.iter()));
+        for sc in scenarios {
+            if sc.steps.first().is_some_and(|s| s.ty == StepType::Then) {
+                problems.push(format!("{}: `{}` starts with Then", path.display(), sc.name));
+            }
+            if sc.name.contains("12300") {
+                problems.push(format!("{}: `{}` names a formula", path.display(), sc.name));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn scenarios_read_as_given_when_then_in_both_languages() {
+    let problems = reading_problems(&root().join("features"));
+    assert!(problems.is_empty(), "{problems:#?}");
+}

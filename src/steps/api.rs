@@ -181,17 +181,30 @@ fn arg_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
     })
 }
 
-#[then(
-    regex = r"^the recordings listed for (the recorded window|the window between recordings|a window partly overlapping a recording) are (none|some)$"
+#[when(
+    regex = r"^the recordings of (the recorded window|the window between recordings|a window partly overlapping a recording) are listed$"
 )]
-#[then(
-    regex = r"^ההקלטות הרשומות עבור (החלון המוקלט|החלון שבין ההקלטות|חלון החופף חלקית להקלטה) הן (none|some)$"
+#[when(
+    regex = r"^מתבקשת רשימת ההקלטות של (החלון המוקלט|החלון שבין ההקלטות|חלון החופף חלקית להקלטה)$"
 )]
-async fn recordings_listed(w: &mut FocusWorld, window: String, expect: String) -> Step {
+async fn list_recordings(w: &mut FocusWorld, window: String) -> Step {
     let (s, e) = window_of(w, &window)?;
     let recs = availability::recordings(&w.suite.api, s, e).await?;
+    w.listed = Some(((s, e), recs));
+    Ok(())
+}
+
+#[then(regex = r"^(at least one recording|no recording) is listed$")]
+#[then(regex = r"^(לפחות הקלטה אחת רשומה|אף הקלטה אינה רשומה)$")]
+async fn recordings_listed(w: &mut FocusWorld, expect: String) -> Step {
+    let ((s, e), recs) = w
+        .listed
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no recordings were listed in this scenario"))?;
+    let none = expect == "no recording" || expect == "אף הקלטה אינה רשומה";
+    let expect = if none { "none" } else { "some" };
     ensure_that!(
-        (expect == "none") == recs.is_empty(),
+        none == recs.is_empty(),
         "/recordings_in_time_range for [{s}, {e}] listed {recs:?}, expected {expect}"
     );
     Ok(())
