@@ -416,13 +416,13 @@ mod tests {
     /// The old step passed any 503; one for another reason than the quota fails.
     #[test]
     fn only_a_503_in_the_quota_words_is_a_quota_refusal() {
-        let words = regex::Regex::new("exceeded quota").unwrap();
+        let words = regex::Regex::new("exceeded quota").expect("regex");
         assert!(refused_for_quota(&answer(503, "pods: exceeded quota: gpu"), &words).is_ok());
         let e = refused_for_quota(
             &answer(503, "Service overloaded: the job could not be launched"),
             &words,
         )
-        .unwrap_err();
+        .expect_err("a 503 for overload is no quota refusal");
         assert!(e.contains("expect.quota_refusal"), "{e}");
         assert!(refused_for_quota(&answer(500, "exceeded quota"), &words).is_err());
     }

@@ -442,7 +442,7 @@ mod tests {
     /// leaked slot (the next investigation goes higher, nobody holds the slot) fails.
     #[test]
     fn a_deleted_investigations_slot_must_be_offered_again() {
-        let deleted = OpenedInvestigation::from_response(&observed_body()).unwrap();
+        let deleted = OpenedInvestigation::from_response(&observed_body()).expect("fixture");
         assert!(slot_offered_again(&deleted, 12301, &[]));
         assert!(!slot_offered_again(&deleted, 12302, &[]));
         assert!(!slot_offered_again(

@@ -64,7 +64,7 @@ mod tests {
     fn an_answer_beyond_the_held_port_meets_the_premise() {
         assert_eq!(held_port_probe(&[12301], &[12302]), HeldPortProbe::Passed);
         assert_eq!(
-            held_port_met(&[12303], &[12301, 12302, 12304]).unwrap(),
+            held_port_met(&[12303], &[12301, 12302, 12304]).expect("met"),
             HeldPortProbe::Passed
         );
     }
@@ -86,10 +86,10 @@ mod tests {
     #[test]
     fn answers_that_stay_below_the_held_port_fail_the_premise() {
         assert_eq!(
-            held_port_met(&[12305], &[12302]).unwrap(),
+            held_port_met(&[12305], &[12302]).expect("not yet short"),
             HeldPortProbe::Short
         );
-        let e = held_port_met(&[12305], &[12302, 12303, 12304]).unwrap_err();
+        let e = held_port_met(&[12305], &[12302, 12303, 12304]).expect_err("short");
         assert!(e.to_string().starts_with("premise not met: "), "{e}");
         assert!(e.to_string().contains("12305"), "{e}");
     }

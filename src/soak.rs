@@ -140,7 +140,7 @@ mod tests {
     fn a_churn_too_small_to_show_reuse_fails_its_premise() {
         let e = churn(6, &[12301, 12302, 12303, 12304, 12305, 12306])
             .ports_reused(8)
-            .unwrap_err();
+            .expect_err("too small");
         assert!(e.starts_with("premise not met"), "{e}");
     }
 
@@ -151,7 +151,7 @@ mod tests {
         assert!(
             churn(50, &many)
                 .ports_reused(8)
-                .unwrap_err()
+                .expect_err("no reuse")
                 .contains("not reused")
         );
     }

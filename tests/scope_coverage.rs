@@ -260,7 +260,11 @@ fn reading_problems(features: &Path) -> Vec<String> {
             .chain(f.rules.iter().flat_map(|r| r.scenarios.iter()));
         for sc in scenarios {
             if sc.steps.first().is_some_and(|s| s.ty == StepType::Then) {
-                problems.push(format!("{}: `{}` starts with Then", path.display(), sc.name));
+                problems.push(format!(
+                    "{}: `{}` starts with Then",
+                    path.display(),
+                    sc.name
+                ));
             }
             if sc.name.contains("12300") {
                 problems.push(format!("{}: `{}` names a formula", path.display(), sc.name));
