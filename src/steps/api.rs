@@ -16,17 +16,31 @@ async fn facts_known(w: &mut FocusWorld) -> Step {
     Ok(())
 }
 
+/// The mode word of a step, in either language (failure messages name it in English,
+/// the same in both twins).
+fn is_historic(mode: &str) -> bool {
+    mode == "historic" || mode == "היסטורית"
+}
+
+fn mode_name(mode: &str) -> &'static str {
+    if is_historic(mode) {
+        "historic"
+    } else {
+        "live"
+    }
+}
+
 /// `a live multichannel investigation is requested with channels.min = lowest - 1`
 #[when(
     regex = r"^an? (live|historic) (multichannel|singlechannel|waterfall) investigation is requested with (.+)$"
 )]
 #[when(
-    regex = r"^מתבקשת חקירה (live|historic) בתצוגת (multichannel|singlechannel|waterfall) עם (.+)$"
+    regex = r"^מתבקשת חקירה (חיה|היסטורית) בתצוגת (multichannel|singlechannel|waterfall) עם (.+)$"
 )]
 async fn request_with(w: &mut FocusWorld, mode: String, view: String, edits: String) -> Step {
     let view: ViewType = view.parse().map_err(anyhow::Error::msg)?;
     let mut base = ConfigureRequest::live_view(view);
-    if mode == "historic" {
+    if is_historic(&mode) {
         base = base.window(w.fact("rec.start")?, w.fact("rec.end")?);
     }
     let edits = changes::parse(&edits, &w.facts)?;
@@ -37,11 +51,12 @@ async fn request_with(w: &mut FocusWorld, mode: String, view: String, edits: Str
 #[when(
     regex = r"^an? (live|historic) (multichannel|singlechannel|waterfall) investigation is opened$"
 )]
-#[when(regex = r"^נפתחת חקירה (live|historic) בתצוגת (multichannel|singlechannel|waterfall)$")]
+#[when(regex = r"^נפתחת חקירה (חיה|היסטורית) בתצוגת (multichannel|singlechannel|waterfall)$")]
 async fn open_view(w: &mut FocusWorld, mode: String, view: String) -> Step {
+    let mode = mode_name(&mode);
     let view: ViewType = view.parse().map_err(anyhow::Error::msg)?;
     let mut req = ConfigureRequest::live_view(view);
-    if mode == "historic" {
+    if is_historic(mode) {
         req = req.window(w.fact("rec.start")?, w.fact("rec.end")?);
     }
     let resp = w.open(req).await?;

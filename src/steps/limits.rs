@@ -9,7 +9,7 @@ use crate::metrics::summarize;
 use crate::world::{FocusWorld, Step};
 
 #[when("the required number of live investigations is opened in parallel")]
-#[when("המספר הנדרש של חקירות חיות נפתח במקביל")]
+#[when("נפתחות במקביל חקירות חיות במספר הנדרש")]
 async fn open_required(w: &mut FocusWorld) -> Step {
     let l = w.suite.config.profile.limits.clone();
     run_batch(w, l.parallel_investigations, l.client_concurrency).await
@@ -107,7 +107,7 @@ async fn pod_start_p99(w: &mut FocusWorld) -> Step {
 }
 
 #[when("the configured number of clients each open a live investigation at the same moment")]
-#[when("המספר המוגדר של לקוחות פותחים כל אחד חקירה חיה באותו רגע")]
+#[when("כל אחד מהלקוחות, במספר המוגדר, פותח חקירה חיה באותו רגע")]
 async fn concurrent_clients(w: &mut FocusWorld) -> Step {
     let n = w.suite.config.profile.limits.concurrent_clients;
     // Everyone at once: the client concurrency is the number of clients.

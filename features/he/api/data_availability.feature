@@ -12,7 +12,7 @@
   @id:api-live-data-opens @live @scope:api-validation-live-data
   תרחיש: יש דאטה חי: חקירה חיה נפתחת בלי טווח זמנים
     בהינתן הזרם החי זמין
-    כאשר נפתחת חקירה live בתצוגת multichannel
+    כאשר נפתחת חקירה חיה בתצוגת multichannel
     אז החקירה נפתחת
     וגם ה-Pod של החקירה אינו נושא טווח זמנים
 
