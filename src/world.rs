@@ -252,6 +252,14 @@ impl FocusWorld {
                 meta.describe()
             ));
         }
+        // Investigations present around the configure: one of them may hold the slot.
+        let mut present: Vec<String> = self
+            .suite
+            .cluster
+            .investigation_ids()
+            .await?
+            .into_iter()
+            .collect();
         let resp = self.open(ConfigureRequest::live()).await?;
         if resp.status != 200 {
             return Err(anyhow!(
@@ -261,13 +269,7 @@ impl FocusWorld {
             ));
         }
         let next = self.current()?.stream_port;
-        let present: Vec<String> = self
-            .suite
-            .cluster
-            .investigation_ids()
-            .await?
-            .into_iter()
-            .collect();
+        present.extend(self.suite.cluster.investigation_ids().await?);
         if !crate::investigation::slot_offered_again(deleted, next, &present) {
             return Err(anyhow!(
                 "the slot of {} (stream port {}) was not offered again after its objects were deleted: the next investigation got stream port {next} and no investigation holds the slot",
