@@ -93,7 +93,9 @@ impl Suite {
                 })?;
                 Ok(fault)
             }
-            _ => bail!("precondition: no fault driver of this profile can cut the live stream"),
+            _ => bail!(PremiseNotMet(
+                "no fault driver of this profile can cut the live stream".into()
+            )),
         }
     }
 
@@ -283,7 +285,7 @@ impl Suite {
             .cordon_schedulable_nodes(&label_value(&self.run.id))
             .await?;
         if nodes.is_empty() {
-            bail!("precondition: no node was schedulable to cordon");
+            bail!(PremiseNotMet("no node was schedulable to cordon".into()));
         }
         let fault = Fault::Cordoned(nodes);
         // Only schedulable nodes are listed here.

@@ -261,7 +261,7 @@ async fn live_available(w: &mut FocusWorld) -> Step {
     let prr = live.body.get("prr").and_then(|p| p.as_f64()).unwrap_or(0.0);
     ensure_that!(
         live.status == 200 && prr > 0.0,
-        "precondition: the live stream is not available: {}",
+        "premise not met: the live stream is not available: {}",
         live.describe()
     );
     Ok(())
