@@ -14,6 +14,24 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::api::ApiResponse;
+
+/// Whether a refusal of configure says that a quota or resource is exhausted, in the
+/// server's words (`words`, the profile's `expect.quota_refusal`): a 503 for another
+/// reason (overload, a missing stream) is no quota refusal.
+pub fn refused_for_quota(resp: &ApiResponse, words: &regex::Regex) -> Result<(), String> {
+    if resp.status != 503 {
+        return Err(format!("expected a 503 refusal: {}", resp.describe()));
+    }
+    let said = resp.error_text();
+    if words.is_match(&said) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the 503 does not say the quota is exhausted (expect.quota_refusal `{words}`): {}",
+            resp.describe()
+        ))
+    }
+}
 use crate::cluster::{StageTracker, pod_phase};
 use crate::investigation::{ConfigureRequest, OpenedInvestigation};
 use crate::metrics::{Stage, kind};
@@ -387,7 +405,34 @@ async fn watch_jobs_created(api: Api<Job>, suite: Arc<Suite>) {
 
 #[cfg(test)]
 mod tests {
-    use super::names_job_or_its_pod;
+    use super::{names_job_or_its_pod, refused_for_quota};
+    use crate::api::ApiResponse;
+
+    fn answer(status: u16, error: &str) -> ApiResponse {
+        ApiResponse {
+            method: "POST",
+            path: "/configure".into(),
+            request_body: None,
+            status,
+            body: serde_json::json!({ "error": error }),
+            latency: std::time::Duration::ZERO,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The old step passed any 503; one for another reason than the quota fails.
+    #[test]
+    fn only_a_503_in_the_quota_words_is_a_quota_refusal() {
+        let words = regex::Regex::new("exceeded quota").expect("regex");
+        assert!(refused_for_quota(&answer(503, "pods: exceeded quota: gpu"), &words).is_ok());
+        let e = refused_for_quota(
+            &answer(503, "Service overloaded: the job could not be launched"),
+            &words,
+        )
+        .expect_err("a 503 for overload is no quota refusal");
+        assert!(e.contains("expect.quota_refusal"), "{e}");
+        assert!(refused_for_quota(&answer(500, "exceeded quota"), &words).is_err());
+    }
 
     #[test]
     fn events_are_matched_to_their_job_exactly() {

@@ -846,8 +846,8 @@ impl Cluster {
 
     /// The stream port the contract's slot rules give the next investigation: the
     /// lowest slot from 1 that no investigation object names and whose port
-    /// (`base + slot`) no Service holds.
-    pub async fn next_free_stream_port(&self, base: u16, max_slots: u16) -> Result<u16> {
+    /// (`base + slot`) no Service holds; None when every slot is taken.
+    pub async fn next_free_stream_port(&self, base: u16, max_slots: u16) -> Result<Option<u16>> {
         let lp = ListParams::default();
         let jobs = within(
             self.request_timeout,
@@ -891,13 +891,9 @@ impl Cluster {
                 }
             }
         }
-        (1..=max_slots)
+        Ok((1..=max_slots)
             .find(|s| !busy.contains(s))
-            .map(|s| base + s)
-            .ok_or_else(|| ClusterError::Api {
-                what: "find a free stream port".into(),
-                message: format!("all {max_slots} slots are taken"),
-            })
+            .map(|s| base + s))
     }
 
     /// Investigation objects created within `[since, until]` (second precision,
@@ -1125,6 +1121,39 @@ impl Cluster {
             .await?
             .into_iter()
             .map(|(_, id)| id)
+            .collect())
+    }
+
+    /// Every investigation object (Jobs and Services) by identity: `Kind/name` → uid.
+    pub async fn investigation_object_uids(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        let lp = ListParams::default();
+        let jobs = within(
+            self.request_timeout,
+            "list Jobs",
+            self.api::<Job>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list Jobs"))?;
+        let services = within(
+            self.request_timeout,
+            "list Services",
+            self.api::<Service>().list(&lp),
+        )
+        .await?
+        .map_err(api_err("list Services"))?;
+        let metas = jobs
+            .items
+            .iter()
+            .map(|j| ("Job", &j.metadata))
+            .chain(services.items.iter().map(|s| ("Service", &s.metadata)));
+        Ok(metas
+            .filter_map(|(kind, m)| {
+                let name = m.name.as_deref()?;
+                job_id_of(name)?;
+                Some((format!("{kind}/{name}"), m.uid.clone().unwrap_or_default()))
+            })
             .collect())
     }
 }

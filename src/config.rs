@@ -144,6 +144,20 @@ pub enum CancelMethod {
     Kubernetes,
 }
 
+impl CancelMethod {
+    /// How the reports name the cancel path a run took.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CancelMethod::Endpoint => {
+                "endpoint: DELETE /job/{job_id}, the server removes the objects"
+            }
+            CancelMethod::Kubernetes => {
+                "kubernetes: the suite deletes the objects, the server's reaction is checked"
+            }
+        }
+    }
+}
+
 fn default_cancel() -> CancelMethod {
     CancelMethod::Kubernetes
 }
@@ -279,6 +293,10 @@ pub struct Profile {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub reports: Reports,
+    /// What this environment's investigations must get where the contract leaves the
+    /// value to the environment (a scenario whose key is unset fails, naming it).
+    #[serde(default)]
+    pub expect: Expect,
 }
 
 /// What the reports link to.
@@ -289,6 +307,46 @@ pub struct Reports {
     /// goes: `@PZ-…` tags become Allure `tms` links, the register's Jira keys `issue` links.
     #[serde(default)]
     pub tms_url: Option<crate::report::allure::TmsTemplate>,
+}
+
+/// Footprint values the environment's profile states (`[expect]`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The volume mounted at the recordings path.
+    #[serde(default)]
+    pub recordings_volume: Option<RecordingsVolume>,
+    /// Memory request of the stream container: `"2Gi"` exactly, or bounds `"1Gi..32Gi"`.
+    #[serde(default)]
+    pub memory_request: Option<String>,
+    /// Memory limit of the stream container, as `memory_request`.
+    #[serde(default)]
+    pub memory_limit: Option<String>,
+    /// The server's words (a regular expression over the error message) when it
+    /// refuses a configure because a quota or resource is exhausted.
+    #[serde(default)]
+    pub quota_refusal: Option<String>,
+}
+
+/// The recordings volume an investigation's pod must mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", deny_unknown_fields)]
+pub enum RecordingsVolume {
+    /// A hostPath volume of this path on the node.
+    #[serde(rename = "hostPath")]
+    HostPath { path: String },
+    /// A PersistentVolumeClaim of this name.
+    #[serde(rename = "pvc")]
+    Pvc { claim: String },
+}
+
+impl std::fmt::Display for RecordingsVolume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordingsVolume::HostPath { path } => write!(f, "hostPath {path}"),
+            RecordingsVolume::Pvc { claim } => write!(f, "PVC {claim}"),
+        }
+    }
 }
 
 /// Capacity expectations and how hard the run may push.
@@ -608,7 +666,81 @@ impl Config {
         if p.limits.max_held_investigations == 0 {
             return Err(self.invalid("limits.max_held_investigations", "must be at least 1"));
         }
+        for (key, value) in [
+            ("expect.memory_request", &p.expect.memory_request),
+            ("expect.memory_limit", &p.expect.memory_limit),
+        ] {
+            if let Some(v) = value {
+                crate::footprint::MemoryBound::parse(v).map_err(|m| self.invalid(key, m))?;
+            }
+        }
+        if let Some(words) = &p.expect.quota_refusal {
+            regex::Regex::new(words).map_err(|e| {
+                self.invalid(
+                    "expect.quota_refusal",
+                    format!("not a regular expression: {e}"),
+                )
+            })?;
+        }
+        match &p.expect.recordings_volume {
+            Some(RecordingsVolume::HostPath { path }) if !path.starts_with('/') => {
+                return Err(self.invalid(
+                    "expect.recordings_volume",
+                    format!("hostPath path `{path}` must be absolute"),
+                ));
+            }
+            Some(RecordingsVolume::Pvc { claim }) if claim.trim().is_empty() => {
+                return Err(self.invalid("expect.recordings_volume", "claim must not be empty"));
+            }
+            _ => {}
+        }
         Ok(())
+    }
+
+    /// The profile's expected memory request and limit; an unset key is named.
+    pub fn expected_memory(
+        &self,
+    ) -> anyhow::Result<(crate::footprint::MemoryBound, crate::footprint::MemoryBound)> {
+        let e = &self.profile.expect;
+        let get = |key: &str, v: &Option<String>| {
+            let v = v.as_deref().ok_or_else(|| self.unset(key))?;
+            crate::footprint::MemoryBound::parse(v)
+                .map_err(|m| anyhow::Error::from(self.invalid(key, m)))
+        };
+        Ok((
+            get("expect.memory_request", &e.memory_request)?,
+            get("expect.memory_limit", &e.memory_limit)?,
+        ))
+    }
+
+    /// The profile's expected recordings volume; an unset key is named.
+    pub fn expected_recordings_volume(&self) -> anyhow::Result<RecordingsVolume> {
+        self.profile
+            .expect
+            .recordings_volume
+            .clone()
+            .ok_or_else(|| self.unset("expect.recordings_volume"))
+    }
+
+    /// The server's words for a quota refusal; an unset key is named.
+    pub fn quota_refusal_words(&self) -> anyhow::Result<regex::Regex> {
+        let key = "expect.quota_refusal";
+        let words = self
+            .profile
+            .expect
+            .quota_refusal
+            .as_deref()
+            .ok_or_else(|| self.unset(key))?;
+        regex::Regex::new(words).map_err(|e| {
+            anyhow::Error::from(self.invalid(key, format!("not a regular expression: {e}")))
+        })
+    }
+
+    fn unset(&self, key: &str) -> anyhow::Error {
+        anyhow::anyhow!(
+            "precondition missing: {}: key `{key}` is not set (the profile states what this environment's investigations must get)",
+            self.file.display()
+        )
     }
 
     /// The effective configuration as TOML (no secrets are held in profiles).
@@ -796,6 +928,35 @@ startup = "30s"
             let c = Config::load(&dir, &name, &BTreeMap::new());
             assert!(c.is_ok(), "{name}: {:?}", c.err());
         }
+    }
+
+    #[test]
+    fn bad_expectations_name_key_and_file() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        for (bad, key) in [
+            ("memory_request = \"two gigs\"", "expect.memory_request"),
+            ("memory_limit = \"4Gi..1Gi\"", "expect.memory_limit"),
+            (
+                "recordings_volume = { kind = \"hostPath\", path = \"rec\" }",
+                "expect.recordings_volume",
+            ),
+            ("quota_refusal = \"quota (\"", "expect.quota_refusal"),
+        ] {
+            write(tmp.path(), "x", &format!("{REMOTE}\n[expect]\n{bad}\n"));
+            let e = Config::load(tmp.path(), "x", &BTreeMap::new())
+                .expect_err("a bad expectation must be refused")
+                .to_string();
+            assert!(e.contains("x.toml") && e.contains(key), "{e}");
+        }
+        write(
+            tmp.path(),
+            "x",
+            &format!("{REMOTE}\n[expect]\nrecordings_volume = {{ kind = \"emptyDir\" }}\n"),
+        );
+        let e = Config::load(tmp.path(), "x", &BTreeMap::new())
+            .expect_err("an unknown volume kind must be refused")
+            .to_string();
+        assert!(e.contains("x.toml") && e.contains("emptyDir"), "{e}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::api::FocusApi;
 use crate::cluster::Cluster;
+use crate::premise::{PremiseNotMet, require};
 use crate::suite::Suite;
 
 /// Label every object the suite creates itself carries (never an investigation's).
@@ -97,9 +98,19 @@ impl Suite {
                     Ok(())
                 })
                 .await?;
+                // Read back: the Deployment asks for no replica now.
+                let now = self.cluster.deployment_replicas(name).await?;
+                if now != 0 {
+                    self.undo(&fault).await?;
+                    bail!(PremiseNotMet(format!(
+                        "Deployment {name} (live_stream_deployment) still asks for {now} replicas after scaling to 0"
+                    )));
+                }
                 Ok(fault)
             }
-            _ => bail!("precondition: no fault driver of this profile can cut the live stream"),
+            _ => bail!(PremiseNotMet(
+                "no fault driver of this profile can cut the live stream".into()
+            )),
         }
     }
 
@@ -138,6 +149,14 @@ impl Suite {
                 resp.describe()
             );
         }
+        // The answer lists every recording after the change, the ongoing one included.
+        let want: Vec<[i64; 2]> = recordings.iter().map(|(s, e)| [*s, *e]).collect();
+        require(resp.body["recordings"] == json!(want), || {
+            format!(
+                "the sandbox recordings were not replaced by {want:?}: {}",
+                resp.describe()
+            )
+        })?;
         Ok(())
     }
 
@@ -185,6 +204,15 @@ impl Suite {
             Ok(())
         })
         .await?;
+        let got = self.cluster.service_node_ports(&name).await?;
+        if got.as_deref() != Some(&[i32::from(port)][..]) {
+            // Undone here: the caller never learns of a fault that is not in place.
+            self.undo(&fault).await?;
+            return Err(PremiseNotMet(format!(
+                "Service {name} does not hold NodePort {port}: it has {got:?}"
+            ))
+            .into());
+        }
         Ok(fault)
     }
 
@@ -230,6 +258,15 @@ impl Suite {
             Ok(())
         })
         .await?;
+        // Room appears if a GPU pod ended between the count and the quota.
+        let now = self.cluster.gpu_slices_requested_in_namespace().await?;
+        if now < used {
+            self.undo(&fault).await?;
+            return Err(PremiseNotMet(format!(
+                "ResourceQuota {name} allows {used} GPU slices but only {now} are requested now: it leaves room"
+            ))
+            .into());
+        }
         Ok(fault)
     }
 
@@ -292,13 +329,27 @@ impl Suite {
             Ok(())
         })
         .await?;
+        let left: Vec<_> = self
+            .cluster
+            .free_gpu_slices_per_node()
+            .await?
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        if !left.is_empty() {
+            self.undo(&fault).await?;
+            return Err(PremiseNotMet(format!(
+                "GPU slices are still free after filling: {left:?}"
+            ))
+            .into());
+        }
         Ok(fault)
     }
 
     pub async fn cordon_every_node(&self, scenario: &str) -> anyhow::Result<Fault> {
         let nodes = self.cluster.schedulable_nodes().await?;
         if nodes.is_empty() {
-            bail!("precondition: no node was schedulable to cordon");
+            bail!(PremiseNotMet("no node was schedulable to cordon".into()));
         }
         let fault = Fault::Cordoned(nodes.clone());
         let label = label_value(&self.run.id);
@@ -307,6 +358,22 @@ impl Suite {
             Ok(())
         })
         .await?;
+        // Only schedulable nodes are listed here.
+        let schedulable: Vec<String> = self
+            .cluster
+            .free_gpu_slices_per_node()
+            .await?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        if !schedulable.is_empty() {
+            self.undo(&fault).await?;
+            return Err(PremiseNotMet(format!(
+                "nodes are still schedulable after cordoning: {}",
+                schedulable.join(", ")
+            ))
+            .into());
+        }
         Ok(fault)
     }
 
@@ -323,6 +390,13 @@ impl Suite {
                     resp.describe()
                 );
             }
+            // The answer is the pod failure now armed.
+            require(resp.body["kind"] == json!(kind), || {
+                format!(
+                    "the sandbox did not arm the `{kind}` pod failure: {}",
+                    resp.describe()
+                )
+            })?;
             Ok(())
         })
         .await?;
@@ -378,6 +452,18 @@ pub async fn set_fiber(api: &FocusApi, connected: bool) -> anyhow::Result<()> {
             resp.describe()
         );
     }
+    // The answer is the fiber's state after the change.
+    require(resp.body["connected"] == json!(connected), || {
+        format!(
+            "the sandbox fiber is not {}: {}",
+            if connected {
+                "connected"
+            } else {
+                "disconnected"
+            },
+            resp.describe()
+        )
+    })?;
     Ok(())
 }
 

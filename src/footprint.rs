@@ -5,6 +5,8 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 
+use crate::config::RecordingsVolume;
+
 /// The extended resource of one GPU slice.
 pub const GPU_SLICE: &str = "nvidia.com/gpu.shared";
 /// Where the recordings storage is mounted in the stream container.
@@ -104,17 +106,83 @@ pub fn gpu_slice(job: &Job) -> Vec<String> {
     v
 }
 
-/// A memory request and limit on every container.
-pub fn memory(job: &Job) -> Vec<String> {
+/// A memory quantity in bytes (`2Gi`, `512Mi`, `2G`, `1.5Gi`, `1048576`).
+pub fn memory_bytes(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let split = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(q.len());
+    let (number, suffix) = q.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let unit: f64 = match suffix {
+        "" => 1.0,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        _ => return None,
+    };
+    Some(n * unit)
+}
+
+/// An expected memory quantity: exact (`"2Gi"`) or inclusive bounds (`"1Gi..32Gi"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryBound {
+    min: f64,
+    max: f64,
+    text: String,
+}
+
+impl MemoryBound {
+    pub fn parse(text: &str) -> Result<MemoryBound, String> {
+        let q = |s: &str| {
+            memory_bytes(s).ok_or_else(|| {
+                format!("`{s}` is not a memory quantity (e.g. 2Gi, 512Mi, or bounds 1Gi..32Gi)")
+            })
+        };
+        let (min, max) = match text.split_once("..") {
+            Some((lo, hi)) => (q(lo)?, q(hi)?),
+            None => (q(text)?, q(text)?),
+        };
+        if min > max {
+            return Err(format!(
+                "bounds `{text}` are empty (the lower exceeds the upper)"
+            ));
+        }
+        Ok(MemoryBound {
+            min,
+            max,
+            text: text.to_string(),
+        })
+    }
+
+    fn admits(&self, q: &str) -> bool {
+        memory_bytes(q).is_some_and(|b| self.min <= b && b <= self.max)
+    }
+}
+
+/// A memory request and limit on every container, each within the profile's bound.
+pub fn memory(job: &Job, request: &MemoryBound, limit: &MemoryBound) -> Vec<String> {
     let mut v = Vec::new();
     for c in containers(job) {
-        for which in ["requests", "limits"] {
-            if quantity(c, which, "memory").is_none() {
-                v.push(format!(
+        for (which, bound) in [("requests", request), ("limits", limit)] {
+            match quantity(c, which, "memory") {
+                None => v.push(format!(
                     "Job {}: container {} has no memory in {which}",
                     name(job),
                     c.name
-                ));
+                )),
+                Some(q) if !bound.admits(&q) => v.push(format!(
+                    "Job {}: container {} has memory {which} {q}, expected {}",
+                    name(job),
+                    c.name,
+                    bound.text
+                )),
+                Some(_) => {}
             }
         }
     }
@@ -124,8 +192,9 @@ pub fn memory(job: &Job) -> Vec<String> {
     v
 }
 
-/// The recordings storage is a volume of the pod mounted at /prisma/root/recordings.
-pub fn recordings_storage(job: &Job) -> Vec<String> {
+/// The recordings storage is the expected volume (hostPath or PVC) of the pod,
+/// mounted at /prisma/root/recordings; any other volume there (an emptyDir) fails.
+pub fn recordings_storage(job: &Job, expected: &RecordingsVolume) -> Vec<String> {
     let mount = containers(job)
         .iter()
         .flat_map(|c| c.volume_mounts.iter().flatten())
@@ -136,16 +205,35 @@ pub fn recordings_storage(job: &Job) -> Vec<String> {
             name(job)
         )];
     };
-    let declared = pod_spec(job)
+    let volume = pod_spec(job)
         .and_then(|s| s.volumes.as_ref())
-        .is_some_and(|vs| vs.iter().any(|v| v.name == mount.name));
-    if declared {
-        Vec::new()
-    } else {
-        vec![format!(
+        .and_then(|vs| vs.iter().find(|v| v.name == mount.name));
+    let Some(volume) = volume else {
+        return vec![format!(
             "Job {}: volume `{}` mounted at {RECORDINGS_MOUNT} is not declared in the pod",
             name(job),
             mount.name
+        )];
+    };
+    let found = match (&volume.host_path, &volume.persistent_volume_claim) {
+        (Some(h), _) => Some(RecordingsVolume::HostPath {
+            path: h.path.clone(),
+        }),
+        (None, Some(c)) => Some(RecordingsVolume::Pvc {
+            claim: c.claim_name.clone(),
+        }),
+        (None, None) => None,
+    };
+    if found.as_ref() == Some(expected) {
+        Vec::new()
+    } else {
+        vec![format!(
+            "Job {}: the recordings volume `{}` mounted at {RECORDINGS_MOUNT} is {}, expected {expected} (expect.recordings_volume)",
+            name(job),
+            mount.name,
+            found
+                .map(|f| f.to_string())
+                .unwrap_or_else(|| "neither a hostPath nor a PVC".into())
         )]
     }
 }
@@ -228,8 +316,18 @@ mod tests {
                     "resources": {"requests": {"nvidia.com/gpu.shared": "1", "memory": "4Gi"},
                                   "limits": {"nvidia.com/gpu.shared": "1", "memory": "4Gi"}},
                     "volumeMounts": [{"name": "rec", "mountPath": "/prisma/root/recordings"}]}],
-                    "volumes": [{"name": "rec", "emptyDir": {}}]}}}
+                    "volumes": [{"name": "rec", "hostPath": {"path": "/data/recordings"}}]}}}
         }))
+    }
+
+    fn expected_volume() -> RecordingsVolume {
+        RecordingsVolume::HostPath {
+            path: "/data/recordings".into(),
+        }
+    }
+
+    fn bound(s: &str) -> MemoryBound {
+        MemoryBound::parse(s).expect("bound")
     }
 
     #[test]
@@ -238,8 +336,42 @@ mod tests {
         assert!(job_policy(&j, 0, 120).is_empty());
         assert!(stream_template(&j).is_empty());
         assert!(gpu_slice(&j).is_empty());
-        assert!(memory(&j).is_empty());
-        assert!(recordings_storage(&j).is_empty());
+        assert!(memory(&j, &bound("4Gi"), &bound("4Gi")).is_empty());
+        assert!(memory(&j, &bound("1Gi..4Gi"), &bound("4096Mi")).is_empty());
+        assert!(recordings_storage(&j, &expected_volume()).is_empty());
+    }
+
+    /// The old checks passed any memory and any volume at the mount path (an emptyDir).
+    #[test]
+    fn other_values_than_the_profile_states_fail() {
+        let j = stream_job();
+        let v = memory(&j, &bound("2Gi"), &bound("8Gi..32Gi"));
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v[0].contains("requests 4Gi, expected 2Gi"), "{v:?}");
+        let pvc = RecordingsVolume::Pvc {
+            claim: "recordings".into(),
+        };
+        assert_eq!(recordings_storage(&j, &pvc).len(), 1);
+        let mut e = stream_job();
+        let spec = e
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.spec.as_mut())
+            .expect("spec");
+        spec.volumes = Some(vec![
+            serde_json::from_value(serde_json::json!({"name": "rec", "emptyDir": {}}))
+                .expect("volume"),
+        ]);
+        let v = recordings_storage(&e, &expected_volume());
+        assert!(v[0].contains("neither a hostPath nor a PVC"), "{v:?}");
+    }
+
+    #[test]
+    fn memory_bounds_parse() {
+        assert!(MemoryBound::parse("1Gi..32Gi").is_ok());
+        assert!(MemoryBound::parse("4Gi..1Gi").is_err());
+        assert!(MemoryBound::parse("lots").is_err());
+        assert_eq!(memory_bytes("1.5Ki"), Some(1536.0));
     }
 
     #[test]
@@ -253,8 +385,8 @@ mod tests {
         spec.containers[0].resources = None;
         spec.volumes = None;
         assert_eq!(gpu_slice(&j).len(), 2);
-        assert_eq!(memory(&j).len(), 2);
-        assert_eq!(recordings_storage(&j).len(), 1);
+        assert_eq!(memory(&j, &bound("4Gi"), &bound("4Gi")).len(), 2);
+        assert_eq!(recordings_storage(&j, &expected_volume()).len(), 1);
         assert!(job_policy(&j, 0, 10)[0].contains("ttlSecondsAfterFinished"));
     }
 }

@@ -225,6 +225,42 @@ impl OpenedInvestigation {
 /// earlier client also accepted. Its `"error"` and `"failed"` contradict a 200.
 pub const SUCCESS_STATUSES: &[&str] = &["", "Config received", "success", "pending"];
 
+/// Objects of `before` (`Kind/name` → uid) that are gone from `after` or are another
+/// object now (another uid): what was touched of what others owned.
+pub fn touched_objects(
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    before
+        .iter()
+        .filter_map(|(name, uid)| match after.get(name) {
+            None => Some(format!("{name} (uid {uid}) is gone")),
+            Some(now) if now != uid => Some(format!("{name} was uid {uid}, is uid {now}")),
+            Some(_) => None,
+        })
+        .collect()
+}
+
+/// The slot named by a job id (`<slot>-<n>`), when it names one.
+pub fn slot_of(job_id: &str) -> Option<u16> {
+    job_id.split('-').next()?.parse().ok()
+}
+
+/// Whether the server offered a deleted investigation's slot again: the next
+/// investigation got its port or a lower one (slots are taken lowest first), or
+/// another investigation (`others`: job ids present now) holds the slot already.
+pub fn slot_offered_again(
+    deleted: &OpenedInvestigation,
+    next_port: u16,
+    others: &[String],
+) -> bool {
+    let slot = slot_of(&deleted.job_id);
+    next_port <= deleted.stream_port
+        || others
+            .iter()
+            .any(|j| *j != deleted.job_id && slot.is_some() && slot_of(j) == slot)
+}
+
 /// The response invariants of the contract, checked against the request that was
 /// sent; returns every violation found.
 pub fn check_invariants(request: &Value, body: &Value) -> Vec<String> {
@@ -383,6 +419,50 @@ fn int_or_numeric_string(body: &Value, field: &'static str) -> Result<i64, Contr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The old step only printed the investigations of others; one deleted or
+    /// replaced during the scenario must fail it.
+    #[test]
+    fn objects_of_others_gone_or_replaced_are_touched() {
+        let m = |v: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let before = m(&[
+            ("Job/grpc-job-7-1", "u1"),
+            ("Service/grpc-service-7-1", "u2"),
+        ]);
+        assert!(touched_objects(&before, &before).is_empty());
+        let mut more = before.clone();
+        more.insert("Job/grpc-job-8-1".into(), "u3".into());
+        assert!(touched_objects(&before, &more).is_empty());
+        let gone = m(&[("Job/grpc-job-7-1", "u1")]);
+        assert_eq!(touched_objects(&before, &gone).len(), 1);
+        let replaced = m(&[
+            ("Job/grpc-job-7-1", "u9"),
+            ("Service/grpc-service-7-1", "u2"),
+        ]);
+        assert_eq!(
+            touched_objects(&before, &replaced),
+            vec!["Job/grpc-job-7-1 was uid u1, is uid u9".to_string()]
+        );
+    }
+
+    /// The old step passed whatever the server did after the suite's own deletes; a
+    /// leaked slot (the next investigation goes higher, nobody holds the slot) fails.
+    #[test]
+    fn a_deleted_investigations_slot_must_be_offered_again() {
+        let deleted = OpenedInvestigation::from_response(&observed_body()).expect("fixture");
+        assert!(slot_offered_again(&deleted, 12301, &[]));
+        assert!(!slot_offered_again(&deleted, 12302, &[]));
+        assert!(!slot_offered_again(
+            &deleted,
+            12302,
+            &["1-1603".into(), "3-9".into()]
+        ));
+        assert!(slot_offered_again(&deleted, 12302, &["1-77".into()]));
+    }
 
     fn observed_body() -> Value {
         // Shapes captured from the real server (contract: "observed").

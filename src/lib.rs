@@ -28,6 +28,7 @@ pub mod net;
 pub mod outcome;
 pub mod output;
 pub mod plan;
+pub mod premise;
 pub mod recovery;
 pub mod redact;
 pub mod register;

@@ -78,6 +78,8 @@ pub struct Row {
 pub struct Provenance {
     pub suite_commit: String,
     pub profile: String,
+    /// The cancel path of the run (`target.cancel`).
+    pub cancel: String,
     pub tag_expression: String,
     pub run_id: String,
     pub focus_server_version: String,
@@ -671,6 +673,7 @@ pub fn render(page: &Page) -> String {
     for (k, v) in [
         ("suite commit", &prov.suite_commit),
         ("profile", &prov.profile),
+        ("cancel path", &prov.cancel),
         ("tag expression", &prov.tag_expression),
         ("run id", &prov.run_id),
         ("Focus Server sw_version", &prov.focus_server_version),

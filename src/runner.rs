@@ -618,6 +618,7 @@ fn publish(
         "run_id": run.id,
         "exit": exit as u8,
         "provenance": provenance,
+        "cancel": provenance.cancel,
         "scenarios": verdicts.iter().map(|(o, j)| serde_json::json!({
             "id": o.id,
             "name": o.name,
@@ -769,6 +770,7 @@ async fn provenance(suite: &Suite, started: jiff::Timestamp) -> Provenance {
     Provenance {
         suite_commit,
         profile: suite.config.name.clone(),
+        cancel: suite.config.profile.target.cancel.describe().to_string(),
         tag_expression: tag_expression_text(suite.config.profile.default_tags.as_deref()),
         run_id: suite.run.id.clone(),
         focus_server_version,

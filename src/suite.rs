@@ -445,8 +445,8 @@ impl Suite {
     }
 
     /// The stream port the contract's slot rules give the next investigation, within
-    /// the profile's slot count.
-    pub async fn next_free_stream_port(&self) -> anyhow::Result<u16> {
+    /// the profile's slot count; None when every slot is taken.
+    pub async fn next_free_stream_port(&self) -> anyhow::Result<Option<u16>> {
         let slots = u16::try_from(self.config.profile.limits.stream_slots).unwrap_or(u16::MAX);
         Ok(self
             .cluster

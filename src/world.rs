@@ -75,6 +75,10 @@ pub struct FocusWorld {
     pub server_pods: Vec<crate::cluster::ServerPod>,
     /// The idle-removal deadline that follows from an idle time the scenario shortened.
     pub idle_removal: Option<std::time::Duration>,
+    /// The recordings the scenario listed last, with the window it asked for.
+    pub listed: Option<((i64, i64), Vec<crate::availability::Recording>)>,
+    /// Investigation objects of others (`Kind/name` → uid) when the scenario began.
+    pub foreign: std::collections::BTreeMap<String, String>,
 }
 
 impl fmt::Debug for FocusWorld {
@@ -107,6 +111,8 @@ impl FocusWorld {
             churn: None,
             server_pods: Vec::new(),
             idle_removal: None,
+            listed: None,
+            foreign: Default::default(),
         })
     }
 
@@ -128,6 +134,46 @@ impl FocusWorld {
         self.opened
             .last()
             .ok_or_else(|| anyhow!("no investigation was opened in this scenario"))
+    }
+
+    /// The stream ports Services of this scenario hold (its port-holder faults).
+    pub fn held_ports(&self) -> Vec<u16> {
+        self.faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::PortHolder { port, .. } => Some(*port),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Opens live investigations until one is answered beyond every held port (or one
+    /// gets a held port), at most [`crate::premise::HELD_PORT_PROBE_BOUND`] of them:
+    /// proof that the server met the held port; short of it the premise is not met.
+    pub async fn open_past_held_ports(&mut self) -> anyhow::Result<()> {
+        let held = self.held_ports();
+        if held.is_empty() {
+            return Err(crate::premise::PremiseNotMet(
+                "no stream port is held in this scenario".into(),
+            )
+            .into());
+        }
+        let mut answered = Vec::new();
+        loop {
+            let resp = self.open(ConfigureRequest::live()).await?;
+            if resp.status != 200 {
+                return Err(anyhow!(
+                    "a valid live configure was not accepted: {}",
+                    resp.describe()
+                ));
+            }
+            answered.push(self.current()?.stream_port);
+            if crate::premise::held_port_met(&held, &answered)?
+                != crate::premise::HeldPortProbe::Short
+            {
+                return Ok(());
+            }
+        }
     }
 
     /// Cancels the current investigation the profile's way; it is no longer current.
@@ -192,6 +238,49 @@ impl FocusWorld {
                 self.scenario_id
             );
         }
+    }
+
+    /// What the server does after the suite deleted an investigation's objects itself
+    /// (`cancel = "kubernetes"`, where "nothing remains" would only check the suite's
+    /// own deletes): its metadata answers 404, and its slot and port are offered again.
+    pub async fn check_server_after_deletion(
+        &mut self,
+        deleted: &OpenedInvestigation,
+    ) -> anyhow::Result<()> {
+        let meta = self.suite.api.metadata(&deleted.job_id).await?;
+        if meta.status != 404 {
+            return Err(anyhow!(
+                "after the objects of {} were deleted (cancel = \"kubernetes\"), its metadata still answers: {}",
+                deleted.job_id,
+                meta.describe()
+            ));
+        }
+        // Investigations present around the configure: one of them may hold the slot.
+        let mut present: Vec<String> = self
+            .suite
+            .cluster
+            .investigation_ids()
+            .await?
+            .into_iter()
+            .collect();
+        let resp = self.open(ConfigureRequest::live()).await?;
+        if resp.status != 200 {
+            return Err(anyhow!(
+                "after the objects of {} were deleted, a live configure was not accepted: {}",
+                deleted.job_id,
+                resp.describe()
+            ));
+        }
+        let next = self.current()?.stream_port;
+        present.extend(self.suite.cluster.investigation_ids().await?);
+        if !crate::investigation::slot_offered_again(deleted, next, &present) {
+            return Err(anyhow!(
+                "the slot of {} (stream port {}) was not offered again after its objects were deleted: the next investigation got stream port {next} and no investigation holds the slot",
+                deleted.job_id,
+                deleted.stream_port
+            ));
+        }
+        Ok(())
     }
 
     /// The investigation this scenario cancelled last.

@@ -317,3 +317,117 @@ fn the_link_checker_catches_outside_and_missing_targets() {
         ]
     );
 }
+
+/// The tag patterns of `docs/tags.md`: every backticked `@…` in the first cell of a
+/// table row, `<…>` standing for any text (`@id:<area>-<name>`).
+fn documented_tags(tags_md: &str) -> Vec<regex::Regex> {
+    let placeholder = regex::Regex::new(r"<[^>]+>").expect("regex");
+    tags_md
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('|'))
+        .filter_map(|rest| rest.split('|').next())
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+        .filter(|t| t.starts_with('@'))
+        .map(|t| {
+            let parts: Vec<String> = placeholder.split(t).map(regex::escape).collect();
+            regex::Regex::new(&format!("^{}$", parts.join(".+"))).expect("tag pattern")
+        })
+        .collect()
+}
+
+/// Every tag of the feature files under `features` (features, rules, scenarios, examples).
+fn tags_in_use(features: &Path) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    for path in feature_files(features) {
+        let f = Feature::parse_path(&path, GherkinEnv::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let scenarios = f
+            .scenarios
+            .iter()
+            .chain(f.rules.iter().flat_map(|r| r.scenarios.iter()));
+        let tags = f
+            .tags
+            .iter()
+            .chain(f.rules.iter().flat_map(|r| r.tags.iter()))
+            .chain(scenarios.flat_map(|s| {
+                s.tags
+                    .iter()
+                    .chain(s.examples.iter().flat_map(|e| e.tags.iter()))
+            }));
+        used.extend(tags.map(|t| format!("@{t}")));
+    }
+    used
+}
+
+fn undocumented(tags_md: &str, used: &BTreeSet<String>) -> Vec<String> {
+    let patterns = documented_tags(tags_md);
+    used.iter()
+        .filter(|t| !patterns.iter().any(|p| p.is_match(t)))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_tag_in_use_is_documented_in_docs_tags_md() {
+    let doc = std::fs::read_to_string(root().join("docs/tags.md")).expect("read docs/tags.md");
+    let missing = undocumented(&doc, &tags_in_use(&root().join("features")));
+    assert!(
+        missing.is_empty(),
+        "tags in use that docs/tags.md does not list: {missing:?}"
+    );
+}
+
+#[test]
+fn an_undocumented_tag_fails_and_a_pattern_admits_its_instances() {
+    let doc =
+        "| tag | meaning |\n|---|---|\n| `@k8s`, `@api` | areas |\n| `@id:<area>-<name>` | id |\n";
+    let used: BTreeSet<String> = ["@k8s", "@id:k8s-x", "@display", "@idle"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(undocumented(doc, &used), vec!["@display", "@idle"]);
+}
+
+/// The living document reads as Given-When-Then: no Background has a When (an action
+/// belongs to the scenario), no scenario starts with Then (what is checked follows an
+/// action), and no title carries an implementation formula (the stream port base).
+fn reading_problems(features: &Path) -> Vec<String> {
+    use cucumber::gherkin::StepType;
+    let mut problems = Vec::new();
+    for path in feature_files(features) {
+        let f = Feature::parse_path(&path, GherkinEnv::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let backgrounds = f
+            .background
+            .iter()
+            .chain(f.rules.iter().filter_map(|r| r.background.as_ref()));
+        for b in backgrounds {
+            if b.steps.iter().any(|s| s.ty == StepType::When) {
+                problems.push(format!("{}: a Background has a When", path.display()));
+            }
+        }
+        let scenarios = f
+            .scenarios
+            .iter()
+            .chain(f.rules.iter().flat_map(|r| r.scenarios.iter()));
+        for sc in scenarios {
+            if sc.steps.first().is_some_and(|s| s.ty == StepType::Then) {
+                problems.push(format!(
+                    "{}: `{}` starts with Then",
+                    path.display(),
+                    sc.name
+                ));
+            }
+            if sc.name.contains("12300") {
+                problems.push(format!("{}: `{}` names a formula", path.display(), sc.name));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn scenarios_read_as_given_when_then_in_both_languages() {
+    let problems = reading_problems(&root().join("features"));
+    assert!(problems.is_empty(), "{problems:#?}");
+}

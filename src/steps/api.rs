@@ -16,17 +16,31 @@ async fn facts_known(w: &mut FocusWorld) -> Step {
     Ok(())
 }
 
+/// The mode word of a step, in either language (failure messages name it in English,
+/// the same in both twins).
+fn is_historic(mode: &str) -> bool {
+    mode == "historic" || mode == "היסטורית"
+}
+
+fn mode_name(mode: &str) -> &'static str {
+    if is_historic(mode) {
+        "historic"
+    } else {
+        "live"
+    }
+}
+
 /// `a live multichannel investigation is requested with channels.min = lowest - 1`
 #[when(
     regex = r"^an? (live|historic) (multichannel|singlechannel|waterfall) investigation is requested with (.+)$"
 )]
 #[when(
-    regex = r"^מתבקשת חקירה (live|historic) בתצוגת (multichannel|singlechannel|waterfall) עם (.+)$"
+    regex = r"^מתבקשת חקירה (חיה|היסטורית) בתצוגת (multichannel|singlechannel|waterfall) עם (.+)$"
 )]
 async fn request_with(w: &mut FocusWorld, mode: String, view: String, edits: String) -> Step {
     let view: ViewType = view.parse().map_err(anyhow::Error::msg)?;
     let mut base = ConfigureRequest::live_view(view);
-    if mode == "historic" {
+    if is_historic(&mode) {
         base = base.window(w.fact("rec.start")?, w.fact("rec.end")?);
     }
     let edits = changes::parse(&edits, &w.facts)?;
@@ -37,11 +51,12 @@ async fn request_with(w: &mut FocusWorld, mode: String, view: String, edits: Str
 #[when(
     regex = r"^an? (live|historic) (multichannel|singlechannel|waterfall) investigation is opened$"
 )]
-#[when(regex = r"^נפתחת חקירה (live|historic) בתצוגת (multichannel|singlechannel|waterfall)$")]
+#[when(regex = r"^נפתחת חקירה (חיה|היסטורית) בתצוגת (multichannel|singlechannel|waterfall)$")]
 async fn open_view(w: &mut FocusWorld, mode: String, view: String) -> Step {
+    let mode = mode_name(&mode);
     let view: ViewType = view.parse().map_err(anyhow::Error::msg)?;
     let mut req = ConfigureRequest::live_view(view);
-    if mode == "historic" {
+    if is_historic(mode) {
         req = req.window(w.fact("rec.start")?, w.fact("rec.end")?);
     }
     let resp = w.open(req).await?;
@@ -181,17 +196,30 @@ fn arg_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
     })
 }
 
-#[then(
-    regex = r"^the recordings listed for (the recorded window|the window between recordings|a window partly overlapping a recording) are (none|some)$"
+#[when(
+    regex = r"^the recordings of (the recorded window|the window between recordings|a window partly overlapping a recording) are listed$"
 )]
-#[then(
-    regex = r"^ההקלטות הרשומות עבור (החלון המוקלט|החלון שבין ההקלטות|חלון החופף חלקית להקלטה) הן (none|some)$"
+#[when(
+    regex = r"^מתבקשת רשימת ההקלטות של (החלון המוקלט|החלון שבין ההקלטות|חלון החופף חלקית להקלטה)$"
 )]
-async fn recordings_listed(w: &mut FocusWorld, window: String, expect: String) -> Step {
+async fn list_recordings(w: &mut FocusWorld, window: String) -> Step {
     let (s, e) = window_of(w, &window)?;
     let recs = availability::recordings(&w.suite.api, s, e).await?;
+    w.listed = Some(((s, e), recs));
+    Ok(())
+}
+
+#[then(regex = r"^(at least one recording|no recording) is listed$")]
+#[then(regex = r"^(לפחות הקלטה אחת רשומה|אף הקלטה אינה רשומה)$")]
+async fn recordings_listed(w: &mut FocusWorld, expect: String) -> Step {
+    let ((s, e), recs) = w
+        .listed
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no recordings were listed in this scenario"))?;
+    let none = expect == "no recording" || expect == "אף הקלטה אינה רשומה";
+    let expect = if none { "none" } else { "some" };
     ensure_that!(
-        (expect == "none") == recs.is_empty(),
+        none == recs.is_empty(),
         "/recordings_in_time_range for [{s}, {e}] listed {recs:?}, expected {expect}"
     );
     Ok(())

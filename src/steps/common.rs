@@ -44,7 +44,11 @@ async fn cancel(w: &mut FocusWorld) -> Step {
 #[then("none of its objects remain")]
 #[then("לא נותר אף אחד מהאובייקטים שלה")]
 async fn nothing_remains(w: &mut FocusWorld) -> Step {
-    let o = w.last_cancelled()?;
+    let o = w.last_cancelled()?.clone();
+    if w.suite.config.profile.target.cancel == crate::config::CancelMethod::Kubernetes {
+        w.check_server_after_deletion(&o).await?;
+    }
+    // Checked last: nothing of it came back (no orphan pod, no re-created object).
     let left = w.suite.cluster.remaining(&o.objects()).await?;
     ensure_that!(
         left.is_empty(),

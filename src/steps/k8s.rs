@@ -157,13 +157,18 @@ async fn one_gpu_slice(w: &mut FocusWorld) -> Step {
 #[then("the investigation has a memory request and limit")]
 #[then("לחקירה יש בקשת זיכרון ומגבלת זיכרון")]
 async fn memory_set(w: &mut FocusWorld) -> Step {
-    no_violations(footprint::memory(&w.stream_job().await?))
+    let (request, limit) = w.suite.config.expected_memory()?;
+    no_violations(footprint::memory(&w.stream_job().await?, &request, &limit))
 }
 
 #[then("the investigation mounts the recordings storage")]
 #[then("החקירה מחברת את אחסון ההקלטות")]
 async fn storage_mounted(w: &mut FocusWorld) -> Step {
-    no_violations(footprint::recordings_storage(&w.stream_job().await?))
+    let expected = w.suite.config.expected_recordings_volume()?;
+    no_violations(footprint::recordings_storage(
+        &w.stream_job().await?,
+        &expected,
+    ))
 }
 
 #[given(regex = r"^the next investigation's pod is made to fail by (crash|oom|image-pull)$")]

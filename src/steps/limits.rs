@@ -6,12 +6,11 @@ use cucumber::{given, then, when};
 use crate::capacity::CapacityReport;
 use crate::cluster::EventSubject;
 use crate::ensure_that;
-use crate::faults::Fault;
 use crate::metrics::summarize;
 use crate::world::{FocusWorld, Step};
 
 #[when("the required number of live investigations is opened in parallel")]
-#[when("המספר הנדרש של חקירות חיות נפתח במקביל")]
+#[when("נפתחות במקביל חקירות חיות במספר הנדרש")]
 async fn open_required(w: &mut FocusWorld) -> Step {
     let l = w.suite.config.profile.limits.clone();
     run_batch(w, l.parallel_investigations, l.client_concurrency).await
@@ -109,7 +108,7 @@ async fn pod_start_p99(w: &mut FocusWorld) -> Step {
 }
 
 #[when("the configured number of clients each open a live investigation at the same moment")]
-#[when("המספר המוגדר של לקוחות פותחים כל אחד חקירה חיה באותו רגע")]
+#[when("כל אחד מהלקוחות, במספר המוגדר, פותח חקירה חיה באותו רגע")]
 async fn concurrent_clients(w: &mut FocusWorld) -> Step {
     let n = w.suite.config.profile.limits.concurrent_clients;
     // Everyone at once: the client concurrency is the number of clients.
@@ -133,20 +132,15 @@ async fn all_accepted(w: &mut FocusWorld) -> Step {
 #[given("every free stream port is held by another Service")]
 #[given("כל פורט זרם פנוי מוחזק על ידי Service אחר")]
 async fn hold_all_ports(w: &mut FocusWorld) -> Step {
-    loop {
-        let port = match w.suite.next_free_stream_port().await {
-            Ok(p) => p,
-            Err(_) => break,
-        };
+    // Each holder is read back by hold_node_port; the loop ends when the cluster
+    // shows every slot taken (a failing list fails the step).
+    while let Some(port) = w.suite.next_free_stream_port().await? {
         let fault = w.suite.hold_node_port(&w.scenario, port).await?;
         w.inject(fault)?;
     }
-    let held = w
-        .faults
-        .iter()
-        .filter(|f| matches!(f, Fault::PortHolder { .. }))
-        .count();
-    ensure_that!(held > 0, "premise not met: no stream port was free to hold");
+    crate::premise::require(!w.held_ports().is_empty(), || {
+        "no stream port was free to hold".into()
+    })?;
     Ok(())
 }
 
@@ -171,6 +165,8 @@ async fn gpu_taken(w: &mut FocusWorld) -> Step {
 async fn refused_by_quota(w: &mut FocusWorld) -> Step {
     let resp = w.last_response()?;
     if resp.status == 503 {
+        let words = w.suite.config.quota_refusal_words()?;
+        crate::capacity::refused_for_quota(resp, &words).map_err(anyhow::Error::msg)?;
         return Ok(());
     }
     ensure_that!(

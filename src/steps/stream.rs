@@ -51,8 +51,10 @@ async fn each_service_node_port(w: &mut FocusWorld) -> Step {
     Ok(())
 }
 
-#[then("the stream port is 12300 plus the slot in its job id")]
-#[then("פורט הזרם הוא 12300 ועוד ה-slot שב-job id שלה")]
+/// The port of a slot is `STREAM_PORT_BASE` (12300) plus the slot; the slot is the
+/// first part of the job id (`<slot>-<seq>`).
+#[then("the stream port is the port of the slot in its job id")]
+#[then("פורט הזרם הוא הפורט של ה-slot שב-job id שלה")]
 async fn port_is_slot_based(w: &mut FocusWorld) -> Step {
     let o = w.current()?;
     let slot: u16 = o

@@ -78,28 +78,32 @@ async fn live_metadata_unavailable(w: &mut FocusWorld) -> Step {
 #[given("another Service holds the stream port the server would pick next")]
 #[given("Service אחר מחזיק את פורט הזרם שהשרת היה בוחר בפעם הבאה")]
 async fn hold_next_port(w: &mut FocusWorld) -> Step {
-    let port = w.suite.next_free_stream_port().await?;
+    let port = w.suite.next_free_stream_port().await?.ok_or_else(|| {
+        crate::premise::PremiseNotMet("every stream slot is taken: no port to hold".into())
+    })?;
     let fault = w.suite.hold_node_port(&w.scenario, port).await?;
     w.inject(fault)?;
     Ok(())
 }
 
-#[then("the investigation did not get the held port")]
-#[then("החקירה לא קיבלה את הפורט המוחזק")]
+#[when("live investigations are opened until one is answered beyond the held port")]
+#[when("נפתחות חקירות חיות עד שאחת מהן נענית בפורט שמעבר לפורט המוחזק")]
+async fn open_past_held(w: &mut FocusWorld) -> Step {
+    w.open_past_held_ports().await?;
+    Ok(())
+}
+
+#[then("no investigation got the held port")]
+#[then("אף חקירה לא קיבלה את הפורט המוחזק")]
 async fn not_the_held_port(w: &mut FocusWorld) -> Step {
-    let held: Vec<u16> = w
-        .faults
-        .iter()
-        .filter_map(|f| match f {
-            Fault::PortHolder { port, .. } => Some(*port),
-            _ => None,
-        })
-        .collect();
-    let got = w.current()?.stream_port;
-    ensure_that!(
-        !held.contains(&got),
-        "the investigation got stream port {got}, held by another Service"
-    );
+    let got: Vec<u16> = w.opened.iter().map(|o| o.stream_port).collect();
+    let probe = crate::premise::held_port_probe(&w.held_ports(), &got);
+    if let crate::premise::HeldPortProbe::Taken { port } = probe {
+        return Err(anyhow::anyhow!(
+            "an investigation got stream port {port}, the held port, held by another Service (ports answered: {got:?})"
+        )
+        .into());
+    }
     Ok(())
 }
 
@@ -144,28 +148,53 @@ async fn server_pod_healthy(w: &mut FocusWorld) -> Step {
 #[given("the environment holds no investigation but ours, or reports the others when it is shared")]
 #[given("בסביבה אין חקירה מלבד שלנו, או שהאחרות מדווחות כשהיא משותפת")]
 async fn clean_or_reported(w: &mut FocusWorld) -> Step {
-    let foreign: Vec<String> = w
-        .suite
-        .cluster
-        .investigation_ids()
-        .await?
+    let objects = w.suite.cluster.investigation_object_uids().await?;
+    let ledger = &w.suite.ledger;
+    w.foreign = objects
         .into_iter()
-        .filter(|id| !w.suite.ledger.owns(id))
+        .filter(|(name, _)| {
+            let id = name
+                .split_once('/')
+                .and_then(|(_, n)| crate::cluster::job_id_of(n));
+            !id.is_some_and(|id| ledger.owns(id))
+        })
         .collect();
+    let foreign: Vec<&String> = w.foreign.keys().collect();
     if foreign.is_empty() {
         return Ok(());
     }
     if w.suite.config.profile.exclusive {
         return Err(anyhow::anyhow!(
             "the environment is exclusive to this run but is not clean: foreign investigations {}",
-            foreign.join(", ")
+            list(&foreign)
         )
         .into());
     }
     eprintln!(
-        "focus-scope: {}: shared environment, foreign investigations present (not ours, not touched): {}",
+        "focus-scope: {}: shared environment, foreign investigations present (not ours, must stay untouched): {}",
         w.scenario_id,
-        foreign.join(", ")
+        list(&foreign)
+    );
+    Ok(())
+}
+
+fn list(names: &[&String]) -> String {
+    names
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[then("the investigations of others present before are untouched")]
+#[then("החקירות של אחרים שהיו בסביבה קודם לא נפגעו")]
+async fn others_untouched(w: &mut FocusWorld) -> Step {
+    let now = w.suite.cluster.investigation_object_uids().await?;
+    let touched = crate::investigation::touched_objects(&w.foreign, &now);
+    ensure_that!(
+        touched.is_empty(),
+        "investigations of others were touched during the scenario: {}",
+        touched.join("; ")
     );
     Ok(())
 }
@@ -237,13 +266,8 @@ async fn churn_ports_reused(w: &mut FocusWorld) -> Step {
     let workers = w.suite.config.profile.limits.soak_workers;
     // Each worker holds at most one investigation at a time; allow for the
     // moments a cancel is still completing.
-    let allowed = workers * 2;
-    ensure_that!(
-        r.ports.len() <= allowed,
-        "{} distinct stream ports for {} investigations by {workers} clients: freed slots are not reused (allowed {allowed})",
-        r.ports.len(),
-        r.opened.len()
-    );
+    r.ports_reused(workers * 2)
+        .map_err(|e| anyhow::anyhow!("{e} ({workers} clients)"))?;
     Ok(())
 }
 

@@ -161,6 +161,11 @@ pub fn open_foreign_investigation(rt: &tokio::runtime::Runtime, api_url: &str) -
 pub fn remote_profile(sandbox: &focus_sandbox::Sandbox, head: &str, target: &str) -> String {
     format!(
         r#"{head}
+[expect]
+recordings_volume = {{ kind = "hostPath", path = "/prisma/root/recordings" }}
+memory_request = "2Gi"
+memory_limit = "2Gi"
+quota_refusal = "exceeded quota"
 [target]
 kind = "remote"
 api_url = "{}"

@@ -17,19 +17,22 @@ Feature: Live and historic data availability
 
   @id:api-recordings-agree-recorded @historic @PZ-13564 @scope:api-validation-historic-data
   Scenario: The recorded window is listed and accepted
-    Then the recordings listed for the recorded window are some
+    When the recordings of the recorded window are listed
+    Then at least one recording is listed
     When a historic investigation is requested for the recorded window
     Then the investigation is opened
 
   @id:api-recordings-agree-partial @historic @PZ-13564 @scope:api-validation-historic-data
   Scenario: A window partly overlapping a recording is listed and accepted
-    Then the recordings listed for a window partly overlapping a recording are some
+    When the recordings of a window partly overlapping a recording are listed
+    Then at least one recording is listed
     When a historic investigation is requested for a window partly overlapping a recording
     Then the investigation is opened
 
   @id:api-recordings-agree-empty @historic @PZ-13564 @PZ-14019 @scope:api-validation-historic-data
   Scenario: A window between recordings is neither listed nor accepted
-    Then the recordings listed for the window between recordings are none
+    When the recordings of the window between recordings are listed
+    Then no recording is listed
     When a historic investigation is requested for the window between recordings
     Then the request is refused with 404 saying "No recording found in given time range"
     And no investigation objects were created

@@ -14,9 +14,9 @@ Feature: Stream port allocation
     And each investigation's Service exposes its stream port as its node port
 
   @id:api-ports-slot-formula
-  Scenario: The stream port is 12300 plus the slot of the job id
+  Scenario: The stream port follows from the slot in the job id
     When a live investigation is opened
-    Then the stream port is 12300 plus the slot in its job id
+    Then the stream port is the port of the slot in its job id
     And the investigation's Service exposes the stream port as its node port
 
   @id:api-ports-freed-reused @serial

@@ -12,3 +12,4 @@ Feature: Clean startup
     And the environment holds no investigation but ours, or reports the others when it is shared
     When a live investigation is opened
     Then the investigation's pod is Running within the deadline
+    And the investigations of others present before are untouched

@@ -11,7 +11,7 @@
 
   @id:api-frequency-rejected
   תבנית תרחיש: טווח תדרים שמפר את הכללים נדחה (<case>)
-    כאשר מתבקשת חקירה live בתצוגת multichannel עם <changes>
+    כאשר מתבקשת חקירה חיה בתצוגת multichannel עם <changes>
     אז הבקשה נדחית עם <status> ומציינת את "frequencyRange"
     וגם לא נוצרו אובייקטים של חקירה
 
@@ -27,7 +27,7 @@
 
   @id:api-frequency-accepted
   תבנית תרחיש: טווח תדרים בתוך הכללים פותח חקירה (<case>)
-    כאשר מתבקשת חקירה live בתצוגת multichannel עם <changes>
+    כאשר מתבקשת חקירה חיה בתצוגת multichannel עם <changes>
     אז החקירה נפתחת
 
     דוגמאות:

@@ -15,9 +15,9 @@
     וגם ה-Service של כל חקירה חושף את פורט הזרם שלה כ-NodePort שלו
 
   @id:api-ports-slot-formula
-  תרחיש: פורט הזרם הוא 12300 ועוד ה-slot של ה-job id
+  תרחיש: פורט הזרם נגזר מה-slot שב-job id
     כאשר נפתחת חקירה חיה
-    אז פורט הזרם הוא 12300 ועוד ה-slot שב-job id שלה
+    אז פורט הזרם הוא הפורט של ה-slot שב-job id שלה
     וגם ה-Service של החקירה חושף את פורט הזרם כ-NodePort שלו
 
   @id:api-ports-freed-reused @serial

@@ -10,16 +10,16 @@
 
   @id:api-response-multichannel
   תרחיש: תשובת multichannel תואמת לבקשה שלה
-    כאשר נפתחת חקירה live בתצוגת multichannel
+    כאשר נפתחת חקירה חיה בתצוגת multichannel
     אז שדות התשובה תואמים לבקשה
 
   @id:api-response-singlechannel
   תרחיש: לתשובת singlechannel יש זרם אחד וערוץ אחד
-    כאשר נפתחת חקירה live בתצוגת singlechannel
+    כאשר נפתחת חקירה חיה בתצוגת singlechannel
     אז שדות התשובה תואמים לבקשה
 
   @id:api-response-view-type-string
   תרחיש: סוג תצוגה שנשלח כמחרוזת מספרית חוזר כמספר שלם
-    כאשר מתבקשת חקירה live בתצוגת multichannel עם view_type = "0"
+    כאשר מתבקשת חקירה חיה בתצוגת multichannel עם view_type = "0"
     אז החקירה נפתחת
     וגם שדות התשובה תואמים לבקשה

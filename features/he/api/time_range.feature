@@ -12,7 +12,7 @@
 
   @id:api-time-range-rejected
   תבנית תרחיש: טווח זמנים שמפר את הכללים נדחה (<case>)
-    כאשר מתבקשת חקירה historic בתצוגת multichannel עם <changes>
+    כאשר מתבקשת חקירה היסטורית בתצוגת multichannel עם <changes>
     אז הבקשה נדחית עם 400 ומציינת את "start_time" or "end_time"
     וגם לא נוצרו אובייקטים של חקירה
 

@@ -2,7 +2,7 @@
 @k8s @lifecycle @scope:k8s-job-lifecycle @lang-he
 תכונה: מחזור החיים של ה-Job של חקירה
   כל חקירה ש-Focus Server פותח היא Job אחד של Kubernetes, עם Job הניקוי שלו
-  ו-Service מסוג NodePort, ב-namespace של Focus Server. החבילה עוקבת אחרי חקירה
+  ו-Service מסוג NodePort, ב-namespace של Focus Server. חבילת הבדיקות עוקבת אחרי חקירה
   עד: ה-Job שלה פתוח, ה-Pod שלה במצב Running, פורט הזרם שלה מוקצה וה-stream URL
   שלה מוחזר. מה שרץ בתוך ה-Job מחוץ לתחום.
 

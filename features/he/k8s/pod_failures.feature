@@ -1,7 +1,7 @@
 # language: he
 @k8s @lifecycle @serial @destructive @fault:sandbox @scope:k8s-job-lifecycle @lang-he
 תכונה: Pods של חקירה שנכשלים
-  Job שנכשל נראה ככושל יחד עם הסיבה: מצב הקונטיינר של ה-Pod אומר למה (image שלא
+  Job שנכשל נראה כנכשל יחד עם הסיבה: מצב הקונטיינר של ה-Pod אומר למה (image שלא
   ניתן למשוך, קריסה, הריגה בגלל חוסר זיכרון). ה-sandbox גורם ל-Pod של החקירה הבאה
   להיכשל באחת מהדרכים האלה.
 
