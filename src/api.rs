@@ -192,10 +192,13 @@ impl FocusApi {
     }
 
     fn transport(&self, method: &'static str, url: &str, e: reqwest::Error) -> ApiError {
+        // Failures reach reports: never a URL's userinfo (reqwest's text names the URL).
+        let url = crate::redact::url(url);
+        let e = e.without_url();
         if e.is_timeout() {
             ApiError::Timeout {
                 method,
-                url: url.to_string(),
+                url,
                 timeout: self.timeout,
             }
         } else {
@@ -207,7 +210,7 @@ impl FocusApi {
             }
             ApiError::Transport {
                 method,
-                url: url.to_string(),
+                url,
                 message,
             }
         }

@@ -407,7 +407,10 @@ impl Suite {
     /// control API (`sandbox.scenario_idle_timeout`), so the idle-removal scenario waits
     /// seconds. `None` without the sandbox driver: a real environment keeps its own idle
     /// time and `deadlines.idle_removal`.
-    pub async fn shorten_next_idle(&self) -> anyhow::Result<Option<(Fault, Duration)>> {
+    pub async fn shorten_next_idle(
+        &self,
+        scenario: &str,
+    ) -> anyhow::Result<Option<(Fault, Duration)>> {
         if self.config.profile.faults != crate::config::FaultDriver::Sandbox {
             return Ok(None);
         }
@@ -418,19 +421,24 @@ impl Suite {
             .scenario_idle_timeout
             .as_secs()
             .max(1);
-        let resp = self
-            .api
-            .put(&control_path("next-idle-timeout"), &json!({ "secs": secs }))
-            .await?;
-        if resp.status != 200 || resp.body["secs"].as_u64() != Some(secs) {
-            bail!(
-                "premise not met: the sandbox control API did not set the next idle time to {secs} s: {}",
-                resp.describe()
-            );
-        }
+        let fault = Fault::NextIdleTimeout;
+        self.making(scenario, &fault, async {
+            let resp = self
+                .api
+                .put(&control_path("next-idle-timeout"), &json!({ "secs": secs }))
+                .await?;
+            if resp.status != 200 || resp.body["secs"].as_u64() != Some(secs) {
+                bail!(PremiseNotMet(format!(
+                    "the sandbox control API did not set the next idle time to {secs} s: {}",
+                    resp.describe()
+                )));
+            }
+            Ok(())
+        })
+        .await?;
         // The idle time, then the removal within the deletion deadline.
         let deadline = Duration::from_secs(secs) + self.config.profile.deadlines.deletion;
-        Ok(Some((Fault::NextIdleTimeout, deadline)))
+        Ok(Some((fault, deadline)))
     }
 
     /// Undoes one fault, and ledgers that it is undone.

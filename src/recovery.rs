@@ -410,8 +410,16 @@ pub async fn cleanup(
     }
     if failed == failed_before_windows {
         for run_id in served {
-            if let Err(e) = crate::ledger_mirror::remove(&cluster, &run_id).await {
-                eprintln!("could not delete the ledger mirror of run {run_id}: {e}");
+            match crate::wait::within(
+                config.profile.deadlines.request,
+                "the ledger mirror to be deleted",
+                crate::ledger_mirror::remove(&cluster, &run_id),
+            )
+            .await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("could not delete the ledger mirror of run {run_id}: {e}"),
+                Err(e) => eprintln!("could not delete the ledger mirror of run {run_id}: {e}"),
             }
         }
     }

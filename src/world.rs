@@ -195,6 +195,19 @@ impl FocusWorld {
         Ok(())
     }
 
+    /// Undoes the scenario's cut of the live stream. The fault stays the scenario's until
+    /// it is undone, so the after hook retries an undo that failed here.
+    pub async fn reconnect_live_stream(&mut self) -> anyhow::Result<()> {
+        let at = self
+            .faults
+            .iter()
+            .rposition(|f| matches!(f, Fault::FiberDisconnected | Fault::DeploymentScaled { .. }))
+            .ok_or_else(|| anyhow::anyhow!("the live stream was not cut in this scenario"))?;
+        self.suite.undo(&self.faults[at]).await?;
+        self.faults.remove(at);
+        Ok(())
+    }
+
     /// Undoes every fault of the scenario (newest first); errors name each one.
     pub async fn undo_faults(&mut self) -> anyhow::Result<()> {
         let mut errors = Vec::new();

@@ -625,22 +625,22 @@ fn a_private_ca_is_trusted_through_tls_ca() {
 /// investigation: the run stops sending, deletes what it opened and exits 130;
 /// afterwards nothing of the run remains (no investigation, no pod carrying its
 /// label), and the other user's investigation does.
-#[test]
-fn sigint_mid_batch_leaves_nothing_of_the_run() {
-    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
-    let cluster = sandbox_cluster(&rt, &sandbox);
-    let theirs = open_foreign_investigation(&rt, &sandbox.api_url());
+/// The suite against `sandbox` through a shared, unprotected profile, running `tags`.
+fn spawn_shared_run(
+    sandbox: &focus_sandbox::Sandbox,
+    tags: &str,
+) -> (std::process::Child, tempfile::TempDir, tempfile::TempDir) {
     let config = config_dir_with(
         "shared",
         &bound_profile(
-            &sandbox,
+            sandbox,
             &sandbox.api_url(),
             "protected = false\nexclusive = false\n",
         ),
     );
     let output = tempfile::tempdir().expect("output");
     let child = Command::new(env!("CARGO_BIN_EXE_focus-scope"))
-        .args(["--tags", "@id:k8s-200-in-parallel"])
+        .args(["--tags", tags])
         .env("FOCUS_ENV", "shared")
         .env("FOCUS_CONFIG_DIR", config.path())
         .env("FOCUS_OUTPUT_DIR", output.path())
@@ -651,6 +651,99 @@ fn sigint_mid_batch_leaves_nothing_of_the_run() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start the suite");
+    (child, config, output)
+}
+
+/// Sends SIGINT and expects the interrupted exit (130); answers the run's stderr.
+fn interrupt(child: std::process::Child) -> String {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("the suite ends");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    stderr
+}
+
+/// Objects carrying a run label, of every kind a run creates or marks.
+fn run_labelled(rt: &tokio::runtime::Runtime, cluster: &Cluster) -> Vec<String> {
+    use k8s_openapi::api::core::v1::{Node, Pod, ResourceQuota, Service};
+    let lp = kube::api::ListParams::default().labels("focus-scope/run-id");
+    let mut found = Vec::new();
+    let pods: kube::Api<Pod> = kube::Api::namespaced(cluster.client(), "panda");
+    let quotas: kube::Api<ResourceQuota> = kube::Api::namespaced(cluster.client(), "panda");
+    let services: kube::Api<Service> = kube::Api::namespaced(cluster.client(), "panda");
+    let nodes: kube::Api<Node> = kube::Api::all(cluster.client());
+    rt.block_on(async {
+        for p in pods.list(&lp).await.expect("pods").items {
+            found.push(format!("Pod/{}", p.metadata.name.unwrap_or_default()));
+        }
+        for q in quotas.list(&lp).await.expect("quotas").items {
+            found.push(format!(
+                "ResourceQuota/{}",
+                q.metadata.name.unwrap_or_default()
+            ));
+        }
+        for s in services.list(&lp).await.expect("services").items {
+            found.push(format!("Service/{}", s.metadata.name.unwrap_or_default()));
+        }
+        for n in nodes.list(&lp).await.expect("nodes").items {
+            found.push(format!("Node/{}", n.metadata.name.unwrap_or_default()));
+        }
+        for n in nodes.list(&Default::default()).await.expect("nodes").items {
+            if n.spec.and_then(|s| s.unschedulable).unwrap_or(false) {
+                found.push(format!(
+                    "cordoned Node/{}",
+                    n.metadata.name.unwrap_or_default()
+                ));
+            }
+        }
+    });
+    found
+}
+
+#[test]
+fn sigint_mid_gpu_fill_leaves_nothing_of_the_run() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let theirs = open_foreign_investigation(&rt, &sandbox.api_url());
+    let (child, _config, _output) = spawn_shared_run(&sandbox, "@id:k8s-gpu-exhausted");
+    let started = std::time::Instant::now();
+    // The fault in place, by identity: the run's GPU filler pods exist.
+    while !run_labelled(&rt, &cluster)
+        .iter()
+        .any(|o| o.starts_with("Pod/focus-scope-gpu-filler-"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "premise not met: the run never filled the GPU slices"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stderr = interrupt(child);
+    let left = rt
+        .block_on(cluster.investigation_ids())
+        .expect("investigations");
+    assert_eq!(
+        left,
+        std::collections::BTreeSet::from([theirs]),
+        "only the other user's investigation remains\n{stderr}"
+    );
+    let labelled = run_labelled(&rt, &cluster);
+    assert!(
+        labelled.is_empty(),
+        "left by the run: {labelled:?}\n{stderr}"
+    );
+}
+
+#[test]
+fn sigint_mid_batch_leaves_nothing_of_the_run() {
+    let (rt, sandbox) = start_sandbox(SandboxOptions::default());
+    let cluster = sandbox_cluster(&rt, &sandbox);
+    let theirs = open_foreign_investigation(&rt, &sandbox.api_url());
+    let (child, _config, output) = spawn_shared_run(&sandbox, "@id:k8s-200-in-parallel");
     let started = std::time::Instant::now();
     loop {
         let opened = walk(output.path())
@@ -673,14 +766,7 @@ fn sigint_mid_batch_leaves_nothing_of_the_run() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(sent.success());
-    let out = child.wait_with_output().expect("the suite ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let stderr = interrupt(child);
     let left = rt
         .block_on(cluster.investigation_ids())
         .expect("investigations");
@@ -689,10 +775,9 @@ fn sigint_mid_batch_leaves_nothing_of_the_run() {
         std::collections::BTreeSet::from([theirs]),
         "only the other user's investigation remains\n{stderr}"
     );
-    let labelled: kube::Api<k8s_openapi::api::core::v1::Pod> =
-        kube::Api::namespaced(cluster.client(), "panda");
-    let pods = rt
-        .block_on(labelled.list(&kube::api::ListParams::default().labels("focus-scope/run-id")))
-        .expect("pods");
-    assert!(pods.items.is_empty(), "pods carrying a run label remain");
+    let labelled = run_labelled(&rt, &cluster);
+    assert!(
+        labelled.is_empty(),
+        "left by the run: {labelled:?}\n{stderr}"
+    );
 }

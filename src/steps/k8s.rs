@@ -182,7 +182,7 @@ async fn fail_next_pod(w: &mut FocusWorld, kind: String) -> Step {
 #[given("the next investigation's idle time is shortened where the fault driver allows it")]
 #[given("זמן חוסר הפעילות של החקירה הבאה מקוצר היכן שמנגנון התקלות מאפשר זאת")]
 async fn shorten_next_idle(w: &mut FocusWorld) -> Step {
-    if let Some((fault, deadline)) = w.suite.shorten_next_idle().await? {
+    if let Some((fault, deadline)) = w.suite.shorten_next_idle(&w.scenario).await? {
         w.inject(fault)?;
         w.idle_removal = Some(deadline);
     }

@@ -19,13 +19,7 @@ async fn fiber_off(w: &mut FocusWorld) -> Step {
 #[when("the live stream is reconnected")]
 #[when("הזרם החי מחובר מחדש")]
 async fn fiber_on(w: &mut FocusWorld) -> Step {
-    let at = w
-        .faults
-        .iter()
-        .rposition(|f| matches!(f, Fault::FiberDisconnected | Fault::DeploymentScaled { .. }))
-        .ok_or_else(|| anyhow::anyhow!("the live stream was not cut in this scenario"))?;
-    let fault = w.faults.remove(at);
-    w.suite.undo(&fault).await?;
+    w.reconnect_live_stream().await?;
     Ok(())
 }
 
