@@ -38,21 +38,12 @@ pub struct ApiResponse {
     pub headers: Vec<(String, String)>,
 }
 
-/// Headers whose values never leave the process.
-const SECRET_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-    "x-auth-token",
-];
-
-/// A header as diagnostics may show it.
+/// A header as diagnostics may show it: a secret-looking name (`redact::secret_name`:
+/// Authorization, Cookie, anything with token, key, auth, …) keeps its value inside.
 pub fn redacted_header(name: &str, value: &str) -> (String, String) {
     let lower = name.to_ascii_lowercase();
-    let value = if SECRET_HEADERS.contains(&lower.as_str()) || crate::redact::secret_name(&lower) {
-        "<redacted>".to_string()
+    let value = if crate::redact::secret_name(&lower) {
+        crate::redact::REDACTED.to_string()
     } else {
         value.to_string()
     };

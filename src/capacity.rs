@@ -14,6 +14,11 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::api::ApiResponse;
+use crate::cluster::{StageTracker, pod_phase};
+use crate::investigation::{ConfigureRequest, OpenedInvestigation};
+use crate::metrics::{Stage, kind};
+use crate::net;
+use crate::suite::Suite;
 
 /// Whether a refusal of configure says that a quota or resource is exhausted, in the
 /// server's words (`words`, the profile's `expect.quota_refusal`): a 503 for another
@@ -32,11 +37,6 @@ pub fn refused_for_quota(resp: &ApiResponse, words: &regex::Regex) -> Result<(),
         ))
     }
 }
-use crate::cluster::{StageTracker, pod_phase};
-use crate::investigation::{ConfigureRequest, OpenedInvestigation};
-use crate::metrics::{Stage, kind};
-use crate::net;
-use crate::suite::Suite;
 
 /// Counters of a batch in progress, shown on a terminal.
 #[derive(Default)]

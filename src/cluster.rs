@@ -1469,7 +1469,9 @@ impl Cluster {
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
             + Clone
             + DeserializeOwned
-            + std::fmt::Debug,
+            + std::fmt::Debug
+            + Send
+            + 'static,
         <K as Resource>::DynamicType: Default,
     {
         let Some(o) = self.get_opt::<K>(name).await? else {
@@ -1492,8 +1494,33 @@ impl Cluster {
         };
         match self.delete_ignoring_absent::<K>(name, &dp).await {
             Err(ClusterError::Conflict { .. }) => Ok(()),
-            other => other,
+            Err(e) => Err(e),
+            Ok(()) => self.gone_within_request_deadline::<K>(o.meta()).await,
         }
+    }
+
+    /// Waits (by watch, within the request deadline) until a pod is gone: a fault undone
+    /// leaves nothing behind, not even a pod still terminating. Other kinds the suite
+    /// makes (Services, ResourceQuotas, Leases) have no grace period: their delete is
+    /// their end, and the RBAC grants no watch on them.
+    async fn gone_within_request_deadline<K>(&self, meta: &kube::api::ObjectMeta) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
+        <K as Resource>::DynamicType: Default,
+    {
+        let (Some(name), Some(uid)) = (meta.name.as_deref(), meta.uid.as_deref()) else {
+            return Ok(());
+        };
+        if K::kind(&Default::default()) != "Pod" {
+            return Ok(());
+        }
+        let what = format!("{}/{name} to be gone", K::kind(&Default::default()));
+        within(self.request_timeout, &what, self.until_gone::<K>(name, uid)).await?
     }
 }
 
@@ -1528,7 +1555,9 @@ impl Cluster {
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
             + Clone
             + DeserializeOwned
-            + std::fmt::Debug,
+            + std::fmt::Debug
+            + Send
+            + 'static,
         <K as Resource>::DynamicType: Default,
     {
         let kind = K::kind(&Default::default()).to_string();
@@ -1544,8 +1573,26 @@ impl Cluster {
         let mut deleted = Vec::new();
         for o in found.items {
             let name = o.meta().name.clone().unwrap_or_default();
-            self.delete_ignoring_absent::<K>(&name, &DeleteParams::background())
-                .await?;
+            // The object as listed, and no other: one changed since (a Lease another run
+            // took over) answers 409 and is left alone.
+            let dp = DeleteParams {
+                propagation_policy: Some(kube::api::PropagationPolicy::Background),
+                preconditions: Some(kube::api::Preconditions {
+                    uid: o.meta().uid.clone(),
+                    resource_version: (kind == "Lease")
+                        .then(|| o.meta().resource_version.clone())
+                        .flatten(),
+                }),
+                ..Default::default()
+            };
+            match self.delete_ignoring_absent::<K>(&name, &dp).await {
+                Err(ClusterError::Conflict { .. }) => {
+                    eprintln!("focus-scope: {kind}/{name} changed since it was listed: left alone");
+                    continue;
+                }
+                other => other?,
+            }
+            self.gone_within_request_deadline::<K>(o.meta()).await?;
             deleted.push(format!("{kind}/{name}"));
         }
         Ok(deleted)
@@ -1648,6 +1695,42 @@ impl Cluster {
 
     /// Uncordons the nodes a run cordoned (labelled `focus-scope/run-id=<label>`);
     /// returns their names.
+    /// The Deployment `name`, when the run scaled it (its label, and its replicas before
+    /// in the `focus-scope/original-replicas` annotation), scaled back and unmarked: the
+    /// undo of a cut live stream when only the label is left to go by (a lost ledger, a
+    /// mirror). Answers what was done; nothing when the Deployment is not the run's.
+    pub async fn restore_labelled_deployment(
+        &self,
+        name: &str,
+        run_label: &str,
+    ) -> Result<Option<String>> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let Some(d) = self.get_opt::<Deployment>(name).await? else {
+            return Ok(None);
+        };
+        if !has_run_label(&d.metadata, run_label) {
+            return Ok(None);
+        }
+        let original = d
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::faults::ORIGINAL_REPLICAS))
+            .and_then(|v| v.parse::<i32>().ok());
+        Ok(Some(match original {
+            Some(replicas) => {
+                self.restore_deployment_scale(name, replicas, run_label)
+                    .await?;
+                format!("Deployment/{name} scaled back to {replicas}")
+            }
+            // Without its replicas before, guessing would be a change of our own.
+            None => format!(
+                "Deployment/{name} carries the run's label but no readable {}: left as it is",
+                crate::faults::ORIGINAL_REPLICAS
+            ),
+        }))
+    }
+
     pub async fn uncordon_labelled(&self, run_label: &str) -> Result<Vec<String>> {
         let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
         let list = self

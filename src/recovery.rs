@@ -300,6 +300,14 @@ pub async fn cleanup(
             {
                 crate::say!("uncordoned Node/{node} (cordoned by run {run_id})");
             }
+            // The live stream's Deployment, when the run cut it and its ledger is lost.
+            if let Some(name) = &config.profile.live_stream_deployment
+                && let Some(done) = cluster
+                    .restore_labelled_deployment(name, &crate::faults::label_value(&run_id))
+                    .await?
+            {
+                crate::say!("{done} (scaled by run {run_id})");
+            }
         }
         // Faults of that run not undone (a Deployment scaled to 0, the sandbox's fiber,
         // a cordon), newest first, through the API and cluster of this profile. A

@@ -95,6 +95,26 @@ async fn a_deployment_is_scaled_to_zero_and_back() {
             .is_none_or(|a| !a.contains_key(focus_scope::faults::ORIGINAL_REPLICAS)),
         "the mark is removed"
     );
+    // With the ledger lost, the run's label and annotation alone restore it (cleanup
+    // from a mirror); another run's label finds nothing to do.
+    cluster
+        .scale_deployment_for_run("fiber-ingest", 0, 2, "run-a")
+        .await
+        .expect("scale down again");
+    let other = cluster
+        .restore_labelled_deployment("fiber-ingest", "run-b")
+        .await
+        .expect("another run's sweep");
+    assert_eq!(other, None);
+    let now = deployments.get_scale("fiber-ingest").await.expect("scale");
+    assert_eq!(now.spec.and_then(|s| s.replicas), Some(0));
+    let done = cluster
+        .restore_labelled_deployment("fiber-ingest", "run-a")
+        .await
+        .expect("this run's sweep");
+    assert!(done.is_some_and(|d| d.contains("scaled back to 2")));
+    let now = deployments.get_scale("fiber-ingest").await.expect("scale");
+    assert_eq!(now.spec.and_then(|s| s.replicas), Some(2));
     sim.shutdown().await;
 }
 
