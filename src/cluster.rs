@@ -2,7 +2,7 @@
 //! investigation's objects by exact name, waits by watch under a deadline, and
 //! deletion of exactly the objects the run created.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -1622,11 +1622,32 @@ impl Cluster {
     pub async fn cordon(&self, names: &[String], run_label: &str) -> Result<()> {
         use k8s_openapi::api::core::v1::Node;
         let nodes: Api<Node> = Api::all(self.client.clone());
-        let patch = serde_json::json!({
-            "metadata": {"labels": {crate::faults::RUN_LABEL: run_label}},
-            "spec": {"unschedulable": true},
-        });
+        // Each node as read now: one cordoned meanwhile by someone else is theirs, and a
+        // patch carrying the resourceVersion read answers 409 if it changed since.
+        let now: BTreeMap<String, (Option<String>, bool)> = self
+            .list_nodes(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|n| {
+                let unschedulable = n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true);
+                Some((
+                    n.metadata.name?,
+                    (n.metadata.resource_version, unschedulable),
+                ))
+            })
+            .collect();
         for name in names {
+            let Some((Some(rv), false)) = now.get(name).cloned() else {
+                eprintln!(
+                    "focus-scope: Node {name} is gone or cordoned by someone else: left alone"
+                );
+                continue;
+            };
+            let patch = serde_json::json!({
+                "metadata": {"labels": {crate::faults::RUN_LABEL: run_label}, "resourceVersion": rv},
+                "spec": {"unschedulable": true},
+            });
             let what = format!("cordon Node {name}");
             let done = within(
                 self.request_timeout,
@@ -1639,7 +1660,13 @@ impl Cluster {
             )
             .await
             .map_err(ClusterError::from)
-            .and_then(|r| r.map_err(api_err(what)));
+            .and_then(|r| match r {
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    eprintln!("focus-scope: Node {name} changed since it was read: left alone");
+                    Ok(())
+                }
+                other => other.map(|_| ()).map_err(api_err(what)),
+            });
             if let Err(e) = done {
                 let _ = self.uncordon_if_labelled(names, run_label).await;
                 return Err(e);

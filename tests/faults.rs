@@ -152,10 +152,23 @@ async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again(
         .await
         .expect("cordon theirs");
 
-    let mut ours = cluster.schedulable_nodes().await.expect("schedulable");
-    cluster.cordon(&ours, "run-a").await.expect("cordon");
-    ours.sort();
-    assert_eq!(ours, names[1..].to_vec(), "only the schedulable nodes");
+    let mut listed = cluster.schedulable_nodes().await.expect("schedulable");
+    listed.sort();
+    assert_eq!(listed, names[1..].to_vec(), "only the schedulable nodes");
+    // Between the run's listing and its cordon, another operator cordons one of them:
+    // that cordon is theirs, and the run's undo must leave it.
+    let late = names[1].clone();
+    nodes
+        .patch(
+            &late,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"unschedulable": true}})),
+        )
+        .await
+        .expect("cordon late");
+    cluster.cordon(&listed, "run-a").await.expect("cordon");
+    let ours: Vec<String> = listed.iter().filter(|n| **n != late).cloned().collect();
+    let theirs_all = [theirs.clone(), late.clone()];
     for n in nodes
         .list(&ListParams::default())
         .await
@@ -169,7 +182,12 @@ async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again(
             .as_ref()
             .and_then(|l| l.get(focus_scope::faults::RUN_LABEL))
             .cloned();
-        let expected = (n.metadata.name.as_ref() != Some(&theirs)).then(|| "run-a".to_string());
+        let expected = n
+            .metadata
+            .name
+            .as_ref()
+            .is_some_and(|m| !theirs_all.contains(m))
+            .then(|| "run-a".to_string());
         assert_eq!(labelled, expected, "{:?}", n.metadata.name);
     }
 
@@ -191,7 +209,7 @@ async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again(
         .items
     {
         let name = n.metadata.name.clone().unwrap_or_default();
-        assert_eq!(unschedulable(&n), name == theirs, "{name}");
+        assert_eq!(unschedulable(&n), theirs_all.contains(&name), "{name}");
         assert!(
             n.metadata
                 .labels
