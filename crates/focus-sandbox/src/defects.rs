@@ -71,7 +71,7 @@ pub enum Defect {
     /// The investigation's Job has no memory request or limit.
     /// Caught by the memory-allocation resource scenario.
     NoMemoryLimit,
-    /// Every response reports the stream port of slot 1 (12301), whatever slot the
+    /// Every response reports the base stream port (12300), which no slot maps to, whatever slot the
     /// investigation really got. Caught by the distinct-ports and
     /// nodePort-equals-stream_port scenarios.
     DuplicatePorts,
@@ -265,7 +265,9 @@ impl Defect {
             }
             Defect::NoGpuRequest => "the Job requests no nvidia.com/gpu.shared",
             Defect::NoMemoryLimit => "the Job has no memory request or limit",
-            Defect::DuplicatePorts => "every response reports stream port 12301",
+            Defect::DuplicatePorts => {
+                "every response reports stream port 12300, the base port no slot maps to"
+            }
             Defect::IgnorePortBusy => "a NodePort held by another Service is not skipped",
             Defect::LeakServiceOnCancel => "cancel leaves the Service behind",
             Defect::OrphanPodsOnCancel => "cancel orphans the pods",

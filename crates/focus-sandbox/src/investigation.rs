@@ -453,7 +453,8 @@ async fn launch(
                 drop(reservation);
                 let mut response = response;
                 if state.has(Defect::DuplicatePorts) {
-                    response.stream_port = cfg.port_of(1);
+                    // The base port itself: no slot maps to it, whichever slot was handed out.
+                    response.stream_port = cfg.port_of(0);
                 }
                 return Ok(response);
             }
