@@ -13,7 +13,7 @@ pub type RunArgs = cli::Opts<
         cli::Compose<cli::Compose<writer::basic::Cli, writer::junit::Cli>, cli::Empty>,
         cli::Empty,
     >,
-    crate::runner::SuiteCli,
+    crate::run::runner::SuiteCli,
 >;
 
 pub const ABOUT: &str = "BDD specification suite for Focus Server's infrastructure scope: \
@@ -128,7 +128,7 @@ pub fn version_line() -> String {
     format!(
         "focus-scope {} (commit {})",
         env!("CARGO_PKG_VERSION"),
-        crate::runner::suite_commit()
+        crate::run::runner::suite_commit()
     )
 }
 

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 use focus_scope::cli::{self, Cli, Command};
-use focus_scope::config::Config;
-use focus_scope::exit::Exit;
+use focus_scope::run::exit::Exit;
+use focus_scope::target::config::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -42,11 +42,12 @@ async fn main() -> ExitCode {
             eprintln!("focus-scope: no command (see --help)");
             Exit::Config.into()
         }
-        Some(Command::Run(run)) => focus_scope::runner::run(*run).await.into(),
+        Some(Command::Run(run)) => focus_scope::run::runner::run(*run).await.into(),
         Some(Command::Plan(plan)) => {
-            focus_scope::runner::print_plan(plan.tags.as_deref(), plan.allow_destructive).into()
+            focus_scope::run::runner::print_plan(plan.tags.as_deref(), plan.allow_destructive)
+                .into()
         }
-        Some(Command::Scope) => focus_scope::runner::print_scope_matrix().into(),
+        Some(Command::Scope) => focus_scope::run::runner::print_scope_matrix().into(),
         Some(Command::Config) => match Config::from_env() {
             Ok(c) => {
                 focus_scope::output::say(format!("# profile {c}\n{}", c.to_toml()));
@@ -70,17 +71,26 @@ async fn cleanup(args: cli::CleanupArgs) -> Exit {
             return Exit::Config;
         }
     };
-    let root = focus_scope::runner::output_root();
+    let root = focus_scope::run::runner::output_root();
     let run = if args.all { None } else { args.run.as_deref() };
-    match focus_scope::recovery::cleanup(&config, &root, run, args.include_in_flight, args.force)
-        .await
+    match focus_scope::safety::recovery::cleanup(
+        &config,
+        &root,
+        run,
+        args.include_in_flight,
+        args.force,
+    )
+    .await
     {
         Ok(0) => Exit::Passed,
         Ok(n) => {
             eprintln!("focus-scope cleanup: {n} investigations could not be removed");
             Exit::Failures
         }
-        Err(e) if e.downcast_ref::<focus_scope::recovery::LiveRun>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<focus_scope::safety::recovery::LiveRun>()
+                .is_some() =>
+        {
             eprintln!("focus-scope cleanup: {e:#}");
             Exit::Unreachable
         }

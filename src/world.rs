@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 
-use crate::api::ApiResponse;
-use crate::changes::Facts;
-use crate::faults::Fault;
-use crate::investigation::{ConfigureRequest, OpenedInvestigation};
-use crate::suite::{self, Suite};
+use crate::run::suite::{self, Suite};
+use crate::safety::faults::Fault;
+use crate::spec::changes::Facts;
+use crate::spec::investigation::{ConfigureRequest, OpenedInvestigation};
+use crate::target::focus_api::ApiResponse;
 
 /// A step's failure, printed with its whole cause chain (cucumber prints `{}` only).
 pub struct Failure(anyhow::Error);
@@ -68,15 +68,15 @@ pub struct FocusWorld {
     /// Faults this scenario injected, undone in reverse order after it.
     pub faults: Vec<Fault>,
     /// The batch this scenario opened (limits scenarios).
-    pub capacity: Option<crate::capacity::CapacityReport>,
+    pub capacity: Option<crate::spec::capacity::CapacityReport>,
     /// The churn this scenario ran (long-running scenarios).
-    pub churn: Option<crate::soak::ChurnReport>,
+    pub churn: Option<crate::spec::soak::ChurnReport>,
     /// Focus Server's pods as first seen by the scenario.
-    pub server_pods: Vec<crate::cluster::ServerPod>,
+    pub server_pods: Vec<crate::target::kube::ServerPod>,
     /// The idle-removal deadline that follows from an idle time the scenario shortened.
     pub idle_removal: Option<std::time::Duration>,
     /// The recordings the scenario listed last, with the window it asked for.
-    pub listed: Option<((i64, i64), Vec<crate::availability::Recording>)>,
+    pub listed: Option<((i64, i64), Vec<crate::spec::availability::Recording>)>,
     /// Investigation objects of others (`Kind/name` → uid) when the scenario began.
     pub foreign: std::collections::BTreeMap<String, String>,
 }
@@ -148,12 +148,12 @@ impl FocusWorld {
     }
 
     /// Opens live investigations until one is answered beyond every held port (or one
-    /// gets a held port), at most [`crate::premise::HELD_PORT_PROBE_BOUND`] of them:
+    /// gets a held port), at most [`crate::spec::premise::HELD_PORT_PROBE_BOUND`] of them:
     /// proof that the server met the held port; short of it the premise is not met.
     pub async fn open_past_held_ports(&mut self) -> anyhow::Result<()> {
         let held = self.held_ports();
         if held.is_empty() {
-            return Err(crate::premise::PremiseNotMet(
+            return Err(crate::spec::premise::PremiseNotMet(
                 "no stream port is held in this scenario".into(),
             )
             .into());
@@ -168,8 +168,8 @@ impl FocusWorld {
                 ));
             }
             answered.push(self.current()?.stream_port);
-            if crate::premise::held_port_met(&held, &answered)?
-                != crate::premise::HeldPortProbe::Short
+            if crate::spec::premise::held_port_met(&held, &answered)?
+                != crate::spec::premise::HeldPortProbe::Short
             {
                 return Ok(());
             }
@@ -237,7 +237,7 @@ impl FocusWorld {
                 job_ids.push(j);
             }
         }
-        let failed = crate::diagnostics::FailedScenario {
+        let failed = crate::report::diagnostics::FailedScenario {
             id: &self.scenario_id,
             name: &self.scenario_name,
             hebrew,
@@ -286,7 +286,7 @@ impl FocusWorld {
         }
         let next = self.current()?.stream_port;
         present.extend(self.suite.cluster.investigation_ids().await?);
-        if !crate::investigation::slot_offered_again(deleted, next, &present) {
+        if !crate::spec::investigation::slot_offered_again(deleted, next, &present) {
             return Err(anyhow!(
                 "the slot of {} (stream port {}) was not offered again after its objects were deleted: the next investigation got stream port {next} and no investigation holds the slot",
                 deleted.job_id,

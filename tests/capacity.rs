@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::run_suite;
-use focus_scope::ledger::{Entry, Ledger};
+use focus_scope::safety::ledger::{Entry, Ledger};
 
 /// Every investigation the run opened was deleted and seen gone; returns how many.
 fn all_opened_were_cleaned(run: &common::MetaRun) -> usize {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    focus_scope::runner::run(focus_scope::cli::RunArgs::parsed())
+    focus_scope::run::runner::run(focus_scope::cli::RunArgs::parsed())
         .await
         .into()
 }

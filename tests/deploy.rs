@@ -23,7 +23,7 @@ use common::{config_dir_with, manifest_dir, remote_profile, run_capped, start_sa
 use focus_sandbox::SandboxOptions;
 use focus_sandbox::config::ServerConfig;
 use focus_sandbox::kube_sim::{KubeSim, SimConfig};
-use focus_scope::cluster::Cluster;
+use focus_scope::target::kube::Cluster;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------- manifests
@@ -328,7 +328,7 @@ fn read_log(log: &Path) -> Vec<Request> {
 }
 
 fn is_suite(r: &Request) -> bool {
-    r.user_agent.as_deref() == Some(focus_scope::cluster::USER_AGENT)
+    r.user_agent.as_deref() == Some(focus_scope::target::kube::USER_AGENT)
 }
 
 fn kinds(requests: &[Request]) -> BTreeMap<String, usize> {
@@ -989,7 +989,7 @@ fn the_image_layout_and_the_job_plan_a_run_with_the_mounted_profile() {
         .expect("the ConfigMap holds the key");
     std::fs::write(in_image(&profile_path), text).expect("mount the profile");
     // A full run (its soak included) ends by its own deadline, and before the Job's.
-    let p: focus_scope::config::Profile = toml::from_str(text).expect("the profile parses");
+    let p: focus_scope::target::config::Profile = toml::from_str(text).expect("the profile parses");
     let active = Duration::from_secs(job["spec"]["activeDeadlineSeconds"].as_u64().unwrap_or(0));
     assert!(
         p.deadlines.run >= p.limits.soak_duration + Duration::from_secs(15 * 60)

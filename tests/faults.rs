@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use focus_sandbox::kube_sim::{KubeSim, SimConfig};
-use focus_scope::cluster::{Cluster, EventSubject};
+use focus_scope::target::kube::{Cluster, EventSubject};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Namespace};
@@ -68,7 +68,7 @@ async fn a_deployment_is_scaled_to_zero_and_back() {
             .metadata
             .annotations
             .as_ref()
-            .and_then(|a| a.get(focus_scope::faults::ORIGINAL_REPLICAS))
+            .and_then(|a| a.get(focus_scope::safety::faults::ORIGINAL_REPLICAS))
             .map(String::as_str),
         Some("2"),
         "the scaled Deployment says what it had"
@@ -92,7 +92,7 @@ async fn a_deployment_is_scaled_to_zero_and_back() {
             .metadata
             .annotations
             .as_ref()
-            .is_none_or(|a| !a.contains_key(focus_scope::faults::ORIGINAL_REPLICAS)),
+            .is_none_or(|a| !a.contains_key(focus_scope::safety::faults::ORIGINAL_REPLICAS)),
         "the mark is removed"
     );
     // With the ledger lost, the run's label and annotation alone restore it (cleanup
@@ -180,7 +180,7 @@ async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again(
             .metadata
             .labels
             .as_ref()
-            .and_then(|l| l.get(focus_scope::faults::RUN_LABEL))
+            .and_then(|l| l.get(focus_scope::safety::faults::RUN_LABEL))
             .cloned();
         let expected = n
             .metadata
@@ -214,7 +214,7 @@ async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again(
             n.metadata
                 .labels
                 .as_ref()
-                .is_none_or(|l| !l.contains_key(focus_scope::faults::RUN_LABEL)),
+                .is_none_or(|l| !l.contains_key(focus_scope::safety::faults::RUN_LABEL)),
             "{name} carries no run label any more"
         );
     }

@@ -14,7 +14,7 @@ use common::{
 };
 use focus_sandbox::SandboxOptions;
 use focus_sandbox::kube_sim::{KubeSim, SimConfig};
-use focus_scope::cluster::Cluster;
+use focus_scope::target::kube::Cluster;
 
 const WALL: Duration = Duration::from_secs(60);
 
@@ -158,7 +158,7 @@ fn line(v: serde_json::Value) -> String {
 
 /// Objects of an investigation that exist, as `Kind/name uid`.
 fn objects_of(rt: &tokio::runtime::Runtime, cluster: &Cluster, job_id: &str) -> Vec<String> {
-    let o = focus_scope::investigation::InvestigationObjects::of(job_id);
+    let o = focus_scope::spec::investigation::InvestigationObjects::of(job_id);
     rt.block_on(cluster.identities(&o))
         .expect("identities")
         .into_iter()
@@ -205,7 +205,7 @@ fn cleanup_touches_only_what_the_ledger_proves_the_run_owns() {
             baseline[k] = v.clone();
         }
         let stale = |kind: &str, name: String| serde_json::json!({"kind": kind, "name": name, "uid": format!("uid-of-{run}-{kind}"), "created": "2026-01-01T00:00:00Z"});
-        let o = focus_scope::investigation::InvestigationObjects::of(job_id);
+        let o = focus_scope::spec::investigation::InvestigationObjects::of(job_id);
         let mut text = line(baseline);
         if garbage {
             text.push_str("{ this line is not a ledger entry\n");
@@ -380,15 +380,15 @@ fn a_job_id_in_an_error_answer_is_never_claimed() {
     );
     let ledger = std::fs::read_to_string(run.output_dir.path().join("ledger.jsonl"))
         .expect("the run's ledger");
-    let entries = focus_scope::ledger::Ledger::parse(&ledger);
+    let entries = focus_scope::safety::ledger::Ledger::parse(&ledger);
     assert!(
         !entries
             .iter()
-            .any(|e| matches!(e, focus_scope::ledger::Entry::Opened { .. })),
+            .any(|e| matches!(e, focus_scope::safety::ledger::Entry::Opened { .. })),
         "claimed from an error answer:\n{ledger}"
     );
     assert!(
-        entries.iter().any(|e| matches!(e, focus_scope::ledger::Entry::NotClaimed { job_id, status: 409, .. } if *job_id == theirs)),
+        entries.iter().any(|e| matches!(e, focus_scope::safety::ledger::Entry::NotClaimed { job_id, status: 409, .. } if *job_id == theirs)),
         "the job_id is ledgered as not claimed:\n{ledger}"
     );
     assert_eq!(
@@ -750,10 +750,10 @@ fn sigint_mid_batch_leaves_nothing_of_the_run() {
             .into_iter()
             .filter(|p| p.ends_with("ledger.jsonl"))
             .map(|p| {
-                focus_scope::ledger::Ledger::read(&p)
+                focus_scope::safety::ledger::Ledger::read(&p)
                     .unwrap_or_default()
                     .iter()
-                    .filter(|e| matches!(e, focus_scope::ledger::Entry::Opened { .. }))
+                    .filter(|e| matches!(e, focus_scope::safety::ledger::Entry::Opened { .. }))
                     .count()
             })
             .sum::<usize>();

@@ -12,7 +12,7 @@
 //!    names, not violations; feature descriptions may state the boundary.
 //! 3. **No bytes on a stream port**: under `src/`, a file that uses a `TcpStream` or a
 //!    `UdpSocket` never writes (`write`, `write_all`, `try_write`, `poll_write`,
-//!    `AsyncWriteExt`, `io::Write`, `send`, …), and only `src/net.rs` connects.
+//!    `AsyncWriteExt`, `io::Write`, `send`, …), and only `src/target/net.rs` connects.
 
 use std::path::{Path, PathBuf};
 
@@ -211,7 +211,7 @@ fn vocabulary(root: &Path) -> Vec<String> {
     problems
 }
 
-/// Rule 3: a stream-port connection that sends bytes, or a connection outside `src/net.rs`.
+/// Rule 3: a stream-port connection that sends bytes, or a connection outside `src/target/net.rs`.
 fn stream_port_writes(root: &Path) -> Vec<String> {
     let socket = Regex::new(r"\b(TcpStream|UdpSocket|TcpSocket)\b").expect("regex");
     let write = Regex::new(
@@ -241,11 +241,11 @@ fn stream_port_writes(root: &Path) -> Vec<String> {
                     m.as_str()
                 ));
             }
-            if name != "src/net.rs"
+            if name != "src/target/net.rs"
                 && let Some(m) = connect.find(line)
             {
                 problems.push(format!(
-                    "{name}:{}: `{}` connects outside src/net.rs",
+                    "{name}:{}: `{}` connects outside src/target/net.rs",
                     i + 1,
                     m.as_str()
                 ));
@@ -341,13 +341,13 @@ fn a_stream_port_connection_that_sends_bytes_fails() {
     assert!(
         problems
             .iter()
-            .any(|p| p.starts_with("src/net.rs:") && p.contains("`write_all`")),
+            .any(|p| p.starts_with("src/target/net.rs:") && p.contains("`write_all`")),
         "{problems:#?}"
     );
     assert!(
         problems
             .iter()
-            .any(|p| p.starts_with("src/net.rs:") && p.contains("`AsyncWriteExt`")),
+            .any(|p| p.starts_with("src/target/net.rs:") && p.contains("`AsyncWriteExt`")),
         "{problems:#?}"
     );
     assert!(

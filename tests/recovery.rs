@@ -17,7 +17,7 @@ use common::{
     sandbox_cluster, start_sandbox,
 };
 use focus_sandbox::SandboxOptions;
-use focus_scope::ledger::{Entry, Ledger};
+use focus_scope::safety::ledger::{Entry, Ledger};
 
 #[test]
 fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
@@ -50,7 +50,7 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
 
     let cluster = sandbox_cluster(&rt, &sandbox);
     let mirrored_some = || {
-        rt.block_on(focus_scope::ledger_mirror::list(&cluster))
+        rt.block_on(focus_scope::safety::ledger_mirror::list(&cluster))
             .map(|ms| {
                 ms.iter()
                     .any(|m| m.entries.iter().any(|e| matches!(e, Entry::Opened { .. })))
@@ -113,12 +113,12 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
     for (name, label) in [
         (
             "focus-scope-port-holder-12499",
-            focus_scope::faults::label_value(&run_id),
+            focus_scope::safety::faults::label_value(&run_id),
         ),
         ("focus-scope-port-holder-12498", "another-run".to_string()),
     ] {
         let svc: k8s_openapi::api::core::v1::Service = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": name, "labels": {focus_scope::faults::RUN_LABEL: label}},
+            "metadata": {"name": name, "labels": {focus_scope::safety::faults::RUN_LABEL: label}},
             "spec": {"type": "NodePort", "selector": {"x": "y"},
                      "ports": [{"port": 5000, "nodePort": name.rsplit('-').next().and_then(|p| p.parse::<i32>().ok()).unwrap_or(0)}]}
         }))
@@ -129,7 +129,7 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
 
     // The ledger's mirror in the namespace: what recovery needs when the machine is gone.
     let mirrors = rt
-        .block_on(focus_scope::ledger_mirror::list(&cluster))
+        .block_on(focus_scope::safety::ledger_mirror::list(&cluster))
         .expect("list mirrors");
     let mirror = mirrors
         .iter()
@@ -140,7 +140,7 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
         .iter()
         .find_map(|e| match e {
             Entry::Intent { scenario, at, .. }
-                if scenario == focus_scope::ledger::UNMIRRORED_TAIL =>
+                if scenario == focus_scope::safety::ledger::UNMIRRORED_TAIL =>
             {
                 at.parse().ok()
             }
@@ -221,7 +221,7 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
         kube::Api::namespaced(cluster.client(), "panda");
     assert!(
-        rt.block_on(leases.get_opt(focus_scope::lock::LOCK_NAME))
+        rt.block_on(leases.get_opt(focus_scope::run::lock::LOCK_NAME))
             .expect("get lease")
             .is_none(),
         "the crashed run's lock is released by cleanup\n{text}"
@@ -242,7 +242,7 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
         "nothing of the run remains; the foreign one does\n{text}"
     );
     let mirrors = rt
-        .block_on(focus_scope::ledger_mirror::list(&cluster))
+        .block_on(focus_scope::safety::ledger_mirror::list(&cluster))
         .expect("list mirrors");
     assert!(
         mirrors.is_empty(),
@@ -256,7 +256,7 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
 /// and `cleanup` undoes them.
 #[test]
 fn cleanup_undoes_a_crashed_runs_faults_that_are_not_objects() {
-    use focus_scope::faults::Fault;
+    use focus_scope::safety::faults::Fault;
     use k8s_openapi::api::apps::v1::Deployment;
 
     let (rt, sandbox) = start_sandbox(SandboxOptions::default());
@@ -273,8 +273,8 @@ fn cleanup_undoes_a_crashed_runs_faults_that_are_not_objects() {
     let d: Deployment = serde_json::from_value(serde_json::json!({
         // As the crashed run left it: marked with its label and the replicas it had.
         "metadata": {"name": "fiber-ingest",
-                     "labels": {focus_scope::faults::RUN_LABEL: "crashed-run"},
-                     "annotations": {focus_scope::faults::ORIGINAL_REPLICAS: "2"}},
+                     "labels": {focus_scope::safety::faults::RUN_LABEL: "crashed-run"},
+                     "annotations": {focus_scope::safety::faults::ORIGINAL_REPLICAS: "2"}},
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "fiber-ingest"}},
                  "template": {"metadata": {"labels": {"app": "fiber-ingest"}},
                               "spec": {"containers": [{"name": "ingest", "image": "busybox"}]}}}
@@ -283,16 +283,20 @@ fn cleanup_undoes_a_crashed_runs_faults_that_are_not_objects() {
     rt.block_on(deployments.create(&kube::api::PostParams::default(), &d))
         .expect("create");
     // The crashed run cut the fiber and scaled the Deployment from 2 to 0.
-    let api = focus_scope::api::FocusApi::new(&sandbox.api_url(), Duration::from_secs(10), true)
-        .expect("api");
-    rt.block_on(focus_scope::faults::set_fiber(&api, false))
+    let api = focus_scope::target::focus_api::FocusApi::new(
+        &sandbox.api_url(),
+        Duration::from_secs(10),
+        true,
+    )
+    .expect("api");
+    rt.block_on(focus_scope::safety::faults::set_fiber(&api, false))
         .expect("cut the fiber");
     let output = tempfile::tempdir().expect("output dir");
     let run_dir = output.path().join("runs").join("crashed-run");
     std::fs::create_dir_all(&run_dir).expect("run dir");
     let ledger = Ledger::create(&run_dir.join("ledger.jsonl"), "crashed-run").expect("ledger");
     ledger
-        .baseline(vec![], focus_scope::ledger::Place::default())
+        .baseline(vec![], focus_scope::safety::ledger::Place::default())
         .expect("baseline");
     ledger
         .fault_injected("s1", &Fault::FiberDisconnected)

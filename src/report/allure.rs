@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::{Provenance, Row};
-use crate::outcome::{StepStatus, Timeline};
+use crate::spec::outcome::{StepStatus, Timeline};
 
 /// The TMS link of a Jira key: `reports.tms_url` of the profile, a URL with `{key}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -698,7 +698,7 @@ mod tests {
             format!("{profile}\n[reports]\ntms_url = \"jira/{{key}}\"\n"),
         )
         .expect("write");
-        let e = crate::config::Config::load(dir.path(), "p", &BTreeMap::new())
+        let e = crate::target::config::Config::load(dir.path(), "p", &BTreeMap::new())
             .expect_err("malformed")
             .to_string();
         assert!(e.contains("p.toml") && e.contains("reports.tms_url"), "{e}");
@@ -707,7 +707,8 @@ mod tests {
             format!("{profile}\n[reports]\ntms_url = \"https://j.example/browse/{{key}}\"\n"),
         )
         .expect("write");
-        let c = crate::config::Config::load(dir.path(), "p", &BTreeMap::new()).expect("valid");
+        let c =
+            crate::target::config::Config::load(dir.path(), "p", &BTreeMap::new()).expect("valid");
         assert_eq!(
             c.profile.reports.tms_url.map(|t| t.url("PZ-1")).as_deref(),
             Some("https://j.example/browse/PZ-1")

@@ -5,7 +5,7 @@
 use plotters::prelude::*;
 
 use super::HistoryEntry;
-use crate::metrics::Summary;
+use crate::report::metrics::Summary;
 
 const WIDTH: u32 = 380;
 const HEIGHT: u32 = 230;

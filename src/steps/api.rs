@@ -3,10 +3,10 @@
 
 use cucumber::{given, then, when};
 
-use crate::availability;
-use crate::changes;
 use crate::ensure_that;
-use crate::investigation::{ConfigureRequest, ViewType, check_invariants};
+use crate::spec::availability;
+use crate::spec::changes;
+use crate::spec::investigation::{ConfigureRequest, ViewType, check_invariants};
 use crate::world::{FocusWorld, Step};
 
 #[given("the environment's channels, sampling rate and recordings are known")]

@@ -3,7 +3,7 @@
 use cucumber::{given, then, when};
 
 use crate::ensure_that;
-use crate::investigation::ConfigureRequest;
+use crate::spec::investigation::ConfigureRequest;
 use crate::world::{FocusWorld, Step};
 
 #[given("Focus Server is answering")]
@@ -45,7 +45,7 @@ async fn cancel(w: &mut FocusWorld) -> Step {
 #[then("לא נותר אף אחד מהאובייקטים שלה")]
 async fn nothing_remains(w: &mut FocusWorld) -> Step {
     let o = w.last_cancelled()?.clone();
-    if w.suite.config.profile.target.cancel == crate::config::CancelMethod::Kubernetes {
+    if w.suite.config.profile.target.cancel == crate::target::config::CancelMethod::Kubernetes {
         w.check_server_after_deletion(&o).await?;
     }
     // Checked last: nothing of it came back (no orphan pod, no re-created object).

@@ -3,7 +3,7 @@
 use cucumber::{given, then, when};
 
 use crate::ensure_that;
-use crate::footprint;
+use crate::spec::footprint;
 use crate::world::{FocusWorld, Step};
 
 #[then("the response carries a job id, a stream port and a stream URL")]

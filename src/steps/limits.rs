@@ -3,10 +3,10 @@
 
 use cucumber::{given, then, when};
 
-use crate::capacity::CapacityReport;
-use crate::cluster::EventSubject;
 use crate::ensure_that;
-use crate::metrics::summarize;
+use crate::report::metrics::summarize;
+use crate::spec::capacity::CapacityReport;
+use crate::target::kube::EventSubject;
 use crate::world::{FocusWorld, Step};
 
 #[when("the required number of live investigations is opened in parallel")]
@@ -138,7 +138,7 @@ async fn hold_all_ports(w: &mut FocusWorld) -> Step {
         let fault = w.suite.hold_node_port(&w.scenario, port).await?;
         w.inject(fault)?;
     }
-    crate::premise::require(!w.held_ports().is_empty(), || {
+    crate::spec::premise::require(!w.held_ports().is_empty(), || {
         "no stream port was free to hold".into()
     })?;
     Ok(())
@@ -166,7 +166,7 @@ async fn refused_by_quota(w: &mut FocusWorld) -> Step {
     let resp = w.last_response()?;
     if resp.status == 503 {
         let words = w.suite.config.quota_refusal_words()?;
-        crate::capacity::refused_for_quota(resp, &words).map_err(anyhow::Error::msg)?;
+        crate::spec::capacity::refused_for_quota(resp, &words).map_err(anyhow::Error::msg)?;
         return Ok(());
     }
     ensure_that!(
@@ -191,7 +191,7 @@ async fn refused_by_quota(w: &mut FocusWorld) -> Step {
 #[then("the investigation's pod reports FailedScheduling naming the GPU slice within the deadline")]
 #[then("ה-Pod של החקירה מדווח FailedScheduling בציון פרוסת ה-GPU בתוך זמן היעד")]
 async fn failed_scheduling(w: &mut FocusWorld) -> Step {
-    scheduler_says(w, crate::footprint::GPU_SLICE).await
+    scheduler_says(w, crate::spec::footprint::GPU_SLICE).await
 }
 
 #[given("every node is cordoned")]

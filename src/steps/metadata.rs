@@ -2,9 +2,9 @@
 
 use cucumber::{then, when};
 
-use crate::contract;
 use crate::ensure_that;
-use crate::investigation::check_metadata;
+use crate::spec::contract;
+use crate::spec::investigation::check_metadata;
 use crate::world::{FocusWorld, Step};
 
 /// A job id in the contract's shape that no server hands out in practice.
@@ -40,7 +40,7 @@ async fn metadata_describes(w: &mut FocusWorld) -> Step {
         o.job_id,
         resp.describe()
     );
-    let request = crate::investigation::ConfigureRequest::live();
+    let request = crate::spec::investigation::ConfigureRequest::live();
     let v = check_metadata(&o.body, request.json(), &resp.body);
     ensure_that!(
         v.is_empty(),

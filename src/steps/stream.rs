@@ -4,8 +4,8 @@
 use cucumber::{given, then, when};
 
 use crate::ensure_that;
-use crate::investigation::{ConfigureRequest, STREAM_PORT_BASE};
-use crate::net;
+use crate::spec::investigation::{ConfigureRequest, STREAM_PORT_BASE};
+use crate::target::net;
 use crate::world::{FocusWorld, Step};
 
 #[when("two live investigations are opened")]

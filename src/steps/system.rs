@@ -4,8 +4,8 @@
 use cucumber::{given, then, when};
 
 use crate::ensure_that;
-use crate::faults::Fault;
-use crate::investigation::ConfigureRequest;
+use crate::safety::faults::Fault;
+use crate::spec::investigation::ConfigureRequest;
 use crate::world::{FocusWorld, Step};
 
 #[given("the live stream is disconnected")]
@@ -51,7 +51,7 @@ async fn request_live(w: &mut FocusWorld) -> Step {
 #[when("a historic investigation is requested for the last day")]
 #[when("מתבקשת חקירה היסטורית עבור היום האחרון")]
 async fn request_last_day(w: &mut FocusWorld) -> Step {
-    let now = crate::availability::now();
+    let now = crate::spec::availability::now();
     w.open(ConfigureRequest::historic(now - 86_400, now - 3_600))
         .await?;
     Ok(())
@@ -73,7 +73,7 @@ async fn live_metadata_unavailable(w: &mut FocusWorld) -> Step {
 #[given("Service אחר מחזיק את פורט הזרם שהשרת היה בוחר בפעם הבאה")]
 async fn hold_next_port(w: &mut FocusWorld) -> Step {
     let port = w.suite.next_free_stream_port().await?.ok_or_else(|| {
-        crate::premise::PremiseNotMet("every stream slot is taken: no port to hold".into())
+        crate::spec::premise::PremiseNotMet("every stream slot is taken: no port to hold".into())
     })?;
     let fault = w.suite.hold_node_port(&w.scenario, port).await?;
     w.inject(fault)?;
@@ -91,8 +91,8 @@ async fn open_past_held(w: &mut FocusWorld) -> Step {
 #[then("אף חקירה לא קיבלה את הפורט המוחזק")]
 async fn not_the_held_port(w: &mut FocusWorld) -> Step {
     let got: Vec<u16> = w.opened.iter().map(|o| o.stream_port).collect();
-    let probe = crate::premise::held_port_probe(&w.held_ports(), &got);
-    if let crate::premise::HeldPortProbe::Taken { port } = probe {
+    let probe = crate::spec::premise::held_port_probe(&w.held_ports(), &got);
+    if let crate::spec::premise::HeldPortProbe::Taken { port } = probe {
         return Err(anyhow::anyhow!(
             "an investigation got stream port {port}, the held port, held by another Service (ports answered: {got:?})"
         )
@@ -149,7 +149,7 @@ async fn clean_or_reported(w: &mut FocusWorld) -> Step {
         .filter(|(name, _)| {
             let id = name
                 .split_once('/')
-                .and_then(|(_, n)| crate::cluster::job_id_of(n));
+                .and_then(|(_, n)| crate::target::kube::job_id_of(n));
             !id.is_some_and(|id| ledger.owns(id))
         })
         .collect();
@@ -184,7 +184,7 @@ fn list(names: &[&String]) -> String {
 #[then("החקירות של אחרים שהיו בסביבה קודם לא נפגעו")]
 async fn others_untouched(w: &mut FocusWorld) -> Step {
     let now = w.suite.cluster.investigation_object_uids().await?;
-    let touched = crate::investigation::touched_objects(&w.foreign, &now);
+    let touched = crate::spec::investigation::touched_objects(&w.foreign, &now);
     ensure_that!(
         touched.is_empty(),
         "investigations of others were touched during the scenario: {}",
@@ -217,7 +217,7 @@ async fn churn(w: &mut FocusWorld) -> Step {
     Ok(())
 }
 
-fn churned(w: &FocusWorld) -> anyhow::Result<&crate::soak::ChurnReport> {
+fn churned(w: &FocusWorld) -> anyhow::Result<&crate::spec::soak::ChurnReport> {
     w.churn
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("the system was not churned in this scenario"))
@@ -290,7 +290,7 @@ async fn churn_nothing_left(w: &mut FocusWorld) -> Step {
 async fn server_not_restarted(w: &mut FocusWorld) -> Step {
     let now = w.suite.cluster.focus_server_pods().await?;
     let before = &w.server_pods;
-    let same = |a: &crate::cluster::ServerPod| {
+    let same = |a: &crate::target::kube::ServerPod| {
         before
             .iter()
             .any(|b| b.uid == a.uid && b.restarts == a.restarts)

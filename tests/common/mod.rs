@@ -189,8 +189,8 @@ startup = "30s"
 pub fn sandbox_cluster(
     rt: &tokio::runtime::Runtime,
     sandbox: &focus_sandbox::Sandbox,
-) -> focus_scope::cluster::Cluster {
-    rt.block_on(focus_scope::cluster::Cluster::connect(
+) -> focus_scope::target::kube::Cluster {
+    rt.block_on(focus_scope::target::kube::Cluster::connect(
         Some(sandbox.kubeconfig_path()),
         None,
         "panda",

@@ -5,7 +5,7 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 
-use crate::config::RecordingsVolume;
+use crate::target::config::RecordingsVolume;
 
 /// The extended resource of one GPU slice.
 pub const GPU_SLICE: &str = "nvidia.com/gpu.shared";

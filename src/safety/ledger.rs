@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::Fault;
+use crate::safety::faults::Fault;
 
 /// One Kubernetes object of an investigation as the run first saw it: its identity,
 /// which a later object of the same name (another user's) does not share.
@@ -618,8 +618,8 @@ mod tests {
         let mirror = Ledger::parse(&l.outstanding_text(false));
         assert!(mirror.len() < full.len());
         assert_eq!(
-            crate::recovery::leftovers(&mirror),
-            crate::recovery::leftovers(&full)
+            crate::safety::recovery::leftovers(&mirror),
+            crate::safety::recovery::leftovers(&full)
         );
         assert!(l.has_outstanding());
     }

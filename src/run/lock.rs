@@ -10,7 +10,7 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams, Preconditions};
 
-use crate::cluster::Cluster;
+use crate::target::kube::Cluster;
 
 /// The one lease all runs compete for.
 pub const LOCK_NAME: &str = "focus-scope-run-lock";
@@ -106,8 +106,8 @@ impl RunLock {
                             name: Some(LOCK_NAME.into()),
                             labels: Some(
                                 [(
-                                    crate::faults::RUN_LABEL.to_string(),
-                                    crate::faults::label_value(holder),
+                                    crate::safety::faults::RUN_LABEL.to_string(),
+                                    crate::safety::faults::label_value(holder),
                                 )]
                                 .into(),
                             ),
@@ -153,8 +153,8 @@ impl RunLock {
                             taken.spec = Some(spec_for(holder, lease, transitions));
                             if let Some(labels) = taken.metadata.labels.as_mut() {
                                 labels.insert(
-                                    crate::faults::RUN_LABEL.to_string(),
-                                    crate::faults::label_value(holder),
+                                    crate::safety::faults::RUN_LABEL.to_string(),
+                                    crate::safety::faults::label_value(holder),
                                 );
                             }
                             match api.replace(LOCK_NAME, &PostParams::default(), &taken).await {

@@ -169,14 +169,14 @@ impl Metrics {
     }
 }
 
-impl crate::suite::Suite {
+impl crate::run::suite::Suite {
     /// Waits by watch until the investigation's pod is Running (the profile's
     /// `deadlines.pod_running`), recording the stages the watch saw happen.
     pub async fn wait_investigation_running(
         &self,
         job_id: &str,
-    ) -> Result<k8s_openapi::api::core::v1::Pod, crate::cluster::ClusterError> {
-        let job = crate::investigation::InvestigationObjects::of(job_id).stream_job;
+    ) -> Result<k8s_openapi::api::core::v1::Pod, crate::target::kube::ClusterError> {
+        let job = crate::spec::investigation::InvestigationObjects::of(job_id).stream_job;
         let (pod, seen) = self
             .cluster
             .wait_pod_running_seen(&job, self.config.profile.deadlines.pod_running)

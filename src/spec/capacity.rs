@@ -13,12 +13,12 @@ use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::api::ApiResponse;
-use crate::cluster::{StageTracker, pod_phase};
-use crate::investigation::{ConfigureRequest, OpenedInvestigation};
-use crate::metrics::{Stage, kind};
-use crate::net;
-use crate::suite::Suite;
+use crate::report::metrics::{Stage, kind};
+use crate::run::suite::Suite;
+use crate::spec::investigation::{ConfigureRequest, OpenedInvestigation};
+use crate::target::focus_api::ApiResponse;
+use crate::target::kube::{StageTracker, pod_phase};
+use crate::target::net;
 
 /// Whether a refusal of configure says that a quota or resource is exhausted, in the
 /// server's words (`words`, the profile's `expect.quota_refusal`): a 503 for another
@@ -283,7 +283,7 @@ impl Suite {
         let deadline = self.config.profile.deadlines.deletion;
         let results = futures::stream::iter(ids)
             .map(|job_id| async move {
-                let objects = crate::investigation::InvestigationObjects::of(&job_id);
+                let objects = crate::spec::investigation::InvestigationObjects::of(&job_id);
                 let r = match self.owned_objects(&job_id).await {
                     Ok(owned) => self
                         .cluster
@@ -406,7 +406,7 @@ async fn watch_jobs_created(api: Api<Job>, suite: Arc<Suite>) {
 #[cfg(test)]
 mod tests {
     use super::{names_job_or_its_pod, refused_for_quota};
-    use crate::api::ApiResponse;
+    use crate::target::focus_api::ApiResponse;
 
     fn answer(status: u16, error: &str) -> ApiResponse {
         ApiResponse {

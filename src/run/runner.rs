@@ -11,18 +11,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cucumber::{World as _, WriterExt as _, writer};
 use futures::FutureExt as _;
 
-use crate::config::Config;
-use crate::exit::Exit;
-use crate::junit;
-use crate::ledger::Ledger;
-use crate::ledger_mirror;
-use crate::lock::RunLock;
-use crate::outcome::{Outcomes, ScenarioOutcome, Verdict, row_id};
-use crate::plan::{Decision, NotRun, Plan};
-use crate::register::{Judgement, Register};
+use crate::report::junit;
 use crate::report::{self, Provenance};
-use crate::suite::{self, RunInfo, Suite, TargetError};
-use crate::wait::within;
+use crate::run::exit::Exit;
+use crate::run::lock::RunLock;
+use crate::run::plan::{Decision, NotRun, Plan};
+use crate::run::suite::{self, RunInfo, Suite, TargetError};
+use crate::safety::ledger::Ledger;
+use crate::safety::ledger_mirror;
+use crate::spec::known_issues::{Judgement, Register};
+use crate::spec::outcome::{Outcomes, ScenarioOutcome, Verdict, row_id};
+use crate::target::config::Config;
+use crate::target::wait::within;
 use crate::world::FocusWorld;
 
 /// Options of the suite on top of cucumber's own (`--tags`, `--name`, `-c`, …).
@@ -181,7 +181,7 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
             );
         }
     };
-    let place = crate::ledger::Place {
+    let place = crate::safety::ledger::Place {
         profile: config.name.clone(),
         server: cluster.server().to_string(),
         namespace: cluster.namespace().to_string(),
@@ -192,11 +192,11 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
     eprintln!(
         "focus-scope: profile {} · target {} · cluster {} · run {}",
         config.name,
-        crate::redact::url(&target.api_url),
+        crate::safety::redact::url(&target.api_url),
         cluster.server(),
         run.id
     );
-    if config.profile.target.kind == crate::config::TargetKind::Remote {
+    if config.profile.target.kind == crate::target::config::TargetKind::Remote {
         eprintln!("focus-scope: Focus Server TLS: {}", tls_text(&config));
     }
     let lock_lost = lock.lost();
@@ -210,7 +210,7 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
         ledger,
         inflight: Default::default(),
         metrics: Default::default(),
-        held: crate::hold::Held::new(held_cap),
+        held: crate::run::hold::Held::new(held_cap),
         lock: tokio::sync::Mutex::new(Some(lock)),
         stopping: Default::default(),
     });
@@ -335,7 +335,7 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
                 Exit::Deadline,
                 format!(
                     "the run exceeded its deadline of {} (deadlines.run); unfinished scenarios were abandoned and everything the run opened is being cleaned up",
-                    crate::config::humantime::format(&run_deadline)
+                    crate::target::config::humantime::format(&run_deadline)
                 ),
             )
         }
@@ -539,7 +539,7 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
     }
     // What `cleanup` would find by the run's label (a fault object a failed undo
     // left, a cordon applied by a patch that timed out): removed now, and reported.
-    let label = crate::faults::label_value(&suite.run.id);
+    let label = crate::safety::faults::label_value(&suite.run.id);
     let mut labelled = suite
         .cluster
         .delete_labelled(&label, false)
@@ -834,7 +834,7 @@ fn report_rows(
             };
             let id = o.id.clone().unwrap_or_else(|| o.name.clone());
             let hebrew = o.tags.iter().any(|t| t == "lang-he");
-            let diagnostics = crate::diagnostics::relative_path(&id, hebrew, o.line);
+            let diagnostics = crate::report::diagnostics::relative_path(&id, hebrew, o.line);
             report::Row {
                 diagnostics: run_dir
                     .join(&diagnostics)
@@ -885,7 +885,7 @@ fn write_report(
     provenance: &Provenance,
     exit: Exit,
     verdicts: &[(ScenarioOutcome, Judgement)],
-    timelines: &[crate::outcome::Timeline],
+    timelines: &[crate::spec::outcome::Timeline],
     not_run: &[NotRun],
 ) -> io::Result<std::path::PathBuf> {
     let rows = report_rows(verdicts, not_run, &suite.run.dir);
@@ -927,28 +927,28 @@ fn write_report(
     let t = &suite.config.profile.thresholds;
     let bounds: Vec<report::StageBound> = [
         (
-            crate::metrics::kind::CONFIGURE,
+            crate::report::metrics::kind::CONFIGURE,
             "thresholds.configure_p99",
             ms(t.configure_p99),
         ),
         (
-            crate::metrics::kind::POD_START,
+            crate::report::metrics::kind::POD_START,
             "thresholds.pod_start_p99",
             ms(t.pod_start_p99),
         ),
         // Each part of the pod start is bounded by the whole.
         (
-            crate::metrics::kind::JOB_TO_SCHEDULED,
+            crate::report::metrics::kind::JOB_TO_SCHEDULED,
             "thresholds.pod_start_p99",
             ms(t.pod_start_p99),
         ),
         (
-            crate::metrics::kind::SCHEDULED_TO_STARTED,
+            crate::report::metrics::kind::SCHEDULED_TO_STARTED,
             "thresholds.pod_start_p99",
             ms(t.pod_start_p99),
         ),
         (
-            crate::metrics::kind::PORT_REACHABLE,
+            crate::report::metrics::kind::PORT_REACHABLE,
             "deadlines.port_reachable",
             ms(suite.config.profile.deadlines.port_reachable),
         ),

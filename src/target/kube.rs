@@ -15,9 +15,9 @@ use kube::runtime::{WatchStreamExt, wait::await_condition, watcher};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
-use crate::investigation::InvestigationObjects;
-use crate::ledger::OwnedObject;
-use crate::wait::{WaitError, within};
+use crate::safety::ledger::OwnedObject;
+use crate::spec::investigation::InvestigationObjects;
+use crate::target::wait::{WaitError, within};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -126,7 +126,7 @@ impl Cluster {
     /// in-cluster; never an ambient fallback), after checking that it is the API
     /// server the profile expects (`target.cluster_server`). Sends nothing.
     pub async fn connect_target(
-        config: &crate::config::Config,
+        config: &crate::target::config::Config,
         request_timeout: Duration,
     ) -> Result<Cluster> {
         let t = &config.profile.target;
@@ -141,8 +141,8 @@ impl Cluster {
         {
             return Err(ClusterError::WrongCluster {
                 file: config.file.display().to_string(),
-                expected: crate::redact::url(expected),
-                actual: crate::redact::url(&actual),
+                expected: crate::safety::redact::url(expected),
+                actual: crate::safety::redact::url(&actual),
             });
         }
         Self::from_config(kube_config, &t.namespace, request_timeout)
@@ -199,7 +199,7 @@ impl Cluster {
         namespace: &str,
         request_timeout: Duration,
     ) -> Result<Cluster> {
-        let server = crate::redact::url(&config.cluster_url.to_string());
+        let server = crate::safety::redact::url(&config.cluster_url.to_string());
         config.connect_timeout = Some(request_timeout);
         // Tells the suite's requests from the server's in an API server's audit log
         // (and in kube-sim's request log); kube-rs sends no User-Agent of its own.
@@ -1017,7 +1017,7 @@ impl Cluster {
         let t = type_.to_string();
         let cond = move |j: Option<&Job>| {
             j.is_some_and(|j| {
-                crate::footprint::true_conditions(j)
+                crate::spec::footprint::true_conditions(j)
                     .iter()
                     .any(|(c, _)| *c == t)
             })
@@ -1172,7 +1172,7 @@ fn gpu_request(p: &Pod) -> i64 {
                 .as_ref()?
                 .requests
                 .as_ref()?
-                .get(crate::footprint::GPU_SLICE)
+                .get(crate::spec::footprint::GPU_SLICE)
         })
         .map(whole)
         .sum()
@@ -1225,7 +1225,7 @@ impl Cluster {
                 .status
                 .as_ref()
                 .and_then(|s| s.allocatable.as_ref())
-                .and_then(|a| a.get(crate::footprint::GPU_SLICE))
+                .and_then(|a| a.get(crate::spec::footprint::GPU_SLICE))
                 .map(whole)
                 .unwrap_or(0);
             let used: i64 = pods
@@ -1396,8 +1396,8 @@ impl Cluster {
         run_label: &str,
     ) -> Result<()> {
         let mark = serde_json::json!({"metadata": {
-            "labels": {crate::faults::RUN_LABEL: run_label},
-            "annotations": {crate::faults::ORIGINAL_REPLICAS: original.to_string()},
+            "labels": {crate::safety::faults::RUN_LABEL: run_label},
+            "annotations": {crate::safety::faults::ORIGINAL_REPLICAS: original.to_string()},
         }});
         self.patch_deployment(name, &mark).await?;
         self.set_deployment_scale(name, replicas).await
@@ -1423,8 +1423,8 @@ impl Cluster {
         }
         self.set_deployment_scale(name, replicas).await?;
         let unmark = serde_json::json!({"metadata": {
-            "labels": {crate::faults::RUN_LABEL: null},
-            "annotations": {crate::faults::ORIGINAL_REPLICAS: null},
+            "labels": {crate::safety::faults::RUN_LABEL: null},
+            "annotations": {crate::safety::faults::ORIGINAL_REPLICAS: null},
         }});
         self.patch_deployment(name, &unmark).await
     }
@@ -1527,7 +1527,7 @@ impl Cluster {
 fn has_run_label(m: &kube::api::ObjectMeta, run_label: &str) -> bool {
     m.labels
         .as_ref()
-        .and_then(|l| l.get(crate::faults::RUN_LABEL))
+        .and_then(|l| l.get(crate::safety::faults::RUN_LABEL))
         .is_some_and(|v| v == run_label)
 }
 
@@ -1537,7 +1537,7 @@ impl Cluster {
     pub async fn delete_labelled(&self, run_label: &str, lease_too: bool) -> Result<Vec<String>> {
         use k8s_openapi::api::coordination::v1::Lease;
         use k8s_openapi::api::core::v1::ResourceQuota;
-        let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
+        let selector = format!("{}={run_label}", crate::safety::faults::RUN_LABEL);
         let mut deleted = Vec::new();
         deleted.extend(self.delete_all_labelled::<Service>(&selector).await?);
         deleted.extend(self.delete_all_labelled::<Pod>(&selector).await?);
@@ -1645,7 +1645,7 @@ impl Cluster {
                 continue;
             };
             let patch = serde_json::json!({
-                "metadata": {"labels": {crate::faults::RUN_LABEL: run_label}, "resourceVersion": rv},
+                "metadata": {"labels": {crate::safety::faults::RUN_LABEL: run_label}, "resourceVersion": rv},
                 "spec": {"unschedulable": true},
             });
             let what = format!("cordon Node {name}");
@@ -1678,7 +1678,7 @@ impl Cluster {
     /// Uncordons those of these nodes that carry the run's label (the run cordoned
     /// them), removing the label.
     pub async fn uncordon_if_labelled(&self, names: &[String], run_label: &str) -> Result<()> {
-        let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
+        let selector = format!("{}={run_label}", crate::safety::faults::RUN_LABEL);
         let ours: Vec<String> = self
             .list_nodes(&ListParams::default().labels(&selector))
             .await?
@@ -1696,7 +1696,7 @@ impl Cluster {
         use k8s_openapi::api::core::v1::Node;
         let nodes: Api<Node> = Api::all(self.client.clone());
         let patch = serde_json::json!({
-            "metadata": {"labels": {crate::faults::RUN_LABEL: null}},
+            "metadata": {"labels": {crate::safety::faults::RUN_LABEL: null}},
             "spec": {"unschedulable": null},
         });
         for name in names {
@@ -1742,7 +1742,7 @@ impl Cluster {
             .metadata
             .annotations
             .as_ref()
-            .and_then(|a| a.get(crate::faults::ORIGINAL_REPLICAS))
+            .and_then(|a| a.get(crate::safety::faults::ORIGINAL_REPLICAS))
             .and_then(|v| v.parse::<i32>().ok());
         Ok(Some(match original {
             Some(replicas) => {
@@ -1753,13 +1753,13 @@ impl Cluster {
             // Without its replicas before, guessing would be a change of our own.
             None => format!(
                 "Deployment/{name} carries the run's label but no readable {}: left as it is",
-                crate::faults::ORIGINAL_REPLICAS
+                crate::safety::faults::ORIGINAL_REPLICAS
             ),
         }))
     }
 
     pub async fn uncordon_labelled(&self, run_label: &str) -> Result<Vec<String>> {
-        let selector = format!("{}={run_label}", crate::faults::RUN_LABEL);
+        let selector = format!("{}={run_label}", crate::safety::faults::RUN_LABEL);
         let list = self
             .list_nodes(&ListParams::default().labels(&selector))
             .await?;

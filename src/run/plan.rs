@@ -12,8 +12,8 @@ use cucumber::gherkin;
 use cucumber::gherkin::tagexpr::TagOperation;
 use cucumber::tag::Ext as _;
 
-use crate::config::Profile;
-use crate::outcome::row_id;
+use crate::spec::outcome::row_id;
+use crate::target::config::Profile;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -41,7 +41,7 @@ pub struct Plan {
     name: Option<regex::Regex>,
     protected: bool,
     allow_destructive: bool,
-    faults: crate::config::FaultDriver,
+    faults: crate::target::config::FaultDriver,
     /// Whether the profile names a Deployment that carries the live stream.
     live_stream_deployment: bool,
     pub not_run: Arc<Mutex<Vec<NotRun>>>,
@@ -132,8 +132,8 @@ impl Plan {
     fn can(&self, kind: &str) -> bool {
         match kind {
             "live-stream" => {
-                self.faults == crate::config::FaultDriver::Sandbox
-                    || (self.faults == crate::config::FaultDriver::Kubernetes
+                self.faults == crate::target::config::FaultDriver::Sandbox
+                    || (self.faults == crate::target::config::FaultDriver::Kubernetes
                         && self.live_stream_deployment)
             }
             other => self.faults.can(other),
@@ -189,7 +189,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::FaultDriver;
+    use crate::target::config::FaultDriver;
 
     fn plan(protected: bool, allow: bool, faults: FaultDriver) -> Plan {
         Plan {
@@ -210,8 +210,8 @@ mod tests {
 
     #[test]
     fn a_name_filter_keeps_the_profiles_default_tags() {
-        let config = crate::config::Config::load(
-            &crate::config::Config::default_dir(),
+        let config = crate::target::config::Config::load(
+            &crate::target::config::Config::default_dir(),
             "production",
             &Default::default(),
         )

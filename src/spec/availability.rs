@@ -5,8 +5,8 @@
 use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
 
-use crate::api::FocusApi;
-use crate::changes::Facts;
+use crate::spec::changes::Facts;
+use crate::target::focus_api::FocusApi;
 
 /// How far back the suite looks for recordings.
 pub const LOOKBACK_SECS: i64 = 30 * 24 * 3600;

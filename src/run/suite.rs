@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 
-use crate::api::{ApiResponse, FocusApi};
-use crate::cluster::Cluster;
-use crate::config::{CancelMethod, Config, TargetKind};
-use crate::investigation::{ConfigureRequest, InvestigationObjects, OpenedInvestigation};
-use crate::ledger::Ledger;
-use crate::wait::within;
+use crate::safety::ledger::Ledger;
+use crate::spec::investigation::{ConfigureRequest, InvestigationObjects, OpenedInvestigation};
+use crate::target::config::{CancelMethod, Config, TargetKind};
+use crate::target::focus_api::{ApiResponse, FocusApi};
+use crate::target::kube::Cluster;
+use crate::target::wait::within;
 
 static SUITE: OnceLock<Arc<Suite>> = OnceLock::new();
 
@@ -23,7 +23,7 @@ const CLEANUP_PARALLELISM: usize = 16;
 /// The run's shared context, set once by the runner before the first scenario.
 pub fn current() -> anyhow::Result<Arc<Suite>> {
     SUITE.get().cloned().ok_or_else(|| {
-        anyhow!("the suite context is not started (run through focus_scope::runner)")
+        anyhow!("the suite context is not started (run through focus_scope::run::runner)")
     })
 }
 
@@ -60,11 +60,11 @@ pub struct Suite {
     /// Configures in flight, by sequence number, with the time they were sent.
     pub inflight: InFlight,
     /// Latency samples of the run.
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: crate::report::metrics::Metrics,
     /// The places of the investigations the run holds (the profile's cap).
-    pub held: crate::hold::Held,
+    pub held: crate::run::hold::Held,
     /// The run lock, held from the start to the end of the run.
-    pub lock: tokio::sync::Mutex<Option<crate::lock::RunLock>>,
+    pub lock: tokio::sync::Mutex<Option<crate::run::lock::RunLock>>,
     /// Set when the run stops (signal, deadline, lost lock): no new configure and no
     /// new fault from then on, so the sweep sees everything the run opened.
     pub stopping: std::sync::atomic::AtomicBool,
@@ -214,7 +214,7 @@ pub async fn start_target(
         .map_err(|e| {
             TargetError::Unreachable(format!(
                 "Focus Server at {}: {e}",
-                crate::redact::url(&info.api_url)
+                crate::safety::redact::url(&info.api_url)
             ))
         })?
         .map_err(|e| TargetError::Unreachable(format!("Focus Server: {e}")))?;
@@ -356,11 +356,11 @@ impl Suite {
         }
         let resp = resp?;
         self.metrics
-            .record(crate::metrics::kind::CONFIGURE, resp.latency);
+            .record(crate::report::metrics::kind::CONFIGURE, resp.latency);
         if let Some(job_id) = resp.body.get("job_id").and_then(|j| j.as_str()) {
             self.metrics.observe(
                 job_id,
-                crate::metrics::Stage::Answered,
+                crate::report::metrics::Stage::Answered,
                 std::time::Instant::now(),
             );
         }
@@ -399,7 +399,7 @@ impl Suite {
     pub async fn owned_objects(
         &self,
         job_id: &str,
-    ) -> anyhow::Result<Vec<crate::ledger::OwnedObject>> {
+    ) -> anyhow::Result<Vec<crate::safety::ledger::OwnedObject>> {
         let mut owned = self.ledger.owned_objects(job_id);
         let objects = InvestigationObjects::of(job_id);
         let Some(opened) = self.ledger.opened_at(job_id) else {
@@ -456,7 +456,7 @@ impl Suite {
         let slots = u16::try_from(self.config.profile.limits.stream_slots).unwrap_or(u16::MAX);
         Ok(self
             .cluster
-            .next_free_stream_port(crate::investigation::STREAM_PORT_BASE, slots)
+            .next_free_stream_port(crate::spec::investigation::STREAM_PORT_BASE, slots)
             .await?)
     }
 

@@ -11,10 +11,10 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::json;
 
-use crate::api::FocusApi;
-use crate::cluster::Cluster;
-use crate::premise::{PremiseNotMet, require};
-use crate::suite::Suite;
+use crate::run::suite::Suite;
+use crate::spec::premise::{PremiseNotMet, require};
+use crate::target::focus_api::FocusApi;
+use crate::target::kube::Cluster;
 
 /// Label every object the suite creates itself carries (never an investigation's).
 pub const RUN_LABEL: &str = "focus-scope/run-id";
@@ -74,7 +74,7 @@ impl Suite {
     /// Cuts the live stream: the sandbox's fiber, or (kubernetes driver) the profile's
     /// `live_stream_deployment` scaled to 0.
     pub async fn cut_live_stream(&self, scenario: &str) -> anyhow::Result<Fault> {
-        use crate::config::FaultDriver;
+        use crate::target::config::FaultDriver;
         match (
             self.config.profile.faults,
             &self.config.profile.live_stream_deployment,
@@ -194,7 +194,7 @@ impl Suite {
             port,
         };
         self.making(scenario, &fault, async {
-            crate::wait::within(
+            crate::target::wait::within(
                 self.config.profile.deadlines.request,
                 "a fault object to be created",
                 api.create(&PostParams::default(), &svc),
@@ -237,7 +237,7 @@ impl Suite {
             },
             spec: Some(ResourceQuotaSpec {
                 hard: Some(BTreeMap::from([(
-                    format!("requests.{}", crate::footprint::GPU_SLICE),
+                    format!("requests.{}", crate::spec::footprint::GPU_SLICE),
                     Quantity(used.to_string()),
                 )])),
                 ..Default::default()
@@ -248,7 +248,7 @@ impl Suite {
             Api::namespaced(self.cluster.client(), self.cluster.namespace());
         let fault = Fault::Quota { name: name.clone() };
         self.making(scenario, &fault, async {
-            crate::wait::within(
+            crate::target::wait::within(
                 self.config.profile.deadlines.request,
                 "a fault object to be created",
                 api.create(&PostParams::default(), &quota),
@@ -292,7 +292,7 @@ impl Suite {
             for (node, slices) in &free {
                 let name = filler(node);
                 let amount = BTreeMap::from([(
-                    crate::footprint::GPU_SLICE.to_string(),
+                    crate::spec::footprint::GPU_SLICE.to_string(),
                     Quantity(slices.to_string()),
                 )]);
                 let pod = Pod {
@@ -318,7 +318,7 @@ impl Suite {
                     }),
                     ..Default::default()
                 };
-                crate::wait::within(
+                crate::target::wait::within(
                     self.config.profile.deadlines.request,
                     "a fault object to be created",
                     api.create(&PostParams::default(), &pod),
@@ -411,7 +411,7 @@ impl Suite {
         &self,
         scenario: &str,
     ) -> anyhow::Result<Option<(Fault, Duration)>> {
-        if self.config.profile.faults != crate::config::FaultDriver::Sandbox {
+        if self.config.profile.faults != crate::target::config::FaultDriver::Sandbox {
             return Ok(None);
         }
         let secs = self

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::investigation::ConfigureRequest;
+use crate::spec::investigation::ConfigureRequest;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ChangeError {

@@ -10,10 +10,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::Summary;
+use crate::report::metrics::Summary;
 
 pub mod allure;
 mod charts;
+pub mod diagnostics;
+pub mod junit;
+pub mod metrics;
 
 /// One IN-SCOPE item of `docs/scope.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,21 +203,21 @@ fn anchor(r: &Row) -> String {
 
 /// The investigation stages drawn as distributions, in order, with their titles.
 pub const STAGES: &[(&str, &str)] = &[
-    (crate::metrics::kind::CONFIGURE, "POST /configure"),
+    (crate::report::metrics::kind::CONFIGURE, "POST /configure"),
     (
-        crate::metrics::kind::JOB_TO_SCHEDULED,
+        crate::report::metrics::kind::JOB_TO_SCHEDULED,
         "Job → pod scheduled",
     ),
     (
-        crate::metrics::kind::SCHEDULED_TO_STARTED,
+        crate::report::metrics::kind::SCHEDULED_TO_STARTED,
         "pod scheduled → started",
     ),
     (
-        crate::metrics::kind::PORT_REACHABLE,
+        crate::report::metrics::kind::PORT_REACHABLE,
         "pod started → port reachable",
     ),
     (
-        crate::metrics::kind::POD_START,
+        crate::report::metrics::kind::POD_START,
         "configure answered → pod Running",
     ),
 ];
@@ -761,7 +764,7 @@ mod tests {
         let html = render(&Page {
             provenance: &Provenance::default(),
             exit_code: 0,
-            verdict: crate::exit::Exit::Passed.verdict(),
+            verdict: crate::run::exit::Exit::Passed.verdict(),
             scope: &[],
             rows: &rows,
             latency: &BTreeMap::new(),

@@ -671,7 +671,7 @@ impl Config {
             ("expect.memory_limit", &p.expect.memory_limit),
         ] {
             if let Some(v) = value {
-                crate::footprint::MemoryBound::parse(v).map_err(|m| self.invalid(key, m))?;
+                crate::spec::footprint::MemoryBound::parse(v).map_err(|m| self.invalid(key, m))?;
             }
         }
         if let Some(words) = &p.expect.quota_refusal {
@@ -700,11 +700,14 @@ impl Config {
     /// The profile's expected memory request and limit; an unset key is named.
     pub fn expected_memory(
         &self,
-    ) -> anyhow::Result<(crate::footprint::MemoryBound, crate::footprint::MemoryBound)> {
+    ) -> anyhow::Result<(
+        crate::spec::footprint::MemoryBound,
+        crate::spec::footprint::MemoryBound,
+    )> {
         let e = &self.profile.expect;
         let get = |key: &str, v: &Option<String>| {
             let v = v.as_deref().ok_or_else(|| self.unset(key))?;
-            crate::footprint::MemoryBound::parse(v)
+            crate::spec::footprint::MemoryBound::parse(v)
                 .map_err(|m| anyhow::Error::from(self.invalid(key, m)))
         };
         Ok((
@@ -746,7 +749,11 @@ impl Config {
     /// The effective configuration as TOML (no secrets are held in profiles).
     pub fn to_toml(&self) -> String {
         let mut shown = self.profile.clone();
-        shown.target.api_url = shown.target.api_url.as_deref().map(crate::redact::url);
+        shown.target.api_url = shown
+            .target
+            .api_url
+            .as_deref()
+            .map(crate::safety::redact::url);
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# unprintable: {e}"))
     }
 }
@@ -760,7 +767,11 @@ fn apply_overrides(
         let Some(value) = vars.get(*var) else {
             continue;
         };
-        applied.push((var.to_string(), key.to_string(), crate::redact::url(value)));
+        applied.push((
+            var.to_string(),
+            key.to_string(),
+            crate::safety::redact::url(value),
+        ));
         let bad = |message: String| ConfigError::Override {
             var: var.to_string(),
             key: key.to_string(),

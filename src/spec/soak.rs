@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::investigation::ConfigureRequest;
-use crate::metrics::{percentile, summarize};
-use crate::suite::Suite;
+use crate::report::metrics::{percentile, summarize};
+use crate::run::suite::Suite;
+use crate::spec::investigation::ConfigureRequest;
 
 #[derive(Debug, Default)]
 pub struct ChurnReport {

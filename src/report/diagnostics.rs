@@ -12,10 +12,10 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams, LogParams};
 use serde::Serialize;
 
-use crate::api::ApiResponse;
-use crate::investigation::InvestigationObjects;
-use crate::suite::Suite;
-use crate::wait::within;
+use crate::run::suite::Suite;
+use crate::spec::investigation::InvestigationObjects;
+use crate::target::focus_api::ApiResponse;
+use crate::target::wait::within;
 
 /// Investigations described per failed scenario (the 200 scenario would write 200).
 const MAX_INVESTIGATIONS: usize = 3;
@@ -27,7 +27,7 @@ pub fn relative_path(id: &str, hebrew: bool, line: usize) -> PathBuf {
     let lang = if hebrew { "he" } else { "en" };
     PathBuf::from("diagnostics").join(format!(
         "{}-{lang}-{line}.md",
-        crate::faults::label_value(id)
+        crate::safety::faults::label_value(id)
     ))
 }
 
@@ -45,7 +45,7 @@ pub struct FailedScenario<'a> {
 /// secret-looking annotations).
 fn yaml<T: Serialize>(v: &T) -> String {
     let shown = serde_json::to_value(v)
-        .map(crate::redact::manifest)
+        .map(crate::safety::redact::manifest)
         .map_err(|e| e.to_string());
     match shown {
         Ok(v) => serde_saphyr::to_string(&v).unwrap_or_else(|e| format!("# not printable: {e}\n")),
@@ -56,7 +56,7 @@ fn yaml<T: Serialize>(v: &T) -> String {
 /// A fenced block the text cannot close (the fence is longer than any backtick run
 /// in it), so a log line or a body cannot forge the rest of the file.
 fn fenced(h: &mut String, lang: &str, text: &str) {
-    let fence = crate::redact::fence_for(text);
+    let fence = crate::safety::redact::fence_for(text);
     let _ = writeln!(h, "{fence}{lang}\n{}\n{fence}", text.trim_end());
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::outcome::{ScenarioOutcome, Verdict};
+use crate::spec::outcome::{ScenarioOutcome, Verdict};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

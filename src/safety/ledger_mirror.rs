@@ -9,9 +9,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 
-use crate::cluster::Cluster;
-use crate::faults::{RUN_LABEL, label_value};
-use crate::ledger::{Entry, Ledger};
+use crate::safety::faults::{RUN_LABEL, label_value};
+use crate::safety::ledger::{Entry, Ledger};
+use crate::target::kube::Cluster;
 
 /// Marks the suite's ledger mirrors.
 pub const LEDGER_LABEL: &str = "focus-scope/ledger";
@@ -66,10 +66,10 @@ pub async fn write(cluster: &Cluster, ledger: &Ledger, running: bool) -> Result<
 
 /// Keeps the mirror current while the run lasts (spawned by the runner, aborted at
 /// its end, which then writes once more or deletes the mirror).
-pub async fn follow(suite: std::sync::Arc<crate::suite::Suite>) {
+pub async fn follow(suite: std::sync::Arc<crate::run::suite::Suite>) {
     loop {
         suite.ledger.changed().await;
-        let written = crate::wait::within(
+        let written = crate::target::wait::within(
             suite.config.profile.deadlines.request,
             "the ledger's ConfigMap mirror",
             write(&suite.cluster, &suite.ledger, true),

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::cluster::Cluster;
-use crate::config::{Config, TargetKind};
-use crate::investigation::InvestigationObjects;
-use crate::ledger::{Entry, Ledger, OwnedObject, Place};
+use crate::safety::ledger::{Entry, Ledger, OwnedObject, Place};
+use crate::spec::investigation::InvestigationObjects;
+use crate::target::config::{Config, TargetKind};
+use crate::target::kube::Cluster;
 
 /// What one run's ledger says is left.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -149,7 +149,7 @@ pub fn local_ledgers(output_root: &Path, run: Option<&str>) -> anyhow::Result<Ve
 pub fn sources(
     output_root: &Path,
     run: Option<&str>,
-    mirrors: Vec<crate::ledger_mirror::Mirrored>,
+    mirrors: Vec<crate::safety::ledger_mirror::Mirrored>,
 ) -> anyhow::Result<Vec<LedgerSource>> {
     let mut found = Vec::new();
     for path in local_ledgers(output_root, run)? {
@@ -215,7 +215,7 @@ pub async fn cleanup(
     let t = &config.profile.target;
     let cluster = Cluster::connect_target(config, config.profile.deadlines.request).await?;
     let deadline = config.profile.deadlines.deletion;
-    let api = crate::api::FocusApi::with_ca(
+    let api = crate::target::focus_api::FocusApi::with_ca(
         t.api_url.as_deref().unwrap_or_default(),
         config.profile.deadlines.request,
         t.tls_verify,
@@ -225,10 +225,10 @@ pub async fn cleanup(
     let mut owned_everywhere = BTreeSet::new();
     let mut windows = Vec::new();
     let mut served = Vec::new();
-    let mirrors = crate::wait::within(
+    let mirrors = crate::target::wait::within(
         config.profile.deadlines.request,
         "list the ledgers' ConfigMap mirrors",
-        crate::ledger_mirror::list(&cluster),
+        crate::safety::ledger_mirror::list(&cluster),
     )
     .await?
     .context("listing the ledgers' ConfigMap mirrors")?;
@@ -250,7 +250,7 @@ pub async fn cleanup(
         }
         // A run is cleaned only where it ran: the same cluster and namespace.
         if let Some(place) = place_of(entries)
-            && (!crate::cluster::same_server(&place.server, cluster.server())
+            && (!crate::target::kube::same_server(&place.server, cluster.server())
                 || place.namespace != cluster.namespace())
         {
             failed += 1;
@@ -289,13 +289,13 @@ pub async fn cleanup(
             .collect();
         for run_id in run_ids {
             for object in cluster
-                .delete_labelled(&crate::faults::label_value(&run_id), true)
+                .delete_labelled(&crate::safety::faults::label_value(&run_id), true)
                 .await?
             {
                 crate::say!("deleted {object} (a fault object of run {run_id})");
             }
             for node in cluster
-                .uncordon_labelled(&crate::faults::label_value(&run_id))
+                .uncordon_labelled(&crate::safety::faults::label_value(&run_id))
                 .await?
             {
                 crate::say!("uncordoned Node/{node} (cordoned by run {run_id})");
@@ -303,7 +303,7 @@ pub async fn cleanup(
             // The live stream's Deployment, when the run cut it and its ledger is lost.
             if let Some(name) = &config.profile.live_stream_deployment
                 && let Some(done) = cluster
-                    .restore_labelled_deployment(name, &crate::faults::label_value(&run_id))
+                    .restore_labelled_deployment(name, &crate::safety::faults::label_value(&run_id))
                     .await?
             {
                 crate::say!("{done} (scaled by run {run_id})");
@@ -314,15 +314,18 @@ pub async fn cleanup(
         // mirror is evidence, not authority: from it, only what the label sweep above
         // found is undone.
         if from_mirror {
-            for fault in crate::ledger::faults_not_undone(entries) {
+            for fault in crate::safety::ledger::faults_not_undone(entries) {
                 crate::say!(
                     "not undone from {origin} (a mirror is undone by its run-id labels only): {fault:?}"
                 );
             }
         } else {
-            for fault in crate::ledger::faults_not_undone(entries).iter().rev() {
-                let label = crate::faults::label_value(&source.run_id);
-                match crate::faults::undo(&api, &cluster, fault, &label).await {
+            for fault in crate::safety::ledger::faults_not_undone(entries)
+                .iter()
+                .rev()
+            {
+                let label = crate::safety::faults::label_value(&source.run_id);
+                match crate::safety::faults::undo(&api, &cluster, fault, &label).await {
                     Ok(()) => crate::say!("undid {fault:?} (a fault of run {})", source.run_id),
                     Err(e) => {
                         failed += 1;
@@ -418,10 +421,10 @@ pub async fn cleanup(
     }
     if failed == failed_before_windows {
         for run_id in served {
-            match crate::wait::within(
+            match crate::target::wait::within(
                 config.profile.deadlines.request,
                 "the ledger mirror to be deleted",
-                crate::ledger_mirror::remove(&cluster, &run_id),
+                crate::safety::ledger_mirror::remove(&cluster, &run_id),
             )
             .await
             {
@@ -489,10 +492,10 @@ async fn delete_current(
 
 /// Refuses (with [`LiveRun`]) when a run to be cleaned still holds the run lock.
 async fn refuse_live_runs(cluster: &Cluster, found: &[LedgerSource]) -> anyhow::Result<()> {
-    let Some(holder) = crate::wait::within(
+    let Some(holder) = crate::target::wait::within(
         cluster.request_timeout(),
         "read the run lock",
-        crate::lock::current_holder(cluster),
+        crate::run::lock::current_holder(cluster),
     )
     .await??
     else {
@@ -501,7 +504,7 @@ async fn refuse_live_runs(cluster: &Cluster, found: &[LedgerSource]) -> anyhow::
     if found.iter().any(|s| s.run_id == holder.identity) {
         return Err(LiveRun {
             holder: holder.identity,
-            lease: crate::lock::LOCK_NAME.to_string(),
+            lease: crate::run::lock::LOCK_NAME.to_string(),
             namespace: cluster.namespace().to_string(),
             renewed: holder.renewed.to_string(),
             expires: holder.expires.to_string(),

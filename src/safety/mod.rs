@@ -1,0 +1,8 @@
+//! What keeps a shared environment safe: the ownership ledger and its mirror, fault
+//! drivers and their undo, recovery after a crash, and redaction of secrets.
+
+pub mod faults;
+pub mod ledger;
+pub mod ledger_mirror;
+pub mod recovery;
+pub mod redact;

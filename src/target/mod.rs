@@ -1,0 +1,9 @@
+//! The target: the profiles that name it, and the only code that talks to it — HTTP
+//! to Focus Server (`focus_api`), the Kubernetes API (`kube`), the stream port (`net`)
+//! — with the deadlines every wait on it goes through (`wait`).
+
+pub mod config;
+pub mod focus_api;
+pub mod kube;
+pub mod net;
+pub mod wait;
