@@ -27,8 +27,10 @@ fn files(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
     for p in paths {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if p.is_dir() {
-            // Build output, git, and fixtures (which break these rules on purpose).
-            if !matches!(name, "target" | ".git" | "fixtures" | "node_modules") {
+            // Build output (a `target` beside a Cargo.toml; `src/target` is the suite's
+            // target layer), git, and fixtures (which break these rules on purpose).
+            let build_output = name == "target" && dir.join("Cargo.toml").is_file();
+            if !build_output && !matches!(name, ".git" | "fixtures" | "node_modules") {
                 files(&p, keep, out);
             }
         } else if keep(&p) {

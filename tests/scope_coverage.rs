@@ -178,7 +178,9 @@ fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         let name = e.file_name();
         if p.is_dir() {
-            if !matches!(name.to_str(), Some("target" | ".git" | "node_modules")) {
+            // Build output is a `target` beside a Cargo.toml; `src/target` is source.
+            let build_output = name == "target" && dir.join("Cargo.toml").is_file();
+            if !build_output && !matches!(name.to_str(), Some(".git" | "node_modules")) {
                 markdown_files(&p, out);
             }
         } else if p.extension().is_some_and(|x| x == "md") {
