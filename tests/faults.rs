@@ -13,9 +13,9 @@ use k8s_openapi::api::core::v1::{Event, Namespace};
 use kube::Api;
 use kube::api::PostParams;
 
-/// A fresh kube-sim and the suite's handle on it (namespace `panda`); keep the
-/// directory alive while the handle is used.
-async fn simulated_cluster() -> (KubeSim, Cluster, tempfile::TempDir) {
+/// A fresh kube-sim, the suite's handle on it (namespace `panda`) and a client of the
+/// test's own to arrange and inspect objects; keep the directory alive while they are used.
+async fn simulated_cluster() -> (KubeSim, Cluster, kube::Client, tempfile::TempDir) {
     let sim = KubeSim::start(SimConfig::fast()).await.expect("kube-sim");
     let dir = tempfile::tempdir().expect("dir");
     let kc = dir.path().join("kubeconfig");
@@ -23,20 +23,25 @@ async fn simulated_cluster() -> (KubeSim, Cluster, tempfile::TempDir) {
     let cluster = Cluster::connect(Some(&kc), None, "panda", Duration::from_secs(10))
         .await
         .expect("cluster");
-    (sim, cluster, dir)
+    let kubeconfig = kube::config::Kubeconfig::read_from(&kc).expect("kubeconfig readable");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("client config");
+    let client = kube::Client::try_from(config).expect("client");
+    (sim, cluster, client, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_is_scaled_to_zero_and_back() {
-    let (sim, cluster, _dir) = simulated_cluster().await;
-    let ns: Api<Namespace> = Api::all(cluster.client());
+    let (sim, cluster, client, _dir) = simulated_cluster().await;
+    let ns: Api<Namespace> = Api::all(client.clone());
     ns.create(
         &PostParams::default(),
         &serde_json::from_value(serde_json::json!({"metadata": {"name": "panda"}})).expect("ns"),
     )
     .await
     .expect("namespace");
-    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "panda");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "panda");
     let d: Deployment = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "fiber-ingest"},
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "fiber-ingest"}},
@@ -129,8 +134,8 @@ fn unschedulable(n: &k8s_openapi::api::core::v1::Node) -> bool {
 async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again() {
     use k8s_openapi::api::core::v1::Node;
     use kube::api::{ListParams, Patch, PatchParams};
-    let (sim, cluster, _dir) = simulated_cluster().await;
-    let nodes: Api<Node> = Api::all(cluster.client());
+    let (sim, cluster, client, _dir) = simulated_cluster().await;
+    let nodes: Api<Node> = Api::all(client.clone());
     let mut names: Vec<String> = nodes
         .list(&ListParams::default())
         .await
@@ -233,15 +238,15 @@ fn event(n: usize, kind: &str, name: &str, uid: &str, reason: &str, message: &st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_wait_takes_only_events_about_the_object_itself() {
-    let (_sim, cluster, _dir) = simulated_cluster().await;
-    let ns: Api<Namespace> = Api::all(cluster.client());
+    let (_sim, cluster, client, _dir) = simulated_cluster().await;
+    let ns: Api<Namespace> = Api::all(client.clone());
     ns.create(
         &PostParams::default(),
         &serde_json::from_value(serde_json::json!({"metadata": {"name": "panda"}})).expect("ns"),
     )
     .await
     .expect("namespace");
-    let jobs: Api<Job> = Api::namespaced(cluster.client(), "panda");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "panda");
     let job: Job = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "grpc-job-1-1"},
         "spec": {"template": {"spec": {"restartPolicy": "Never",
@@ -255,7 +260,7 @@ async fn an_event_wait_takes_only_events_about_the_object_itself() {
         .metadata
         .uid
         .expect("uid");
-    let events: Api<Event> = Api::namespaced(cluster.client(), "panda");
+    let events: Api<Event> = Api::namespaced(client.clone(), "panda");
     let pp = PostParams::default();
     // A namesake by prefix, and an earlier Job of the same name: neither counts.
     for e in [

@@ -237,7 +237,7 @@ fn cleanup_touches_only_what_the_ledger_proves_the_run_owns() {
     }))
     .expect("configmap");
     let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-        kube::Api::namespaced(cluster.client(), "panda");
+        kube::Api::namespaced(sandbox.client(), "panda");
     rt.block_on(cms.create(&kube::api::PostParams::default(), &forged))
         .expect("plant the forged mirror");
 
@@ -249,7 +249,7 @@ fn cleanup_touches_only_what_the_ledger_proves_the_run_owns() {
     }))
     .expect("lease");
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
-        kube::Api::namespaced(cluster.client(), "panda");
+        kube::Api::namespaced(sandbox.client(), "panda");
     rt.block_on(leases.create(&kube::api::PostParams::default(), &lease))
         .expect("plant a live lease");
     let (code, text) = cleanup(config.path(), output.path(), &["--run", "old-run"]);
@@ -414,7 +414,7 @@ fn a_run_that_loses_its_lock_stops() {
         + "[limits]\nsoak_duration = \"40s\"\n";
     let config = config_dir_with("shared", &profile);
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
-        kube::Api::namespaced(cluster.client(), "panda");
+        kube::Api::namespaced(sandbox.client(), "panda");
     let taker = std::thread::spawn({
         let rt_handle = rt.handle().clone();
         move || {
@@ -473,9 +473,8 @@ const PLANTED: &str = "pl4nted-S3cret";
 #[test]
 fn planted_secrets_reach_no_output() {
     let (rt, sandbox) = start_sandbox(SandboxOptions::default());
-    let cluster = sandbox_cluster(&rt, &sandbox);
     let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
-        kube::Api::namespaced(cluster.client(), "panda");
+        kube::Api::namespaced(sandbox.client(), "panda");
     let handle = rt.handle().clone();
     let (api, _server) = fake_focus_server(move || {
         // As a Focus Server does: the Job first, then the answer.
@@ -668,14 +667,14 @@ fn interrupt(child: std::process::Child) -> String {
 }
 
 /// Objects carrying a run label, of every kind a run creates or marks.
-fn run_labelled(rt: &tokio::runtime::Runtime, cluster: &Cluster) -> Vec<String> {
+fn run_labelled(rt: &tokio::runtime::Runtime, sandbox: &focus_sandbox::Sandbox) -> Vec<String> {
     use k8s_openapi::api::core::v1::{Node, Pod, ResourceQuota, Service};
     let lp = kube::api::ListParams::default().labels("focus-scope/run-id");
     let mut found = Vec::new();
-    let pods: kube::Api<Pod> = kube::Api::namespaced(cluster.client(), "panda");
-    let quotas: kube::Api<ResourceQuota> = kube::Api::namespaced(cluster.client(), "panda");
-    let services: kube::Api<Service> = kube::Api::namespaced(cluster.client(), "panda");
-    let nodes: kube::Api<Node> = kube::Api::all(cluster.client());
+    let pods: kube::Api<Pod> = kube::Api::namespaced(sandbox.client(), "panda");
+    let quotas: kube::Api<ResourceQuota> = kube::Api::namespaced(sandbox.client(), "panda");
+    let services: kube::Api<Service> = kube::Api::namespaced(sandbox.client(), "panda");
+    let nodes: kube::Api<Node> = kube::Api::all(sandbox.client());
     rt.block_on(async {
         for p in pods.list(&lp).await.expect("pods").items {
             found.push(format!("Pod/{}", p.metadata.name.unwrap_or_default()));
@@ -712,7 +711,7 @@ fn sigint_mid_gpu_fill_leaves_nothing_of_the_run() {
     let (child, _config, _output) = spawn_shared_run(&sandbox, "@id:k8s-gpu-exhausted");
     let started = std::time::Instant::now();
     // The fault in place, by identity: the run's GPU filler pods exist.
-    while !run_labelled(&rt, &cluster)
+    while !run_labelled(&rt, &sandbox)
         .iter()
         .any(|o| o.starts_with("Pod/focus-scope-gpu-filler-"))
     {
@@ -731,7 +730,7 @@ fn sigint_mid_gpu_fill_leaves_nothing_of_the_run() {
         std::collections::BTreeSet::from([theirs]),
         "only the other user's investigation remains\n{stderr}"
     );
-    let labelled = run_labelled(&rt, &cluster);
+    let labelled = run_labelled(&rt, &sandbox);
     assert!(
         labelled.is_empty(),
         "left by the run: {labelled:?}\n{stderr}"
@@ -775,7 +774,7 @@ fn sigint_mid_batch_leaves_nothing_of_the_run() {
         std::collections::BTreeSet::from([theirs]),
         "only the other user's investigation remains\n{stderr}"
     );
-    let labelled = run_labelled(&rt, &cluster);
+    let labelled = run_labelled(&rt, &sandbox);
     assert!(
         labelled.is_empty(),
         "left by the run: {labelled:?}\n{stderr}"

@@ -31,7 +31,7 @@ fn lease_held_by(holder: &str, renewed_secs_ago: i64, duration_secs: i32) -> Lea
 fn a_run_is_refused_while_another_holds_the_lock_and_takes_over_a_stale_one() {
     let (rt, sandbox) = start_sandbox(SandboxOptions::default());
     let cluster = sandbox_cluster(&rt, &sandbox);
-    let leases: Api<Lease> = Api::namespaced(cluster.client(), "panda");
+    let leases: Api<Lease> = Api::namespaced(sandbox.client(), "panda");
     rt.block_on(leases.create(&PostParams::default(), &lease_held_by("another-run", 0, 60)))
         .expect("another run's lock");
     let config = config_dir_with("shared", &remote_profile(&sandbox, HEAD, ""));
@@ -165,7 +165,7 @@ fn a_run_past_its_deadline_stops_cleans_up_and_exits_5() {
         "everything the run opened is cleaned up: {}",
         run.all_output()
     );
-    let leases: Api<Lease> = Api::namespaced(cluster.client(), "panda");
+    let leases: Api<Lease> = Api::namespaced(sandbox.client(), "panda");
     assert!(
         rt.block_on(leases.get_opt(LOCK_NAME))
             .expect("get")

@@ -109,7 +109,7 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
         })
         .expect("baseline entry");
     let services: kube::Api<k8s_openapi::api::core::v1::Service> =
-        kube::Api::namespaced(cluster.client(), "panda");
+        kube::Api::namespaced(sandbox.client(), "panda");
     for (name, label) in [
         (
             "focus-scope-port-holder-12499",
@@ -219,7 +219,7 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
         "mirrored investigations remain: {ledgered_left:?}\n{text}"
     );
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
-        kube::Api::namespaced(cluster.client(), "panda");
+        kube::Api::namespaced(sandbox.client(), "panda");
     assert!(
         rt.block_on(leases.get_opt(focus_scope::run::lock::LOCK_NAME))
             .expect("get lease")
@@ -268,8 +268,7 @@ fn cleanup_undoes_a_crashed_runs_faults_that_are_not_objects() {
             "",
         ),
     );
-    let cluster = sandbox_cluster(&rt, &sandbox);
-    let deployments: kube::Api<Deployment> = kube::Api::namespaced(cluster.client(), "panda");
+    let deployments: kube::Api<Deployment> = kube::Api::namespaced(sandbox.client(), "panda");
     let d: Deployment = serde_json::from_value(serde_json::json!({
         // As the crashed run left it: marked with its label and the replicas it had.
         "metadata": {"name": "fiber-ingest",

@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, ListParams, LogParams};
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{ListParams, LogParams};
 use serde::Serialize;
 
 use crate::run::suite::Suite;
@@ -164,13 +164,11 @@ impl Suite {
                 let _ = writeln!(h, "### Pod `{name}`\n");
                 fenced(h, "yaml", &yaml(p));
                 let _ = writeln!(h, "Log tail (last {LOG_TAIL_LINES} lines):\n");
-                let logs: Api<Pod> =
-                    Api::namespaced(self.cluster.client(), self.cluster.namespace());
                 let lp = LogParams {
                     tail_lines: Some(LOG_TAIL_LINES),
                     ..Default::default()
                 };
-                match within(deadline, "a pod log", logs.logs(&name, &lp)).await {
+                match within(deadline, "a pod log", self.cluster.pod_log(&name, &lp)).await {
                     Ok(Ok(text)) if text.trim().is_empty() => h.push_str("(empty)\n\n"),
                     Ok(Ok(text)) => fenced(h, "", &text),
                     Ok(Err(e)) => {
@@ -200,12 +198,11 @@ impl Suite {
             }
         }
         h.push_str("### Events\n\n");
-        let events: Api<Event> = Api::namespaced(self.cluster.client(), self.cluster.namespace());
         let mut mine = Vec::new();
         for name in &names {
             let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
-            match within(deadline, "events", events.list(&lp)).await {
-                Ok(Ok(list)) => mine.extend(list.items),
+            match within(deadline, "events", self.cluster.list_kind::<Event>(&lp)).await {
+                Ok(Ok(items)) => mine.extend(items),
                 Ok(Err(e)) => {
                     let _ = writeln!(h, "events of {name} could not be read: {e}\n");
                 }

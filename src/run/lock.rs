@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use kube::api::{Api, DeleteParams, ObjectMeta, PostParams, Preconditions};
+use kube::api::{DeleteParams, ObjectMeta, Preconditions};
 
 use crate::target::kube::Cluster;
 
@@ -70,9 +70,8 @@ fn spec_for(holder: &str, lease: Duration, transitions: i32) -> LeaseSpec {
 
 /// The lease's live holder now, if any (for `cleanup`: a live run is not cleaned).
 pub async fn current_holder(cluster: &Cluster) -> Result<Option<Holder>, LockError> {
-    let api: Api<Lease> = Api::namespaced(cluster.client(), cluster.namespace());
-    Ok(api
-        .get_opt(LOCK_NAME)
+    Ok(cluster
+        .fetch::<Lease>(LOCK_NAME)
         .await?
         .and_then(|l| live_holder(&l, jiff::Timestamp::now())))
 }
@@ -80,7 +79,7 @@ pub async fn current_holder(cluster: &Cluster) -> Result<Option<Holder>, LockErr
 /// The held lock; renewed in the background until [`RunLock::release`].
 #[derive(Debug)]
 pub struct RunLock {
-    api: Api<Lease>,
+    cluster: Cluster,
     holder: String,
     renewing: tokio::task::JoinHandle<()>,
     /// Set (with the reason) when a renewal failed: the run no longer holds the lock.
@@ -96,10 +95,10 @@ impl RunLock {
         lease: Duration,
         wait: Duration,
     ) -> Result<RunLock, LockError> {
-        let api: Api<Lease> = Api::namespaced(cluster.client(), cluster.namespace());
+        let cluster = cluster.clone();
         let give_up = tokio::time::Instant::now() + wait;
         loop {
-            match api.get_opt(LOCK_NAME).await? {
+            match cluster.fetch::<Lease>(LOCK_NAME).await? {
                 None => {
                     let l = Lease {
                         metadata: ObjectMeta {
@@ -115,8 +114,8 @@ impl RunLock {
                         },
                         spec: Some(spec_for(holder, lease, 0)),
                     };
-                    match api.create(&PostParams::default(), &l).await {
-                        Ok(_) => return Ok(Self::held(api, holder, lease)),
+                    match cluster.create_object(&l).await {
+                        Ok(_) => return Ok(Self::held(cluster, holder, lease)),
                         // Another run created it first: look again.
                         Err(kube::Error::Api(s)) if s.code == 409 => continue,
                         Err(e) => return Err(e.into()),
@@ -157,8 +156,8 @@ impl RunLock {
                                     crate::safety::faults::label_value(holder),
                                 );
                             }
-                            match api.replace(LOCK_NAME, &PostParams::default(), &taken).await {
-                                Ok(_) => return Ok(Self::held(api, holder, lease)),
+                            match cluster.replace_object(LOCK_NAME, &taken).await {
+                                Ok(_) => return Ok(Self::held(cluster, holder, lease)),
                                 Err(kube::Error::Api(s)) if s.code == 409 => continue,
                                 Err(e) => return Err(e.into()),
                             }
@@ -169,17 +168,17 @@ impl RunLock {
         }
     }
 
-    fn held(api: Api<Lease>, holder: &str, lease: Duration) -> RunLock {
+    fn held(cluster: Cluster, holder: &str, lease: Duration) -> RunLock {
         let (tx, lost) = tokio::sync::watch::channel(None);
-        let api_for_renewal = api.clone();
+        let cluster_for_renewal = cluster.clone();
         let holder_for_renewal = holder.to_string();
         let renewing = tokio::spawn(async move {
-            let api = api_for_renewal;
-            let why = renew(api, holder_for_renewal, lease).await;
+            let cluster = cluster_for_renewal;
+            let why = renew(cluster, holder_for_renewal, lease).await;
             let _ = tx.send(Some(why));
         });
         RunLock {
-            api,
+            cluster,
             holder: holder.to_string(),
             renewing,
             lost,
@@ -206,7 +205,7 @@ impl RunLock {
     /// Stops renewing and deletes the lease if this run still holds it.
     pub async fn release(self) -> Result<(), LockError> {
         self.renewing.abort();
-        let Some(current) = self.api.get_opt(LOCK_NAME).await? else {
+        let Some(current) = self.cluster.fetch::<Lease>(LOCK_NAME).await? else {
             return Ok(());
         };
         let ours = current
@@ -224,7 +223,7 @@ impl RunLock {
             }),
             ..Default::default()
         };
-        match self.api.delete(LOCK_NAME, &dp).await {
+        match self.cluster.delete_object::<Lease>(LOCK_NAME, &dp).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
             Err(e) => Err(e.into()),
@@ -235,13 +234,13 @@ impl RunLock {
 /// Renews the lease every third of its duration while this run holds it; returns
 /// why it stopped: a renewal that failed or did not finish within a third of the
 /// lease (the lease would run out unrenewed), or a lease taken over or deleted.
-async fn renew(api: Api<Lease>, holder: String, lease: Duration) -> String {
+async fn renew(cluster: Cluster, holder: String, lease: Duration) -> String {
     let every = lease / 3;
     let mut ticks = tokio::time::interval(every);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        match tokio::time::timeout(every, renew_once(&api, &holder)).await {
+        match tokio::time::timeout(every, renew_once(&cluster, &holder)).await {
             Ok(Ok(())) => {}
             Ok(Err(why)) => return why,
             Err(_) => {
@@ -253,8 +252,8 @@ async fn renew(api: Api<Lease>, holder: String, lease: Duration) -> String {
     }
 }
 
-async fn renew_once(api: &Api<Lease>, holder: &str) -> Result<(), String> {
-    let current = match api.get_opt(LOCK_NAME).await {
+async fn renew_once(cluster: &Cluster, holder: &str) -> Result<(), String> {
+    let current = match cluster.fetch::<Lease>(LOCK_NAME).await {
         Ok(Some(l)) => l,
         Ok(None) => return Err(format!("Lease {LOCK_NAME} was deleted by someone else")),
         Err(e) => return Err(format!("could not read Lease {LOCK_NAME}: {e}")),
@@ -271,7 +270,8 @@ async fn renew_once(api: &Api<Lease>, holder: &str) -> Result<(), String> {
         renew_time: Some(MicroTime(jiff::Timestamp::now())),
         ..spec
     });
-    api.replace(LOCK_NAME, &PostParams::default(), &renewed)
+    cluster
+        .replace_object(LOCK_NAME, &renewed)
         .await
         .map(|_| ())
         .map_err(|e| format!("could not renew Lease {LOCK_NAME}: {e}"))

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::ObjectMeta;
 use serde_json::json;
 
 use crate::run::suite::Suite;
@@ -188,7 +188,6 @@ impl Suite {
             }),
             ..Default::default()
         };
-        let api: Api<Service> = Api::namespaced(self.cluster.client(), self.cluster.namespace());
         let fault = Fault::PortHolder {
             service: name.clone(),
             port,
@@ -197,7 +196,7 @@ impl Suite {
             crate::target::wait::within(
                 self.config.profile.deadlines.request,
                 "a fault object to be created",
-                api.create(&PostParams::default(), &svc),
+                self.cluster.create_object(&svc),
             )
             .await?
             .with_context(|| format!("cannot create Service {name} holding NodePort {port}"))?;
@@ -244,14 +243,12 @@ impl Suite {
             }),
             ..Default::default()
         };
-        let api: Api<ResourceQuota> =
-            Api::namespaced(self.cluster.client(), self.cluster.namespace());
         let fault = Fault::Quota { name: name.clone() };
         self.making(scenario, &fault, async {
             crate::target::wait::within(
                 self.config.profile.deadlines.request,
                 "a fault object to be created",
-                api.create(&PostParams::default(), &quota),
+                self.cluster.create_object(&quota),
             )
             .await?
             .with_context(|| format!("cannot create ResourceQuota {name}"))?;
@@ -281,7 +278,6 @@ impl Suite {
             .into_iter()
             .filter(|(_, n)| *n > 0)
             .collect();
-        let api: Api<Pod> = Api::namespaced(self.cluster.client(), self.cluster.namespace());
         let filler = |node: &str| format!("focus-scope-gpu-filler-{}", label_value(node));
         // Every filler is ledgered before the first is created: a create that fails
         // halfway leaves the ones before it, and those are undone.
@@ -321,7 +317,7 @@ impl Suite {
                 crate::target::wait::within(
                     self.config.profile.deadlines.request,
                     "a fault object to be created",
-                    api.create(&PostParams::default(), &pod),
+                    self.cluster.create_object(&pod),
                 )
                 .await?
                 .with_context(|| format!("cannot create GPU filler pod {name}"))?;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, ObjectMeta};
 
 use crate::safety::faults::{RUN_LABEL, label_value};
 use crate::safety::ledger::{Entry, Ledger};
@@ -25,21 +25,13 @@ pub fn configmap_name(run_id: &str) -> String {
     format!("focus-scope-ledger-{}", label_value(run_id).to_lowercase())
 }
 
-fn api(cluster: &Cluster) -> Api<ConfigMap> {
-    Api::namespaced(cluster.client(), cluster.namespace())
-}
-
 /// Writes the ledger's outstanding part to the run's ConfigMap (created on first use);
 /// `running`: the run goes on, so configures may follow that this write does not show.
 pub async fn write(cluster: &Cluster, ledger: &Ledger, running: bool) -> Result<(), kube::Error> {
     let name = configmap_name(ledger.run_id());
     let text = ledger.outstanding_text(running);
-    let api = api(cluster);
     let patch = serde_json::json!({ "data": { KEY: text } });
-    match api
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
+    match cluster.merge_patch::<ConfigMap>(&name, &patch).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => {
             let cm = ConfigMap {
@@ -58,7 +50,7 @@ pub async fn write(cluster: &Cluster, ledger: &Ledger, running: bool) -> Result<
                 data: Some(BTreeMap::from([(KEY.to_string(), text)])),
                 ..Default::default()
             };
-            api.create(&PostParams::default(), &cm).await.map(|_| ())
+            cluster.create_object(&cm).await.map(|_| ())
         }
         Err(e) => Err(e),
     }
@@ -86,8 +78,8 @@ pub async fn follow(suite: std::sync::Arc<crate::run::suite::Suite>) {
 
 /// Deletes the run's mirror (nothing outstanding is left for recovery).
 pub async fn remove(cluster: &Cluster, run_id: &str) -> Result<(), kube::Error> {
-    match api(cluster)
-        .delete(&configmap_name(run_id), &DeleteParams::default())
+    match cluster
+        .delete_object::<ConfigMap>(&configmap_name(run_id), &DeleteParams::default())
         .await
     {
         Ok(_) => Ok(()),
@@ -108,11 +100,10 @@ pub struct Mirrored {
 
 /// Every ledger mirror in the namespace.
 pub async fn list(cluster: &Cluster) -> Result<Vec<Mirrored>, kube::Error> {
-    let found = api(cluster)
-        .list(&ListParams::default().labels(&format!("{LEDGER_LABEL}=true")))
+    let found: Vec<ConfigMap> = cluster
+        .list_kind(&ListParams::default().labels(&format!("{LEDGER_LABEL}=true")))
         .await?;
     Ok(found
-        .items
         .into_iter()
         .filter_map(|cm| {
             let configmap = cm.metadata.name.clone()?;

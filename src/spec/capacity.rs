@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, ListParams};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::api::ListParams;
+use kube::runtime::watcher;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::report::metrics::{Stage, kind};
@@ -125,15 +125,8 @@ impl Suite {
         let started = Instant::now();
         let requests_before = self.cluster.requests_sent();
         let pods = Arc::new(RunningPods::default());
-        let watch = tokio::spawn(watch_running(
-            Api::<Pod>::namespaced(self.cluster.client(), self.cluster.namespace()),
-            pods.clone(),
-            self.clone(),
-        ));
-        let job_watch = tokio::spawn(watch_jobs_created(
-            Api::<Job>::namespaced(self.cluster.client(), self.cluster.namespace()),
-            self.clone(),
-        ));
+        let watch = tokio::spawn(watch_running(pods.clone(), self.clone()));
+        let job_watch = tokio::spawn(watch_jobs_created(self.clone()));
         let gate = Arc::new(Semaphore::new(concurrency.max(1)));
         let progress = Arc::new(Progress::default());
         let shown = show_progress(n, progress.clone(), started);
@@ -239,11 +232,10 @@ impl Suite {
         let Some((job_id, why)) = report.stuck.iter().next() else {
             return "no reason: every investigation got there".into();
         };
-        let events: Api<Event> = Api::namespaced(self.cluster.client(), self.cluster.namespace());
-        let warnings = events
-            .list(&ListParams::default().fields("type=Warning"))
+        let warnings: Vec<Event> = self
+            .cluster
+            .list_kind(&ListParams::default().fields("type=Warning"))
             .await
-            .map(|l| l.items)
             .unwrap_or_default();
         // The stream pod's own words first (the scheduler, the quota, the CNI's
         // FailedCreatePodSandBox when pod IPs run out), then its cleanup job's.
@@ -341,8 +333,10 @@ async fn wait_running(pods: &RunningPods, job: &str, deadline: Duration) -> Opti
 
 /// Keeps `pods` (Running pods by `job-name`) and reports the stage transitions it sees
 /// happen to the run's metrics.
-async fn watch_running(api: Api<Pod>, pods: Arc<RunningPods>, suite: Arc<Suite>) {
-    let stream = watcher(api, watcher::Config::default().labels("job-name")).default_backoff();
+async fn watch_running(pods: Arc<RunningPods>, suite: Arc<Suite>) {
+    let stream = suite
+        .cluster
+        .watch_kind::<Pod>(watcher::Config::default().labels("job-name"));
     futures::pin_mut!(stream);
     let mut trackers: BTreeMap<String, StageTracker> = BTreeMap::new();
     while let Ok(Some(ev)) = stream.try_next().await {
@@ -381,8 +375,8 @@ async fn watch_running(api: Api<Pod>, pods: Arc<RunningPods>, suite: Arc<Suite>)
 
 /// Reports to the run's metrics when an investigation's Job appears (a `grpc-job-*`
 /// first seen after the watch's initial list).
-async fn watch_jobs_created(api: Api<Job>, suite: Arc<Suite>) {
-    let stream = watcher(api, watcher::Config::default()).default_backoff();
+async fn watch_jobs_created(suite: Arc<Suite>) {
+    let stream = suite.cluster.watch_kind::<Job>(watcher::Config::default());
     futures::pin_mut!(stream);
     let mut known: BTreeSet<String> = BTreeSet::new();
     while let Ok(Some(ev)) = stream.try_next().await {

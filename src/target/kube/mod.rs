@@ -19,6 +19,8 @@ use crate::safety::ledger::OwnedObject;
 use crate::spec::investigation::InvestigationObjects;
 use crate::target::wait::{WaitError, within};
 
+mod objects;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error("cannot read kubeconfig {path}: {message}")]
@@ -234,10 +236,6 @@ impl Cluster {
 
     pub fn namespace(&self) -> &str {
         &self.namespace
-    }
-
-    pub fn client(&self) -> Client {
-        self.client.clone()
     }
 
     fn api<K>(&self) -> Api<K>
