@@ -303,10 +303,13 @@ impl FocusWorld {
             .ok_or_else(|| anyhow!("no investigation was cancelled in this scenario"))
     }
 
-    /// A fact the scenario needs; its absence is a missing precondition, named.
+    /// A fact the scenario needs; without it the scenario's premise is not met.
     pub fn fact(&self, name: &str) -> anyhow::Result<i64> {
         self.facts.get(name).ok_or_else(|| {
-            anyhow!("precondition missing: the environment has no `{name}` (see the Background)")
+            crate::spec::premise::PremiseNotMet(format!(
+                "the environment has no `{name}` (see the Background)"
+            ))
+            .into()
         })
     }
 

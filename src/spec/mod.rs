@@ -12,3 +12,4 @@ pub mod known_issues;
 pub mod outcome;
 pub mod premise;
 pub mod soak;
+pub mod system;

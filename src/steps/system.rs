@@ -60,13 +60,7 @@ async fn request_last_day(w: &mut FocusWorld) -> Step {
 #[then("the live metadata says the live stream is unavailable")]
 #[then("ה-live metadata מציין שהזרם החי אינו זמין")]
 async fn live_metadata_unavailable(w: &mut FocusWorld) -> Step {
-    let live = w.suite.api.live_metadata().await?;
-    ensure_that!(
-        live.status == 404,
-        "/live_metadata must answer 404 while the live stream is unavailable: {}",
-        live.describe()
-    );
-    Ok(())
+    Ok(w.suite.ensure_live_stream_unavailable().await?)
 }
 
 #[given("another Service holds the stream port the server would pick next")]
@@ -104,93 +98,29 @@ async fn not_the_held_port(w: &mut FocusWorld) -> Step {
 #[then("the investigation's Jobs and Service all exist")]
 #[then("ה-Jobs וה-Service של החקירה קיימים כולם")]
 async fn all_three_exist(w: &mut FocusWorld) -> Step {
-    let o = w.current()?.objects();
-    let mut missing = Vec::new();
-    for j in o.jobs() {
-        if w.suite.cluster.job(j).await?.is_none() {
-            missing.push(format!("Job/{j}"));
-        }
-    }
-    if w.suite.cluster.service(&o.service).await?.is_none() {
-        missing.push(format!("Service/{}", o.service));
-    }
-    ensure_that!(
-        missing.is_empty(),
-        "the investigation is half-created: missing {}",
-        missing.join(", ")
-    );
-    Ok(())
+    Ok(w.suite
+        .ensure_objects_exist(&w.current()?.objects())
+        .await?)
 }
 
 #[given("the Focus Server pod is Running without restarts")]
 #[given("ה-Pod של Focus Server במצב Running ללא הפעלות מחדש")]
 async fn server_pod_healthy(w: &mut FocusWorld) -> Step {
-    let pods = w
-        .suite
-        .cluster
-        .wait_focus_server_running(w.suite.config.profile.deadlines.pod_running)
-        .await?;
-    let restarted: Vec<_> = pods.iter().filter(|p| p.restarts > 0).collect();
-    ensure_that!(
-        restarted.is_empty(),
-        "Focus Server pods restarted: {restarted:?}"
-    );
-    w.server_pods = pods;
+    w.server_pods = w.suite.healthy_server_pods().await?;
     Ok(())
 }
 
 #[given("the environment holds no investigation but ours, or reports the others when it is shared")]
 #[given("בסביבה אין חקירה מלבד שלנו, או שהאחרות מדווחות כשהיא משותפת")]
 async fn clean_or_reported(w: &mut FocusWorld) -> Step {
-    let objects = w.suite.cluster.investigation_object_uids().await?;
-    let ledger = &w.suite.ledger;
-    w.foreign = objects
-        .into_iter()
-        .filter(|(name, _)| {
-            let id = name
-                .split_once('/')
-                .and_then(|(_, n)| crate::target::kube::job_id_of(n));
-            !id.is_some_and(|id| ledger.owns(id))
-        })
-        .collect();
-    let foreign: Vec<&String> = w.foreign.keys().collect();
-    if foreign.is_empty() {
-        return Ok(());
-    }
-    if w.suite.config.profile.exclusive {
-        return Err(anyhow::anyhow!(
-            "the environment is exclusive to this run but is not clean: foreign investigations {}",
-            list(&foreign)
-        )
-        .into());
-    }
-    eprintln!(
-        "focus-scope: {}: shared environment, foreign investigations present (not ours, must stay untouched): {}",
-        w.scenario_id,
-        list(&foreign)
-    );
+    w.foreign = w.suite.foreign_investigations(&w.scenario_id).await?;
     Ok(())
-}
-
-fn list(names: &[&String]) -> String {
-    names
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[then("the investigations of others present before are untouched")]
 #[then("החקירות של אחרים שהיו בסביבה קודם לא נפגעו")]
 async fn others_untouched(w: &mut FocusWorld) -> Step {
-    let now = w.suite.cluster.investigation_object_uids().await?;
-    let touched = crate::spec::investigation::touched_objects(&w.foreign, &now);
-    ensure_that!(
-        touched.is_empty(),
-        "investigations of others were touched during the scenario: {}",
-        touched.join("; ")
-    );
-    Ok(())
+    Ok(w.suite.ensure_untouched(&w.foreign).await?)
 }
 
 #[when("the system is churned for the soak duration")]
