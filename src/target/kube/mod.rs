@@ -246,15 +246,36 @@ impl Cluster {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
+    /// One request under the profile's request deadline, its failure named by `what`:
+    /// the deadline-plus-error-mapping every plain request of this module shares.
+    async fn request<T>(
+        &self,
+        what: impl Into<String>,
+        fut: impl std::future::Future<Output = std::result::Result<T, kube::Error>>,
+    ) -> Result<T> {
+        let what = what.into();
+        within(self.request_timeout, &what, fut)
+            .await?
+            .map_err(api_err(what))
+    }
+
+    /// Every Job and Service of the namespace: where investigation objects are found.
+    async fn jobs_and_services(&self) -> Result<(Vec<Job>, Vec<Service>)> {
+        let lp = ListParams::default();
+        let jobs = self
+            .request("list Jobs", self.api::<Job>().list(&lp))
+            .await?;
+        let services = self
+            .request("list Services", self.api::<Service>().list(&lp))
+            .await?;
+        Ok((jobs.items, services.items))
+    }
+
     /// The cluster's `/version` gitVersion.
     pub async fn version(&self) -> Result<String> {
-        let v = within(
-            self.request_timeout,
-            "GET /version",
-            self.client.apiserver_version(),
-        )
-        .await?
-        .map_err(api_err("GET /version"))?;
+        let v = self
+            .request("GET /version", self.client.apiserver_version())
+            .await?;
         Ok(v.git_version)
     }
 
@@ -275,9 +296,7 @@ impl Cluster {
         <K as Resource>::DynamicType: Default,
     {
         let what = format!("get {} {name}", K::kind(&Default::default()));
-        within(self.request_timeout, &what, self.api::<K>().get_opt(name))
-            .await?
-            .map_err(api_err(what))
+        self.request(what, self.api::<K>().get_opt(name)).await
     }
 
     /// The node ports a Service exposes, or None when it does not exist.
@@ -296,9 +315,7 @@ impl Cluster {
     pub async fn pods_of_job(&self, job: &str) -> Result<Vec<Pod>> {
         let what = format!("list pods job-name={job}");
         let lp = ListParams::default().labels(&format!("job-name={job}"));
-        let list = within(self.request_timeout, &what, self.api::<Pod>().list(&lp))
-            .await?
-            .map_err(api_err(what))?;
+        let list = self.request(what, self.api::<Pod>().list(&lp)).await?;
         Ok(list.items)
     }
 
@@ -812,28 +829,14 @@ impl Cluster {
                 .is_none_or(|t| t.0.as_second() >= floor)
         };
         let mut found = Vec::new();
-        let lp = ListParams::default();
-        let jobs = within(
-            self.request_timeout,
-            "list Jobs",
-            self.api::<Job>().list(&lp),
-        )
-        .await?
-        .map_err(api_err("list Jobs"))?;
-        for j in jobs.items.iter().filter(|j| recent(&j.metadata)) {
+        let (jobs, services) = self.jobs_and_services().await?;
+        for j in jobs.iter().filter(|j| recent(&j.metadata)) {
             let name = j.metadata.name.clone().unwrap_or_default();
             if let Some(id) = job_id_of(&name) {
                 found.push((format!("Job/{name}"), id.to_string()));
             }
         }
-        let services = within(
-            self.request_timeout,
-            "list Services",
-            self.api::<Service>().list(&lp),
-        )
-        .await?
-        .map_err(api_err("list Services"))?;
-        for s in services.items.iter().filter(|s| recent(&s.metadata)) {
+        for s in services.iter().filter(|s| recent(&s.metadata)) {
             let name = s.metadata.name.clone().unwrap_or_default();
             if let Some(id) = job_id_of(&name) {
                 found.push((format!("Service/{name}"), id.to_string()));
@@ -846,41 +849,18 @@ impl Cluster {
     /// lowest slot from 1 that no investigation object names and whose port
     /// (`base + slot`) no Service holds; None when every slot is taken.
     pub async fn next_free_stream_port(&self, base: u16, max_slots: u16) -> Result<Option<u16>> {
-        let lp = ListParams::default();
-        let jobs = within(
-            self.request_timeout,
-            "list Jobs",
-            self.api::<Job>().list(&lp),
-        )
-        .await?
-        .map_err(api_err("list Jobs"))?;
-        let services = within(
-            self.request_timeout,
-            "list Services",
-            self.api::<Service>().list(&lp),
-        )
-        .await?
-        .map_err(api_err("list Services"))?;
+        let (jobs, services) = self.jobs_and_services().await?;
         let mut busy = std::collections::BTreeSet::new();
         let names = jobs
-            .items
             .iter()
             .filter_map(|j| j.metadata.name.clone())
-            .chain(
-                services
-                    .items
-                    .iter()
-                    .filter_map(|s| s.metadata.name.clone()),
-            );
+            .chain(services.iter().filter_map(|s| s.metadata.name.clone()));
         for n in names {
-            if let Some(slot) = job_id_of(&n)
-                .and_then(|id| id.split('-').next())
-                .and_then(|s| s.parse::<u16>().ok())
-            {
+            if let Some(slot) = job_id_of(&n).and_then(crate::spec::investigation::slot_of) {
                 busy.insert(slot);
             }
         }
-        for s in &services.items {
+        for s in &services {
             for p in s.spec.iter().flat_map(|sp| sp.ports.iter().flatten()) {
                 if let Some(np) = p.node_port.and_then(|np| u16::try_from(np).ok())
                     && np > base
@@ -956,9 +936,7 @@ impl Cluster {
         lp: &ListParams,
     ) -> Result<kube::core::ObjectList<k8s_openapi::api::core::v1::Node>> {
         let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
-        within(self.request_timeout, "list Nodes", nodes.list(lp))
-            .await?
-            .map_err(api_err("list Nodes"))
+        self.request("list Nodes", nodes.list(lp)).await
     }
 
     /// Addresses (InternalIP/ExternalIP) of the nodes whose Ready condition is True.
@@ -1067,13 +1045,9 @@ impl Cluster {
     /// Focus Server's own pods (by their standard label).
     pub async fn focus_server_pods(&self) -> Result<Vec<ServerPod>> {
         let lp = ListParams::default().labels(FOCUS_SERVER_SELECTOR);
-        let list = within(
-            self.request_timeout,
-            "list Focus Server pods",
-            self.api::<Pod>().list(&lp),
-        )
-        .await?
-        .map_err(api_err("list Focus Server pods"))?;
+        let list = self
+            .request("list Focus Server pods", self.api::<Pod>().list(&lp))
+            .await?;
         Ok(list
             .items
             .iter()
@@ -1126,26 +1100,11 @@ impl Cluster {
     pub async fn investigation_object_uids(
         &self,
     ) -> Result<std::collections::BTreeMap<String, String>> {
-        let lp = ListParams::default();
-        let jobs = within(
-            self.request_timeout,
-            "list Jobs",
-            self.api::<Job>().list(&lp),
-        )
-        .await?
-        .map_err(api_err("list Jobs"))?;
-        let services = within(
-            self.request_timeout,
-            "list Services",
-            self.api::<Service>().list(&lp),
-        )
-        .await?
-        .map_err(api_err("list Services"))?;
+        let (jobs, services) = self.jobs_and_services().await?;
         let metas = jobs
-            .items
             .iter()
             .map(|j| ("Job", &j.metadata))
-            .chain(services.items.iter().map(|s| ("Service", &s.metadata)));
+            .chain(services.iter().map(|s| ("Service", &s.metadata)));
         Ok(metas
             .filter_map(|(kind, m)| {
                 let name = m.name.as_deref()?;
@@ -1183,13 +1142,9 @@ fn non_terminal(p: &Pod) -> bool {
 impl Cluster {
     /// GPU slices requested by the namespace's non-terminal pods.
     pub async fn gpu_slices_requested_in_namespace(&self) -> Result<i64> {
-        let list = within(
-            self.request_timeout,
-            "list pods",
-            self.api::<Pod>().list(&ListParams::default()),
-        )
-        .await?
-        .map_err(api_err("list pods"))?;
+        let list = self
+            .request("list pods", self.api::<Pod>().list(&ListParams::default()))
+            .await?;
         Ok(list
             .items
             .iter()
@@ -1202,13 +1157,9 @@ impl Cluster {
     pub async fn free_gpu_slices_per_node(&self) -> Result<Vec<(String, i64)>> {
         let pods: Api<Pod> = Api::all(self.client.clone());
         let nodes = self.list_nodes(&ListParams::default()).await?;
-        let pods = within(
-            self.request_timeout,
-            "list pods",
-            pods.list(&ListParams::default()),
-        )
-        .await?
-        .map_err(api_err("list pods"))?;
+        let pods = self
+            .request("list pods", pods.list(&ListParams::default()))
+            .await?;
         let mut out = Vec::new();
         for n in &nodes.items {
             let name = n.metadata.name.clone().unwrap_or_default();
@@ -1376,9 +1327,9 @@ impl Cluster {
         use k8s_openapi::api::apps::v1::Deployment;
         let api: Api<Deployment> = self.api();
         let what = format!("get the scale of Deployment {name}");
-        Ok(within(self.request_timeout, &what, api.get_scale(name))
+        Ok(self
+            .request(what, api.get_scale(name))
             .await?
-            .map_err(api_err(what))?
             .spec
             .and_then(|s| s.replicas)
             .unwrap_or(0))
@@ -1431,17 +1382,15 @@ impl Cluster {
         use k8s_openapi::api::apps::v1::Deployment;
         let api: Api<Deployment> = self.api();
         let what = format!("patch Deployment {name}");
-        within(
-            self.request_timeout,
-            &what,
+        self.request(
+            what,
             api.patch(
                 name,
                 &kube::api::PatchParams::default(),
                 &kube::api::Patch::Merge(patch),
             ),
         )
-        .await?
-        .map_err(api_err(what))?;
+        .await?;
         Ok(())
     }
 
@@ -1450,13 +1399,11 @@ impl Cluster {
         let api: Api<Deployment> = self.api();
         let what = format!("scale Deployment {name}");
         let patch = kube::api::Patch::Merge(serde_json::json!({"spec": {"replicas": replicas}}));
-        within(
-            self.request_timeout,
-            &what,
+        self.request(
+            what,
             api.patch_scale(name, &kube::api::PatchParams::default(), &patch),
         )
-        .await?
-        .map_err(api_err(what))?;
+        .await?;
         Ok(())
     }
 
@@ -1560,14 +1507,13 @@ impl Cluster {
     {
         let kind = K::kind(&Default::default()).to_string();
         let what = format!("list {kind}s");
-        let found = within(
-            self.request_timeout,
-            &what,
-            self.api::<K>()
-                .list(&ListParams::default().labels(selector)),
-        )
-        .await?
-        .map_err(api_err(&what))?;
+        let found = self
+            .request(
+                &what,
+                self.api::<K>()
+                    .list(&ListParams::default().labels(selector)),
+            )
+            .await?;
         let mut deleted = Vec::new();
         for o in found.items {
             let name = o.meta().name.clone().unwrap_or_default();
@@ -1676,16 +1622,21 @@ impl Cluster {
     /// Uncordons those of these nodes that carry the run's label (the run cordoned
     /// them), removing the label.
     pub async fn uncordon_if_labelled(&self, names: &[String], run_label: &str) -> Result<()> {
+        let mut ours = self.nodes_labelled(run_label).await?;
+        ours.retain(|n| names.contains(n));
+        self.uncordon(&ours).await
+    }
+
+    /// The nodes carrying the run label `focus-scope/run-id=<run_label>` (cordoned by it).
+    async fn nodes_labelled(&self, run_label: &str) -> Result<Vec<String>> {
         let selector = format!("{}={run_label}", crate::safety::faults::RUN_LABEL);
-        let ours: Vec<String> = self
+        Ok(self
             .list_nodes(&ListParams::default().labels(&selector))
             .await?
             .items
             .into_iter()
             .filter_map(|n| n.metadata.name)
-            .filter(|n| names.contains(n))
-            .collect();
-        self.uncordon(&ours).await
+            .collect())
     }
 
     /// Uncordons exactly these nodes and removes the run label from them (a node that
@@ -1757,15 +1708,7 @@ impl Cluster {
     }
 
     pub async fn uncordon_labelled(&self, run_label: &str) -> Result<Vec<String>> {
-        let selector = format!("{}={run_label}", crate::safety::faults::RUN_LABEL);
-        let list = self
-            .list_nodes(&ListParams::default().labels(&selector))
-            .await?;
-        let names: Vec<String> = list
-            .items
-            .into_iter()
-            .filter_map(|n| n.metadata.name)
-            .collect();
+        let names = self.nodes_labelled(run_label).await?;
         self.uncordon(&names).await?;
         Ok(names)
     }
