@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Provenance, Row};
+use super::{Provenance, Row, Status as RowStatus};
 use crate::spec::outcome::{StepStatus, Timeline};
 
 /// The TMS link of a Jira key: `reports.tms_url` of the profile, a URL with `{key}`.
@@ -280,16 +280,16 @@ fn result(
         "{}/{identity}/{}",
         run.provenance.run_id, row.line
     ));
-    let (status, mut details) = match row.status.as_str() {
-        "passed" => (Status::Passed, StatusDetails::default()),
-        "failed" => (
+    let (status, mut details) = match row.status {
+        RowStatus::Passed => (Status::Passed, StatusDetails::default()),
+        RowStatus::Failed => (
             Status::Failed,
             StatusDetails {
                 message: Some(row.note.clone()),
                 ..Default::default()
             },
         ),
-        "known-failure" => (
+        RowStatus::KnownFailure => (
             Status::Broken,
             StatusDetails {
                 known: true,
@@ -301,7 +301,7 @@ fn result(
                 ..Default::default()
             },
         ),
-        other => (
+        other @ (RowStatus::Skipped | RowStatus::Refused) => (
             Status::Skipped,
             StatusDetails {
                 message: Some(format!("{other}: {}", row.note)),
@@ -498,7 +498,7 @@ pub fn write(run: &AllureRun, dir: &Path) -> io::Result<()> {
         .map(|t| ((t.path.as_deref(), t.line), t))
         .collect();
     for row in run.rows {
-        let ran = !matches!(row.status.as_str(), "skipped" | "refused");
+        let ran = !row.status.not_run();
         let timeline = ran
             .then(|| by_place.get(&(row.path.as_deref(), row.line)).copied())
             .flatten();
@@ -569,7 +569,7 @@ mod tests {
             feature: "אימות טווח זמנים".into(),
             hebrew: true,
             scope: vec!["api-validation-time-range".into()],
-            status: status.into(),
+            status: crate::report::Status::parse(status).expect("a status word"),
             note: note.into(),
             diagnostics: None,
             tags: vec![

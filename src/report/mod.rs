@@ -48,6 +48,55 @@ pub fn scope_items(markdown: &str) -> Vec<ScopeItem> {
     items
 }
 
+/// How a scenario ended, as the report and the summary say it (`passed`, `failed`,
+/// `known-failure`, `skipped`, `refused`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Passed,
+    Failed,
+    KnownFailure,
+    Skipped,
+    Refused,
+}
+
+impl Status {
+    /// In the order the report lists them.
+    pub const ALL: [Status; 5] = [
+        Status::Passed,
+        Status::Failed,
+        Status::KnownFailure,
+        Status::Skipped,
+        Status::Refused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::KnownFailure => "known-failure",
+            Status::Skipped => "skipped",
+            Status::Refused => "refused",
+        }
+    }
+
+    /// The status a word names, if any.
+    pub fn parse(word: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+
+    /// The scenario did not run (the plan skipped or refused it).
+    pub fn not_run(self) -> bool {
+        matches!(self, Status::Skipped | Status::Refused)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A scenario's line in the report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
@@ -56,8 +105,7 @@ pub struct Row {
     pub feature: String,
     pub hebrew: bool,
     pub scope: Vec<String>,
-    /// passed, failed, known-failure, skipped, refused
-    pub status: String,
+    pub status: Status,
     /// Failure, known-issue id and reason, or skip reason.
     pub note: String,
     /// The failure's diagnostics file, relative to the run directory.
@@ -114,7 +162,7 @@ pub struct HistoryEntry {
 pub fn counts(rows: &[Row]) -> BTreeMap<String, usize> {
     let mut c = BTreeMap::new();
     for r in rows {
-        *c.entry(r.status.clone()).or_insert(0) += 1;
+        *c.entry(r.status.to_string()).or_insert(0) += 1;
     }
     c
 }
@@ -474,7 +522,7 @@ pub fn render(page: &Page) -> String {
                 None => "<span class=\"muted\">—</span>".into(),
             };
             let result = |r: Option<&Row>| {
-                r.map(|r| badge(&r.status))
+                r.map(|r| badge(r.status.as_str()))
                     .unwrap_or_else(|| badge("not-run"))
             };
             let diag: Vec<String> = [of(false), of(true)]
@@ -517,7 +565,7 @@ pub fn render(page: &Page) -> String {
     tags.sort_unstable();
     tags.dedup();
     h.push_str("<h2 id=\"results\">Results</h2><div id=\"filters\"><input id=\"filter-text\" type=\"search\" placeholder=\"filter by id, title or message\" size=\"32\"><select id=\"filter-status\"><option value=\"\">every result</option>");
-    for s in ["passed", "failed", "known-failure", "skipped", "refused"] {
+    for s in Status::ALL.map(Status::as_str) {
         let _ = write!(h, "<option value=\"{s}\">{s} ({})</option>", n(s));
     }
     h.push_str("</select><select id=\"filter-tag\"><option value=\"\">every tag</option>");
@@ -542,7 +590,7 @@ pub fn render(page: &Page) -> String {
             let fc = counts(&rs.iter().map(|r| (*r).clone()).collect::<Vec<_>>());
             let troubled = rs
                 .iter()
-                .any(|r| r.status == "failed" || r.status == "known-failure");
+                .any(|r| matches!(r.status, Status::Failed | Status::KnownFailure));
             let _ = write!(
                 h,
                 "<details class=\"feature\"{}><summary>{} <span class=\"muted\">{}</span></summary><table><tr><th>id</th><th>scenario</th><th>result</th><th>note</th></tr>",
@@ -569,12 +617,12 @@ pub fn render(page: &Page) -> String {
                     h,
                     "<tr class=\"result\" id=\"{}\" data-status=\"{}\" data-tags=\"{}\" data-text=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}{link}</td></tr>",
                     esc(&anchor(r)),
-                    esc(&r.status),
+                    esc(r.status.as_str()),
                     esc(&r.tags.join(" ")),
                     esc(&text),
                     esc(&r.id),
                     esc(&r.name),
-                    badge(&r.status),
+                    badge(r.status.as_str()),
                     esc(&r.note)
                 );
             }
@@ -587,7 +635,7 @@ pub fn render(page: &Page) -> String {
     h.push_str(
         "<h2 id=\"known\">Known failures</h2><table><tr><th>scenario</th><th>known issue</th></tr>",
     );
-    for r in rows.iter().filter(|r| r.status == "known-failure") {
+    for r in rows.iter().filter(|r| r.status == Status::KnownFailure) {
         let _ = write!(
             h,
             "<tr><td><a href=\"#{}\"><code>{}</code></a> {}</td><td>{}</td></tr>",
@@ -600,16 +648,13 @@ pub fn render(page: &Page) -> String {
     h.push_str(
         "</table><h2 id=\"skipped\">Not run</h2><table><tr><th>scenario</th><th>why</th></tr>",
     );
-    for r in rows
-        .iter()
-        .filter(|r| r.status == "skipped" || r.status == "refused")
-    {
+    for r in rows.iter().filter(|r| r.status.not_run()) {
         let _ = write!(
             h,
             "<tr><td><code>{}</code> {}</td><td>{}: {}</td></tr>",
             esc(&r.id),
             lang(r.hebrew),
-            esc(&r.status),
+            esc(r.status.as_str()),
             esc(&r.note)
         );
     }
@@ -753,7 +798,7 @@ mod tests {
             feature: "תכונה".into(),
             hebrew: true,
             scope: vec![],
-            status: "passed".into(),
+            status: Status::Passed,
             note: String::new(),
             diagnostics: None,
             tags: vec!["lang-he".into()],

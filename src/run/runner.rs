@@ -610,9 +610,9 @@ fn publish(
     provenance: &Provenance,
 ) -> io::Result<()> {
     let status = |j: &Judgement| match j {
-        Judgement::Passed => "passed",
-        Judgement::Failed(_) | Judgement::Mismatch(_) => "failed",
-        Judgement::KnownFailure { .. } => "known-failure",
+        Judgement::Passed => report::Status::Passed,
+        Judgement::Failed(_) | Judgement::Mismatch(_) => report::Status::Failed,
+        Judgement::KnownFailure { .. } => report::Status::KnownFailure,
     };
     let summary = serde_json::json!({
         "run_id": run.id,
@@ -826,11 +826,15 @@ fn report_rows(
         .iter()
         .map(|(o, j)| {
             let (status, note, known_issue) = match j {
-                Judgement::Passed => ("passed", String::new(), None),
-                Judgement::Failed(m) | Judgement::Mismatch(m) => ("failed", m.clone(), None),
-                Judgement::KnownFailure { id, reason } => {
-                    ("known-failure", format!("{id}: {reason}"), Some(id.clone()))
+                Judgement::Passed => (report::Status::Passed, String::new(), None),
+                Judgement::Failed(m) | Judgement::Mismatch(m) => {
+                    (report::Status::Failed, m.clone(), None)
                 }
+                Judgement::KnownFailure { id, reason } => (
+                    report::Status::KnownFailure,
+                    format!("{id}: {reason}"),
+                    Some(id.clone()),
+                ),
             };
             let id = o.id.clone().unwrap_or_else(|| o.name.clone());
             let hebrew = o.tags.iter().any(|t| t == "lang-he");
@@ -845,7 +849,7 @@ fn report_rows(
                 feature: o.feature.clone(),
                 hebrew,
                 scope: scope_of(&o.tags),
-                status: status.into(),
+                status,
                 note,
                 tags: o.tags.clone(),
                 path: o.path.clone(),
@@ -856,8 +860,8 @@ fn report_rows(
         .collect();
     for n in not_run {
         let (status, note) = match &n.decision {
-            Decision::Skip(w) => ("skipped", w.clone()),
-            Decision::Refuse(w) => ("refused", w.clone()),
+            Decision::Skip(w) => (report::Status::Skipped, w.clone()),
+            Decision::Refuse(w) => (report::Status::Refused, w.clone()),
             Decision::Run => continue,
         };
         rows.push(report::Row {
@@ -866,7 +870,7 @@ fn report_rows(
             feature: n.feature.clone(),
             hebrew: n.tags.iter().any(|t| t == "lang-he"),
             scope: scope_of(&n.tags),
-            status: status.into(),
+            status,
             note,
             diagnostics: None,
             tags: n.tags.clone(),
@@ -915,7 +919,7 @@ fn write_report(
             latency: latency.clone(),
             known_failures: rows
                 .iter()
-                .filter(|r| r.status == "known-failure")
+                .filter(|r| r.status == report::Status::KnownFailure)
                 .map(|r| r.id.clone())
                 .collect(),
         },
