@@ -63,10 +63,8 @@ fn scenario_ids(dir: &Path) -> BTreeSet<String> {
             scenarios.extend(r.scenarios.iter());
         }
         for sc in scenarios {
-            let id = sc
-                .tags
-                .iter()
-                .find_map(|t| t.strip_prefix("id:"))
+            let id = focus_scope::spec::tags::ScenarioTags::parse(&sc.tags)
+                .id
                 .unwrap_or_else(|| panic!("{}: scenario `{}` has no @id", p.display(), sc.name));
             if sc.examples.is_empty() {
                 ids.insert(id.to_string());

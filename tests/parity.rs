@@ -79,7 +79,7 @@ fn collect(dir: &Path) -> (BTreeMap<String, Twin>, Vec<String>) {
                 .chain(sc.examples.iter().flat_map(|e| &e.tags))
                 .cloned()
                 .collect();
-            let Some(id) = all.iter().find_map(|t| t.strip_prefix("id:")) else {
+            let Some(id) = focus_scope::spec::tags::ScenarioTags::parse(&all).id else {
                 problems.push(format!(
                     "{}:{}: scenario `{}` has no @id: and cannot be paired",
                     path.display(),
@@ -179,7 +179,7 @@ fn check_files(en_dir: &Path, he_dir: &Path) -> Vec<String> {
             ));
         }
         match Feature::parse_path(&path, GherkinEnv::default()) {
-            Ok(feature) if !feature.tags.iter().any(|t| t == "lang-he") => {
+            Ok(feature) if !focus_scope::spec::tags::ScenarioTags::parse(&feature.tags).hebrew => {
                 problems.push(format!("he/{}: the Feature lacks @lang-he", f.display()));
             }
             Ok(_) => {}

@@ -48,13 +48,14 @@ fn check_coverage(scope_md: &str, features: &Path) -> Vec<String> {
             scenarios.extend(rule.scenarios.iter().map(|s| (&rule.tags[..], s)));
         }
         for (rule_tags, sc) in scenarios {
-            let named: BTreeSet<&str> = feature
+            let all: Vec<&String> = feature
                 .tags
                 .iter()
                 .chain(rule_tags)
                 .chain(&sc.tags)
-                .filter_map(|t| t.strip_prefix("scope:"))
                 .collect();
+            let scope = focus_scope::spec::tags::ScenarioTags::parse(&all).scope;
+            let named: BTreeSet<&str> = scope.iter().map(String::as_str).collect();
             let at = format!("{}:{} `{}`", path.display(), sc.position.line, sc.name);
             if named.is_empty() {
                 problems.push(format!("{at} names no @scope: key"));

@@ -354,7 +354,7 @@ fn result(
                     kind: "tms".into(),
                 });
             }
-        } else if !t.starts_with("id:") && !t.starts_with("scope:") {
+        } else if !crate::spec::tags::ScenarioTags::is_structural(t) {
             label("tag", t);
         }
     }

@@ -560,7 +560,7 @@ pub fn render(page: &Page) -> String {
     let mut tags: Vec<&str> = rows
         .iter()
         .flat_map(|r| r.tags.iter().map(String::as_str))
-        .filter(|t| !t.starts_with("id:") && !t.starts_with("scope:"))
+        .filter(|t| !crate::spec::tags::ScenarioTags::is_structural(t))
         .collect();
     tags.sort_unstable();
     tags.dedup();

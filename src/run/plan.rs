@@ -103,16 +103,15 @@ impl Plan {
 
     /// The decision for a scenario the user's filter selected.
     pub fn decide(&self, tags: &[String]) -> Decision {
-        if self.protected && !self.allow_destructive && tags.iter().any(|t| t == "destructive") {
+        let tags = crate::spec::tags::ScenarioTags::parse(tags);
+        if self.protected && !self.allow_destructive && tags.destructive {
             return Decision::Refuse(
                 "destructive on a protected profile (run with --allow-destructive to permit)"
                     .into(),
             );
         }
-        for t in tags {
-            if let Some(kind) = t.strip_prefix("fault:")
-                && !self.can(kind)
-            {
+        for kind in &tags.fault_kinds {
+            if !self.can(kind) {
                 let hint = if kind == "live-stream" {
                     " (the sandbox, or kubernetes with `live_stream_deployment` set)"
                 } else {

@@ -21,6 +21,7 @@ use crate::safety::ledger::Ledger;
 use crate::safety::ledger_mirror;
 use crate::spec::known_issues::{Judgement, Register};
 use crate::spec::outcome::{Outcomes, ScenarioOutcome, Verdict, row_id};
+use crate::spec::tags::ScenarioTags;
 use crate::target::config::Config;
 use crate::target::wait::within;
 use crate::world::FocusWorld;
@@ -285,7 +286,7 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
                     cucumber::event::ScenarioFinished::StepFailed(..)
                         | cucumber::event::ScenarioFinished::BeforeHookFailed(..)
                 ) {
-                    let hebrew = feature.tags.iter().any(|t| t == "lang-he");
+                    let hebrew = ScenarioTags::parse(&feature.tags).hebrew;
                     world
                         .write_diagnostics(hebrew, scenario.position.line)
                         .await;
@@ -817,11 +818,7 @@ fn report_rows(
     not_run: &[NotRun],
     run_dir: &Path,
 ) -> Vec<report::Row> {
-    let scope_of = |tags: &[String]| -> Vec<String> {
-        tags.iter()
-            .filter_map(|t| t.strip_prefix("scope:").map(String::from))
-            .collect()
-    };
+    let scope_of = |tags: &[String]| ScenarioTags::parse(tags).scope;
     let mut rows: Vec<report::Row> = verdicts
         .iter()
         .map(|(o, j)| {
@@ -837,7 +834,7 @@ fn report_rows(
                 ),
             };
             let id = o.id.clone().unwrap_or_else(|| o.name.clone());
-            let hebrew = o.tags.iter().any(|t| t == "lang-he");
+            let hebrew = ScenarioTags::parse(&o.tags).hebrew;
             let diagnostics = crate::report::diagnostics::relative_path(&id, hebrew, o.line);
             report::Row {
                 diagnostics: run_dir
@@ -868,7 +865,7 @@ fn report_rows(
             id: n.id.clone().unwrap_or_else(|| n.name.clone()),
             name: n.name.clone(),
             feature: n.feature.clone(),
-            hebrew: n.tags.iter().any(|t| t == "lang-he"),
+            hebrew: ScenarioTags::parse(&n.tags).hebrew,
             scope: scope_of(&n.tags),
             status,
             note,
@@ -1023,7 +1020,7 @@ pub fn print_scope_matrix() -> Exit {
     for (list, status_key) in [("scenarios", "status"), ("not_run", "decision")] {
         for s in summary[list].as_array().into_iter().flatten() {
             let tags = tags_of(s);
-            let hebrew = tags.iter().any(|t| t == "lang-he");
+            let hebrew = ScenarioTags::parse(&tags).hebrew;
             rows.push((
                 s["id"].as_str().unwrap_or("?").into(),
                 tags,
@@ -1149,11 +1146,9 @@ pub fn print_plan(tags: Option<&str>, allow: bool) -> Exit {
             let before = plan.not_run().len();
             if plan.admit(&feature, rule, sc) {
                 run += rows;
-                let id = sc
-                    .tags
-                    .iter()
-                    .find_map(|t| t.strip_prefix("id:"))
-                    .unwrap_or("?");
+                let id = ScenarioTags::parse(&sc.tags)
+                    .id
+                    .unwrap_or_else(|| "?".into());
                 crate::say!(
                     "RUN     {id} ({rows} row{}) — {}",
                     if rows == 1 { "" } else { "s" },

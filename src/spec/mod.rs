@@ -13,3 +13,4 @@ pub mod outcome;
 pub mod premise;
 pub mod soak;
 pub mod system;
+pub mod tags;

@@ -106,8 +106,7 @@ impl Outcomes {
 
 /// Stable scenario id from tags (`id:k8s-…`).
 pub fn stable_id(tags: &[String]) -> Option<String> {
-    tags.iter()
-        .find_map(|t| t.strip_prefix("id:").map(String::from))
+    crate::spec::tags::ScenarioTags::parse(tags).id
 }
 
 /// The `case` column of an expanded Examples row (cucumber keeps only the current row).
