@@ -128,7 +128,7 @@ pub fn version_line() -> String {
     format!(
         "focus-scope {} (commit {})",
         env!("CARGO_PKG_VERSION"),
-        crate::run::runner::suite_commit()
+        crate::run::publish::suite_commit()
     )
 }
 

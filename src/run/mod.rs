@@ -5,5 +5,6 @@ pub mod exit;
 pub mod hold;
 pub mod lock;
 pub mod plan;
+pub mod publish;
 pub mod runner;
 pub mod suite;
