@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::metrics::Summary;
 
-pub mod allure;
+pub(crate) mod allure;
 mod charts;
-pub mod diagnostics;
-pub mod junit;
-pub mod metrics;
+pub(crate) mod diagnostics;
+pub(crate) mod junit;
+pub(crate) mod metrics;
 
 /// One IN-SCOPE item of `docs/scope.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +81,7 @@ impl Status {
     }
 
     /// The status a word names, if any.
+    #[cfg(test)]
     pub fn parse(word: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|s| s.as_str() == word)
     }

@@ -2,9 +2,9 @@
 //! the hold, and the exit code.
 
 pub mod exit;
-pub mod hold;
+pub(crate) mod hold;
 pub mod lock;
-pub mod plan;
-pub mod publish;
+pub(crate) mod plan;
+pub(crate) mod publish;
 pub mod runner;
-pub mod suite;
+pub(crate) mod suite;

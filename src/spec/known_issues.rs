@@ -85,10 +85,6 @@ impl Register {
         Ok(Register { issues })
     }
 
-    pub fn issues(&self) -> impl Iterator<Item = &KnownIssue> {
-        self.issues.iter().map(|(i, _)| i)
-    }
-
     fn entry_for(&self, profile: &str, id: &str) -> Option<&(KnownIssue, regex::Regex)> {
         let base = id.split('/').next().unwrap_or(id);
         self.issues.iter().find(|(i, _)| {

@@ -2,15 +2,15 @@
 //! language, the environment's facts, the contract, premises, scenario outcomes and
 //! the known-issues register.
 
-pub mod availability;
-pub mod capacity;
-pub mod changes;
-pub mod contract;
-pub mod footprint;
+pub(crate) mod availability;
+pub(crate) mod capacity;
+pub(crate) mod changes;
+pub(crate) mod contract;
+pub(crate) mod footprint;
 pub mod investigation;
-pub mod known_issues;
-pub mod outcome;
-pub mod premise;
-pub mod soak;
-pub mod system;
+pub(crate) mod known_issues;
+pub(crate) mod outcome;
+pub(crate) mod premise;
+pub(crate) mod soak;
+pub(crate) mod system;
 pub mod tags;

@@ -5,5 +5,5 @@
 pub mod config;
 pub mod focus_api;
 pub mod kube;
-pub mod net;
-pub mod wait;
+pub(crate) mod net;
+pub(crate) mod wait;
