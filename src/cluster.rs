@@ -1772,3 +1772,226 @@ impl Cluster {
         Ok(names)
     }
 }
+
+/// An investigation object one request created, by identity.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CreatedObject {
+    /// `Kind/name`.
+    pub object: String,
+    pub uid: String,
+    pub job_id: String,
+}
+
+impl std::fmt::Display for CreatedObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (uid {})", self.object, self.uid)
+    }
+}
+
+/// What a request created, by identity rather than by timestamp: the investigation
+/// objects (names and uids) listed before it and after it, plus a watch from the list
+/// before it until [`CreationWatch::finish`], so an object created and deleted in
+/// between still counts. Creation timestamps have one-second precision and come from
+/// the cluster's clock, which need not be the runner's: a clock behind hides leftovers,
+/// one ahead blames older objects. Dropping it ends the watch.
+pub struct CreationWatch {
+    cluster: Cluster,
+    before: BTreeSet<String>,
+    seen: std::sync::Arc<std::sync::Mutex<BTreeSet<CreatedObject>>>,
+    broken: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for CreationWatch {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The investigation objects of a list, as [`CreatedObject`]s.
+fn investigation_identities<K: Resource>(kind: &str, items: &[K]) -> Vec<CreatedObject> {
+    items
+        .iter()
+        .filter_map(|o| {
+            let m = o.meta();
+            let name = m.name.as_deref()?;
+            Some(CreatedObject {
+                object: format!("{kind}/{name}"),
+                uid: m.uid.clone()?,
+                job_id: job_id_of(name)?.to_string(),
+            })
+        })
+        .collect()
+}
+
+impl Cluster {
+    /// Lists the investigation objects (Jobs and Services) and watches from that list
+    /// on: call before sending the request, [`CreationWatch::finish`] after it.
+    pub async fn watch_creations(&self) -> Result<CreationWatch> {
+        let mut w = CreationWatch {
+            cluster: self.clone(),
+            before: BTreeSet::new(),
+            seen: Default::default(),
+            broken: Default::default(),
+            tasks: Vec::new(),
+        };
+        self.watch_kind::<Job>("Job", &mut w).await?;
+        self.watch_kind::<Service>("Service", &mut w).await?;
+        Ok(w)
+    }
+
+    async fn watch_kind<K>(&self, kind: &'static str, w: &mut CreationWatch) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
+        <K as Resource>::DynamicType: Default,
+    {
+        let api = self.api::<K>();
+        let what = format!("list {kind}s");
+        let list = within(
+            self.request_timeout,
+            &what,
+            api.list(&ListParams::default()),
+        )
+        .await?
+        .map_err(api_err(what))?;
+        w.before.extend(
+            investigation_identities(kind, &list.items)
+                .into_iter()
+                .map(|c| c.uid),
+        );
+        let rv = list.metadata.resource_version.unwrap_or_default();
+        let what = format!("watch {kind}s");
+        let stream = within(
+            self.request_timeout,
+            &what,
+            api.watch(&kube::api::WatchParams::default(), &rv),
+        )
+        .await?
+        .map_err(api_err(what))?;
+        let (seen, broken) = (w.seen.clone(), w.broken.clone());
+        let task = tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            loop {
+                let problem = match stream.next().await {
+                    Some(Ok(
+                        kube::api::WatchEvent::Added(o)
+                        | kube::api::WatchEvent::Modified(o)
+                        | kube::api::WatchEvent::Deleted(o),
+                    )) => {
+                        let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
+                        s.extend(investigation_identities(kind, std::slice::from_ref(&o)));
+                        continue;
+                    }
+                    Some(Ok(kube::api::WatchEvent::Bookmark(_))) => continue,
+                    Some(Ok(kube::api::WatchEvent::Error(e))) => e.to_string(),
+                    Some(Err(e)) => e.to_string(),
+                    None => "the watch ended".to_string(),
+                };
+                *broken.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(format!("watch {kind}s: {problem}"));
+                return;
+            }
+        });
+        w.tasks.push(task.abort_handle());
+        Ok(())
+    }
+}
+
+impl CreationWatch {
+    /// The investigation objects created since the watch began: listed now but not
+    /// before, or seen by the watch meanwhile (also those already deleted again). A
+    /// watch that broke fails rather than answering from the lists alone.
+    pub async fn finish(self) -> Result<Vec<CreatedObject>> {
+        let mut now = self.list_kind::<Job>("Job").await?;
+        now.extend(self.list_kind::<Service>("Service").await?);
+        // Let the watch tasks take what the server already sent.
+        tokio::task::yield_now().await;
+        if let Some(problem) = self
+            .broken
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Err(ClusterError::Api {
+                what: "watching for created investigation objects".into(),
+                message: problem,
+            });
+        }
+        let mut created: BTreeSet<CreatedObject> = self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|c| !self.before.contains(&c.uid))
+            .cloned()
+            .collect();
+        created.extend(now.into_iter().filter(|c| !self.before.contains(&c.uid)));
+        Ok(created.into_iter().collect())
+    }
+
+    async fn list_kind<K>(&self, kind: &str) -> Result<Vec<CreatedObject>>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+        <K as Resource>::DynamicType: Default,
+    {
+        let what = format!("list {kind}s");
+        let list = within(
+            self.cluster.request_timeout,
+            &what,
+            self.cluster.api::<K>().list(&ListParams::default()),
+        )
+        .await?
+        .map_err(api_err(what))?;
+        Ok(investigation_identities(kind, &list.items))
+    }
+}
+
+impl Cluster {
+    /// Waits by watch until the Job has completed (a True `Complete` condition). A Job
+    /// that fails instead, or is gone before it completed (also when it is already
+    /// gone), is an error saying so; the watch starts from the Job as it is now.
+    pub async fn wait_job_completes(&self, name: &str, deadline: Duration) -> Result<()> {
+        let what = format!("Job {name} to complete");
+        let finished = |j: Option<&Job>| {
+            j.is_none_or(|j| {
+                crate::footprint::true_conditions(j)
+                    .iter()
+                    .any(|(c, _)| c == "Complete" || c == "Failed")
+            })
+        };
+        let job = within(
+            deadline,
+            &what,
+            await_condition(self.api::<Job>(), name, finished),
+        )
+        .await?
+        .map_err(|e| ClusterError::Api {
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+        let Some(job) = job else {
+            return Err(ClusterError::Api {
+                what,
+                message: "the Job was gone before it was seen Complete".into(),
+            });
+        };
+        let conditions = crate::footprint::true_conditions(&job);
+        if conditions.iter().any(|(c, _)| c == "Complete") {
+            return Ok(());
+        }
+        Err(ClusterError::Api {
+            what,
+            message: format!("the Job finished without completing: {conditions:?}"),
+        })
+    }
+}
