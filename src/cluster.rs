@@ -1789,25 +1789,18 @@ impl std::fmt::Display for CreatedObject {
 }
 
 /// What a request created, by identity rather than by timestamp: the investigation
-/// objects (names and uids) listed before it and after it, plus a watch from the list
-/// before it until [`CreationWatch::finish`], so an object created and deleted in
-/// between still counts. Creation timestamps have one-second precision and come from
-/// the cluster's clock, which need not be the runner's: a clock behind hides leftovers,
-/// one ahead blames older objects. Dropping it ends the watch.
+/// objects (names and uids) listed before it and after it, plus a watch over the time
+/// in between, so an object created and deleted meanwhile still counts. Creation
+/// timestamps have one-second precision and come from the cluster's clock, which need
+/// not be the runner's: a clock behind hides leftovers, one ahead blames older objects.
 pub struct CreationWatch {
     cluster: Cluster,
+    /// uids of the investigation objects listed before the request.
     before: BTreeSet<String>,
-    seen: std::sync::Arc<std::sync::Mutex<BTreeSet<CreatedObject>>>,
-    broken: std::sync::Arc<std::sync::Mutex<Option<String>>>,
-    tasks: Vec<tokio::task::AbortHandle>,
-}
-
-impl Drop for CreationWatch {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
+    /// The resourceVersions of the Job and Service lists before the request: the
+    /// watches resume from there.
+    jobs_since: String,
+    services_since: String,
 }
 
 /// The investigation objects of a list, as [`CreatedObject`]s.
@@ -1826,117 +1819,26 @@ fn investigation_identities<K: Resource>(kind: &str, items: &[K]) -> Vec<Created
         .collect()
 }
 
+/// How long the watch that replays the request's window stays open: the server sends
+/// every change since the list before the request at once, and closes the watch then.
+const REPLAY_WATCH_SECS: u32 = 1;
+
 impl Cluster {
-    /// Lists the investigation objects (Jobs and Services) and watches from that list
-    /// on: call before sending the request, [`CreationWatch::finish`] after it.
+    /// Lists the investigation objects (Jobs and Services): call before sending the
+    /// request, [`CreationWatch::finish`] after it.
     pub async fn watch_creations(&self) -> Result<CreationWatch> {
-        let mut w = CreationWatch {
+        let (jobs, jobs_since) = self.list_identities::<Job>("Job").await?;
+        let (services, services_since) = self.list_identities::<Service>("Service").await?;
+        Ok(CreationWatch {
             cluster: self.clone(),
-            before: BTreeSet::new(),
-            seen: Default::default(),
-            broken: Default::default(),
-            tasks: Vec::new(),
-        };
-        self.watch_kind::<Job>("Job", &mut w).await?;
-        self.watch_kind::<Service>("Service", &mut w).await?;
-        Ok(w)
+            before: jobs.into_iter().chain(services).map(|c| c.uid).collect(),
+            jobs_since,
+            services_since,
+        })
     }
 
-    async fn watch_kind<K>(&self, kind: &'static str, w: &mut CreationWatch) -> Result<()>
-    where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + 'static,
-        <K as Resource>::DynamicType: Default,
-    {
-        let api = self.api::<K>();
-        let what = format!("list {kind}s");
-        let list = within(
-            self.request_timeout,
-            &what,
-            api.list(&ListParams::default()),
-        )
-        .await?
-        .map_err(api_err(what))?;
-        w.before.extend(
-            investigation_identities(kind, &list.items)
-                .into_iter()
-                .map(|c| c.uid),
-        );
-        let rv = list.metadata.resource_version.unwrap_or_default();
-        let what = format!("watch {kind}s");
-        let stream = within(
-            self.request_timeout,
-            &what,
-            api.watch(&kube::api::WatchParams::default(), &rv),
-        )
-        .await?
-        .map_err(api_err(what))?;
-        let (seen, broken) = (w.seen.clone(), w.broken.clone());
-        let task = tokio::spawn(async move {
-            let mut stream = std::pin::pin!(stream);
-            loop {
-                let problem = match stream.next().await {
-                    Some(Ok(
-                        kube::api::WatchEvent::Added(o)
-                        | kube::api::WatchEvent::Modified(o)
-                        | kube::api::WatchEvent::Deleted(o),
-                    )) => {
-                        let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
-                        s.extend(investigation_identities(kind, std::slice::from_ref(&o)));
-                        continue;
-                    }
-                    Some(Ok(kube::api::WatchEvent::Bookmark(_))) => continue,
-                    Some(Ok(kube::api::WatchEvent::Error(e))) => e.to_string(),
-                    Some(Err(e)) => e.to_string(),
-                    None => "the watch ended".to_string(),
-                };
-                *broken.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some(format!("watch {kind}s: {problem}"));
-                return;
-            }
-        });
-        w.tasks.push(task.abort_handle());
-        Ok(())
-    }
-}
-
-impl CreationWatch {
-    /// The investigation objects created since the watch began: listed now but not
-    /// before, or seen by the watch meanwhile (also those already deleted again). A
-    /// watch that broke fails rather than answering from the lists alone.
-    pub async fn finish(self) -> Result<Vec<CreatedObject>> {
-        let mut now = self.list_kind::<Job>("Job").await?;
-        now.extend(self.list_kind::<Service>("Service").await?);
-        // Let the watch tasks take what the server already sent.
-        tokio::task::yield_now().await;
-        if let Some(problem) = self
-            .broken
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        {
-            return Err(ClusterError::Api {
-                what: "watching for created investigation objects".into(),
-                message: problem,
-            });
-        }
-        let mut created: BTreeSet<CreatedObject> = self
-            .seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|c| !self.before.contains(&c.uid))
-            .cloned()
-            .collect();
-        created.extend(now.into_iter().filter(|c| !self.before.contains(&c.uid)));
-        Ok(created.into_iter().collect())
-    }
-
-    async fn list_kind<K>(&self, kind: &str) -> Result<Vec<CreatedObject>>
+    /// The investigation objects of one kind, with the list's resourceVersion.
+    async fn list_identities<K>(&self, kind: &str) -> Result<(Vec<CreatedObject>, String)>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
             + Clone
@@ -1946,13 +1848,85 @@ impl CreationWatch {
     {
         let what = format!("list {kind}s");
         let list = within(
-            self.cluster.request_timeout,
+            self.request_timeout,
             &what,
-            self.cluster.api::<K>().list(&ListParams::default()),
+            self.api::<K>().list(&ListParams::default()),
         )
         .await?
         .map_err(api_err(what))?;
-        Ok(investigation_identities(kind, &list.items))
+        Ok((
+            investigation_identities(kind, &list.items),
+            list.metadata.resource_version.unwrap_or_default(),
+        ))
+    }
+
+    /// Every investigation object of one kind that a change since `rv` touched (added,
+    /// modified or deleted): a watch resumed from `rv` that the server closes after
+    /// [`REPLAY_WATCH_SECS`]. A watch the server refuses (e.g. `rv` too old) is an error.
+    async fn touched_since<K>(&self, kind: &'static str, rv: &str) -> Result<Vec<CreatedObject>>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
+        <K as Resource>::DynamicType: Default,
+    {
+        let what = format!("watch {kind}s since resourceVersion {rv}");
+        let wp = kube::api::WatchParams::default().timeout(REPLAY_WATCH_SECS);
+        let deadline = self.request_timeout + Duration::from_secs(REPLAY_WATCH_SECS.into());
+        let touched = within(deadline, &what, async {
+            let stream = self
+                .api::<K>()
+                .watch(&wp, rv)
+                .await
+                .map_err(api_err(what.clone()))?;
+            let mut stream = std::pin::pin!(stream);
+            let mut touched = Vec::new();
+            while let Some(event) = stream.next().await {
+                match event.map_err(api_err(what.clone()))? {
+                    kube::api::WatchEvent::Added(o)
+                    | kube::api::WatchEvent::Modified(o)
+                    | kube::api::WatchEvent::Deleted(o) => {
+                        touched.extend(investigation_identities(kind, std::slice::from_ref(&o)));
+                    }
+                    kube::api::WatchEvent::Bookmark(_) => {}
+                    kube::api::WatchEvent::Error(e) => {
+                        return Err(ClusterError::Api {
+                            what: what.clone(),
+                            message: e.to_string(),
+                        });
+                    }
+                }
+            }
+            Ok(touched)
+        })
+        .await??;
+        Ok(touched)
+    }
+}
+
+impl CreationWatch {
+    /// The investigation objects created since the list before the request: listed
+    /// now but not then, or seen by the watch over that time (also those deleted
+    /// again).
+    pub async fn finish(self) -> Result<Vec<CreatedObject>> {
+        let c = &self.cluster;
+        let mut created = BTreeSet::new();
+        created.extend(c.list_identities::<Job>("Job").await?.0);
+        created.extend(c.list_identities::<Service>("Service").await?.0);
+        // Both watches stay open for the same second.
+        let (jobs, services) = futures::try_join!(
+            c.touched_since::<Job>("Job", &self.jobs_since),
+            c.touched_since::<Service>("Service", &self.services_since)
+        )?;
+        created.extend(jobs);
+        created.extend(services);
+        Ok(created
+            .into_iter()
+            .filter(|o| !self.before.contains(&o.uid))
+            .collect())
     }
 }
 

@@ -79,7 +79,7 @@ pub struct FocusWorld {
     pub listed: Option<((i64, i64), Vec<crate::availability::Recording>)>,
     /// Investigation objects of others (`Kind/name` → uid) when the scenario began.
     pub foreign: std::collections::BTreeMap<String, String>,
-    /// The investigation objects listed before the last request, and a watch since.
+    /// The investigation objects listed before the last request (a watch resumes from there).
     pub creations: Option<crate::cluster::CreationWatch>,
 }
 
