@@ -1969,3 +1969,15 @@ impl Cluster {
         })
     }
 }
+
+impl Cluster {
+    /// The names of every node of the cluster.
+    pub async fn node_names(&self) -> Result<Vec<String>> {
+        let list = self.list_nodes(&ListParams::default()).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect())
+    }
+}

@@ -47,6 +47,8 @@ pub mod sim {
     pub const EXIT_CODE: &str = "kube-sim.focus-scope/exit-code";
     /// Pod: OOMKilled (exit 137) when the run ends.
     pub const OOM_KILLED: &str = "kube-sim.focus-scope/oom-killed";
+    /// Node: `"true"` → its pod CIDR has no free address (the CNI refuses new pods).
+    pub const POD_CIDR_EXHAUSTED: &str = "kube-sim.focus-scope/pod-cidr-exhausted";
     /// Service: number of TCP connections accepted on its node ports.
     pub const CONNECTIONS: &str = "kube-sim.focus-scope/connections";
 }
