@@ -299,6 +299,47 @@ pub fn job_active(job: &Job) -> Vec<String> {
     v
 }
 
+/// Where the metadata's `resources` (`requests`/`limits` by resource name) disagree
+/// with the Job's containers on the GPU slice and memory: each must be what the Job
+/// holds (absent where the Job sets none).
+pub fn metadata_resources(job: &Job, metadata: &serde_json::Value) -> Vec<String> {
+    let Some(reported) = metadata.get("resources").filter(|r| r.is_object()) else {
+        return vec![format!(
+            "the metadata reports no `resources` object for Job {}",
+            name(job)
+        )];
+    };
+    let mut v = Vec::new();
+    for which in ["requests", "limits"] {
+        for resource in [GPU_SLICE, "memory"] {
+            let given: Vec<String> = containers(job)
+                .iter()
+                .filter_map(|c| quantity(c, which, resource))
+                .collect();
+            let said = match &reported[which][resource] {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            };
+            let same = match (given.as_slice(), &said) {
+                ([], None) => true,
+                ([g], Some(s)) if resource == "memory" => {
+                    memory_bytes(g).is_some() && memory_bytes(g) == memory_bytes(s)
+                }
+                ([g], Some(s)) => g.trim() == s.trim(),
+                _ => false,
+            };
+            if !same {
+                v.push(format!(
+                    "the metadata reports {which} of {resource} {said:?}, Job {} was given {given:?}",
+                    name(job)
+                ));
+            }
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,47 +430,6 @@ mod tests {
         assert_eq!(recordings_storage(&j, &expected_volume()).len(), 1);
         assert!(job_policy(&j, 0, 10)[0].contains("ttlSecondsAfterFinished"));
     }
-}
-
-/// Where the metadata's `resources` (`requests`/`limits` by resource name) disagree
-/// with the Job's containers on the GPU slice and memory: each must be what the Job
-/// holds (absent where the Job sets none).
-pub fn metadata_resources(job: &Job, metadata: &serde_json::Value) -> Vec<String> {
-    let Some(reported) = metadata.get("resources").filter(|r| r.is_object()) else {
-        return vec![format!(
-            "the metadata reports no `resources` object for Job {}",
-            name(job)
-        )];
-    };
-    let mut v = Vec::new();
-    for which in ["requests", "limits"] {
-        for resource in [GPU_SLICE, "memory"] {
-            let given: Vec<String> = containers(job)
-                .iter()
-                .filter_map(|c| quantity(c, which, resource))
-                .collect();
-            let said = match &reported[which][resource] {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            };
-            let same = match (given.as_slice(), &said) {
-                ([], None) => true,
-                ([g], Some(s)) if resource == "memory" => {
-                    memory_bytes(g).is_some() && memory_bytes(g) == memory_bytes(s)
-                }
-                ([g], Some(s)) => g.trim() == s.trim(),
-                _ => false,
-            };
-            if !same {
-                v.push(format!(
-                    "the metadata reports {which} of {resource} {said:?}, Job {} was given {given:?}",
-                    name(job)
-                ));
-            }
-        }
-    }
-    v
 }
 
 #[cfg(test)]

@@ -75,6 +75,16 @@ impl Clock {
     }
 }
 
+/// RFC 3339 with whole seconds, as metav1.Time serialises.
+pub fn format_ts(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Parse an RFC 3339 timestamp from an object.
+pub fn parse_ts(s: &str) -> Option<jiff::Timestamp> {
+    s.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,14 +98,4 @@ mod tests {
         assert!((-2100..=-1900).contains(&d(behind)), "{}", d(behind));
         assert!((1900..=2100).contains(&d(ahead)), "{}", d(ahead));
     }
-}
-
-/// RFC 3339 with whole seconds, as metav1.Time serialises.
-pub fn format_ts(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// Parse an RFC 3339 timestamp from an object.
-pub fn parse_ts(s: &str) -> Option<jiff::Timestamp> {
-    s.parse().ok()
 }
