@@ -810,7 +810,8 @@ async fn create_and_delete_job(kubeconfig: &Path, name: &str) {
 /// clock 2 s behind the runner's, the old check (creation timestamps since the request)
 /// hides that leftover; 2 s ahead, it blames another user's investigation opened just
 /// before the request. The watch finds the leftover either way, never the older
-/// investigation, and also a Job created and deleted while it watched.
+/// investigation, and also a Job created and deleted while it watched, which no list
+/// after the request shows (the old check kept only objects that still existed).
 #[test]
 fn creations_are_told_by_identity_whatever_the_cluster_clock() {
     for offset_ms in [-2000_i64, 2000] {
@@ -866,6 +867,10 @@ fn creations_are_told_by_identity_whatever_the_cluster_clock() {
             "clock {offset_ms} ms: the Job created and deleted meanwhile was missed: {created:?}"
         );
         let old_ids: Vec<&str> = old.iter().map(|(_, id)| id.as_str()).collect();
+        assert!(
+            !old_ids.contains(&"99-1"),
+            "a list after the request cannot see the Job deleted meanwhile: {old:?}"
+        );
         if offset_ms < 0 {
             assert!(
                 leftover.iter().all(|id| !old_ids.contains(id)),
