@@ -79,6 +79,8 @@ pub struct FocusWorld {
     pub listed: Option<((i64, i64), Vec<crate::spec::availability::Recording>)>,
     /// Investigation objects of others (`Kind/name` → uid) when the scenario began.
     pub foreign: std::collections::BTreeMap<String, String>,
+    /// The investigation objects listed before the last request (a watch resumes from there).
+    pub creations: Option<crate::cluster::CreationWatch>,
 }
 
 impl fmt::Debug for FocusWorld {
@@ -113,11 +115,13 @@ impl FocusWorld {
             idle_removal: None,
             listed: None,
             foreign: Default::default(),
+            creations: None,
         })
     }
 
     /// Sends the request; on success the investigation becomes the current one.
     pub async fn open(&mut self, request: ConfigureRequest) -> anyhow::Result<&ApiResponse> {
+        self.creations = Some(self.suite.cluster.watch_creations().await?);
         self.sent_at = Some(jiff::Timestamp::now());
         let (resp, opened) = self
             .suite
@@ -311,6 +315,38 @@ impl FocusWorld {
             ))
             .into()
         })
+    }
+
+    /// Investigation objects the last request created that belong to no configure of
+    /// this run (see [`crate::suite::Suite::unclaimed_creations`]).
+    pub async fn unclaimed_creations(&mut self) -> anyhow::Result<Vec<String>> {
+        let watch = self
+            .creations
+            .take()
+            .ok_or_else(|| anyhow!("no request was sent in this scenario"))?;
+        self.suite.unclaimed_creations(watch).await
+    }
+
+    /// Where the last answer (the current investigation's metadata) disagrees with
+    /// the resources its Job was given; the Job must exist.
+    pub async fn metadata_resources_violations(&self) -> anyhow::Result<Vec<String>> {
+        let o = self.current()?;
+        let resp = self.last_response()?;
+        if resp.status != 200 {
+            return Err(anyhow!(
+                "metadata of {} was not answered: {}",
+                o.job_id,
+                resp.describe()
+            ));
+        }
+        let name = o.objects().stream_job;
+        let job = self
+            .suite
+            .cluster
+            .job(&name)
+            .await?
+            .ok_or_else(|| anyhow!("Job {name} of {} does not exist", o.job_id))?;
+        Ok(crate::footprint::metadata_resources(&job, &resp.body))
     }
 
     pub fn last_response(&self) -> anyhow::Result<&ApiResponse> {

@@ -780,3 +780,106 @@ fn sigint_mid_batch_leaves_nothing_of_the_run() {
         "left by the run: {labelled:?}\n{stderr}"
     );
 }
+
+/// A Job of another actor, created and deleted again at once.
+async fn create_and_delete_job(kubeconfig: &Path, name: &str) {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("kube config");
+    let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
+        kube::Api::namespaced(kube::Client::try_from(config).expect("client"), "panda");
+    let job = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox"}]}}}
+    }))
+    .expect("job");
+    jobs.create(&Default::default(), &job)
+        .await
+        .expect("create");
+    jobs.delete(name, &kube::api::DeleteParams::background())
+        .await
+        .expect("delete");
+}
+
+/// "No investigation objects were created" goes by identity, never by the cluster's
+/// clock (issue 15). A historic window without recordings is refused 404 while the
+/// defect `launch-before-lookup` leaves its investigation behind. With the cluster's
+/// clock 2 s behind the runner's, the old check (creation timestamps since the request)
+/// hides that leftover; 2 s ahead, it blames another user's investigation opened just
+/// before the request. The watch finds the leftover either way, never the older
+/// investigation, and also a Job created and deleted while it watched, which no list
+/// after the request shows (the old check kept only objects that still existed).
+#[test]
+fn creations_are_told_by_identity_whatever_the_cluster_clock() {
+    for offset_ms in [-2000_i64, 2000] {
+        let mut sim = SimConfig::fast();
+        sim.clock_offset_ms = offset_ms;
+        let (rt, sandbox) = start_sandbox(SandboxOptions {
+            defects: vec![focus_sandbox::Defect::LaunchBeforeLookup],
+            sim,
+            ..Default::default()
+        });
+        let cluster = sandbox_cluster(&rt, &sandbox);
+        let foreign = open_foreign_investigation(&rt, &sandbox.api_url());
+        let url = format!("{}/configure", sandbox.api_url());
+        let (created, old) = rt.block_on(async {
+            let watch = cluster.watch_creations().await.expect("watch");
+            let sent = jiff::Timestamp::now();
+            let status = reqwest::Client::new()
+                .post(&url)
+                .json(&serde_json::json!({
+                    "displayTimeAxisDuration": 30, "nfftSelection": 1024, "displayInfo": {"height": 1000},
+                    "channels": {"min": 11, "max": 60}, "frequencyRange": {"min": 10, "max": 500},
+                    "start_time": 1000, "end_time": 2000, "view_type": 0
+                }))
+                .send()
+                .await
+                .expect("configure")
+                .status();
+            assert_eq!(status.as_u16(), 404, "a window in 1970 has no recordings");
+            create_and_delete_job(sandbox.kubeconfig_path(), "grpc-job-99-1").await;
+            let created = watch.finish().await.expect("the watch");
+            let old = cluster
+                .investigation_objects_since(sent)
+                .await
+                .expect("list");
+            (created, old)
+        });
+        let ids: Vec<&str> = created.iter().map(|c| c.job_id.as_str()).collect();
+        let leftover: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| *id != "99-1" && *id != foreign)
+            .collect();
+        assert!(
+            !leftover.is_empty(),
+            "clock {offset_ms} ms: the leftover was not found: {created:?}"
+        );
+        assert!(
+            !ids.contains(&foreign.as_str()),
+            "clock {offset_ms} ms: the older investigation {foreign} was blamed: {created:?}"
+        );
+        assert!(
+            created.iter().any(|c| c.object == "Job/grpc-job-99-1"),
+            "clock {offset_ms} ms: the Job created and deleted meanwhile was missed: {created:?}"
+        );
+        let old_ids: Vec<&str> = old.iter().map(|(_, id)| id.as_str()).collect();
+        assert!(
+            !old_ids.contains(&"99-1"),
+            "a list after the request cannot see the Job deleted meanwhile: {old:?}"
+        );
+        if offset_ms < 0 {
+            assert!(
+                leftover.iter().all(|id| !old_ids.contains(id)),
+                "the timestamp check was expected to hide the leftover: {old:?}"
+            );
+        } else {
+            assert!(
+                old_ids.contains(&foreign.as_str()),
+                "the timestamp check was expected to blame {foreign}: {old:?}"
+            );
+        }
+    }
+}

@@ -419,35 +419,31 @@ impl Suite {
         Ok(owned)
     }
 
-    /// Investigation objects that appeared since `since` and belong to no configure
-    /// of this run: what a rejected request left behind. Concurrent scenarios cause no
-    /// false failures: after listing, the check waits until every configure sent
-    /// before the list ended has answered (so its job_id is ledgered), ignores every
-    /// job_id the run owns, and keeps only objects that still exist (a server's
-    /// rollback of a half-created investigation is not a leftover). On a shared
-    /// environment another user's investigation created in the same seconds would be
-    /// reported; the message names the objects so it can be told.
-    pub async fn unclaimed_objects_since(
+    /// Investigation objects the request watched by `watch` created that belong to no
+    /// configure of this run: what a rejected request left behind, by identity (names
+    /// and uids listed before and after, and a watch in between; never timestamps). An
+    /// object created and deleted again meanwhile counts: a rejected request creates
+    /// nothing. Concurrent scenarios cause no false failures: the check waits until
+    /// every configure sent before it has answered (so its job_id is ledgered) and
+    /// ignores every job_id the run owns. On a shared environment another user's
+    /// investigation created meanwhile would be reported; the message names the
+    /// objects and their uids so it can be told.
+    pub async fn unclaimed_creations(
         &self,
-        since: jiff::Timestamp,
+        watch: crate::cluster::CreationWatch,
     ) -> anyhow::Result<Vec<String>> {
-        let seen = self.cluster.investigation_objects_since(since).await?;
+        let created = watch.finish().await?;
         within(
             self.config.profile.deadlines.request,
             "configures of other scenarios to answer",
             self.inflight.settle(std::time::Instant::now()),
         )
         .await?;
-        let mut left = Vec::new();
-        for (object, job_id) in seen {
-            if self.ledger.owns(&job_id) {
-                continue;
-            }
-            if self.cluster.object_exists(&object).await? {
-                left.push(object);
-            }
-        }
-        Ok(left)
+        Ok(created
+            .into_iter()
+            .filter(|c| !self.ledger.owns(&c.job_id))
+            .map(|c| c.to_string())
+            .collect())
     }
 
     /// The stream port the contract's slot rules give the next investigation, within
@@ -553,6 +549,24 @@ impl Suite {
                 left.join(", ")
             );
         }
+        Ok(())
+    }
+
+    /// Waits until the investigation's cleanup Job has completed (succeeded), within
+    /// the same deadline as the idle removal it leads to.
+    pub async fn wait_cleanup_job_completes(
+        &self,
+        job_id: &str,
+        shortened: Option<Duration>,
+    ) -> anyhow::Result<()> {
+        let deadline = shortened.unwrap_or(self.config.profile.deadlines.idle_removal);
+        let name = InvestigationObjects::of(job_id).cleanup_job;
+        self.cluster
+            .wait_job_completes(&name, deadline)
+            .await
+            .with_context(|| {
+                format!("the cleanup Job of investigation {job_id} did not succeed")
+            })?;
         Ok(())
     }
 

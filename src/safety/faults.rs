@@ -46,6 +46,8 @@ pub enum Fault {
     /// Nodes this fault cordoned (only those that were schedulable before); each also
     /// carries the run label until it is uncordoned.
     Cordoned(Vec<String>),
+    /// The sandbox ran every node's pod CIDR out of addresses.
+    PodNetworkExhausted,
 }
 
 /// A Kubernetes label value from free text (≤ 63 chars of `[A-Za-z0-9._-]`).
@@ -399,6 +401,43 @@ impl Suite {
         Ok(fault)
     }
 
+    /// Runs every node's pod CIDR out of addresses through the sandbox control API. The
+    /// premise is read back: the answer must list every node of the cluster as
+    /// exhausted.
+    pub async fn exhaust_pod_network(&self, scenario: &str) -> anyhow::Result<Fault> {
+        let fault = Fault::PodNetworkExhausted;
+        let nodes = self.cluster.node_names().await?;
+        self.making(scenario, &fault, async {
+            let resp = self
+                .api
+                .put(&control_path("pod-network-exhausted"), &json!({}))
+                .await?;
+            if resp.status != 200 {
+                bail!(
+                    "the sandbox control API refused to exhaust the pod network: {}",
+                    resp.describe()
+                );
+            }
+            let exhausted: Vec<String> = resp.body["exhausted_nodes"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            require(
+                !nodes.is_empty() && nodes.iter().all(|n| exhausted.contains(n)),
+                || {
+                    format!(
+                        "the pod network of every node ({}) was to be exhausted, the sandbox says {}",
+                        nodes.join(", "),
+                        resp.describe()
+                    )
+                },
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(fault)
+    }
+
     /// Gives the next investigation the profile's short idle time through the sandbox
     /// control API (`sandbox.scenario_idle_timeout`), so the idle-removal scenario waits
     /// seconds. `None` without the sandbox driver: a real environment keeps its own idle
@@ -519,6 +558,16 @@ pub async fn undo(
             if resp.status >= 300 && resp.status != 404 {
                 bail!(
                     "the sandbox control API did not clear the next idle time: {}",
+                    resp.describe()
+                );
+            }
+            Ok(())
+        }
+        Fault::PodNetworkExhausted => {
+            let resp = api.delete(&control_path("pod-network-exhausted")).await?;
+            if resp.status != 200 {
+                bail!(
+                    "the sandbox control API did not give the pod network its addresses back: {}",
                     resp.describe()
                 );
             }

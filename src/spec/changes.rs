@@ -2,8 +2,9 @@
 //! `channels.min = lowest - 1; view_type = "multichannel"; frequencyRange = absent`.
 //!
 //! A value is a JSON literal (`0`, `-1`, `1.5`, `"abc"`, `null`, `{}`), `absent`
-//! (the field is removed), or a name of the environment's facts with optional integer
-//! arithmetic (`highest + 1`, `nyquist`, `rec.start - 60`, `now + 3600`). Facts come
+//! (the field is removed), or a name of the environment's facts with optional
+//! arithmetic (`highest + 1`, `nyquist`, `rec.start - 60`, `now + 3600`, and for
+//! malformed rows `rec.start * 1000` or `rec.end + 0.5`). Facts come
 //! from the target (`/channels`, `/live_metadata`, `/recordings_in_time_range`), so
 //! the same table works on every environment.
 
@@ -19,7 +20,7 @@ pub enum ChangeError {
     Shape(String),
     #[error("`{0}`: unknown name (known: {1})")]
     UnknownFact(String, String),
-    #[error("`{0}`: not a value (a JSON literal, `absent`, or a known name ± an integer)")]
+    #[error("`{0}`: not a value (a JSON literal, `absent`, or a known name +, - or * a number)")]
     Value(String),
 }
 
@@ -81,15 +82,30 @@ fn value_of(text: &str, facts: &Facts) -> Result<Value, ChangeError> {
     let base = facts
         .get(name)
         .ok_or_else(|| ChangeError::UnknownFact(name.into(), facts.known()))?;
-    let value = match (parts.next(), parts.next(), parts.next()) {
-        (None, None, None) => base,
-        (Some(op @ ("+" | "-")), Some(n), None) => {
-            let n: i64 = n.parse().map_err(|_| ChangeError::Value(text.into()))?;
-            if op == "+" { base + n } else { base - n }
-        }
+    let (op, n) = match (parts.next(), parts.next(), parts.next()) {
+        (None, None, None) => return Ok(Value::from(base)),
+        (Some(op @ ("+" | "-" | "*")), Some(n), None) => (op, n),
         _ => return Err(ChangeError::Value(text.into())),
     };
-    Ok(Value::from(value))
+    if let Ok(n) = n.parse::<i64>() {
+        return Ok(Value::from(match op {
+            "+" => base + n,
+            "-" => base - n,
+            _ => base * n,
+        }));
+    }
+    // A fractional operand makes a fractional value (`rec.end + 0.5`): malformed rows.
+    let n: f64 = n.parse().map_err(|_| ChangeError::Value(text.into()))?;
+    #[allow(clippy::cast_precision_loss)]
+    let base = base as f64;
+    let v = match op {
+        "+" => base + n,
+        "-" => base - n,
+        _ => base * n,
+    };
+    serde_json::Number::from_f64(v)
+        .map(Value::Number)
+        .ok_or_else(|| ChangeError::Value(text.into()))
 }
 
 /// Applies the changes to a request, in order.
@@ -154,9 +170,20 @@ mod tests {
             Err(ChangeError::Shape(_))
         ));
         assert!(matches!(
-            parse("channels.min = lowest * 2", &facts()),
+            parse("channels.min = lowest / 2", &facts()),
             Err(ChangeError::Value(_))
         ));
+    }
+
+    #[test]
+    fn scaled_and_fractional_arithmetic_for_malformed_rows() {
+        let c = parse(
+            "start_time = highest * 1000; end_time = highest + 0.5",
+            &facts(),
+        )
+        .expect("parses");
+        assert_eq!(c[0], Change::Set("start_time".into(), json!(2_337_000)));
+        assert_eq!(c[1], Change::Set("end_time".into(), json!(2337.5)));
     }
 
     #[test]

@@ -299,6 +299,47 @@ pub fn job_active(job: &Job) -> Vec<String> {
     v
 }
 
+/// Where the metadata's `resources` (`requests`/`limits` by resource name) disagree
+/// with the Job's containers on the GPU slice and memory: each must be what the Job
+/// holds (absent where the Job sets none).
+pub fn metadata_resources(job: &Job, metadata: &serde_json::Value) -> Vec<String> {
+    let Some(reported) = metadata.get("resources").filter(|r| r.is_object()) else {
+        return vec![format!(
+            "the metadata reports no `resources` object for Job {}",
+            name(job)
+        )];
+    };
+    let mut v = Vec::new();
+    for which in ["requests", "limits"] {
+        for resource in [GPU_SLICE, "memory"] {
+            let given: Vec<String> = containers(job)
+                .iter()
+                .filter_map(|c| quantity(c, which, resource))
+                .collect();
+            let said = match &reported[which][resource] {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            };
+            let same = match (given.as_slice(), &said) {
+                ([], None) => true,
+                ([g], Some(s)) if resource == "memory" => {
+                    memory_bytes(g).is_some() && memory_bytes(g) == memory_bytes(s)
+                }
+                ([g], Some(s)) => g.trim() == s.trim(),
+                _ => false,
+            };
+            if !same {
+                v.push(format!(
+                    "the metadata reports {which} of {resource} {said:?}, Job {} was given {given:?}",
+                    name(job)
+                ));
+            }
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,5 +429,39 @@ mod tests {
         assert_eq!(memory(&j, &bound("4Gi"), &bound("4Gi")).len(), 2);
         assert_eq!(recordings_storage(&j, &expected_volume()).len(), 1);
         assert!(job_policy(&j, 0, 10)[0].contains("ttlSecondsAfterFinished"));
+    }
+}
+
+#[cfg(test)]
+mod metadata_resources_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn job() -> Job {
+        serde_json::from_value(
+            json!({"metadata": {"name": "grpc-job-1-1"}, "spec": {"template": {"spec": {
+            "containers": [{"name": "grpc", "resources": {
+                "requests": {"nvidia.com/gpu.shared": "1", "memory": "2Gi"},
+                "limits": {"nvidia.com/gpu.shared": "1", "memory": "2Gi"}}}]}}}}),
+        )
+        .expect("job")
+    }
+
+    #[test]
+    fn what_the_job_holds_in_any_unit_agrees() {
+        let m = json!({"resources": {
+            "requests": {"nvidia.com/gpu.shared": 1, "memory": "2048Mi"},
+            "limits": {"nvidia.com/gpu.shared": "1", "memory": "2Gi"}}});
+        assert_eq!(metadata_resources(&job(), &m), Vec::<String>::new());
+    }
+
+    #[test]
+    fn another_amount_or_a_missing_report_disagrees() {
+        let m = json!({"resources": {
+            "requests": {"nvidia.com/gpu.shared": "2", "memory": "1Gi"},
+            "limits": {"memory": "2Gi"}}});
+        assert_eq!(metadata_resources(&job(), &m).len(), 3);
+        assert_eq!(metadata_resources(&job(), &json!({})).len(), 1);
     }
 }

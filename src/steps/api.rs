@@ -119,10 +119,7 @@ async fn refused_saying(w: &mut FocusWorld, status: u16, text: String) -> Step {
 #[then("no investigation objects were created")]
 #[then("לא נוצרו אובייקטים של חקירה")]
 async fn nothing_created(w: &mut FocusWorld) -> Step {
-    let since = w
-        .sent_at
-        .ok_or_else(|| anyhow::anyhow!("no request was sent in this scenario"))?;
-    let left = w.suite.unclaimed_objects_since(since).await?;
+    let left = w.unclaimed_creations().await?;
     ensure_that!(
         left.is_empty(),
         "a rejected request left investigation objects behind: {}",

@@ -204,6 +204,16 @@ async fn pod_reports(w: &mut FocusWorld, reasons: String) -> Step {
     Ok(())
 }
 
+#[then("with no client connected, its cleanup Job succeeds within the idle deadline")]
+#[then("כשאף לקוח אינו מחובר, ה-cleanup job שלה מסתיים בהצלחה בתוך זמן היעד להסרה בחוסר פעילות")]
+async fn cleanup_job_succeeds(w: &mut FocusWorld) -> Step {
+    let shortened = w.idle_removal;
+    w.suite
+        .wait_cleanup_job_completes(&w.current()?.job_id, shortened)
+        .await?;
+    Ok(())
+}
+
 #[then("with no client connected, none of its objects remain within the idle deadline")]
 #[then("כשאף לקוח אינו מחובר, לא נותר אף אחד מהאובייקטים שלה בתוך זמן היעד להסרה בחוסר פעילות")]
 async fn idle_removed(w: &mut FocusWorld) -> Step {

@@ -210,9 +210,31 @@ async fn failed_scheduling_cordoned(w: &mut FocusWorld) -> Step {
     scheduler_says(w, "unschedulable").await
 }
 
+#[given("no pod IP address is left on any node")]
+#[given("לא נותרה כתובת IP ל-Pods באף Node")]
+async fn exhaust_pod_network(w: &mut FocusWorld) -> Step {
+    let fault = w.suite.exhaust_pod_network(&w.scenario).await?;
+    w.inject(fault)?;
+    Ok(())
+}
+
+#[then(
+    "the investigation's pod reports FailedCreatePodSandBox naming no IP addresses within the deadline"
+)]
+#[then("ה-Pod של החקירה מדווח FailedCreatePodSandBox בציון שאין כתובות IP בתוך זמן היעד")]
+async fn no_pod_ip(w: &mut FocusWorld) -> Step {
+    pod_event_names(w, "FailedCreatePodSandBox", "no IP addresses available").await
+}
+
 /// The accepted investigation's pod reports FailedScheduling, within the pod deadline,
 /// with a message naming `cause`.
 async fn scheduler_says(w: &FocusWorld, cause: &str) -> Step {
+    pod_event_names(w, "FailedScheduling", cause).await
+}
+
+/// The accepted investigation's pod reports an event of `reason`, within the pod
+/// deadline, with a message naming `cause`.
+async fn pod_event_names(w: &FocusWorld, reason: &str, cause: &str) -> Step {
     let resp = w.last_response()?;
     ensure_that!(
         resp.status == 200,
@@ -224,11 +246,11 @@ async fn scheduler_says(w: &FocusWorld, cause: &str) -> Step {
     let message = w
         .suite
         .cluster
-        .wait_event(EventSubject::PodsOfJob(&job), "FailedScheduling", deadline)
+        .wait_event(EventSubject::PodsOfJob(&job), reason, deadline)
         .await?;
     ensure_that!(
         message.contains(cause),
-        "the pod of {job} reports FailedScheduling without naming {cause}: {message}"
+        "the pod of {job} reports {reason} without naming {cause}: {message}"
     );
     Ok(())
 }

@@ -51,6 +51,18 @@ async fn metadata_describes(w: &mut FocusWorld) -> Step {
     Ok(())
 }
 
+#[then("the metadata reports the GPU slice and memory its Job was given")]
+#[then("ה-metadata מדווח על פרוסת ה-GPU והזיכרון שה-Job שלה קיבל")]
+async fn metadata_resources(w: &mut FocusWorld) -> Step {
+    let v = w.metadata_resources_violations().await?;
+    ensure_that!(
+        v.is_empty(),
+        "the metadata disagrees with the Job: {}",
+        v.join("; ")
+    );
+    Ok(())
+}
+
 #[then("the metadata is not found")]
 #[then("ה-metadata לא נמצא")]
 async fn metadata_not_found(w: &mut FocusWorld) -> Step {

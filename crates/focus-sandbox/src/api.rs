@@ -55,6 +55,12 @@ pub fn app(state: AppState) -> Router {
                 .delete(control_clear_pod_failure),
         )
         .route(
+            "/pod-network-exhausted",
+            get(control_pod_network)
+                .put(control_exhaust_pod_network)
+                .delete(control_restore_pod_network),
+        )
+        .route(
             "/next-idle-timeout",
             get(control_idle_timeout)
                 .put(control_set_idle_timeout)
@@ -179,6 +185,20 @@ async fn control_set_pod_failure(
 
 async fn control_clear_pod_failure(State(s): State<AppState>) -> impl IntoResponse {
     (StatusCode::OK, Json(control::clear_pod_failure(&s)))
+}
+
+async fn control_pod_network(State(s): State<AppState>) -> ApiResult<Value> {
+    control::pod_network_exhausted(&s).await.map(Json)
+}
+
+async fn control_exhaust_pod_network(State(s): State<AppState>) -> ApiResult<Value> {
+    control::set_pod_network_exhausted(&s, true).await.map(Json)
+}
+
+async fn control_restore_pod_network(State(s): State<AppState>) -> ApiResult<Value> {
+    control::set_pod_network_exhausted(&s, false)
+        .await
+        .map(Json)
 }
 
 async fn control_idle_timeout(State(s): State<AppState>) -> Json<Value> {

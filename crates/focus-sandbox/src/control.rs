@@ -1,5 +1,5 @@
 //! Small read endpoints and the sandbox control API (`/_sandbox/...`): fiber,
-//! recordings, defects, pod failures, idle time, counters. Documented in the crate README.
+//! recordings, defects, pod failures, pod network exhaustion, idle time, counters. Documented in the crate README.
 
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -9,6 +9,7 @@ use crate::catalogue::Recording;
 use crate::defects::Defect;
 use crate::error::AppError;
 use crate::manifests::PodFailure;
+use crate::manifests::sim::POD_CIDR_EXHAUSTED;
 use crate::request::TimeWindow;
 use crate::state::AppState;
 
@@ -205,4 +206,52 @@ pub fn state(s: &AppState) -> Value {
         "config": s.config(),
         "counters": s.counters_snapshot(),
     })
+}
+
+/// `GET /_sandbox/pod-network-exhausted`: the nodes whose pod CIDR has no free address.
+pub async fn pod_network_exhausted(s: &AppState) -> Result<Value, AppError> {
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(s.client().clone());
+    let exhausted: Vec<String> = nodes
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|n| {
+            n.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(POD_CIDR_EXHAUSTED))
+                .is_some_and(|v| v == "true")
+        })
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    Ok(json!({ "exhausted_nodes": exhausted }))
+}
+
+/// `PUT /_sandbox/pod-network-exhausted` (`true`) and `DELETE` (`false`): every node's
+/// pod CIDR runs out of addresses, or has them again (kube-sim only: 400 against a
+/// real cluster). Answers the nodes exhausted now.
+pub async fn set_pod_network_exhausted(s: &AppState, on: bool) -> Result<Value, AppError> {
+    if !s.config().sim_conventions {
+        return Err(AppError::BadRequest(
+            "pod network exhaustion needs kube-sim (sim_conventions is off against a real cluster)"
+                .into(),
+        ));
+    }
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(s.client().clone());
+    let value = if on { json!("true") } else { Value::Null };
+    let patch = json!({"metadata": {"annotations": { POD_CIDR_EXHAUSTED: value }}});
+    for n in nodes.list(&Default::default()).await?.items {
+        let Some(name) = n.metadata.name else {
+            continue;
+        };
+        nodes
+            .patch(
+                &name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await?;
+    }
+    pod_network_exhausted(s).await
 }

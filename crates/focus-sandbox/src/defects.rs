@@ -146,6 +146,20 @@ pub enum Defect {
     /// The cleanup job never removes an investigation nobody connected to: it stays
     /// until cancelled. Caught by the idle-removal scenario.
     NoIdleCleanup,
+    /// A historic window is looked up only after its investigation was launched: a
+    /// window without recordings is still refused 404, but the investigation's Jobs and
+    /// Service stay behind (PZ-14019). Caught by the "launches nothing" checks of the
+    /// no-recording scenarios.
+    LaunchBeforeLookup,
+    /// `GET /metadata/{job_id}` reports resources the investigation's Job was not
+    /// given: two GPU slices and 1Gi of memory. Caught by the metadata-resources
+    /// scenario.
+    MetadataResourcesMismatch,
+    /// The cleanup Job fails instead of completing (its pod exits 1 when the idle time
+    /// ends; kube-sim only), and the server removes the investigation on any finished
+    /// cleanup Job, so the investigation still goes. Caught by the idle-removal
+    /// scenario's "cleanup Job succeeds" step.
+    CleanupJobFails,
 }
 
 impl Defect {
@@ -190,6 +204,9 @@ impl Defect {
         Defect::NoStreamJob,
         Defect::PinnedNode,
         Defect::NoIdleCleanup,
+        Defect::LaunchBeforeLookup,
+        Defect::MetadataResourcesMismatch,
+        Defect::CleanupJobFails,
     ];
 
     /// The kebab-case name.
@@ -234,6 +251,9 @@ impl Defect {
             Defect::NoStreamJob => "no-stream-job",
             Defect::PinnedNode => "pinned-node",
             Defect::NoIdleCleanup => "no-idle-cleanup",
+            Defect::LaunchBeforeLookup => "launch-before-lookup",
+            Defect::MetadataResourcesMismatch => "metadata-resources-mismatch",
+            Defect::CleanupJobFails => "cleanup-job-fails",
         }
     }
 
@@ -291,6 +311,13 @@ impl Defect {
                 "the Job's pod bypasses the scheduler: cordoned nodes still run it"
             }
             Defect::NoIdleCleanup => "an investigation nobody connects to is never removed",
+            Defect::LaunchBeforeLookup => {
+                "a historic window without recordings is refused but its investigation stays"
+            }
+            Defect::MetadataResourcesMismatch => "metadata reports resources the Job was not given",
+            Defect::CleanupJobFails => {
+                "the cleanup Job fails instead of completing; the investigation still goes"
+            }
         }
     }
 

@@ -34,6 +34,16 @@ pub fn completed(job: &Job) -> bool {
             .any(|c| c.type_ == "Complete" && c.status == "True")
 }
 
+/// Whether a Job has failed (a True `Failed` condition).
+fn failed(job: &Job) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.type_ == "Failed" && c.status == "True")
+}
+
 /// Connected clients according to the Service's annotation (0 when absent).
 pub fn connections(svc: &Service) -> u64 {
     svc.metadata
@@ -71,7 +81,10 @@ pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
         let Some(id) = name.strip_prefix(CLEANUP_JOB_PREFIX) else {
             continue;
         };
-        if JobId::parse(id).is_none() || !completed(&job) || !handled.insert(id.to_owned()) {
+        // `cleanup-job-fails`: its cleanup Jobs fail, and any finished one removes.
+        let done =
+            completed(&job) || (state.has(crate::defects::Defect::CleanupJobFails) && failed(&job));
+        if JobId::parse(id).is_none() || !done || !handled.insert(id.to_owned()) {
             continue;
         }
         if let Err(e) = reap(&state, id).await {

@@ -259,6 +259,10 @@ async fn open_checked(
         {
             Some(rec) => (rec.prr, Some(rec)),
             None if policy.enforces(Rule::HistoricData) => {
+                if state.has(Defect::LaunchBeforeLookup) {
+                    // The answer is the same 404 either way; what stays is the defect.
+                    let _ = launch(state, &req, mode, cfg.prr, None).await;
+                }
                 return Err(AppError::NotFound(NO_RECORDING.into()));
             }
             None => (cfg.prr, None),
@@ -439,6 +443,7 @@ async fn launch(
                 .then(|| nodes.get(usize::from(id.slot) % nodes.len().max(1)))
                 .flatten()
                 .map(|(name, _)| name.clone()),
+            cleanup_fails: state.has(Defect::CleanupJobFails),
         };
         let created = if observed_launch {
             create_as_observed(state, &plan).await
@@ -616,8 +621,33 @@ pub async fn metadata(state: &AppState, job_id: &str) -> Result<Value, AppError>
     if let Value::Object(map) = &mut body {
         map.insert("job_status".into(), Value::from(status));
         map.insert("configuration".into(), req.raw);
+        map.insert("resources".into(), allocated_resources(state, &job));
     }
     Ok(body)
+}
+
+/// What the investigation was allocated: the processing container's `requests` and
+/// `limits` as its Job holds them (`metadata-resources-mismatch`: a GPU slice too
+/// many and half the memory).
+fn allocated_resources(state: &AppState, job: &Job) -> Value {
+    let resources = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers.first())
+        .and_then(|c| c.resources.clone())
+        .unwrap_or_default();
+    let mut v = serde_json::json!({
+        "requests": resources.requests.unwrap_or_default(),
+        "limits": resources.limits.unwrap_or_default(),
+    });
+    if state.has(Defect::MetadataResourcesMismatch) {
+        for which in ["requests", "limits"] {
+            v[which]["nvidia.com/gpu.shared"] = Value::from("2");
+            v[which]["memory"] = Value::from("1Gi");
+        }
+    }
+    v
 }
 
 /// `pending`, `running`, `failed` or `completed`, from the Job and its pods.

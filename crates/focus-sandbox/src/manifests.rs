@@ -47,6 +47,8 @@ pub mod sim {
     pub const EXIT_CODE: &str = "kube-sim.focus-scope/exit-code";
     /// Pod: OOMKilled (exit 137) when the run ends.
     pub const OOM_KILLED: &str = "kube-sim.focus-scope/oom-killed";
+    /// Node: `"true"` → its pod CIDR has no free address (the CNI refuses new pods).
+    pub const POD_CIDR_EXHAUSTED: &str = "kube-sim.focus-scope/pod-cidr-exhausted";
     /// Service: number of TCP connections accepted on its node ports.
     pub const CONNECTIONS: &str = "kube-sim.focus-scope/connections";
 }
@@ -108,6 +110,8 @@ pub struct JobPlan {
     pub stream_job: bool,
     /// The processing pod names its node (`pinned-node`): the scheduler is bypassed.
     pub node_name: Option<String>,
+    /// The cleanup pod exits 1 when its idle time ends (`cleanup-job-fails`, kube-sim).
+    pub cleanup_fails: bool,
 }
 
 /// `grpc-job-<id>`.
@@ -268,6 +272,9 @@ pub fn cleanup_job(plan: &JobPlan) -> Job {
     let mut pod_ann = BTreeMap::new();
     if plan.sim_conventions {
         pod_ann.insert(sim::RUN_FOR.to_owned(), format!("{}s", plan.idle_secs));
+        if plan.cleanup_fails {
+            pod_ann.insert(sim::EXIT_CODE.to_owned(), "1".to_owned());
+        }
     }
     let pod_meta = template_meta(labels(&[("app", &name)]), pod_ann);
     Job {
@@ -354,6 +361,7 @@ mod tests {
             recordings_volume: true,
             stream_job: true,
             node_name: None,
+            cleanup_fails: false,
         }
     }
 

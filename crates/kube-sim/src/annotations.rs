@@ -19,6 +19,11 @@ pub const ANNOTATION_NEVER_READY: &str = "kube-sim.focus-scope/never-ready";
 /// Annotation: canned text served by the pod `log` endpoint.
 pub const ANNOTATION_LOG: &str = "kube-sim.focus-scope/log";
 
+/// Annotation on a Node: `"true"` → its pod CIDR has no free address left, as if every
+/// one were taken (new pods get the CNI's FailedCreatePodSandBox "no IP addresses
+/// available"); pods already running keep theirs. Removing it frees the range again.
+pub const ANNOTATION_POD_CIDR_EXHAUSTED: &str = "kube-sim.focus-scope/pod-cidr-exhausted";
+
 /// Annotation on a Service: number of TCP connections accepted on its node ports.
 pub const ANNOTATION_CONNECTIONS: &str = "kube-sim.focus-scope/connections";
 

@@ -28,6 +28,13 @@ impl Clock {
         }
     }
 
+    /// The same clock, `ms` ahead of the host's (negative: behind).
+    pub fn offset_by(mut self, ms: i64) -> Self {
+        let span = jiff::SignedDuration::from_millis(ms);
+        self.start_wall = self.start_wall.checked_add(span).unwrap_or(self.start_wall);
+        self
+    }
+
     /// Current time (advances with tokio's clock, so a paused test clock pauses it).
     pub fn now(&self) -> jiff::Timestamp {
         let elapsed = self.start.elapsed();
@@ -76,4 +83,19 @@ pub fn format_ts(t: jiff::Timestamp) -> String {
 /// Parse an RFC 3339 timestamp from an object.
 pub fn parse_ts(s: &str) -> Option<jiff::Timestamp> {
     s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offset_moves_the_clock_both_ways() {
+        let host = jiff::Timestamp::now();
+        let behind = Clock::new(1.0).offset_by(-2000).now();
+        let ahead = Clock::new(1.0).offset_by(2000).now();
+        let d = |t: jiff::Timestamp| t.duration_since(host).as_millis();
+        assert!((-2100..=-1900).contains(&d(behind)), "{}", d(behind));
+        assert!((1900..=2100).contains(&d(ahead)), "{}", d(ahead));
+    }
 }

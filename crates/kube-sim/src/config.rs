@@ -41,6 +41,10 @@ pub struct SimConfig {
     pub kubelet_delay_max_ms: u64,
     /// Global speed factor: every simulated delay is divided by it (2.0 = twice as fast).
     pub speed: f64,
+    /// The cluster's clock against the host's, in ms (negative: behind). Every
+    /// timestamp the simulator writes (creationTimestamp, events, conditions) carries
+    /// it, as a real cluster's clock may differ from its clients'.
+    pub clock_offset_ms: i64,
     /// Namespaces created at start.
     pub namespaces: Vec<String>,
     /// Watch events retained for resuming watches; older resourceVersions get 410 Expired.
@@ -145,6 +149,7 @@ impl Default for SimConfig {
             kubelet_delay_min_ms: 200,
             kubelet_delay_max_ms: 800,
             speed: 1.0,
+            clock_offset_ms: 0,
             namespaces: vec![
                 "default".to_string(),
                 "kube-system".to_string(),

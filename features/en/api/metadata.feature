@@ -1,7 +1,8 @@
 @api @metadata @backlog @PZ-13563 @scope:api-metadata @readonly
 Feature: Investigation metadata (GET /metadata/{job_id})
   Backlog requirement: the metadata of an open investigation reports its identity,
-  stream port and URL, its job status and the configuration it was opened with; an
+  stream port and URL, its job status, the configuration it was opened with and the
+  resources (GPU slice, memory) its Job was given; an
   unknown or cancelled job id is answered 404 "Invalid job_id".
 
   Background:
@@ -12,6 +13,12 @@ Feature: Investigation metadata (GET /metadata/{job_id})
     When a live investigation is opened
     And its metadata is requested
     Then the metadata describes the investigation
+
+  @id:api-metadata-resources
+  Scenario: The metadata of an open investigation reports the resources of its Job
+    When a live investigation is opened
+    And its metadata is requested
+    Then the metadata reports the GPU slice and memory its Job was given
 
   @id:api-metadata-after-cancel
   Scenario: After cancel the metadata is not found and the objects are gone

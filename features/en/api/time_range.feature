@@ -25,6 +25,18 @@ Feature: Time range validation
       | future        | start_time = now + 3600; end_time = now + 7200  |
       | future-day    | start_time = now + 86400; end_time = now + 86700 |
 
+  @id:api-time-range-malformed @PZ-14018
+  Scenario Outline: A window not given in whole epoch seconds is rejected (<case>)
+    When a historic multichannel investigation is requested with <changes>
+    Then the request is rejected with <status> naming <fields>
+    And no investigation objects were created
+
+    Examples:
+      | case         | changes                                                  | status | fields                     |
+      | string       | start_time = "yesterday"                                 | 422    | "start_time"               |
+      | fractional   | end_time = rec.end + 0.5                                 | 422    | "end_time"                 |
+      | milliseconds | start_time = rec.start * 1000; end_time = rec.end * 1000 | 400    | "start_time" or "end_time" |
+
   @id:api-time-range-no-recording @PZ-14019
   Scenario: A window without recordings is refused and launches nothing
     When a historic investigation is requested for the window between recordings

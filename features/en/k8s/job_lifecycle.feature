@@ -41,8 +41,8 @@ Feature: Investigation job lifecycle
     Then none of its objects remain
 
   @id:k8s-idle-removed @serial
-  Scenario: An investigation nobody connects to is removed by its cleanup job
+  Scenario: An investigation nobody connects to is removed once its cleanup Job succeeds
     Given the next investigation's idle time is shortened where the fault driver allows it
     When a live investigation is opened
-    Then the investigation's pod is Running within the deadline
+    Then with no client connected, its cleanup Job succeeds within the idle deadline
     And with no client connected, none of its objects remain within the idle deadline

@@ -2,8 +2,8 @@
 Feature: System limits
   The PNDS requirement is 200 investigations in parallel. The scenario stays even where
   an environment falls short, and then says how far it got and why it stopped. The
-  other limits: latency under load, many clients at once, and running out of stream
-  ports.
+  other limits: latency under load, many clients at once, running out of stream
+  ports, and running out of pod IP addresses.
 
   Background:
     Given Focus Server is answering
@@ -32,3 +32,9 @@ Feature: System limits
     When a live investigation is requested
     Then the request is refused with 503 saying "No free stream port"
     And no investigation objects were created
+
+  @id:k8s-pod-ips-exhausted @network @fault:sandbox @scope:k8s-limits-network
+  Scenario: With no pod IP address left the next investigation's pod says why it cannot start
+    Given no pod IP address is left on any node
+    When a live investigation is requested
+    Then the investigation's pod reports FailedCreatePodSandBox naming no IP addresses within the deadline

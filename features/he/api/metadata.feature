@@ -2,8 +2,8 @@
 @api @metadata @backlog @scope:api-metadata @lang-he @readonly
 תכונה: ה-metadata של חקירה (GET /metadata/{job_id})
   דרישת backlog: ה-metadata של חקירה פתוחה מדווח את זהותה, את פורט הזרם ואת
-  ה-stream URL, את סטטוס ה-Job ואת התצורה שבה נפתחה; job id לא מוכר או מבוטל
-  נענה ב-404 "Invalid job_id".
+  ה-stream URL, את סטטוס ה-Job, את התצורה שבה נפתחה ואת המשאבים (פרוסת GPU,
+  זיכרון) שה-Job שלה קיבל; job id לא מוכר או מבוטל נענה ב-404 "Invalid job_id".
 
   רקע:
     בהינתן Focus Server עונה
@@ -13,6 +13,12 @@
     כאשר נפתחת חקירה חיה
     וגם ה-metadata שלה מתבקש
     אז ה-metadata מתאר את החקירה
+
+  @id:api-metadata-resources
+  תרחיש: ה-metadata של חקירה פתוחה מדווח על המשאבים של ה-Job שלה
+    כאשר נפתחת חקירה חיה
+    וגם ה-metadata שלה מתבקש
+    אז ה-metadata מדווח על פרוסת ה-GPU והזיכרון שה-Job שלה קיבל
 
   @id:api-metadata-after-cancel
   תרחיש: אחרי ביטול ה-metadata לא נמצא והאובייקטים נעלמו

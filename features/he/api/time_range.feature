@@ -26,6 +26,18 @@
       | future        | start_time = now + 3600; end_time = now + 7200  |
       | future-day    | start_time = now + 86400; end_time = now + 86700 |
 
+  @id:api-time-range-malformed
+  תבנית תרחיש: חלון שאינו נתון בשניות epoch שלמות נדחה (<case>)
+    כאשר מתבקשת חקירה היסטורית בתצוגת multichannel עם <changes>
+    אז הבקשה נדחית עם <status> ומציינת את <fields>
+    וגם לא נוצרו אובייקטים של חקירה
+
+    דוגמאות:
+      | case         | changes                                                  | status | fields                     |
+      | string       | start_time = "yesterday"                                 | 422    | "start_time"               |
+      | fractional   | end_time = rec.end + 0.5                                 | 422    | "end_time"                 |
+      | milliseconds | start_time = rec.start * 1000; end_time = rec.end * 1000 | 400    | "start_time" or "end_time" |
+
   @id:api-time-range-no-recording
   תרחיש: חלון בלי הקלטות מסורב ואינו מפעיל דבר
     כאשר מתבקשת חקירה היסטורית עבור החלון שבין ההקלטות

@@ -100,7 +100,7 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(config: SimConfig, shutdown: watch::Receiver<bool>) -> Self {
-        let clock = crate::clock::Clock::new(config.speed);
+        let clock = crate::clock::Clock::new(config.speed).offset_by(config.clock_offset_ms);
         Cluster {
             store: Arc::new(Store::new(
                 config.watch_history,

@@ -256,9 +256,14 @@ impl Kubelet {
         };
         // sandbox + IP (atomically against other pods of the node)
         let now = self.clock.now_rfc3339();
-        let node_ip = cluster
-            .store
-            .get(&resources::NODES, "", node)
+        let node_obj = cluster.store.get(&resources::NODES, "", node);
+        let cidr_exhausted = node_obj
+            .as_ref()
+            .and_then(|n| n.at("/metadata/annotations"))
+            .and_then(|a| a.get(ANNOTATION_POD_CIDR_EXHAUSTED))
+            .and_then(Value::as_str)
+            == Some("true");
+        let node_ip = node_obj
             .and_then(|n| {
                 n.at("/status/addresses")
                     .and_then(Value::as_array)
@@ -298,7 +303,7 @@ impl Kubelet {
                 set_condition(p, &now, "Ready", "False", Some("ContainersNotReady"), Some("containers with unready status"));
                 return Ok(());
             }
-            let Some(ip) = free_ip(&cidr, &used) else {
+            let Some(ip) = free_ip(&cidr, &used).filter(|_| !cidr_exhausted) else {
                 exhausted = true;
                 return Ok(());
             };
