@@ -15,7 +15,8 @@
 //! `kind = "remote"`, `cancel = "kubernetes"`, `exclusive = false`,
 //! `faults = "kubernetes"`). Each leg has its own expected failures and inverse map.
 //! `DEFECT_MATRIX_ONLY=remote/slot-leak,embedded` runs only the named legs or
-//! `leg/defect` pairs (and their controls), for iterating on one entry.
+//! `leg/defect` pairs (and their controls), for iterating on one entry;
+//! `remote/control` runs a leg's whole control alone.
 
 mod common;
 
@@ -296,7 +297,14 @@ fn every_scenario_can_fail_and_every_defect_is_caught() {
             Leg::Embedded => matrix.defect.keys().collect(),
             Leg::Remote => matrix.remote.defect.keys().collect(),
         };
-        let defects: Vec<&String> = defects.into_iter().filter(|d| selected(leg, d)).collect();
+        // `<leg>/control` selects the leg's whole control alone.
+        let whole_control = selected(leg, "control");
+        let runs: Vec<&String> = defects
+            .iter()
+            .copied()
+            .filter(|d| selected(leg, d))
+            .collect();
+        let defects: Vec<&String> = if whole_control { defects } else { runs.clone() };
         if defects.is_empty() {
             continue;
         }
@@ -318,7 +326,7 @@ fn every_scenario_can_fail_and_every_defect_is_caught() {
             defect: None,
             tags: leg_filter(&matrix, leg, &control),
         });
-        jobs.extend(defects.into_iter().map(|d| Job {
+        jobs.extend(runs.into_iter().map(|d| Job {
             leg,
             defect: Some(d.clone()),
             tags: leg_filter(&matrix, leg, tags_of(d)),
@@ -512,9 +520,10 @@ impl RemoteSandbox {
         let base = embedded_profile();
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let kubeconfig = dir.path().join("kubeconfig");
-        // The server's tunables the embedded sandbox takes from config/sandbox.toml.
+        // The server's tunables the embedded sandbox takes from config/sandbox.toml, and
+        // no control API: like staging, every fault goes through Kubernetes.
         let server = format!(
-            "[server]\nmax_slots = {}\nidle_timeout_secs = {}\n",
+            "[server]\nmax_slots = {}\nidle_timeout_secs = {}\ncontrol_api = false\n",
             base["limits"]["stream_slots"],
             humantime_secs(base["sandbox"]["idle_timeout"].as_str().unwrap_or("30s"))
         );
