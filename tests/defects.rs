@@ -50,6 +50,8 @@ const LONG: &[&str] = &[
 ];
 /// How long the separately started sandbox may take to print its API address.
 const SANDBOX_START: Duration = Duration::from_secs(60);
+/// How long the other user's investigation may take to open its stream port.
+const FOREIGN_CONNECT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -367,10 +369,10 @@ fn every_scenario_can_fail_and_every_defect_is_caught() {
             });
         }
     });
-    let c = control_failure.into_inner().expect("control");
-    assert!(c.is_empty(), "defect matrix:\n{}", c.join("\n"));
-    let f = failures.into_inner().expect("failures");
-    assert!(f.is_empty(), "defect matrix:\n{}", f.join("\n"));
+    // Failed controls first: then no defect result of their leg means anything.
+    let mut all = control_failure.into_inner().expect("control");
+    all.extend(failures.into_inner().expect("failures"));
+    assert!(all.is_empty(), "defect matrix:\n{}", all.join("\n"));
 }
 
 /// A run filter on a leg: the remote leg leaves out the scenarios it cannot run.
@@ -430,12 +432,24 @@ fn check_one(matrix: &Matrix, job: &Job) -> Result<Vec<String>, String> {
                 &[("FOCUS_ENV", "remote"), ("FOCUS_CONFIG_DIR", dir.as_str())],
                 WALL,
             );
-            drop(sandbox);
+            sandbox
+                .check_foreign_untouched()
+                .map_err(|e| format!("{label}: {e}"))?;
             run
         }
     };
     if std::env::var_os("DEFECT_MATRIX_VERBOSE").is_some() {
         eprintln!("{label}: {:?}", run.results());
+        for sc in run
+            .summary
+            .as_ref()
+            .and_then(|s| s["scenarios"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| s["status"] == "failed")
+        {
+            eprintln!("  {}: {}", sc["id"], sc["failure"]);
+        }
     }
     let Some(_) = run.summary else {
         return Err(format!(
@@ -511,6 +525,11 @@ fn check_one(matrix: &Matrix, job: &Job) -> Result<Vec<String>, String> {
 struct RemoteSandbox {
     child: Child,
     profile: String,
+    /// A client connected to another user's investigation, for the whole run.
+    foreign: Option<std::net::TcpStream>,
+    /// That investigation's objects (`Kind/name` → uid) before the run.
+    foreign_objects: BTreeMap<String, String>,
+    kubeconfig: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -523,9 +542,11 @@ impl RemoteSandbox {
         // The server's tunables the embedded sandbox takes from config/sandbox.toml, and
         // no control API: like staging, every fault goes through Kubernetes.
         let server = format!(
-            "[server]\nmax_slots = {}\nidle_timeout_secs = {}\ncontrol_api = false\n",
-            base["limits"]["stream_slots"],
-            humantime_secs(base["sandbox"]["idle_timeout"].as_str().unwrap_or("30s"))
+            "[server]\nmax_slots = {}\nidle_timeout_secs = {}\ncontrol_api = false\n\
+             [sim]\nrequest_log_file = {:?}\n",
+            remote_slots(&base),
+            humantime_secs(base["sandbox"]["idle_timeout"].as_str().unwrap_or("30s")),
+            path_str(&dir.path().join("requests.jsonl"))
         );
         let server_file = dir.path().join("sandbox.toml");
         std::fs::write(&server_file, server).map_err(|e| format!("write config: {e}"))?;
@@ -577,12 +598,144 @@ impl RemoteSandbox {
             }
         };
         let profile = remote_profile(&base, &api_url, &kubeconfig);
-        Ok(RemoteSandbox {
+        let mut sandbox = RemoteSandbox {
             child,
             profile,
+            foreign: None,
+            foreign_objects: BTreeMap::new(),
+            kubeconfig,
             _dir: dir,
+        };
+        let (stream, job_id) = another_users_investigation(&api_url)?;
+        sandbox.foreign = stream;
+        sandbox.foreign_objects = sandbox
+            .investigation_objects()?
+            .into_iter()
+            .filter(|(name, _)| name.ends_with(&job_id))
+            .collect();
+        if sandbox.foreign_objects.is_empty() {
+            return Err(format!(
+                "premise not met: the other user's investigation {job_id} has no objects"
+            ));
+        }
+        Ok(sandbox)
+    }
+
+    /// Every investigation object of the cluster: `Kind/name` → uid.
+    fn investigation_objects(&self) -> Result<BTreeMap<String, String>, String> {
+        let rt = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
+        rt.block_on(async {
+            let cluster = focus_scope::cluster::Cluster::connect(
+                Some(&self.kubeconfig),
+                None,
+                "panda",
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|e| format!("the remote sandbox's cluster: {e:#}"))?;
+            cluster
+                .investigation_object_uids()
+                .await
+                .map_err(|e| format!("list investigation objects: {e:#}"))
         })
     }
+
+    /// The run sent no change naming one of the other user's objects (kube-sim's
+    /// request log, by the suite's User-Agent). The server's own idle cleanup may
+    /// remove them; the suite never may.
+    fn check_foreign_untouched(&self) -> Result<(), String> {
+        let path = self._dir.path().join("requests.jsonl");
+        let log = std::fs::read_to_string(&path)
+            .map_err(|e| format!("kube-sim request log {}: {e}", path.display()))?;
+        let names: BTreeSet<&str> = self
+            .foreign_objects
+            .keys()
+            .filter_map(|k| k.split_once('/').map(|(_, n)| n))
+            .collect();
+        let touched: Vec<String> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|r| {
+                r["user_agent"]
+                    .as_str()
+                    .is_some_and(|ua| ua.starts_with("focus-scope/"))
+            })
+            .filter(|r| {
+                let verb = r["verb"].as_str().unwrap_or("");
+                let named = r["name"].as_str().is_some_and(|n| names.contains(n));
+                verb == "deletecollection"
+                    || (named && matches!(verb, "delete" | "patch" | "update"))
+            })
+            .map(|r| format!("{} {}/{}", r["verb"], r["resource"], r["name"]))
+            .collect();
+        if touched.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the run changed another user's investigation: {}",
+                touched.join("; ")
+            ))
+        }
+    }
+}
+
+/// Sleeps, when dropped, until two seconds have passed since `since`.
+fn scopeguard_age(since: Instant) -> impl Drop {
+    struct Age(Instant);
+    impl Drop for Age {
+        fn drop(&mut self) {
+            let age = Duration::from_secs(2);
+            std::thread::sleep(age.saturating_sub(self.0.elapsed()));
+        }
+    }
+    Age(since)
+}
+
+/// A shared environment holds other users' work: one live investigation opened before
+/// the run, which every scenario must leave alone and work around. A client connects to
+/// its stream port where it opens (a loopback address; a defect may break it), so the
+/// server's idle cleanup keeps it for the run.
+fn another_users_investigation(
+    api_url: &str,
+) -> Result<(Option<std::net::TcpStream>, String), String> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
+    let opened = Instant::now();
+    let answer = common::open_foreign(&rt, api_url);
+    // It predates the run by more than creationTimestamp's one-second precision: the
+    // "no investigation objects were created" check of this branch compares those
+    // timestamps with the runner's clock and blames an object created in the second a
+    // rejected request was sent on that request (found by this leg; the check by
+    // identity, listing names and uids before the request, does not).
+    let _aged = scopeguard_age(opened);
+    let job_id = answer["job_id"]
+        .as_str()
+        .ok_or_else(|| format!("the foreign investigation has no job_id: {answer}"))?
+        .to_string();
+    let addr = answer["stream_url"]
+        .as_str()
+        .and_then(|u| u.strip_prefix("http://"))
+        .and_then(|h| h.parse::<std::net::Ipv4Addr>().ok())
+        .filter(|ip| ip.is_loopback())
+        .zip(
+            answer["stream_port"]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok()),
+        );
+    let Some((ip, port)) = addr else {
+        return Ok((None, job_id));
+    };
+    // Its port opens when its pod runs (well under a second on kube-sim).
+    let deadline = Instant::now() + FOREIGN_CONNECT;
+    while Instant::now() < deadline {
+        if let Ok(s) = std::net::TcpStream::connect_timeout(
+            &std::net::SocketAddr::from((ip, port)),
+            Duration::from_secs(1),
+        ) {
+            return Ok((Some(s), job_id));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok((None, job_id))
 }
 
 impl Drop for RemoteSandbox {
@@ -638,6 +791,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The remote environment's stream slots: the embedded sandbox's, plus one for the
+/// other user's investigation, so the 200-in-parallel scenario can open its own 200.
+fn remote_slots(base: &toml::Table) -> i64 {
+    base["limits"]["stream_slots"].as_integer().unwrap_or(200) + 1
+}
+
 fn embedded_profile() -> toml::Table {
     let path = manifest_dir().join("config/sandbox.toml");
     let text = std::fs::read_to_string(&path).expect("read config/sandbox.toml");
@@ -667,6 +826,9 @@ fn remote_profile(base: &toml::Table, api_url: &str, kubeconfig: &Path) -> Strin
     target.insert("namespace".into(), "panda".into());
     target.insert("cancel".into(), "kubernetes".into());
     p.insert("target".into(), target.into());
+    if let Some(limits) = p.get_mut("limits").and_then(|l| l.as_table_mut()) {
+        limits.insert("stream_slots".into(), remote_slots(base).into());
+    }
     toml::to_string(&p).expect("profile as TOML")
 }
 
@@ -689,7 +851,10 @@ fn render_doc(matrix: &Matrix, tags: &BTreeMap<String, BTreeSet<String>>) -> Str
          endpoint, exclusive, the sandbox fault driver);\n\
          - **remote**: the `focus-sandbox` binary started as its own process, targeted through\n  \
          a profile shaped like staging (`kind = \"remote\"`, `cancel = \"kubernetes\"`,\n  \
-         `exclusive = false`, `faults = \"kubernetes\"`, its kubeconfig and `api_url`).\n\n\
+         `exclusive = false`, `faults = \"kubernetes\"`, its kubeconfig and `api_url`). Like\n  \
+         staging it has no control API (`control_api = false`) and holds another user's\n  \
+         investigation (a client connected to it), which every run must leave as it was\n  \
+         (same objects, same uids).\n\n\
          ## Defect → scenarios that catch it\n\n| defect | breaks | run | caught by (embedded) | caught by (remote) |\n|---|---|---|---|---|\n",
     );
     let list = |fails: &[String]| {
