@@ -713,7 +713,7 @@ impl RemoteSandbox {
 }
 
 /// Sleeps, when dropped, until two seconds have passed since `since`.
-fn scopeguard_age(since: Instant) -> impl Drop {
+fn age_guard(since: Instant) -> impl Drop {
     struct Age(Instant);
     impl Drop for Age {
         fn drop(&mut self) {
@@ -739,7 +739,7 @@ fn another_users_investigation(
     // timestamps with the runner's clock and blames an object created in the second a
     // rejected request was sent on that request (found by this leg; the check by
     // identity, listing names and uids before the request, does not).
-    let _aged = scopeguard_age(opened);
+    let _aged = age_guard(opened);
     let job_id = answer["job_id"]
         .as_str()
         .ok_or_else(|| format!("the foreign investigation has no job_id: {answer}"))?
