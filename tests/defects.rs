@@ -685,22 +685,7 @@ impl RemoteSandbox {
             .keys()
             .filter_map(|k| k.split_once('/').map(|(_, n)| n))
             .collect();
-        let touched: Vec<String> = log
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|r| {
-                r["user_agent"]
-                    .as_str()
-                    .is_some_and(|ua| ua.starts_with("focus-scope/"))
-            })
-            .filter(|r| {
-                let verb = r["verb"].as_str().unwrap_or("");
-                let named = r["name"].as_str().is_some_and(|n| names.contains(n));
-                verb == "deletecollection"
-                    || (named && matches!(verb, "delete" | "patch" | "update"))
-            })
-            .map(|r| format!("{} {}/{}", r["verb"], r["resource"], r["name"]))
-            .collect();
+        let touched = suite_changes_to(&log, &names);
         if touched.is_empty() {
             Ok(())
         } else {
@@ -710,6 +695,46 @@ impl RemoteSandbox {
             ))
         }
     }
+}
+
+/// The changes the suite (its User-Agent) sent, in a kube-sim request log (JSON lines),
+/// to the objects named: deletes, patches, updates, and any collection delete.
+fn suite_changes_to(log: &str, names: &BTreeSet<&str>) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| {
+            r["user_agent"]
+                .as_str()
+                .is_some_and(|ua| ua.starts_with("focus-scope/"))
+        })
+        .filter(|r| {
+            let verb = r["verb"].as_str().unwrap_or("");
+            let named = r["name"].as_str().is_some_and(|n| names.contains(n));
+            verb == "deletecollection" || (named && matches!(verb, "delete" | "patch" | "update"))
+        })
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            format!("{} {}/{}", field("verb"), field("resource"), field("name"))
+        })
+        .collect()
+}
+
+/// The ownership check of the remote leg can fail: a delete by the suite of another
+/// user's Job is reported; the server's own delete and the suite's reads are not.
+#[test]
+fn a_change_by_the_suite_to_another_users_object_is_reported() {
+    let log = [
+        r#"{"verb":"get","resource":"jobs","name":"grpc-job-1-1","user_agent":"focus-scope/0.1.0"}"#,
+        r#"{"verb":"delete","resource":"jobs","name":"cleanup-job-1-1","user_agent":"focus-sandbox/0.1.0"}"#,
+        r#"{"verb":"delete","resource":"jobs","name":"grpc-job-1-2","user_agent":"focus-scope/0.1.0"}"#,
+        r#"{"verb":"delete","resource":"jobs","name":"grpc-job-1-1","user_agent":"focus-scope/0.1.0"}"#,
+    ]
+    .join("\n");
+    let names = BTreeSet::from(["grpc-job-1-1", "cleanup-job-1-1"]);
+    assert_eq!(
+        suite_changes_to(&log, &names),
+        vec!["delete jobs/grpc-job-1-1".to_string()]
+    );
 }
 
 /// Sleeps, when dropped, until two seconds have passed since `since`.
