@@ -138,7 +138,18 @@ pub fn start_sandbox(
 /// Opens a valid live investigation as another user would (not ledgered by any run);
 /// returns its job_id.
 pub fn open_foreign_investigation(rt: &tokio::runtime::Runtime, api_url: &str) -> String {
-    let body: serde_json::Value = rt.block_on(async {
+    open_foreign(rt, api_url)["job_id"]
+        .as_str()
+        .expect("job_id")
+        .to_string()
+}
+
+/// [`open_foreign_investigation`], returning the whole configure answer.
+pub fn open_foreign(rt: &tokio::runtime::Runtime, api_url: &str) -> serde_json::Value {
+    // reqwest is built without a default crypto provider (tests that start no sandbox
+    // in-process have none installed yet).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    rt.block_on(async {
         reqwest::Client::new()
             .post(format!("{api_url}/configure"))
             .json(&serde_json::json!({
@@ -152,8 +163,7 @@ pub fn open_foreign_investigation(rt: &tokio::runtime::Runtime, api_url: &str) -
             .json()
             .await
             .expect("json")
-    });
-    body["job_id"].as_str().expect("job_id").to_string()
+    })
 }
 
 /// A remote profile for a sandbox started in the test: `head` holds the top-level keys

@@ -68,8 +68,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/counters", get(control_counters))
         .route("/state", get(control_state));
+    if state.config().control_api {
+        api = api.nest("/_sandbox", control);
+    }
     let api = api
-        .nest("/_sandbox", control)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let prefix = state.prefix();

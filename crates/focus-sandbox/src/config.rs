@@ -95,6 +95,10 @@ pub struct ServerConfig {
     /// Set by [`crate::Sandbox::start`] when it starts kube-sim, or when the existing
     /// cluster's version names kube-sim; off against a real cluster.
     pub sim_conventions: bool,
+    /// Serve the control API under `/_sandbox/`. Off, the server has only Focus
+    /// Server's routes, as a real one: a suite run that must inject faults through
+    /// Kubernetes alone then fails on any control call it would make.
+    pub control_api: bool,
 }
 
 impl Default for ServerConfig {
@@ -119,6 +123,7 @@ impl Default for ServerConfig {
             cleanup_image: "busybox:1.36".into(),
             prefix: String::new(),
             sim_conventions: false,
+            control_api: true,
         }
     }
 }
