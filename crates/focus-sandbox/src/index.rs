@@ -35,6 +35,14 @@ const EXPECT_GRACE: Duration = Duration::from_secs(30);
 /// Jobs, Services, Nodes.
 const WATCHES: usize = 3;
 
+/// How far the watches got: how many listed once, and whether one failed before
+/// its first listing (a dead or forbidden endpoint: nobody waits for it).
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    synced: usize,
+    failed: bool,
+}
+
 /// What one Service contributes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct SvcInfo {
@@ -92,7 +100,7 @@ impl Data {
 #[derive(Debug)]
 pub struct ClusterIndex {
     data: Arc<Mutex<Data>>,
-    synced: watch::Receiver<usize>,
+    synced: watch::Receiver<Progress>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -144,7 +152,7 @@ fn node_info(node: &Node) -> Option<String> {
 /// the live contents, `buffer` the relist in progress.
 async fn follow<K, S>(
     data: Arc<Mutex<Data>>,
-    synced: watch::Sender<usize>,
+    synced: watch::Sender<Progress>,
     kind: Kind,
     stream: S,
     apply: impl Fn(&mut Data, &K, bool),
@@ -160,6 +168,9 @@ async fn follow<K, S>(
             Err(e) => {
                 // the backoff retries; until then the index keeps what it had
                 tracing::debug!(?kind, error = %e, "cluster index watch failed; retrying");
+                if !lock(&data).synced.contains(&kind) {
+                    synced.send_modify(|p| p.failed = true);
+                }
                 continue;
             }
         };
@@ -176,7 +187,7 @@ async fn follow<K, S>(
                 d.relisted(kind);
                 let n = d.synced.len();
                 drop(d);
-                synced.send_replace(n);
+                synced.send_modify(|p| p.synced = n);
             }
             watcher::Event::Apply(o) => {
                 d.seen(kind, &name(&o));
@@ -192,7 +203,7 @@ impl ClusterIndex {
     /// `namespace` only, when listing all is forbidden), Nodes.
     pub async fn start(client: &Client, namespace: &str) -> ClusterIndex {
         let data = Arc::new(Mutex::new(Data::default()));
-        let (tx, synced) = watch::channel(0);
+        let (tx, synced) = watch::channel(Progress::default());
         let mut tasks = Vec::new();
         let cfg = watcher::Config::default();
 
@@ -282,15 +293,16 @@ impl ClusterIndex {
         }
     }
 
-    /// Waits up to `SYNC_WAIT` for every watch to have listed once.
+    /// Waits up to `SYNC_WAIT` for every watch to have listed once, or for one to fail.
     pub async fn wait_ready(&self) {
         let mut rx = self.synced.clone();
-        let _ = tokio::time::timeout(SYNC_WAIT, rx.wait_for(|n| *n >= WATCHES)).await;
+        let _ =
+            tokio::time::timeout(SYNC_WAIT, rx.wait_for(|p| p.synced >= WATCHES || p.failed)).await;
     }
 
     /// Every watch has listed once.
     pub fn is_ready(&self) -> bool {
-        *self.synced.borrow() >= WATCHES
+        self.synced.borrow().synced >= WATCHES
     }
 
     /// Investigation names (Jobs and Services of the namespace, and names created by
