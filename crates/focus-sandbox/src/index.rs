@@ -358,3 +358,65 @@ impl ClusterIndex {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> ClusterIndex {
+        let (_tx, synced) = watch::channel(Progress::default());
+        ClusterIndex {
+            data: Arc::new(Mutex::new(Data::default())),
+            synced,
+            tasks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn expected_names_hold_their_slot_until_the_watch_sees_them() {
+        let idx = index();
+        let jobs = vec!["grpc-job-3-7".to_string(), "cleanup-job-3-7".to_string()];
+        let services = vec!["grpc-service-3-7".to_string()];
+        idx.expect(&jobs, &services);
+        let u = idx.usage();
+        assert!(u.named_slots.contains(&3), "{u:?}");
+        assert_eq!(u.max_seq, 7);
+
+        // the watch sees them: they count as listed objects, no longer as expected
+        {
+            let mut d = lock(&idx.data);
+            for j in &jobs {
+                d.seen(Kind::Jobs, j);
+                d.jobs.insert(j.clone());
+            }
+            d.seen(Kind::Services, &services[0]);
+            assert!(d.created.is_empty());
+            // then deleted: the slot is free
+            d.jobs.clear();
+        }
+        assert!(idx.usage().named_slots.is_empty());
+
+        // a failed configure forgets what it expected
+        idx.expect(&jobs, &services);
+        idx.forget(&jobs, &services);
+        assert!(idx.usage().named_slots.is_empty());
+    }
+
+    #[test]
+    fn a_relist_keeps_recent_expectations_and_drops_stale_ones() {
+        let idx = index();
+        idx.expect(&["grpc-job-1-1".to_string()], &[]);
+        let mut d = lock(&idx.data);
+        if let Some(at) = Instant::now().checked_sub(EXPECT_GRACE * 2) {
+            d.created.insert((Kind::Jobs, "grpc-job-2-2".into()), at);
+        }
+        d.relist_began.insert(Kind::Jobs, Instant::now());
+        d.relisted(Kind::Jobs);
+        assert!(d.created.contains_key(&(Kind::Jobs, "grpc-job-1-1".into())));
+        assert!(
+            Instant::now().checked_sub(EXPECT_GRACE * 2).is_none()
+                || !d.created.contains_key(&(Kind::Jobs, "grpc-job-2-2".into()))
+        );
+        assert!(d.synced.contains(&Kind::Jobs));
+    }
+}
