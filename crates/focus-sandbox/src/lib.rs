@@ -19,6 +19,7 @@ pub mod control;
 pub mod defects;
 pub mod error;
 pub mod idle;
+pub(crate) mod index;
 pub mod investigation;
 pub mod manifests;
 pub mod openapi;

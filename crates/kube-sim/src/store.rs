@@ -4,7 +4,7 @@
 
 use crate::podspec::At;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rand::Rng;
 use serde_json::{Value, json};
@@ -180,7 +180,9 @@ pub enum DeleteOutcome {
 /// The store.
 #[derive(Debug)]
 pub struct Store {
-    inner: Mutex<Inner>,
+    /// Readers (GET, LIST, controller scans) share it; only writes exclude each other
+    /// and readers.
+    inner: RwLock<Inner>,
     publish: Mutex<()>,
     tx: broadcast::Sender<Arc<StoreEvent>>,
     history_cap: usize,
@@ -253,7 +255,7 @@ impl Store {
     pub fn new(history_cap: usize, channel_cap: usize, clock: Clock) -> Self {
         let (tx, _) = broadcast::channel(channel_cap.max(1));
         Store {
-            inner: Mutex::new(Inner::default()),
+            inner: RwLock::new(Inner::default()),
             publish: Mutex::new(()),
             tx,
             history_cap: history_cap.max(1),
@@ -265,12 +267,16 @@ impl Store {
         &self.clock
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Record events and broadcast them once the store lock is released, in order.
-    fn commit(&self, mut guard: MutexGuard<'_, Inner>, events: Vec<StoreEvent>) {
+    fn commit(&self, mut guard: RwLockWriteGuard<'_, Inner>, events: Vec<StoreEvent>) {
         let mut arcs = Vec::with_capacity(events.len());
         for e in events {
             let e = Arc::new(e);
@@ -298,7 +304,7 @@ impl Store {
 
     /// Run a read-only closure over a consistent snapshot.
     pub fn read<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
-        let g = self.lock();
+        let g = self.lock_read();
         f(&View { inner: &g })
     }
 
@@ -330,7 +336,9 @@ impl Store {
         ns: Option<&str>,
         from: Option<u64>,
     ) -> Result<WatchStart, ApiError> {
-        let g = self.lock();
+        // subscribing under the read lock: no write commits between the snapshot and
+        // the subscription (a write publishes only after taking the write lock)
+        let g = self.lock_read();
         let rx = self.tx.subscribe();
         let current = g.rv;
         match from {

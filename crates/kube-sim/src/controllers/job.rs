@@ -17,7 +17,7 @@ use crate::cluster::{Cluster, DeleteOptions, Subresource};
 use crate::events;
 use crate::podspec;
 use crate::resources;
-use crate::store::{Obj, StoreEvent};
+use crate::store::StoreEvent;
 
 /// A change the Job controller wants.
 #[derive(Debug, Clone, PartialEq)]
@@ -326,46 +326,58 @@ impl Controller for JobController {
         }
         self.backoff.retain(|_, t| *t > inst);
         self.wakeups.retain(|_, t| *t > inst);
-        if !full && self.dirty.is_empty() {
+        if full {
+            // A full resync marks every Job dirty; it is then handled in chunks like any
+            // other batch, so no reconcile holds the store or a core for long.
+            let names: HashMap<String, (String, String)> = cluster.store.read(|v| {
+                v.list(&resources::JOBS, None)
+                    .into_iter()
+                    .map(|j| {
+                        (
+                            podspec::uid(j).to_string(),
+                            (
+                                podspec::namespace(j).to_string(),
+                                podspec::name(j).to_string(),
+                            ),
+                        )
+                    })
+                    .collect()
+            });
+            self.dirty.extend(names.keys().cloned());
+            self.names = names;
+        }
+        if self.dirty.is_empty() {
             return;
         }
         let mut dirty = std::mem::take(&mut self.dirty);
-        if !full {
-            super::take_chunk(&mut dirty, &mut self.dirty);
-        }
-        let targets: Vec<(String, String)> = if full {
-            Vec::new()
-        } else {
-            dirty
-                .iter()
-                .filter_map(|u| self.names.get(u).cloned())
-                .collect()
-        };
-        // decide under the read lock without copying; copy only Jobs that need work
+        super::take_chunk(&mut dirty, &mut self.dirty);
+        let targets: Vec<(&String, &(String, String))> = dirty
+            .iter()
+            .filter_map(|u| self.names.get(u).map(|k| (u, k)))
+            .collect();
+        // decide under the read lock without copying; copy only Jobs that need work.
+        // A Job's pods come from the store's owner index, not from a scan of all pods.
         let (work, deadlines) = cluster.store.read(|v| {
-            let mut by_owner: HashMap<&str, Vec<&Value>> = HashMap::new();
-            for p in v.list(&resources::PODS, None) {
-                if let Some(u) = podspec::controller_uid(p)
-                    && (full || dirty.contains(u))
-                {
-                    by_owner.entry(u).or_default().push(p.as_ref());
-                }
-            }
-            let jobs: Vec<&Obj> = if full {
-                v.list(&resources::JOBS, None)
-            } else {
-                targets
-                    .iter()
-                    .filter_map(|(ns, name)| v.get(&resources::JOBS, ns, name))
-                    .collect()
-            };
             let mut work: Vec<(Value, Vec<Change>)> = Vec::new();
             let mut deadlines: Vec<(String, jiff::Timestamp)> = Vec::new();
-            for j in jobs {
-                let pods = by_owner.remove(podspec::uid(j)).unwrap_or_default();
+            for (uid, (ns, name)) in targets {
+                let Some(j) = v
+                    .get(&resources::JOBS, ns, name)
+                    .filter(|j| podspec::uid(j) == uid)
+                else {
+                    continue;
+                };
+                let pods: Vec<&Value> = v
+                    .dependents(uid)
+                    .iter()
+                    .filter(|(rt, _, _)| *rt == resources::PODS)
+                    .filter_map(|(rt, ns, name)| v.get(rt, ns, name))
+                    .filter(|p| podspec::controller_uid(p) == Some(uid.as_str()))
+                    .map(|p| p.as_ref())
+                    .collect();
                 let changes = reconcile(j, &pods, now);
                 if let Some(d) = next_deadline(j) {
-                    deadlines.push((podspec::uid(j).to_string(), d));
+                    deadlines.push((uid.clone(), d));
                 }
                 if !changes.is_empty() {
                     work.push(((**j).clone(), changes));

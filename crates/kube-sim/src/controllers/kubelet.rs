@@ -158,11 +158,13 @@ pub struct Kubelet {
     delay: (u64, u64),
     clock: crate::clock::Clock,
     cidrs: BTreeMap<String, Cidr>,
-    /// Pod IPs in use per node, computed at most once per reconcile and again after this
-    /// kubelet ends a pod (only the kubelet assigns IPs; a pod deleted through the API
-    /// meanwhile keeps its IP until the next reconcile: conservative). Scanning every pod
-    /// for each start under the store lock made large batches quadratic.
-    ips_in_use: Option<HashMap<String, Vec<Ipv4Addr>>>,
+    /// Pod IPs in use, fed by store events (and by this kubelet's own starts, before
+    /// their events arrive): pod → (node, IP) and node → IPs. Scanning every pod per
+    /// start, or per reconcile, made large batches quadratic.
+    ip_of: HashMap<PodKey, (String, Ipv4Addr)>,
+    ips_in_use: HashMap<String, HashSet<Ipv4Addr>>,
+    /// The IP index lost events (lagged subscription) and is rebuilt by a scan.
+    ips_synced: bool,
 }
 
 impl Kubelet {
@@ -182,7 +184,9 @@ impl Kubelet {
             ),
             clock: cluster.store.clock().clone(),
             cidrs,
-            ips_in_use: None,
+            ip_of: HashMap::new(),
+            ips_in_use: HashMap::new(),
+            ips_synced: false,
         }
     }
 }
@@ -205,30 +209,59 @@ fn sandbox_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Pod IPs of non-terminal pods, by node.
-fn ips_by_node(cluster: &Cluster) -> HashMap<String, Vec<Ipv4Addr>> {
-    cluster.store.read(|v| {
-        let mut out: HashMap<String, Vec<Ipv4Addr>> = HashMap::new();
-        for o in v.list(&resources::PODS, None) {
-            if podspec::is_terminal(o) {
-                continue;
-            }
-            let (Some(node), Some(ip)) = (
-                podspec::node_name(o),
-                o.at("/status/podIP")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse::<Ipv4Addr>().ok()),
-            ) else {
-                continue;
-            };
-            out.entry(node.to_string()).or_default().push(ip);
+/// The node and IP a pod holds: non-terminal, bound, with a pod IP.
+fn held_ip(pod: &Value) -> Option<(String, Ipv4Addr)> {
+    if podspec::is_terminal(pod) {
+        return None;
+    }
+    let node = podspec::node_name(pod)?;
+    let ip = pod
+        .at("/status/podIP")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<Ipv4Addr>().ok())?;
+    Some((node.to_string(), ip))
+}
+
+impl Kubelet {
+    /// Account one pod's IP (`None`: it holds none, e.g. deleted or ended).
+    fn note_ip(&mut self, key: PodKey, held: Option<(String, Ipv4Addr)>) {
+        if let Some((node, ip)) = self.ip_of.remove(&key)
+            && let Some(set) = self.ips_in_use.get_mut(&node)
+        {
+            set.remove(&ip);
         }
-        out
-    })
+        if let Some((node, ip)) = held {
+            self.ips_in_use.entry(node.clone()).or_default().insert(ip);
+            self.ip_of.insert(key, (node, ip));
+        }
+    }
+
+    fn rebuild_ips(&mut self, cluster: &Cluster) {
+        let held: Vec<(PodKey, Option<(String, Ipv4Addr)>)> = cluster.store.read(|v| {
+            v.list(&resources::PODS, None)
+                .into_iter()
+                .map(|p| {
+                    (
+                        (
+                            podspec::namespace(p).to_string(),
+                            podspec::name(p).to_string(),
+                        ),
+                        held_ip(p),
+                    )
+                })
+                .collect()
+        });
+        self.ip_of.clear();
+        self.ips_in_use.clear();
+        for (k, h) in held {
+            self.note_ip(k, h);
+        }
+        self.ips_synced = true;
+    }
 }
 
 /// Pick the first free address of the CIDR.
-pub fn free_ip(cidr: &Cidr, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+pub fn free_ip(cidr: &Cidr, used: &HashSet<Ipv4Addr>) -> Option<Ipv4Addr> {
     cidr.hosts().find(|ip| !used.contains(ip))
 }
 
@@ -274,12 +307,7 @@ impl Kubelet {
         let pull_error = podspec::annotation(pod, ANNOTATION_IMAGE_PULL_ERROR).map(String::from);
         let never_ready = podspec::annotation(pod, ANNOTATION_NEVER_READY) == Some("true");
         let mut exhausted = false;
-        let used: Vec<Ipv4Addr> = self
-            .ips_in_use
-            .get_or_insert_with(|| ips_by_node(cluster))
-            .get(node)
-            .cloned()
-            .unwrap_or_default();
+        let used: HashSet<Ipv4Addr> = self.ips_in_use.get(node).cloned().unwrap_or_default();
         let res = cluster.store.update(&resources::PODS, &ns, &name, false, |_, p| {
             if podspec::phase(p) != "Pending" || podspec::is_deleting(p) {
                 return Ok(());
@@ -331,18 +359,12 @@ impl Kubelet {
             }
             Ok(())
         });
-        let Ok(updated) = res else { return };
-        if let Some(ip) = updated
-            .at("/status/podIP")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Ipv4Addr>().ok())
-            && let Some(cache) = self.ips_in_use.as_mut()
-        {
-            let on_node = cache.entry(node.to_string()).or_default();
-            if !on_node.contains(&ip) {
-                on_node.push(ip);
-            }
-        }
+        let updated = match res {
+            Ok(u) => u,
+            Err(e) => return super::note_failed::<()>("kubelet", "start", Err(e)),
+        };
+        // the next start in this reconcile must not hand out the same IP
+        self.note_ip((ns.clone(), name.clone()), held_ip(&updated));
         if exhausted {
             let msg = format!(
                 "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"{}\": plugin type=\"host-local\" failed (add): failed to allocate for range 0: no IP addresses available in range set: {}-{}",
@@ -570,10 +592,20 @@ impl Controller for Kubelet {
             return true;
         }
         if e.rt == resources::PODS && podspec::node_name(&e.object).is_some() {
-            self.dirty.insert((e.namespace.clone(), e.name.clone()));
+            let key = (e.namespace.clone(), e.name.clone());
+            if self.ips_synced {
+                let deleted = e.kind == crate::store::EventType::Deleted;
+                let held = if deleted { None } else { held_ip(&e.object) };
+                self.note_ip(key.clone(), held);
+            }
+            self.dirty.insert(key);
             return true;
         }
         false
+    }
+
+    fn lagged(&mut self) {
+        self.ips_synced = false;
     }
 
     fn has_more(&self) -> bool {
@@ -586,20 +618,38 @@ impl Controller for Kubelet {
 
     fn reconcile(&mut self, cluster: &Cluster, full: bool) {
         let now = Instant::now();
-        self.ips_in_use = None;
+        if !self.ips_synced {
+            self.rebuild_ips(cluster);
+        }
         let full = full || std::mem::take(&mut self.nodes_changed);
+        if full {
+            // A full resync marks every bound pod dirty (keys only, under the read lock);
+            // the pods are then handled in chunks like any other batch.
+            let live: HashSet<PodKey> = cluster.store.read(|v| {
+                v.list(&resources::PODS, None)
+                    .into_iter()
+                    .filter(|p| podspec::node_name(p).is_some())
+                    .map(|p| {
+                        (
+                            podspec::namespace(p).to_string(),
+                            podspec::name(p).to_string(),
+                        )
+                    })
+                    .collect()
+            });
+            self.timers.retain(|k, _| live.contains(k));
+            self.dirty.extend(live);
+        }
         let mut targets = std::mem::take(&mut self.dirty);
         for (k, t) in &self.timers {
             if t.due <= now {
                 targets.insert(k.clone());
             }
         }
-        if !full && targets.is_empty() {
+        if targets.is_empty() {
             return;
         }
-        if !full {
-            super::take_chunk(&mut targets, &mut self.dirty);
-        }
+        super::take_chunk(&mut targets, &mut self.dirty);
         let work: Vec<(PodKey, Option<Work>)> = cluster.store.read(|v| {
             let ready: HashMap<&str, bool> = v
                 .list(&resources::NODES, None)
@@ -611,36 +661,16 @@ impl Controller for Kubelet {
                 let stage = next_stage(p, ready.get(node).copied().unwrap_or(false))?;
                 Some(((**p).clone(), node.to_string(), stage))
             };
-            if full {
-                v.list(&resources::PODS, None)
-                    .into_iter()
-                    .filter_map(|p| {
-                        let d = decide(p)?;
-                        Some((
-                            (
-                                podspec::namespace(p).to_string(),
-                                podspec::name(p).to_string(),
-                            ),
-                            Some(d),
-                        ))
-                    })
-                    .collect()
-            } else {
-                targets
-                    .iter()
-                    .map(|k| {
-                        (
-                            k.clone(),
-                            v.get(&resources::PODS, &k.0, &k.1).and_then(decide),
-                        )
-                    })
-                    .collect()
-            }
+            targets
+                .iter()
+                .map(|k| {
+                    (
+                        k.clone(),
+                        v.get(&resources::PODS, &k.0, &k.1).and_then(decide),
+                    )
+                })
+                .collect()
         });
-        if full {
-            let live: HashSet<&PodKey> = work.iter().map(|(k, _)| k).collect();
-            self.timers.retain(|k, _| live.contains(k));
-        }
         for (key, decision) in work {
             let Some((pod, node, stage)) = decision else {
                 self.timers.remove(&key);
@@ -678,15 +708,8 @@ impl Controller for Kubelet {
             self.timers.remove(&key);
             match stage {
                 Stage::Start => self.start(cluster, &pod, &node),
-                Stage::Finish => {
-                    self.finish(cluster, &pod);
-                    // its IP may be free now: recompute before the next start
-                    self.ips_in_use = None;
-                }
-                Stage::Terminate => {
-                    self.terminate(cluster, &pod, &node);
-                    self.ips_in_use = None;
-                }
+                Stage::Finish => self.finish(cluster, &pod),
+                Stage::Terminate => self.terminate(cluster, &pod, &node),
             }
         }
     }
@@ -726,8 +749,9 @@ mod tests {
         assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
         assert_eq!(parse_duration("x"), None);
         let cidr = Cidr::parse("10.0.0.0/30").expect("cidr");
-        let a = free_ip(&cidr, &[]).expect("first");
+        let a = free_ip(&cidr, &HashSet::new()).expect("first");
         assert_eq!(a.to_string(), "10.0.0.1");
-        assert_eq!(free_ip(&cidr, &[a, "10.0.0.2".parse().expect("ip")]), None);
+        let used: HashSet<Ipv4Addr> = [a, "10.0.0.2".parse().expect("ip")].into_iter().collect();
+        assert_eq!(free_ip(&cidr, &used), None);
     }
 }

@@ -52,6 +52,9 @@ pub trait Controller: Send + 'static {
     fn has_more(&self) -> bool {
         false
     }
+    /// Events were lost (lagged subscription): indexes fed by `observe` must be rebuilt
+    /// by the next (full) reconcile.
+    fn lagged(&mut self) {}
     /// Wait this long after a change before reconciling, to batch bursts.
     fn debounce(&self) -> Duration {
         Duration::ZERO
@@ -87,6 +90,7 @@ pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duratio
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
+                    c.lagged();
                     full = true;
                     due = Some(Instant::now());
                 }
@@ -118,6 +122,7 @@ pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duratio
                     }
                 }
                 Err(TryRecvError::Lagged(_)) => {
+                    c.lagged();
                     full = true;
                     due = Some(Instant::now());
                 }

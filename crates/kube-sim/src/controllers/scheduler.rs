@@ -4,7 +4,7 @@
 //! `FailedScheduling` event. Retries whenever pods or nodes change.
 
 use crate::podspec::At;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -201,12 +201,96 @@ pub fn decide(pod: &Value, nodes: &[NodeInfo]) -> Decision {
     ))
 }
 
-/// The scheduler controller.
+type PodKey = (String, String);
+
+/// Resources requested on one node by the pods bound to it (non-terminal).
+#[derive(Debug, Clone, Default)]
+struct NodeUsage {
+    requested: BTreeMap<String, Quantity>,
+    pods: i128,
+}
+
+/// The scheduler controller. Its indexes (pending pods, per-node usage) are fed by store
+/// events, so a reconcile never scans every pod; they are rebuilt from one scan only at
+/// start and after a lagged subscription lost events.
 #[derive(Debug, Default)]
 pub struct Scheduler {
     /// Effective requests by pod uid (pod resources are immutable).
-    requests: std::collections::HashMap<String, BTreeMap<String, Quantity>>,
+    requests: HashMap<String, BTreeMap<String, Quantity>>,
+    /// Node each counted pod (by uid) is bound to.
+    bound: HashMap<String, String>,
+    usage: HashMap<String, NodeUsage>,
+    /// Pods without a node, neither terminal nor being deleted.
+    pending: HashSet<PodKey>,
+    synced: bool,
+    /// A reconcile stopped after its chunk of writes.
+    more: bool,
 }
+
+impl Scheduler {
+    /// Account one pod's state (its last state for a deletion) in the indexes.
+    fn account(&mut self, pod: &Value, deleted: bool) {
+        let uid = podspec::uid(pod);
+        if let Some(node) = self.bound.remove(uid)
+            && let Some(req) = self.requests.get(uid)
+            && let Some(u) = self.usage.get_mut(&node)
+        {
+            for (k, q) in req {
+                let r = u.requested.entry(k.clone()).or_default();
+                *r = *r - *q;
+            }
+            u.pods -= 1;
+        }
+        let key = (
+            podspec::namespace(pod).to_string(),
+            podspec::name(pod).to_string(),
+        );
+        if deleted {
+            self.requests.remove(uid);
+            self.pending.remove(&key);
+            return;
+        }
+        match podspec::node_name(pod) {
+            Some(node) => {
+                self.pending.remove(&key);
+                if !podspec::is_terminal(pod) {
+                    let req = self
+                        .requests
+                        .entry(uid.to_string())
+                        .or_insert_with(|| podspec::requests(pod));
+                    let u = self.usage.entry(node.to_string()).or_default();
+                    for (k, q) in req.iter() {
+                        *u.requested.entry(k.clone()).or_default() += *q;
+                    }
+                    u.pods += 1;
+                    self.bound.insert(uid.to_string(), node.to_string());
+                }
+            }
+            None => {
+                if podspec::is_terminal(pod) || podspec::is_deleting(pod) {
+                    self.pending.remove(&key);
+                } else {
+                    self.pending.insert(key);
+                }
+            }
+        }
+    }
+
+    fn rebuild(&mut self, cluster: &Cluster) {
+        let pods: Vec<crate::store::Obj> = cluster.store.list(&resources::PODS, None).0;
+        self.bound.clear();
+        self.usage.clear();
+        self.pending.clear();
+        self.requests.clear();
+        for p in &pods {
+            self.account(p, false);
+        }
+        self.synced = true;
+    }
+}
+
+/// Most writes (binds, FailedScheduling) one reconcile makes before yielding.
+const BIND_CHUNK: usize = super::RECONCILE_CHUNK;
 
 impl Controller for Scheduler {
     fn name(&self) -> &'static str {
@@ -214,50 +298,59 @@ impl Controller for Scheduler {
     }
 
     fn observe(&mut self, e: &StoreEvent) -> bool {
-        if e.rt == resources::PODS && e.kind == crate::store::EventType::Deleted {
-            self.requests.remove(podspec::uid(&e.object));
+        if e.rt == resources::PODS {
+            if self.synced {
+                self.account(&e.object, e.kind == crate::store::EventType::Deleted);
+            }
+            return true;
         }
-        e.rt == resources::PODS || e.rt == resources::NODES
+        e.rt == resources::NODES
+    }
+
+    fn lagged(&mut self) {
+        self.synced = false;
+    }
+
+    fn has_more(&self) -> bool {
+        self.more
     }
 
     fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+        self.more = false;
+        if !self.synced {
+            self.rebuild(cluster);
+        }
+        if self.pending.is_empty() {
+            return;
+        }
         let now = cluster.store.clock().now_rfc3339();
-        let cache = &mut self.requests;
+        let usage = &self.usage;
+        let pending_keys = &self.pending;
         let (mut nodes, mut pending) = cluster.store.read(|v| {
-            let pods = v.list(&resources::PODS, None);
-            let pending: Vec<Value> = pods
+            let pending: Vec<Value> = pending_keys
                 .iter()
+                .filter_map(|(ns, name)| v.get(&resources::PODS, ns, name))
                 .filter(|p| {
                     podspec::node_name(p).is_none()
                         && !podspec::is_terminal(p)
                         && !podspec::is_deleting(p)
                 })
-                .map(|p| (***p).clone())
+                .map(|p| (**p).clone())
                 .collect();
-            if pending.is_empty() {
-                return (Vec::new(), pending);
-            }
-            let mut nodes: Vec<NodeInfo> = v
+            let nodes: Vec<NodeInfo> = v
                 .list(&resources::NODES, None)
                 .into_iter()
-                .map(|n| NodeInfo::from_node(n))
+                .map(|n| {
+                    let mut info = NodeInfo::from_node(n);
+                    if let Some(u) = usage.get(&info.name) {
+                        info.requested = u.requested.clone();
+                        info.pods = u.pods;
+                    }
+                    info
+                })
                 .collect();
-            for p in pods {
-                if let Some(node) = podspec::node_name(p)
-                    && !podspec::is_terminal(p)
-                    && let Some(n) = nodes.iter_mut().find(|n| n.name == node)
-                {
-                    let req = cache
-                        .entry(podspec::uid(p).to_string())
-                        .or_insert_with(|| podspec::requests(p));
-                    n.add(req);
-                }
-            }
             (nodes, pending)
         });
-        if pending.is_empty() {
-            return;
-        }
         pending.sort_by(|a, b| {
             let ka = (
                 a["metadata"]["creationTimestamp"].as_str(),
@@ -269,11 +362,17 @@ impl Controller for Scheduler {
             );
             ka.cmp(&kb)
         });
+        let mut writes = 0;
         for pod in pending {
+            if writes >= BIND_CHUNK {
+                self.more = true;
+                break;
+            }
             let ns = podspec::namespace(&pod).to_string();
             let name = podspec::name(&pod).to_string();
             match decide(&pod, &nodes) {
                 Decision::Bind(node) => {
+                    writes += 1;
                     let node2 = node.clone();
                     let res = cluster
                         .store
@@ -285,18 +384,21 @@ impl Controller for Scheduler {
                             set_condition(p, &now, "PodScheduled", "True", None, None);
                             Ok(())
                         });
-                    if let Ok(bound) = res {
-                        if let Some(n) = nodes.iter_mut().find(|n| n.name == node) {
-                            n.add(&podspec::requests(&bound));
+                    match res {
+                        Ok(bound) if podspec::node_name(&bound) == Some(node.as_str()) => {
+                            if let Some(n) = nodes.iter_mut().find(|n| n.name == node) {
+                                n.add(&podspec::requests(&bound));
+                            }
+                            cluster.recorder.record(
+                                &cluster.store,
+                                &bound,
+                                "Normal",
+                                "Scheduled",
+                                &format!("Successfully assigned {ns}/{name} to {node}"),
+                                events::SCHEDULER,
+                            );
                         }
-                        cluster.recorder.record(
-                            &cluster.store,
-                            &bound,
-                            "Normal",
-                            "Scheduled",
-                            &format!("Successfully assigned {ns}/{name} to {node}"),
-                            events::SCHEDULER,
-                        );
+                        other => super::note_failed("scheduler", "bind", other),
                     }
                 }
                 Decision::Unschedulable(msg) => {
@@ -308,6 +410,7 @@ impl Controller for Scheduler {
                     if already {
                         continue;
                     }
+                    writes += 1;
                     let m2 = msg.clone();
                     let res = cluster
                         .store
@@ -322,15 +425,18 @@ impl Controller for Scheduler {
                             );
                             Ok(())
                         });
-                    if let Ok(p) = res {
-                        cluster.recorder.record(
+                    match res {
+                        Ok(p) => cluster.recorder.record(
                             &cluster.store,
                             &p,
                             "Warning",
                             "FailedScheduling",
                             &msg,
                             events::SCHEDULER,
-                        );
+                        ),
+                        Err(e) => {
+                            super::note_failed::<()>("scheduler", "mark unschedulable", Err(e))
+                        }
                     }
                 }
             }
