@@ -3,6 +3,9 @@
 //!
 //! Every problem is found here, before anything is sent, and reported as one message
 //! that names the key and the file (or the variable) it came from.
+//!
+//! Size: loading, overrides and validation (~460 lines) with their tests; the typed
+//! sections are in `profile.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;

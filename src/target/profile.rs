@@ -1,6 +1,8 @@
 //! The profile's shape: every section of `config/<name>.toml` as typed, with its
 //! defaults. Loading, overrides and validation are in `config.rs`, which re-exports
 //! these types.
+//!
+//! Size: declarations — every profile section with its serde defaults.
 
 use std::path::PathBuf;
 use std::time::Duration;
