@@ -8,6 +8,9 @@
 //! `broken` with `statusDetails.known = true` and the message `known failure (<key>):
 //! <reason>` (it ran and failed as the register expects: neither a new failure nor a
 //! scenario that did not run), skipped and refused → `skipped` with the reason.
+//!
+//! Size: Allure's result types and the mapping of rows and step timelines onto them
+//! stay together; ~200 of its lines are tests.
 
 use std::collections::BTreeMap;
 use std::io;

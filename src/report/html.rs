@@ -1,5 +1,8 @@
 //! report.html: one self-contained page (no network) rendered from the run's rows,
 //! provenance, latency and history; styles and script inline.
+//!
+//! Size: ~150 of its lines are the page's inline style and script; the rest renders one
+//! page.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -1,6 +1,9 @@
 //! The suite's shared context for one run: the configuration, the target (the
 //! embedded sandbox or a remote environment), the API and cluster handles, the run's
 //! output directory and ledger. Scenarios reach the target only through it.
+//!
+//! Size: the run's context plus opening, cancelling and cleaning up investigations; the
+//! next cut moves the latter into `spec`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

@@ -2,6 +2,9 @@
 //! undone. `sandbox` faults go through the sandbox's control API; `kubernetes` faults
 //! through the Kubernetes API (they work on a real cluster too). Every fault a
 //! scenario injects is recorded and undone by the after hook, in reverse order.
+//!
+//! Size: every driver's inject and its undo side by side, so each undo is reviewed next
+//! to what it undoes.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! The ownership ledger: every investigation the run opens is written down (and
 //! fsync'd) before and after its configure, so cleanup deletes exactly what this run
 //! created — after a scenario, at the end, or after a crash.
+//!
+//! Size: one file format with its writer, its reader and the checks recovery relies on,
+//! kept together so they cannot drift apart.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
