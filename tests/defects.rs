@@ -735,18 +735,6 @@ fn a_change_by_the_suite_to_another_users_object_is_reported() {
     );
 }
 
-/// Sleeps, when dropped, until two seconds have passed since `since`.
-fn age_guard(since: Instant) -> impl Drop {
-    struct Age(Instant);
-    impl Drop for Age {
-        fn drop(&mut self) {
-            let age = Duration::from_secs(2);
-            std::thread::sleep(age.saturating_sub(self.0.elapsed()));
-        }
-    }
-    Age(since)
-}
-
 /// A shared environment holds other users' work: one live investigation opened before
 /// the run, which every scenario must leave alone and work around. A client connects to
 /// its stream port where it opens (a loopback address; a defect may break it), so the
@@ -755,14 +743,7 @@ fn another_users_investigation(
     api_url: &str,
 ) -> Result<(Option<std::net::TcpStream>, String), String> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
-    let opened = Instant::now();
     let answer = common::open_foreign(&rt, api_url);
-    // It predates the run by more than creationTimestamp's one-second precision: the
-    // "no investigation objects were created" check of this branch compares those
-    // timestamps with the runner's clock and blames an object created in the second a
-    // rejected request was sent on that request (found by this leg; the check by
-    // identity, listing names and uids before the request, does not).
-    let _aged = age_guard(opened);
     let job_id = answer["job_id"]
         .as_str()
         .ok_or_else(|| format!("the foreign investigation has no job_id: {answer}"))?
