@@ -320,9 +320,17 @@ impl Suite {
             .held
             .take(self.config.profile.deadlines.held_wait)
             .await?;
-        self.check_not_stopping()?;
-        self.ledger.intent(scenario)?;
+        // In flight before the stop check: a stop either is seen here or waits for this
+        // configure's answer to be ledgered (checking first let a SIGINT in between
+        // sweep before the answer, leaving its investigation behind).
         let n = self.inflight.begin();
+        if let Err(e) = self
+            .check_not_stopping()
+            .and_then(|()| self.ledger.intent(scenario).map_err(Into::into))
+        {
+            self.inflight.end(n);
+            return Err(e);
+        }
         let resp = self.api.configure(request.json()).await;
         let mut claimed = None;
         let ledgered = match &resp {
