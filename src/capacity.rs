@@ -287,7 +287,7 @@ impl Suite {
                 let r = match self.owned_objects(&job_id).await {
                     Ok(owned) => self
                         .cluster
-                        .delete_investigation(&objects, &owned, deadline)
+                        .delete_investigation_watched(&objects, &owned, deadline)
                         .await
                         .map_err(anyhow::Error::from),
                     Err(e) => Err(e),

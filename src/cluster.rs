@@ -74,6 +74,8 @@ pub struct Cluster {
     requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The API server URL (userinfo stripped).
     server: String,
+    /// The run's watches of the namespace, started on first use.
+    mirror: std::sync::Arc<tokio::sync::OnceCell<Mirror>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -224,6 +226,7 @@ impl Cluster {
             request_timeout,
             requests,
             server,
+            mirror: Default::default(),
         })
     }
 
@@ -1770,5 +1773,260 @@ impl Cluster {
             .collect();
         self.uncordon(&names).await?;
         Ok(names)
+    }
+}
+
+/// The namespace's Jobs, Services and investigation pods (label `job-name`), kept by
+/// one watch each for the whole run: cleanup and "gone" waits read these instead of
+/// opening a watch (or sending a GET) per object.
+pub struct Mirror {
+    jobs: kube::runtime::reflector::Store<Job>,
+    services: kube::runtime::reflector::Store<Service>,
+    pods: kube::runtime::reflector::Store<Pod>,
+    /// Uids of every Job and Service the watches have shown: an object the run deleted
+    /// counts as gone only once its watch has shown it (a lagging watch that never
+    /// saw it would otherwise call it gone at once).
+    seen: std::sync::Arc<std::sync::Mutex<BTreeSet<String>>>,
+    changed: std::sync::Arc<tokio::sync::Notify>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Mirror({} jobs, {} services, {} pods)",
+            self.jobs.len(),
+            self.services.len(),
+            self.pods.len()
+        )
+    }
+}
+
+/// Keeps `store`'s reflector running and wakes the waiters of `changed` on each event.
+fn mirror_task<K>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    changed: std::sync::Arc<tokio::sync::Notify>,
+    seen: Option<std::sync::Arc<std::sync::Mutex<BTreeSet<String>>>>,
+) -> (
+    kube::runtime::reflector::Store<K>,
+    tokio::task::JoinHandle<()>,
+)
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    <K as Resource>::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (reader, writer) = kube::runtime::reflector::store::<K>();
+    let stream = kube::runtime::reflector(writer, watcher(api, cfg)).default_backoff();
+    let task = tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(ev) = stream.next().await {
+            if let (Some(seen), Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o))) =
+                (&seen, &ev)
+                && let (Some(uid), Ok(mut s)) = (o.meta().uid.clone(), seen.lock())
+            {
+                s.insert(uid);
+            }
+            changed.notify_waiters();
+        }
+    });
+    (reader, task)
+}
+
+impl Mirror {
+    /// What of the run's objects of the investigation may still be there: a Job or
+    /// Service of an owned uid that the watches show, or have never shown (so cannot
+    /// call gone yet), and pods owned by an owned Job.
+    fn left(&self, objects: &InvestigationObjects, owned: &[OwnedObject]) -> Vec<String> {
+        let seen = self.seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let present = |kind: &str, uid: &str| match kind {
+            "Job" => self
+                .jobs
+                .find(|j| j.metadata.uid.as_deref() == Some(uid))
+                .is_some(),
+            _ => self
+                .services
+                .find(|s| s.metadata.uid.as_deref() == Some(uid))
+                .is_some(),
+        };
+        let mut left = Vec::new();
+        for o in owned {
+            if o.kind != "Job" && o.kind != "Service" {
+                continue;
+            }
+            if !seen.contains(&o.uid) || present(&o.kind, &o.uid) {
+                left.push(format!("{}/{}", o.kind, o.name));
+            }
+            if o.kind == "Job" && objects.jobs().contains(&o.name.as_str()) {
+                for p in self.pods.state().iter().filter(|p| owned_by(p, &o.uid)) {
+                    left.push(format!(
+                        "Pod/{}",
+                        p.metadata.name.as_deref().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        left
+    }
+
+    /// Pods labelled with the Job's name (for orphans of a Job deleted without cascade).
+    fn pods_of_job(&self, job: &str) -> Vec<Pod> {
+        self.pods
+            .state_filter(|p| {
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("job-name"))
+                    .is_some_and(|n| n == job)
+            })
+            .into_iter()
+            .map(|p| (*p).clone())
+            .collect()
+    }
+
+    /// Waits until [`Mirror::left`] is empty; the error names what remains.
+    async fn until_left_empty(
+        &self,
+        objects: &InvestigationObjects,
+        owned: &[OwnedObject],
+        deadline: Duration,
+    ) -> Result<()> {
+        let what = format!("investigation {} to be gone", objects.job_id);
+        let gone = within(deadline, &what, async {
+            loop {
+                let notified = self.changed.notified();
+                if self.left(objects, owned).is_empty() {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+        gone.map_err(|e| {
+            let left = self.left(objects, owned);
+            ClusterError::Api {
+                what: e.to_string(),
+                message: format!("these remain: {}", left.join(", ")),
+            }
+        })
+    }
+}
+
+impl Cluster {
+    /// The run's mirror of the namespace, started on first use (6 requests: a list and
+    /// a watch per kind) and kept until the process ends.
+    pub async fn mirror(&self) -> Result<&Mirror> {
+        self.mirror
+            .get_or_try_init(|| async {
+                let changed = std::sync::Arc::new(tokio::sync::Notify::new());
+                let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+                let (jobs, t1) = mirror_task(
+                    self.api::<Job>(),
+                    watcher::Config::default(),
+                    changed.clone(),
+                    Some(seen.clone()),
+                );
+                let (services, t2) = mirror_task(
+                    self.api::<Service>(),
+                    watcher::Config::default(),
+                    changed.clone(),
+                    Some(seen.clone()),
+                );
+                let (pods, t3) = mirror_task(
+                    self.api::<Pod>(),
+                    watcher::Config::default().labels("job-name"),
+                    changed.clone(),
+                    None,
+                );
+                let mirror = Mirror {
+                    jobs,
+                    services,
+                    pods,
+                    seen,
+                    changed,
+                    tasks: vec![t1, t2, t3],
+                };
+                let ready = async {
+                    let _ = mirror.jobs.wait_until_ready().await;
+                    let _ = mirror.services.wait_until_ready().await;
+                    let _ = mirror.pods.wait_until_ready().await;
+                };
+                within(self.request_timeout, "the run's watches to list", ready).await?;
+                Ok::<_, ClusterError>(mirror)
+            })
+            .await
+    }
+
+    /// [`Cluster::delete_investigation`] served by the run's [`Mirror`]: the same
+    /// deletes (uid preconditions, Background propagation, orphan pods by exact
+    /// job-name and owner), with no GET and no watch of its own.
+    pub async fn delete_investigation_watched(
+        &self,
+        objects: &InvestigationObjects,
+        owned: &[OwnedObject],
+        deadline: Duration,
+    ) -> Result<()> {
+        let mirror = self.mirror().await?;
+        let dp = |uid: &str| DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Background),
+            preconditions: Some(kube::api::Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        let uid_of = |kind: &str, name: &str| {
+            owned
+                .iter()
+                .find(|o| o.kind == kind && o.name == name)
+                .map(|o| o.uid.clone())
+        };
+        let mut not_ours = None;
+        // The Service first (see `delete_investigation`).
+        if let Some(uid) = uid_of("Service", &objects.service) {
+            self.delete_owned::<Service>(&objects.service, &dp(&uid), &mut not_ours)
+                .await?;
+        }
+        let jobs: Vec<(String, String)> = objects
+            .jobs()
+            .into_iter()
+            .filter_map(|j| uid_of("Job", j).map(|u| (j.to_string(), u)))
+            .collect();
+        for (job, uid) in &jobs {
+            self.delete_owned::<Job>(job, &dp(uid), &mut not_ours)
+                .await?;
+        }
+        for (job, uid) in &jobs {
+            let since = owned
+                .iter()
+                .find(|o| &o.uid == uid)
+                .and_then(|o| o.created.clone());
+            for pod in mirror.pods_of_job(job) {
+                // Pods of a live Job go with it (Background); only orphans are deleted.
+                if !pod_of_owned_job(&pod, uid, since.as_deref()) || owned_by(&pod, uid) {
+                    continue;
+                }
+                if let (Some(name), Some(pod_uid)) =
+                    (pod.metadata.name.as_deref(), pod.metadata.uid.as_deref())
+                {
+                    self.delete_owned::<Pod>(name, &dp(pod_uid), &mut not_ours)
+                        .await?;
+                }
+            }
+        }
+        mirror.until_left_empty(objects, owned, deadline).await?;
+        match not_ours {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }

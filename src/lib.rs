@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod config;
 pub mod contract;
 pub mod diagnostics;
+pub mod exclusive;
 pub mod exit;
 pub mod faults;
 pub mod footprint;

@@ -79,6 +79,8 @@ pub struct FocusWorld {
     pub listed: Option<((i64, i64), Vec<crate::availability::Recording>)>,
     /// Investigation objects of others (`Kind/name` → uid) when the scenario began.
     pub foreign: std::collections::BTreeMap<String, String>,
+    /// The resources the scenario holds (alone or shared) until its cleanup ends.
+    pub locks: crate::exclusive::Held,
 }
 
 impl fmt::Debug for FocusWorld {
@@ -113,6 +115,7 @@ impl FocusWorld {
             idle_removal: None,
             listed: None,
             foreign: Default::default(),
+            locks: Default::default(),
         })
     }
 
@@ -190,9 +193,11 @@ impl FocusWorld {
     /// Records a fault the scenario injected: ledgered (so `cleanup` can undo it after
     /// a crash) and undone by the after hook.
     pub fn inject(&mut self, fault: Fault) -> anyhow::Result<()> {
-        // Ledgered by the suite before it was made (`Suite::making`).
+        // Ledgered by the suite before it was made (`Suite::making`); kept, so the
+        // after hook undoes it even when it was not the scenario's to make.
+        let checked = self.locks.check_fault(&fault);
         self.faults.push(fault);
-        Ok(())
+        checked
     }
 
     /// Undoes the scenario's cut of the live stream. The fault stays the scenario's until

@@ -1,4 +1,4 @@
-@k8s @limits @serial @destructive @slow
+@k8s @limits @destructive @slow
 Feature: System limits
   The PNDS requirement is 200 investigations in parallel. The scenario stays even where
   an environment falls short, and then says how far it got and why it stopped. The
@@ -8,7 +8,7 @@ Feature: System limits
   Background:
     Given Focus Server is answering
 
-  @id:k8s-200-in-parallel @PZ-14088 @scope:k8s-limits-parallel-jobs
+  @id:k8s-200-in-parallel @exclusive:capacity @PZ-14088 @scope:k8s-limits-parallel-jobs
   Scenario: The required number of investigations run in parallel
     When the required number of live investigations is opened in parallel
     Then every one of them is Running with a reachable stream port
@@ -26,7 +26,7 @@ Feature: System limits
     Then every client's investigation was accepted
     And their job ids and stream ports are all distinct
 
-  @id:k8s-stream-ports-exhausted @network @ports @fault:kubernetes @scope:k8s-limits-resources
+  @id:k8s-stream-ports-exhausted @exclusive:ports @network @ports @fault:kubernetes @scope:k8s-limits-resources
   Scenario: With every stream port taken the next investigation is refused cleanly
     Given every free stream port is held by another Service
     When a live investigation is requested

@@ -1,5 +1,5 @@
 # language: he
-@k8s @limits @serial @destructive @slow @lang-he
+@k8s @limits @destructive @slow @lang-he
 תכונה: מגבלות המערכת
   דרישת PNDS היא 200 חקירות במקביל. התרחיש נשאר גם כשסביבה אינה עומדת בכך,
   ואז הוא אומר עד כמה הגיעה ומדוע נעצרה. שאר המגבלות: השהיה תחת עומס, לקוחות
@@ -8,7 +8,7 @@
   רקע:
     בהינתן Focus Server עונה
 
-  @id:k8s-200-in-parallel @scope:k8s-limits-parallel-jobs
+  @id:k8s-200-in-parallel @exclusive:capacity @scope:k8s-limits-parallel-jobs
   תרחיש: החקירות במספר הנדרש רצות במקביל
     כאשר נפתחות במקביל חקירות חיות במספר הנדרש
     אז כל אחת מהן במצב Running עם פורט זרם נגיש
@@ -26,7 +26,7 @@
     אז החקירה של כל לקוח התקבלה
     וגם ה-job ids ופורטי הזרם שלהן שונים כולם
 
-  @id:k8s-stream-ports-exhausted @network @ports @fault:kubernetes @scope:k8s-limits-resources
+  @id:k8s-stream-ports-exhausted @exclusive:ports @network @ports @fault:kubernetes @scope:k8s-limits-resources
   תרחיש: כשכל פורטי הזרם תפוסים, החקירה הבאה מסורבת בצורה נקייה
     בהינתן כל פורט זרם פנוי מוחזק על ידי Service אחר
     כאשר מתבקשת חקירה חיה
