@@ -1847,7 +1847,7 @@ impl Mirror {
     /// Service of an owned uid that the watches show, or have never shown (so cannot
     /// call gone yet), and pods owned by an owned Job.
     fn left(&self, objects: &InvestigationObjects, owned: &[OwnedObject]) -> Vec<String> {
-        let seen = self.seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let seen = |uid: &str| self.seen.lock().is_ok_and(|s| s.contains(uid));
         let present = |kind: &str, uid: &str| match kind {
             "Job" => self
                 .jobs
@@ -1863,7 +1863,7 @@ impl Mirror {
             if o.kind != "Job" && o.kind != "Service" {
                 continue;
             }
-            if !seen.contains(&o.uid) || present(&o.kind, &o.uid) {
+            if !seen(&o.uid) || present(&o.kind, &o.uid) {
                 left.push(format!("{}/{}", o.kind, o.name));
             }
             if o.kind == "Job" && objects.jobs().contains(&o.name.as_str()) {

@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};
 
-use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
+use tokio::sync::Notify;
 
 use crate::faults::Fault;
 
@@ -134,14 +134,61 @@ pub const TAKING_STEPS: &[(&str, &[Resource])] = &[
     ),
 ];
 
-static LOCKS: LazyLock<[Arc<RwLock<()>>; 7]> =
-    LazyLock::new(|| std::array::from_fn(|_| Arc::new(RwLock::new(()))));
-
-#[allow(dead_code)] // the guards are held for their Drop
-enum Guard {
-    Shared(OwnedRwLockReadGuard<()>),
-    Alone(OwnedRwLockWriteGuard<()>),
+/// A reader-preferring lock: a scenario taking a resource alone waits until no one
+/// holds it, but does not make newcomers wait behind it. cucumber starts scenarios in
+/// file order with a bounded number in flight; a fair lock would split the run into
+/// short phases around each exclusive scenario, this one lets the shared scenarios run
+/// together and the exclusive ones take the gaps and the end.
+#[derive(Default)]
+struct Lock {
+    /// (shared holders, held alone)
+    state: std::sync::Mutex<(usize, bool)>,
+    released: Notify,
 }
+
+impl Lock {
+    async fn take(self: &Arc<Self>, alone: bool) -> Guard {
+        loop {
+            let released = self.released.notified();
+            if let Ok(mut st) = self.state.lock() {
+                let free = !st.1 && (!alone || st.0 == 0);
+                if free {
+                    if alone {
+                        st.1 = true;
+                    } else {
+                        st.0 += 1;
+                    }
+                    return Guard {
+                        lock: self.clone(),
+                        alone,
+                    };
+                }
+            }
+            released.await;
+        }
+    }
+}
+
+/// One resource held; released on drop.
+struct Guard {
+    lock: Arc<Lock>,
+    alone: bool,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.lock.state.lock() {
+            if self.alone {
+                st.1 = false;
+            } else {
+                st.0 = st.0.saturating_sub(1);
+            }
+        }
+        self.lock.released.notify_waiters();
+    }
+}
+
+static LOCKS: LazyLock<[Arc<Lock>; 7]> = LazyLock::new(|| std::array::from_fn(|_| Arc::default()));
 
 /// The locks a scenario holds; dropping it releases them.
 #[derive(Default)]
@@ -163,11 +210,7 @@ impl Held {
     pub async fn acquire(alone: BTreeSet<Resource>) -> Held {
         let mut guards = Vec::with_capacity(Resource::ALL.len());
         for (r, lock) in Resource::ALL.into_iter().zip(LOCKS.iter()) {
-            guards.push(if alone.contains(&r) {
-                Guard::Alone(lock.clone().write_owned().await)
-            } else {
-                Guard::Shared(lock.clone().read_owned().await)
-            });
+            guards.push(lock.take(alone.contains(&r)).await);
         }
         Held { guards, alone }
     }
@@ -206,9 +249,10 @@ mod tests {
     #[test]
     fn a_fault_of_an_undeclared_resource_fails() {
         let held = Held {
-            guards: vec![Guard::Shared(
-                Arc::new(RwLock::new(())).try_read_owned().expect("free"),
-            )],
+            guards: vec![Guard {
+                lock: Arc::default(),
+                alone: false,
+            }],
             alone: BTreeSet::from([Resource::Gpu]),
         };
         assert!(held.check_fault(&Fault::Quota { name: "q".into() }).is_ok());

@@ -14,13 +14,13 @@ Feature: System limits
     Then every one of them is Running with a reachable stream port
     And their job ids and stream ports are all distinct
 
-  @id:k8s-latency-slo @network @scope:k8s-limits-network
+  @id:k8s-latency-slo @exclusive:capacity @network @scope:k8s-limits-network
   Scenario: Configure and pod start latencies stay within their bounds
     When as many live investigations as the latency sample size are opened
     Then the configure latency p99 is within the profile's bound
     And the pod start p99 is within the profile's bound
 
-  @id:k8s-concurrent-clients @network @scope:k8s-limits-network
+  @id:k8s-concurrent-clients @exclusive:capacity @network @scope:k8s-limits-network
   Scenario: Many clients configuring at the same moment are all served
     When the configured number of clients each open a live investigation at the same moment
     Then every client's investigation was accepted

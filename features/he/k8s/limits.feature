@@ -14,13 +14,13 @@
     אז כל אחת מהן במצב Running עם פורט זרם נגיש
     וגם ה-job ids ופורטי הזרם שלהן שונים כולם
 
-  @id:k8s-latency-slo @network @scope:k8s-limits-network
+  @id:k8s-latency-slo @exclusive:capacity @network @scope:k8s-limits-network
   תרחיש: השהיות configure ועליית Pod נשארות בתוך הגבולות
     כאשר נפתחות חקירות חיות כגודל מדגם ההשהיה
     אז ה-p99 של השהיית configure בתוך הגבול של הפרופיל
     וגם ה-p99 של עליית ה-Pod בתוך הגבול של הפרופיל
 
-  @id:k8s-concurrent-clients @network @scope:k8s-limits-network
+  @id:k8s-concurrent-clients @exclusive:capacity @network @scope:k8s-limits-network
   תרחיש: לקוחות רבים ששולחים configure באותו רגע מקבלים כולם שירות
     כאשר כל אחד מהלקוחות, במספר המוגדר, פותח חקירה חיה באותו רגע
     אז החקירה של כל לקוח התקבלה
