@@ -74,8 +74,6 @@ pub struct Cluster {
     requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The API server URL (userinfo stripped).
     server: String,
-    /// The run's watches of the namespace, started on first use.
-    mirror: std::sync::Arc<tokio::sync::OnceCell<Mirror>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -226,7 +224,6 @@ impl Cluster {
             request_timeout,
             requests,
             server,
-            mirror: Default::default(),
         })
     }
 
@@ -1777,16 +1774,13 @@ impl Cluster {
 }
 
 /// The namespace's Jobs, Services and investigation pods (label `job-name`), kept by
-/// one watch each for the whole run: cleanup and "gone" waits read these instead of
-/// opening a watch (or sending a GET) per object.
+/// one watch each for one cleanup: it waits on these instead of opening a watch (or
+/// sending a GET) per object. Started after the objects to delete were created, so
+/// its first list is a snapshot that holds every one of them still there.
 pub struct Mirror {
     jobs: kube::runtime::reflector::Store<Job>,
     services: kube::runtime::reflector::Store<Service>,
     pods: kube::runtime::reflector::Store<Pod>,
-    /// Uids of every Job and Service the watches have shown: an object the run deleted
-    /// counts as gone only once its watch has shown it (a lagging watch that never
-    /// saw it would otherwise call it gone at once).
-    seen: std::sync::Arc<std::sync::Mutex<BTreeSet<String>>>,
     changed: std::sync::Arc<tokio::sync::Notify>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -1816,7 +1810,6 @@ fn mirror_task<K>(
     api: Api<K>,
     cfg: watcher::Config,
     changed: std::sync::Arc<tokio::sync::Notify>,
-    seen: Option<std::sync::Arc<std::sync::Mutex<BTreeSet<String>>>>,
 ) -> (
     kube::runtime::reflector::Store<K>,
     tokio::task::JoinHandle<()>,
@@ -1829,13 +1822,7 @@ where
     let stream = kube::runtime::reflector(writer, watcher(api, cfg)).default_backoff();
     let task = tokio::spawn(async move {
         futures::pin_mut!(stream);
-        while let Some(ev) = stream.next().await {
-            if let (Some(seen), Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o))) =
-                (&seen, &ev)
-                && let (Some(uid), Ok(mut s)) = (o.meta().uid.clone(), seen.lock())
-            {
-                s.insert(uid);
-            }
+        while stream.next().await.is_some() {
             changed.notify_waiters();
         }
     });
@@ -1843,11 +1830,9 @@ where
 }
 
 impl Mirror {
-    /// What of the run's objects of the investigation may still be there: a Job or
-    /// Service of an owned uid that the watches show, or have never shown (so cannot
-    /// call gone yet), and pods owned by an owned Job.
+    /// What of the run's objects of the investigation is still there: a Job or Service
+    /// of an owned uid, and pods owned by an owned Job.
     fn left(&self, objects: &InvestigationObjects, owned: &[OwnedObject]) -> Vec<String> {
-        let seen = |uid: &str| self.seen.lock().is_ok_and(|s| s.contains(uid));
         let present = |kind: &str, uid: &str| match kind {
             "Job" => self
                 .jobs
@@ -1863,7 +1848,7 @@ impl Mirror {
             if o.kind != "Job" && o.kind != "Service" {
                 continue;
             }
-            if !seen(&o.uid) || present(&o.kind, &o.uid) {
+            if present(&o.kind, &o.uid) {
                 left.push(format!("{}/{}", o.kind, o.name));
             }
             if o.kind == "Job" && objects.jobs().contains(&o.name.as_str()) {
@@ -1922,60 +1907,51 @@ impl Mirror {
 }
 
 impl Cluster {
-    /// The run's mirror of the namespace, started on first use (6 requests: a list and
-    /// a watch per kind) and kept until the process ends.
-    pub async fn mirror(&self) -> Result<&Mirror> {
-        self.mirror
-            .get_or_try_init(|| async {
-                let changed = std::sync::Arc::new(tokio::sync::Notify::new());
-                let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
-                let (jobs, t1) = mirror_task(
-                    self.api::<Job>(),
-                    watcher::Config::default(),
-                    changed.clone(),
-                    Some(seen.clone()),
-                );
-                let (services, t2) = mirror_task(
-                    self.api::<Service>(),
-                    watcher::Config::default(),
-                    changed.clone(),
-                    Some(seen.clone()),
-                );
-                let (pods, t3) = mirror_task(
-                    self.api::<Pod>(),
-                    watcher::Config::default().labels("job-name"),
-                    changed.clone(),
-                    None,
-                );
-                let mirror = Mirror {
-                    jobs,
-                    services,
-                    pods,
-                    seen,
-                    changed,
-                    tasks: vec![t1, t2, t3],
-                };
-                let ready = async {
-                    let _ = mirror.jobs.wait_until_ready().await;
-                    let _ = mirror.services.wait_until_ready().await;
-                    let _ = mirror.pods.wait_until_ready().await;
-                };
-                within(self.request_timeout, "the run's watches to list", ready).await?;
-                Ok::<_, ClusterError>(mirror)
-            })
-            .await
+    /// Watches of the namespace for one cleanup (6 requests: a list and a watch per
+    /// kind), listed before it returns.
+    pub async fn watch_namespace(&self) -> Result<Mirror> {
+        let changed = std::sync::Arc::new(tokio::sync::Notify::new());
+        let (jobs, t1) = mirror_task(
+            self.api::<Job>(),
+            watcher::Config::default(),
+            changed.clone(),
+        );
+        let (services, t2) = mirror_task(
+            self.api::<Service>(),
+            watcher::Config::default(),
+            changed.clone(),
+        );
+        let (pods, t3) = mirror_task(
+            self.api::<Pod>(),
+            watcher::Config::default().labels("job-name"),
+            changed.clone(),
+        );
+        let mirror = Mirror {
+            jobs,
+            services,
+            pods,
+            changed,
+            tasks: vec![t1, t2, t3],
+        };
+        let ready = async {
+            let _ = mirror.jobs.wait_until_ready().await;
+            let _ = mirror.services.wait_until_ready().await;
+            let _ = mirror.pods.wait_until_ready().await;
+        };
+        within(self.request_timeout, "the cleanup's watches to list", ready).await?;
+        Ok(mirror)
     }
 
-    /// [`Cluster::delete_investigation`] served by the run's [`Mirror`]: the same
+    /// [`Cluster::delete_investigation`] served by a [`Mirror`] started before: the same
     /// deletes (uid preconditions, Background propagation, orphan pods by exact
     /// job-name and owner), with no GET and no watch of its own.
     pub async fn delete_investigation_watched(
         &self,
+        mirror: &Mirror,
         objects: &InvestigationObjects,
         owned: &[OwnedObject],
         deadline: Duration,
     ) -> Result<()> {
-        let mirror = self.mirror().await?;
         let dp = |uid: &str| DeleteParams {
             propagation_policy: Some(kube::api::PropagationPolicy::Background),
             preconditions: Some(kube::api::Preconditions {

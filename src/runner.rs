@@ -218,10 +218,6 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
     if let Err(e) = suite::install(suite.clone()) {
         return fail(Exit::Config, format!("{e:#}"));
     }
-    // The run's watches start before any scenario, so they see every object it creates.
-    if let Err(e) = suite.cluster.mirror().await {
-        return fail(Exit::Unreachable, format!("{e:#}"));
-    }
     // SIGINT/SIGTERM: delete every investigation the run opened, then exit 130.
     tokio::spawn({
         let suite = suite.clone();

@@ -513,8 +513,9 @@ impl Suite {
             }
             CancelMethod::Kubernetes => {
                 let owned = self.owned_objects(job_id).await?;
+                let mirror = self.cluster.watch_namespace().await?;
                 self.cluster
-                    .delete_investigation_watched(&objects, &owned, deadline)
+                    .delete_investigation_watched(&mirror, &objects, &owned, deadline)
                     .await?
             }
         }
