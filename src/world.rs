@@ -81,6 +81,8 @@ pub struct FocusWorld {
     pub foreign: std::collections::BTreeMap<String, String>,
     /// The investigation objects listed before the last request (a watch resumes from there).
     pub creations: Option<crate::cluster::CreationWatch>,
+    /// The resources the scenario holds (alone or shared) until its cleanup ends.
+    pub locks: crate::run::exclusive::Held,
 }
 
 impl fmt::Debug for FocusWorld {
@@ -116,6 +118,7 @@ impl FocusWorld {
             listed: None,
             foreign: Default::default(),
             creations: None,
+            locks: Default::default(),
         })
     }
 
@@ -194,9 +197,11 @@ impl FocusWorld {
     /// Records a fault the scenario injected: ledgered (so `cleanup` can undo it after
     /// a crash) and undone by the after hook.
     pub fn inject(&mut self, fault: Fault) -> anyhow::Result<()> {
-        // Ledgered by the suite before it was made (`Suite::making`).
+        // Ledgered by the suite before it was made (`Suite::making`); kept, so the
+        // after hook undoes it even when it was not the scenario's to make.
+        let checked = self.locks.check_fault(&fault);
         self.faults.push(fault);
-        Ok(())
+        checked
     }
 
     /// Undoes the scenario's cut of the live stream. The fault stays the scenario's until

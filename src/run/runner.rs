@@ -271,8 +271,19 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
         .normalized();
     let run_deadline = suite.config.profile.deadlines.run;
     let finished = FocusWorld::cucumber()
-        .before(|_feature, _rule, scenario, world| {
+        .before(|feature, rule, scenario, world| {
             async move {
+                // Held from before the first step until after cleanup (the after hook).
+                let tags = feature
+                    .tags
+                    .iter()
+                    .chain(rule.iter().flat_map(|r| &r.tags))
+                    .chain(&scenario.tags);
+                match crate::run::exclusive::declared(tags) {
+                    Ok(alone) => world.locks = crate::run::exclusive::Held::acquire(alone).await,
+                    // A panic here is reported as a failed Before hook.
+                    Err(e) => panic!("{e}"),
+                }
                 let seq = SCENARIO_SEQ.fetch_add(1, Ordering::Relaxed);
                 let id = row_id(&scenario.tags, scenario).unwrap_or_else(|| scenario.name.clone());
                 world.scenario = format!("{id}#{seq}@{}", scenario.position.line);
@@ -298,6 +309,8 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
                 let undone = world.undo_faults().await;
                 let cleaned = world.suite.cleanup_scenario(&world.scenario).await;
                 // A panic here is reported as a failed After hook: cleanup failures are failures.
+                // Only now may a scenario that conflicts with this one begin.
+                world.locks = Default::default();
                 if let Err(e) = undone.and(cleaned) {
                     panic!("cleanup after `{}` failed: {e:#}", scenario.name);
                 }

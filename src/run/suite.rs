@@ -21,7 +21,7 @@ use crate::target::wait::within;
 static SUITE: OnceLock<Arc<Suite>> = OnceLock::new();
 
 /// Investigations deleted at once by a scenario's cleanup.
-const CLEANUP_PARALLELISM: usize = 16;
+const CLEANUP_PARALLELISM: usize = 64;
 
 /// The run's shared context, set once by the runner before the first scenario.
 pub fn current() -> anyhow::Result<Arc<Suite>> {
@@ -520,8 +520,9 @@ impl Suite {
             }
             CancelMethod::Kubernetes => {
                 let owned = self.owned_objects(job_id).await?;
+                let mirror = self.cluster.watch_namespace().await?;
                 self.cluster
-                    .delete_investigation(&objects, &owned, deadline)
+                    .delete_investigation_watched(&mirror, &objects, &owned, deadline)
                     .await?
             }
         }

@@ -272,14 +272,19 @@ impl Suite {
     /// Deletes every investigation a scenario opened, several at a time.
     pub async fn cleanup_many(&self, scenario: &str, parallel: usize) -> anyhow::Result<()> {
         let ids = self.ledger.open_of(scenario);
+        if ids.is_empty() {
+            return Ok(());
+        }
         let deadline = self.config.profile.deadlines.deletion;
+        // One set of watches for the whole cleanup, listed after every object existed.
+        let mirror = &self.cluster.watch_namespace().await?;
         let results = futures::stream::iter(ids)
             .map(|job_id| async move {
                 let objects = crate::spec::investigation::InvestigationObjects::of(&job_id);
                 let r = match self.owned_objects(&job_id).await {
                     Ok(owned) => self
                         .cluster
-                        .delete_investigation(&objects, &owned, deadline)
+                        .delete_investigation_watched(mirror, &objects, &owned, deadline)
                         .await
                         .map_err(anyhow::Error::from),
                     Err(e) => Err(e),

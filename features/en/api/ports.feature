@@ -19,7 +19,7 @@ Feature: Stream port allocation
     Then the stream port is the port of the slot in its job id
     And the investigation's Service exposes the stream port as its node port
 
-  @id:api-ports-freed-reused @serial
+  @id:api-ports-freed-reused @exclusive:ports
   Scenario: A freed stream port is reused
     Given a live investigation is opened
     And that investigation is cancelled

@@ -1,4 +1,4 @@
-@k8s @lifecycle @serial @destructive @fault:sandbox @scope:k8s-job-lifecycle
+@k8s @lifecycle @destructive @fault:sandbox @scope:k8s-job-lifecycle
 Feature: Failing investigation pods
   A Job that fails is seen as failed with its reason: the pod's container state says
   why (an image that cannot be pulled, a crash, an out-of-memory kill). The sandbox
@@ -7,7 +7,7 @@ Feature: Failing investigation pods
   Background:
     Given Focus Server is answering
 
-  @id:k8s-pod-failure-reason
+  @id:k8s-pod-failure-reason @exclusive:next-investigation
   Scenario Outline: A failing pod reports its reason (<case>)
     Given the next investigation's pod is made to fail by <kind>
     When a live investigation is opened

@@ -7,7 +7,7 @@ Feature: Error scenarios
   Background:
     Given Focus Server is answering
 
-  @id:system-no-live-stream @fault:live-stream @serial @destructive @live @scope:system-errors-no-live
+  @id:system-no-live-stream @exclusive:fiber @fault:live-stream @destructive @live @scope:system-errors-no-live
   Scenario: Without a live stream a live investigation is refused, and it recovers
     Given the live stream is disconnected
     When a live investigation is requested
@@ -18,14 +18,14 @@ Feature: Error scenarios
     And a live investigation is opened
     Then the investigation's pod is Running within the deadline
 
-  @id:system-no-historic-data @fault:sandbox @serial @destructive @historic @scope:system-errors-no-historic
+  @id:system-no-historic-data @exclusive:fiber @exclusive:recordings @fault:sandbox @destructive @historic @scope:system-errors-no-historic
   Scenario: Without historic data a historic investigation is refused
     Given the environment has no recordings
     When a historic investigation is requested for the last day
     Then the request is refused with 404 saying "No recording found in given time range"
     And no investigation objects were created
 
-  @id:system-port-taken @fault:kubernetes @serial @destructive @ports @scope:system-errors-port-taken
+  @id:system-port-taken @exclusive:ports @fault:kubernetes @destructive @ports @scope:system-errors-port-taken
   Scenario: A taken stream port is skipped and nothing half-made remains
     Given another Service holds the stream port the server would pick next
     When live investigations are opened until one is answered beyond the held port

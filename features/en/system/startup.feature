@@ -1,11 +1,11 @@
-@system @startup @serial @scope:system-startup
+@system @startup @scope:system-startup
 Feature: Clean startup
   An environment that first comes up clean brings up its first investigation ("bring up
   Baby"). Where the environment is exclusive to the run (the sandbox, a dedicated DEV) it
   must hold no investigation but the run's; on a shared environment the scenario checks
   what it can claim and reports the investigations of others without touching them.
 
-  @id:system-clean-startup @readonly
+  @id:system-clean-startup @exclusive:capacity @readonly
   Scenario: A clean environment brings up its first investigation
     Given Focus Server is answering
     And the Focus Server pod is Running without restarts

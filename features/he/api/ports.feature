@@ -20,7 +20,7 @@
     אז פורט הזרם הוא הפורט של ה-slot שב-job id שלה
     וגם ה-Service של החקירה חושף את פורט הזרם כ-NodePort שלו
 
-  @id:api-ports-freed-reused @serial
+  @id:api-ports-freed-reused @exclusive:ports
   תרחיש: פורט זרם שהתפנה משמש מחדש
     בהינתן נפתחת חקירה חיה
     וגם החקירה הזו מבוטלת

@@ -1,5 +1,5 @@
 # language: he
-@k8s @lifecycle @serial @destructive @fault:sandbox @scope:k8s-job-lifecycle @lang-he
+@k8s @lifecycle @destructive @fault:sandbox @scope:k8s-job-lifecycle @lang-he
 תכונה: Pods של חקירה שנכשלים
   Job שנכשל נראה כנכשל יחד עם הסיבה: מצב הקונטיינר של ה-Pod אומר למה (image שלא
   ניתן למשוך, קריסה, הריגה בגלל חוסר זיכרון). ה-sandbox גורם ל-Pod של החקירה הבאה
@@ -8,7 +8,7 @@
   רקע:
     בהינתן Focus Server עונה
 
-  @id:k8s-pod-failure-reason
+  @id:k8s-pod-failure-reason @exclusive:next-investigation
   תבנית תרחיש: Pod שנכשל מדווח את הסיבה (<case>)
     בהינתן ה-Pod של החקירה הבאה ייכשל עקב <kind>
     כאשר נפתחת חקירה חיה

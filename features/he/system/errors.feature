@@ -8,7 +8,7 @@
   רקע:
     בהינתן Focus Server עונה
 
-  @id:system-no-live-stream @fault:live-stream @serial @destructive @live @scope:system-errors-no-live
+  @id:system-no-live-stream @exclusive:fiber @fault:live-stream @destructive @live @scope:system-errors-no-live
   תרחיש: בלי זרם חי חקירה חיה מסורבת, והמערכת מתאוששת
     בהינתן הזרם החי מנותק
     כאשר מתבקשת חקירה חיה
@@ -19,14 +19,14 @@
     וגם נפתחת חקירה חיה
     אז ה-Pod של החקירה במצב Running בתוך זמן היעד
 
-  @id:system-no-historic-data @fault:sandbox @serial @destructive @historic @scope:system-errors-no-historic
+  @id:system-no-historic-data @exclusive:fiber @exclusive:recordings @fault:sandbox @destructive @historic @scope:system-errors-no-historic
   תרחיש: בלי דאטה היסטורי חקירה היסטורית מסורבת
     בהינתן אין בסביבה הקלטות
     כאשר מתבקשת חקירה היסטורית עבור היום האחרון
     אז הבקשה מסורבת עם 404 והודעה "No recording found in given time range"
     וגם לא נוצרו אובייקטים של חקירה
 
-  @id:system-port-taken @fault:kubernetes @serial @destructive @ports @scope:system-errors-port-taken
+  @id:system-port-taken @exclusive:ports @fault:kubernetes @destructive @ports @scope:system-errors-port-taken
   תרחיש: פורט זרם תפוס מדולג ולא נשאר דבר חצי-בנוי
     בהינתן Service אחר מחזיק את פורט הזרם שהשרת היה בוחר בפעם הבאה
     כאשר נפתחות חקירות חיות עד שאחת מהן נענית בפורט שמעבר לפורט המוחזק

@@ -1,11 +1,11 @@
 # language: he
-@system @ongoing @slow @serial @scope:system-ongoing @lang-he
+@system @ongoing @slow @scope:system-ongoing @lang-he
 תכונה: יציבות של מערכת שרצה זמן רב
   מערכת שרצה זמן רב ממשיכה לשרת: חקירות נפתחות ומבוטלות לאורך משך ה-soak
   (שניות ב-sandbox, שעות ב-staging) בלי שגיאות, בלי סחיפה בהשהיה, עם החזרת
   slots ופורטים, בלי שנשאר דבר מאחור, ובלי ש-Focus Server מופעל מחדש.
 
-  @id:system-soak
+  @id:system-soak @exclusive:ports
   תרחיש: פתיחות וביטולים לאורך משך ה-soak משאירים את המערכת כפי שהייתה
     בהינתן Focus Server עונה
     כאשר המערכת עוברת פתיחות וביטולים לאורך משך ה-soak

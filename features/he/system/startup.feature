@@ -1,12 +1,12 @@
 # language: he
-@system @startup @serial @scope:system-startup @lang-he
+@system @startup @scope:system-startup @lang-he
 תכונה: עלייה נקייה
   סביבה שעולה לראשונה נקייה מעלה את החקירה הראשונה שלה ("להעלות את Baby"). כשהסביבה
   בלעדית לריצה (ה-sandbox, DEV ייעודי) אסור שתהיה בה חקירה מלבד זו של הריצה;
   בסביבה משותפת התרחיש בודק את מה שהוא יכול לטעון ומדווח על החקירות של אחרים
   בלי לגעת בהן.
 
-  @id:system-clean-startup @readonly
+  @id:system-clean-startup @exclusive:capacity @readonly
   תרחיש: סביבה נקייה מעלה את החקירה הראשונה שלה
     בהינתן Focus Server עונה
     וגם ה-Pod של Focus Server במצב Running ללא הפעלות מחדש

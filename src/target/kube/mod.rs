@@ -1199,6 +1199,139 @@ impl Cluster {
     }
 }
 
+/// The namespace's Jobs, Services and investigation pods (label `job-name`), kept by
+/// one watch each for one cleanup: it waits on these instead of opening a watch (or
+/// sending a GET) per object. Started after the objects to delete were created, so
+/// its first list is a snapshot that holds every one of them still there.
+pub struct Mirror {
+    jobs: kube::runtime::reflector::Store<Job>,
+    services: kube::runtime::reflector::Store<Service>,
+    pods: kube::runtime::reflector::Store<Pod>,
+    changed: std::sync::Arc<tokio::sync::Notify>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Mirror({} jobs, {} services, {} pods)",
+            self.jobs.len(),
+            self.services.len(),
+            self.pods.len()
+        )
+    }
+}
+
+/// Keeps `store`'s reflector running and wakes the waiters of `changed` on each event.
+fn mirror_task<K>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    changed: std::sync::Arc<tokio::sync::Notify>,
+) -> (
+    kube::runtime::reflector::Store<K>,
+    tokio::task::JoinHandle<()>,
+)
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    <K as Resource>::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (reader, writer) = kube::runtime::reflector::store::<K>();
+    let stream = kube::runtime::reflector(writer, watcher(api, cfg)).default_backoff();
+    let task = tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while stream.next().await.is_some() {
+            changed.notify_waiters();
+        }
+    });
+    (reader, task)
+}
+
+impl Mirror {
+    /// What of the run's objects of the investigation is still there: a Job or Service
+    /// of an owned uid, and pods owned by an owned Job.
+    fn left(&self, objects: &InvestigationObjects, owned: &[OwnedObject]) -> Vec<String> {
+        let present = |kind: &str, uid: &str| match kind {
+            "Job" => self
+                .jobs
+                .find(|j| j.metadata.uid.as_deref() == Some(uid))
+                .is_some(),
+            _ => self
+                .services
+                .find(|s| s.metadata.uid.as_deref() == Some(uid))
+                .is_some(),
+        };
+        let mut left = Vec::new();
+        for o in owned {
+            if o.kind != "Job" && o.kind != "Service" {
+                continue;
+            }
+            if present(&o.kind, &o.uid) {
+                left.push(format!("{}/{}", o.kind, o.name));
+            }
+            if o.kind == "Job" && objects.jobs().contains(&o.name.as_str()) {
+                for p in self.pods.state().iter().filter(|p| owned_by(p, &o.uid)) {
+                    left.push(format!(
+                        "Pod/{}",
+                        p.metadata.name.as_deref().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        left
+    }
+
+    /// Pods labelled with the Job's name (for orphans of a Job deleted without cascade).
+    fn pods_of_job(&self, job: &str) -> Vec<Pod> {
+        self.pods
+            .state_filter(|p| {
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("job-name"))
+                    .is_some_and(|n| n == job)
+            })
+            .into_iter()
+            .map(|p| (*p).clone())
+            .collect()
+    }
+
+    /// Waits until [`Mirror::left`] is empty; the error names what remains.
+    async fn until_left_empty(
+        &self,
+        objects: &InvestigationObjects,
+        owned: &[OwnedObject],
+        deadline: Duration,
+    ) -> Result<()> {
+        let what = format!("investigation {} to be gone", objects.job_id);
+        let gone = within(deadline, &what, async {
+            loop {
+                let notified = self.changed.notified();
+                if self.left(objects, owned).is_empty() {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+        gone.map_err(|e| {
+            let left = self.left(objects, owned);
+            ClusterError::Api {
+                what: e.to_string(),
+                message: format!("these remain: {}", left.join(", ")),
+            }
+        })
+    }
+}
+
 impl Cluster {
     /// The names of every node of the cluster.
     pub async fn node_names(&self) -> Result<Vec<String>> {
@@ -1208,5 +1341,106 @@ impl Cluster {
             .into_iter()
             .filter_map(|n| n.metadata.name)
             .collect())
+    }
+}
+
+impl Cluster {
+    /// Watches of the namespace for one cleanup (6 requests: a list and a watch per
+    /// kind), listed before it returns.
+    pub async fn watch_namespace(&self) -> Result<Mirror> {
+        let changed = std::sync::Arc::new(tokio::sync::Notify::new());
+        let (jobs, t1) = mirror_task(
+            self.api::<Job>(),
+            watcher::Config::default(),
+            changed.clone(),
+        );
+        let (services, t2) = mirror_task(
+            self.api::<Service>(),
+            watcher::Config::default(),
+            changed.clone(),
+        );
+        let (pods, t3) = mirror_task(
+            self.api::<Pod>(),
+            watcher::Config::default().labels("job-name"),
+            changed.clone(),
+        );
+        let mirror = Mirror {
+            jobs,
+            services,
+            pods,
+            changed,
+            tasks: vec![t1, t2, t3],
+        };
+        let ready = async {
+            let _ = mirror.jobs.wait_until_ready().await;
+            let _ = mirror.services.wait_until_ready().await;
+            let _ = mirror.pods.wait_until_ready().await;
+        };
+        within(self.request_timeout, "the cleanup's watches to list", ready).await?;
+        Ok(mirror)
+    }
+
+    /// [`Cluster::delete_investigation`] served by a [`Mirror`] started before: the same
+    /// deletes (uid preconditions, Background propagation, orphan pods by exact
+    /// job-name and owner), with no GET and no watch of its own.
+    pub async fn delete_investigation_watched(
+        &self,
+        mirror: &Mirror,
+        objects: &InvestigationObjects,
+        owned: &[OwnedObject],
+        deadline: Duration,
+    ) -> Result<()> {
+        let dp = |uid: &str| DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Background),
+            preconditions: Some(kube::api::Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        let uid_of = |kind: &str, name: &str| {
+            owned
+                .iter()
+                .find(|o| o.kind == kind && o.name == name)
+                .map(|o| o.uid.clone())
+        };
+        let mut not_ours = None;
+        // The Service first (see `delete_investigation`).
+        if let Some(uid) = uid_of("Service", &objects.service) {
+            self.delete_owned::<Service>(&objects.service, &dp(&uid), &mut not_ours)
+                .await?;
+        }
+        let jobs: Vec<(String, String)> = objects
+            .jobs()
+            .into_iter()
+            .filter_map(|j| uid_of("Job", j).map(|u| (j.to_string(), u)))
+            .collect();
+        for (job, uid) in &jobs {
+            self.delete_owned::<Job>(job, &dp(uid), &mut not_ours)
+                .await?;
+        }
+        for (job, uid) in &jobs {
+            let since = owned
+                .iter()
+                .find(|o| &o.uid == uid)
+                .and_then(|o| o.created.clone());
+            for pod in mirror.pods_of_job(job) {
+                // Pods of a live Job go with it (Background); only orphans are deleted.
+                if !pod_of_owned_job(&pod, uid, since.as_deref()) || owned_by(&pod, uid) {
+                    continue;
+                }
+                if let (Some(name), Some(pod_uid)) =
+                    (pod.metadata.name.as_deref(), pod.metadata.uid.as_deref())
+                {
+                    self.delete_owned::<Pod>(name, &dp(pod_uid), &mut not_ours)
+                        .await?;
+                }
+            }
+        }
+        mirror.until_left_empty(objects, owned, deadline).await?;
+        match not_ours {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }

@@ -1,0 +1,373 @@
+//! Parallelism by resource: a scenario tagged `@exclusive:<resource>` holds that
+//! resource alone, from before its first step until its faults are undone and its
+//! investigations deleted; every other scenario holds it shared. Scenarios that do not
+//! conflict run together (English and Hebrew twins included); one that reshapes what
+//! every configure gets (a pod failure, a quota, the 200 batch) waits for the
+//! scenarios using that resource to finish, and they wait for it.
+//!
+//! Every scenario may open investigations, and an investigation uses every resource
+//! (a stream slot and port, a GPU slice, a schedulable node, the next-investigation
+//! settings, the live stream or the recordings), so every scenario takes every
+//! resource it does not hold alone as shared. Locks are taken in [`Resource::ALL`]'s
+//! order, so two scenarios never wait on each other (no deadlock).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, LazyLock};
+
+use tokio::sync::Notify;
+
+use crate::safety::faults::Fault;
+
+/// What a scenario can take alone. The order of the variants is the order locks are
+/// taken in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Resource {
+    /// The whole target quiet: the 200 batch, clean startup (nothing else opens).
+    Capacity,
+    /// The live stream (the sandbox's fiber, or the live-stream Deployment).
+    Fiber,
+    /// GPU slices: filler pods, a ResourceQuota.
+    Gpu,
+    /// The next investigation's settings on the sandbox (pod failure, idle time).
+    NextInvestigation,
+    /// Node schedulability and pod networking: cordon, pod IPs exhausted.
+    Nodes,
+    /// Stream slots and NodePorts: port holders, slot reuse.
+    Ports,
+    /// The recordings historic investigations read.
+    Recordings,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 7] = [
+        Resource::Capacity,
+        Resource::Fiber,
+        Resource::Gpu,
+        Resource::NextInvestigation,
+        Resource::Nodes,
+        Resource::Ports,
+        Resource::Recordings,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Capacity => "capacity",
+            Resource::Fiber => "fiber",
+            Resource::Gpu => "gpu",
+            Resource::NextInvestigation => "next-investigation",
+            Resource::Nodes => "nodes",
+            Resource::Ports => "ports",
+            Resource::Recordings => "recordings",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Resource> {
+        Resource::ALL.into_iter().find(|r| r.name() == s)
+    }
+
+    /// The resource a fault takes from every other scenario.
+    pub fn of_fault(fault: &Fault) -> Resource {
+        match fault {
+            Fault::FiberDisconnected | Fault::DeploymentScaled { .. } => Resource::Fiber,
+            Fault::RecordingsReplaced => Resource::Recordings,
+            Fault::PortHolder { .. } => Resource::Ports,
+            Fault::Quota { .. } | Fault::GpuFillers { .. } => Resource::Gpu,
+            Fault::NextPodFailure | Fault::NextIdleTimeout => Resource::NextInvestigation,
+            Fault::Cordoned(_) | Fault::PodNetworkExhausted => Resource::Nodes,
+        }
+    }
+}
+
+/// The resources a scenario declares with `@exclusive:<resource>` (tags without `@`);
+/// an unknown resource is an error naming the tag.
+pub fn declared<'a>(
+    tags: impl IntoIterator<Item = &'a String>,
+) -> Result<BTreeSet<Resource>, String> {
+    let mut out = BTreeSet::new();
+    for t in tags {
+        if let Some(r) = t.strip_prefix("exclusive:") {
+            let known = Resource::ALL.map(Resource::name).join(", ");
+            out.insert(
+                Resource::parse(r).ok_or_else(|| {
+                    format!("tag `@{t}`: unknown resource `{r}` (known: {known})")
+                })?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The steps that take a resource from every other scenario (English text, as it
+/// begins): each fault-injecting step of `src/steps`, and the 200 batch. A scenario
+/// with one of them must declare the resource (checked by this module's tests).
+#[cfg(test)]
+pub const TAKING_STEPS: &[(&str, &[Resource])] = &[
+    (
+        "the next investigation's pod is made to fail by",
+        &[Resource::NextInvestigation],
+    ),
+    (
+        "the next investigation's idle time is shortened",
+        &[Resource::NextInvestigation],
+    ),
+    (
+        "every free stream port is held by another Service",
+        &[Resource::Ports],
+    ),
+    (
+        "a ResourceQuota leaves no room for another GPU slice",
+        &[Resource::Gpu],
+    ),
+    ("every free GPU slice is taken", &[Resource::Gpu]),
+    ("every node is cordoned", &[Resource::Nodes]),
+    ("no pod IP address is left on any node", &[Resource::Nodes]),
+    ("the live stream is disconnected", &[Resource::Fiber]),
+    (
+        "the environment has no recordings",
+        &[Resource::Fiber, Resource::Recordings],
+    ),
+    (
+        "another Service holds the stream port the server would pick next",
+        &[Resource::Ports],
+    ),
+    (
+        "the required number of live investigations is opened in parallel",
+        &[Resource::Capacity],
+    ),
+];
+
+/// A reader-preferring lock: a scenario taking a resource alone waits until no one
+/// holds it, but does not make newcomers wait behind it. cucumber starts scenarios in
+/// file order with a bounded number in flight; a fair lock would split the run into
+/// short phases around each exclusive scenario, this one lets the shared scenarios run
+/// together and the exclusive ones take the gaps and the end.
+#[derive(Default)]
+struct Lock {
+    /// (shared holders, held alone)
+    state: std::sync::Mutex<(usize, bool)>,
+    released: Notify,
+}
+
+impl Lock {
+    async fn take(self: &Arc<Self>, alone: bool) -> Guard {
+        loop {
+            let released = self.released.notified();
+            if let Ok(mut st) = self.state.lock() {
+                let free = !st.1 && (!alone || st.0 == 0);
+                if free {
+                    if alone {
+                        st.1 = true;
+                    } else {
+                        st.0 += 1;
+                    }
+                    return Guard {
+                        lock: self.clone(),
+                        alone,
+                    };
+                }
+            }
+            released.await;
+        }
+    }
+}
+
+/// One resource held; released on drop.
+struct Guard {
+    lock: Arc<Lock>,
+    alone: bool,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.lock.state.lock() {
+            if self.alone {
+                st.1 = false;
+            } else {
+                st.0 = st.0.saturating_sub(1);
+            }
+        }
+        self.lock.released.notify_waiters();
+    }
+}
+
+static LOCKS: LazyLock<[Arc<Lock>; 7]> = LazyLock::new(|| std::array::from_fn(|_| Arc::default()));
+
+/// The locks a scenario holds; dropping it releases them.
+#[derive(Default)]
+pub struct Held {
+    guards: Vec<Guard>,
+    alone: BTreeSet<Resource>,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.alone.iter().map(|r| r.name()))
+            .finish()
+    }
+}
+
+impl Held {
+    /// Takes `alone` exclusively and every other resource shared, in the fixed order.
+    pub async fn acquire(alone: BTreeSet<Resource>) -> Held {
+        let mut guards = Vec::with_capacity(Resource::ALL.len());
+        for (r, lock) in Resource::ALL.into_iter().zip(LOCKS.iter()) {
+            guards.push(lock.take(alone.contains(&r)).await);
+        }
+        Held { guards, alone }
+    }
+
+    /// Fails unless the scenario holds the fault's resource alone: a fault of an
+    /// undeclared resource would change what the scenarios beside it get.
+    pub fn check_fault(&self, fault: &Fault) -> anyhow::Result<()> {
+        let r = Resource::of_fault(fault);
+        if self.guards.is_empty() || self.alone.contains(&r) {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "the scenario injected {fault:?}, a fault of resource `{}`, without declaring `@exclusive:{}`: the scenarios running beside it would see it",
+            r.name(),
+            r.name()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_parse_by_name_and_unknown_ones_are_named() {
+        let tags = ["exclusive:gpu".to_string(), "k8s".to_string()];
+        assert_eq!(declared(&tags), Ok(BTreeSet::from([Resource::Gpu])));
+        let bad = ["exclusive:gpus".to_string()];
+        let e = declared(&bad).expect_err("unknown");
+        assert!(e.contains("@exclusive:gpus") && e.contains("gpu"), "{e}");
+        for r in Resource::ALL {
+            assert_eq!(Resource::parse(r.name()), Some(r));
+        }
+    }
+
+    #[test]
+    fn a_fault_of_an_undeclared_resource_fails() {
+        let held = Held {
+            guards: vec![Guard {
+                lock: Arc::default(),
+                alone: false,
+            }],
+            alone: BTreeSet::from([Resource::Gpu]),
+        };
+        assert!(held.check_fault(&Fault::Quota { name: "q".into() }).is_ok());
+        let e = held
+            .check_fault(&Fault::NextPodFailure)
+            .expect_err("undeclared");
+        assert!(
+            e.to_string().contains("@exclusive:next-investigation"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn alone_excludes_shared_and_disjoint_alone_is_not_needed_twice() {
+        // Scenario A holds gpu alone; B (shared everything) must wait for it.
+        let a = Held::acquire(BTreeSet::from([Resource::Gpu])).await;
+        let b = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            Held::acquire(BTreeSet::new()),
+        )
+        .await;
+        assert!(b.is_err(), "a shared holder got past an exclusive one");
+        drop(a);
+        let b = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            Held::acquire(BTreeSet::new()),
+        )
+        .await;
+        assert!(
+            b.is_ok(),
+            "the shared holder waited after the exclusive one ended"
+        );
+    }
+
+    /// Every step that injects a fault is in [`TAKING_STEPS`].
+    #[test]
+    fn every_fault_injecting_step_is_listed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/steps");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("src/steps") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("read");
+            // For each inject, the attributes above its step function: the first is English.
+            for (at, _) in text.match_indices("inject(") {
+                let Some(f) = text[..at].rfind("\nasync fn ") else {
+                    continue;
+                };
+                let attrs: Vec<&str> = text[..f]
+                    .lines()
+                    .rev()
+                    .take_while(|l| l.starts_with("#["))
+                    .collect();
+                let english = attrs.last().copied().unwrap_or_default();
+                if !TAKING_STEPS
+                    .iter()
+                    .any(|(phrase, _)| english.contains(phrase))
+                {
+                    missing.push(format!("{}: {english}", path.display()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "fault steps not in TAKING_STEPS: {missing:#?}"
+        );
+    }
+
+    /// A scenario with a step that takes a resource declares `@exclusive:<resource>`
+    /// (English features; tests/parity.rs keeps the Hebrew twins' tags the same).
+    #[test]
+    fn scenarios_declare_what_their_steps_take() {
+        use cucumber::gherkin::{Feature, GherkinEnv};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("features/en");
+        let mut files = vec![root];
+        let mut wrong = Vec::new();
+        let mut checked = 0;
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                files.extend(
+                    std::fs::read_dir(&p)
+                        .expect("dir")
+                        .map(|e| e.expect("e").path()),
+                );
+                continue;
+            }
+            if p.extension().is_none_or(|e| e != "feature") {
+                continue;
+            }
+            let f = Feature::parse_path(&p, GherkinEnv::default()).expect("feature");
+            let background = f.background.iter().flat_map(|b| &b.steps);
+            for sc in &f.scenarios {
+                let tags = f.tags.iter().chain(&sc.tags);
+                let declared = declared(tags).expect("known resources");
+                for step in background.clone().chain(&sc.steps) {
+                    for (phrase, needs) in TAKING_STEPS {
+                        if !step.value.starts_with(phrase) {
+                            continue;
+                        }
+                        checked += 1;
+                        for r in needs.iter().filter(|r| !declared.contains(r)) {
+                            wrong.push(format!(
+                                "{}: `{}` takes {} but does not declare @exclusive:{}",
+                                p.display(),
+                                sc.name,
+                                r.name(),
+                                r.name()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked >= 10, "only {checked} taking steps found");
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+}
