@@ -35,14 +35,6 @@ const EXPECT_GRACE: Duration = Duration::from_secs(30);
 /// Jobs, Services, Nodes.
 const WATCHES: usize = 3;
 
-/// How far the watches got: how many listed once, and whether one failed before
-/// its first listing (a dead or forbidden endpoint: nobody waits for it).
-#[derive(Debug, Clone, Copy, Default)]
-struct Progress {
-    synced: usize,
-    failed: bool,
-}
-
 /// What one Service contributes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct SvcInfo {
@@ -100,7 +92,7 @@ impl Data {
 #[derive(Debug)]
 pub struct ClusterIndex {
     data: Arc<Mutex<Data>>,
-    synced: watch::Receiver<Progress>,
+    synced: watch::Receiver<usize>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -152,7 +144,7 @@ fn node_info(node: &Node) -> Option<String> {
 /// the live contents, `buffer` the relist in progress.
 async fn follow<K, S>(
     data: Arc<Mutex<Data>>,
-    synced: watch::Sender<Progress>,
+    synced: watch::Sender<usize>,
     kind: Kind,
     stream: S,
     apply: impl Fn(&mut Data, &K, bool),
@@ -168,9 +160,6 @@ async fn follow<K, S>(
             Err(e) => {
                 // the backoff retries; until then the index keeps what it had
                 tracing::debug!(?kind, error = %e, "cluster index watch failed; retrying");
-                if !lock(&data).synced.contains(&kind) {
-                    synced.send_modify(|p| p.failed = true);
-                }
                 continue;
             }
         };
@@ -187,7 +176,7 @@ async fn follow<K, S>(
                 d.relisted(kind);
                 let n = d.synced.len();
                 drop(d);
-                synced.send_modify(|p| p.synced = n);
+                synced.send_replace(n);
             }
             watcher::Event::Apply(o) => {
                 d.seen(kind, &name(&o));
@@ -203,7 +192,7 @@ impl ClusterIndex {
     /// `namespace` only, when listing all is forbidden), Nodes.
     pub async fn start(client: &Client, namespace: &str) -> ClusterIndex {
         let data = Arc::new(Mutex::new(Data::default()));
-        let (tx, synced) = watch::channel(Progress::default());
+        let (tx, synced) = watch::channel(0);
         let mut tasks = Vec::new();
         let cfg = watcher::Config::default();
 
@@ -293,16 +282,15 @@ impl ClusterIndex {
         }
     }
 
-    /// Waits up to `SYNC_WAIT` for every watch to have listed once, or for one to fail.
+    /// Waits up to `SYNC_WAIT` for every watch to have listed once.
     pub async fn wait_ready(&self) {
         let mut rx = self.synced.clone();
-        let _ =
-            tokio::time::timeout(SYNC_WAIT, rx.wait_for(|p| p.synced >= WATCHES || p.failed)).await;
+        let _ = tokio::time::timeout(SYNC_WAIT, rx.wait_for(|n| *n >= WATCHES)).await;
     }
 
     /// Every watch has listed once.
     pub fn is_ready(&self) -> bool {
-        self.synced.borrow().synced >= WATCHES
+        *self.synced.borrow() >= WATCHES
     }
 
     /// Investigation names (Jobs and Services of the namespace, and names created by
