@@ -16,7 +16,6 @@ use crate::catalogue::{Catalogue, Recording};
 use crate::config::Profile;
 use crate::defects::Defect;
 use crate::error::AppError;
-use crate::index::ClusterIndex;
 use crate::manifests::{self, JobPlan, annotations};
 use crate::request::{ConfigureRequest, parse_configure, view_type};
 use crate::slots::{self, Choice, JobId};
@@ -341,12 +340,7 @@ async fn launch(
     let profile = state.profile();
     // The real server does not check the port first; nor does `ignore-port-busy`.
     let observed_launch = profile == Profile::AsObserved || state.has(Defect::IgnorePortBusy);
-    let index = state.index().await;
-    let nodes = match index {
-        Some(idx) => idx.ready_nodes(),
-        None => ready_nodes(state).await?,
-    };
-    let stream_job = !state.has(Defect::NoStreamJob);
+    let nodes = ready_nodes(state).await?;
     let mut excluded = BTreeSet::new();
     loop {
         let (id, reservation) = {
@@ -357,10 +351,7 @@ async fn launch(
             // round, a slot released while the listing is under way shows in neither
             // and is handed out twice (only a port check would then catch it).
             let reserved = state.reserved().clone();
-            let usage = match index {
-                Some(idx) => idx.usage(),
-                None => slots::observe(state.client(), state.namespace()).await?,
-            };
+            let usage = slots::observe(state.client(), state.namespace()).await?;
             let open = usage.named_slots.len() + reserved.len();
             if state.has(Defect::FailAfterNJobs)
                 && u64::try_from(open).unwrap_or(u64::MAX) >= cfg.fail_after_jobs
@@ -391,10 +382,6 @@ async fn launch(
             };
             state.reserved().insert(slot);
             let seq = state.next_seq(usage.max_seq);
-            if let Some(idx) = index {
-                let (jobs, services) = expected_names(JobId { slot, seq }, stream_job);
-                idx.expect(&jobs, &services);
-            }
             (
                 JobId { slot, seq },
                 Reservation {
@@ -449,7 +436,7 @@ async fn launch(
             never_start: state.has(Defect::SlowKubelet),
             default_job_policy: state.has(Defect::WrongJobPolicy),
             recordings_volume: !state.has(Defect::NoRecordingsVolume),
-            stream_job,
+            stream_job: !state.has(Defect::NoStreamJob),
             // `pinned-node`: the pod names the node of its stream URL itself.
             node_name: state
                 .has(Defect::PinnedNode)
@@ -459,16 +446,10 @@ async fn launch(
             cleanup_fails: state.has(Defect::CleanupJobFails),
         };
         let created = if observed_launch {
-            create_as_observed(state, &plan, index).await
+            create_as_observed(state, &plan).await
         } else {
             create_checked(state, &plan).await
         };
-        if created.is_err()
-            && let Some(idx) = index
-        {
-            let (jobs, services) = expected_names(id, stream_job);
-            idx.forget(&jobs, &services);
-        }
         match created {
             Ok(()) => {
                 if state.has(Defect::SlotLeak) {
@@ -521,23 +502,9 @@ async fn create_checked(state: &AppState, plan: &JobPlan) -> Result<(), CreateEr
     Ok(())
 }
 
-/// The Jobs and the Service a configure creates for `id`.
-fn expected_names(id: JobId, stream_job: bool) -> (Vec<String>, Vec<String>) {
-    let id = id.to_string();
-    let mut jobs = vec![manifests::cleanup_job_name(&id)];
-    if stream_job {
-        jobs.push(manifests::grpc_job_name(&id));
-    }
-    (jobs, vec![manifests::grpc_service_name(&id)])
-}
-
 /// As observed: Jobs first, then the Service; a taken port breaks the job (the
 /// Service is missing, the Jobs stay, the response still says success — PZ-13503).
-async fn create_as_observed(
-    state: &AppState,
-    plan: &JobPlan,
-    index: Option<&ClusterIndex>,
-) -> Result<(), CreateError> {
+async fn create_as_observed(state: &AppState, plan: &JobPlan) -> Result<(), CreateError> {
     let client = state.client().clone();
     let ns = state.namespace();
     let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
@@ -553,9 +520,6 @@ async fn create_as_observed(
         .map_err(|e| CreateError::Failed(e.into()))?;
     if let Err(e) = services.create(&pp, &manifests::grpc_service(plan)).await {
         tracing::warn!(job_id = %plan.id, error = %e, "service creation failed; the job is broken");
-        if let Some(idx) = index {
-            idx.forget(&[], &[manifests::grpc_service_name(&plan.id.to_string())]);
-        }
     }
     Ok(())
 }

@@ -19,7 +19,6 @@ pub mod control;
 pub mod defects;
 pub mod error;
 pub mod idle;
-pub(crate) mod index;
 pub mod investigation;
 pub mod manifests;
 pub mod openapi;

@@ -12,7 +12,6 @@ use serde::Serialize;
 use crate::catalogue::Catalogue;
 use crate::config::{Profile, ServerConfig};
 use crate::defects::{Defect, DefectSet};
-use crate::index::ClusterIndex;
 use crate::manifests::PodFailure;
 use crate::validation::Policy;
 
@@ -49,8 +48,6 @@ struct Inner {
     next_idle_secs: Mutex<Option<u64>>,
     in_flight: AtomicUsize,
     counters: Counters,
-    /// Started by the first configure.
-    index: tokio::sync::OnceCell<ClusterIndex>,
 }
 
 /// Counters exposed by `GET /_sandbox/counters`.
@@ -145,7 +142,6 @@ impl AppState {
                 next_idle_secs: Mutex::default(),
                 in_flight: AtomicUsize::new(0),
                 counters: Counters::default(),
-                index: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -234,22 +230,6 @@ impl AppState {
     pub async fn allocation_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.inner.allocation.lock().await
     }
-    /// The watch-fed view of the cluster the configure path reads instead of listing.
-    /// The first call starts it and waits (boundedly) for its first listing; `None`
-    /// while it has not listed, and the caller lists the cluster itself.
-    pub(crate) async fn index(&self) -> Option<&ClusterIndex> {
-        let idx = self
-            .inner
-            .index
-            .get_or_init(|| async {
-                let idx = ClusterIndex::start(&self.inner.client, &self.inner.namespace).await;
-                idx.wait_ready().await;
-                idx
-            })
-            .await;
-        idx.is_ready().then_some(idx)
-    }
-
     /// Slots reserved by configures in flight.
     pub fn reserved(&self) -> MutexGuard<'_, BTreeSet<u16>> {
         lock(&self.inner.reserved)
