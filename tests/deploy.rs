@@ -427,6 +427,14 @@ fn run_the_suite_against_a_logging_sandbox() -> Phases {
         text_of(&failed)
     );
     sandbox.state().clear_defects();
+    // A server that orphans the pods on cancel: the run's cleanup deletes those pods
+    // itself (pods of a live Job go with it by Background propagation), so the
+    // `delete pods` rule is needed, and used here.
+    sandbox
+        .state()
+        .set_defect(focus_sandbox::defects::Defect::OrphanPodsOnCancel, true);
+    focus_scope(&["--tags", "@id:k8s-cancel-removes-everything"], 1);
+    sandbox.state().clear_defects();
     let protected_end = lines();
 
     focus_scope(&["--allow-destructive", "--tags", "@destructive"], 0);
