@@ -384,11 +384,16 @@ fn run_the_suite_against_a_logging_sandbox() -> Phases {
     let profile = profile.replace("[deadlines]\n", "[deadlines]\nlease = \"3s\"\n");
     let config = config_dir_with("incluster", &profile);
     let output = tempfile::tempdir().expect("output dir");
-    let focus_scope = |args: &[&str], code: i32| {
+    // The same profile with the server's cancel endpoint (`cancel = "endpoint"`).
+    let endpoint = profile.replacen("[target]\n", "[target]\ncancel = \"endpoint\"\n", 1);
+    assert_ne!(endpoint, profile, "{profile}");
+    std::fs::write(config.path().join("incluster-endpoint.toml"), endpoint)
+        .expect("write the endpoint-cancel profile");
+    let focus_scope_as = |env: &str, args: &[&str], code: i32| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_focus-scope"));
         cmd.args(args)
             .env_remove("CUCUMBER_FILTER_TAGS")
-            .env("FOCUS_ENV", "incluster")
+            .env("FOCUS_ENV", env)
             .env("FOCUS_CONFIG_DIR", config.path())
             .env("FOCUS_OUTPUT_DIR", output.path())
             .env("FOCUS_FEATURES", manifest_dir().join("features/en"))
@@ -403,6 +408,7 @@ fn run_the_suite_against_a_logging_sandbox() -> Phases {
         );
         out
     };
+    let focus_scope = |args: &[&str], code: i32| focus_scope_as("incluster", args, code);
     let lines = || read_log(&log).len();
 
     focus_scope(&[], 0);
@@ -427,13 +433,17 @@ fn run_the_suite_against_a_logging_sandbox() -> Phases {
         text_of(&failed)
     );
     sandbox.state().clear_defects();
-    // A server that orphans the pods on cancel: the run's cleanup deletes those pods
-    // itself (pods of a live Job go with it by Background propagation), so the
-    // `delete pods` rule is needed, and used here.
+    // A server that orphans the pods when its cancel endpoint is called: the run's
+    // cleanup deletes those pods itself (pods of a live Job go with it by Background
+    // propagation), so the `delete pods` rule is needed, and used here.
     sandbox
         .state()
         .set_defect(focus_sandbox::defects::Defect::OrphanPodsOnCancel, true);
-    focus_scope(&["--tags", "@id:k8s-cancel-removes-everything"], 1);
+    focus_scope_as(
+        "incluster-endpoint",
+        &["--tags", "@id:k8s-cancel-removes-everything"],
+        1,
+    );
     sandbox.state().clear_defects();
     let protected_end = lines();
 
