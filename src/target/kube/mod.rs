@@ -536,14 +536,10 @@ impl Cluster {
         }
         // Pods a server orphaned (deleted their Job without cascade) are still the
         // investigation's: matched by the exact job-name label, never by prefix, and
-        // only when the run's Job owns them (or owned them: an orphan no older than it).
+        // only when the run's Job owns them (or owned them: its controller-uid label).
         for (job, uid) in &jobs {
-            let since = owned
-                .iter()
-                .find(|o| &o.uid == uid)
-                .and_then(|o| o.created.clone());
             for pod in self.pods_of_job(job).await? {
-                if !pod_of_owned_job(&pod, uid, since.as_deref()) {
+                if !pod_of_owned_job(&pod, uid) {
                     continue;
                 }
                 if let (Some(name), Some(pod_uid)) =
@@ -755,9 +751,12 @@ fn owned_by(p: &Pod, job_uid: &str) -> bool {
         .any(|o| o.uid == job_uid)
 }
 
-/// Whether the pod is the owned Job's: owned by it, or an orphan (no owner left)
-/// created no earlier than the Job (`job_created`, RFC 3339) was.
-fn pod_of_owned_job(p: &Pod, job_uid: &str, job_created: Option<&str>) -> bool {
+/// Whether the pod is the owned Job's: owned by it, or an orphan (no owner left) that
+/// the Job's controller made — its `controller-uid` label (set by the Job controller
+/// and kept when the pod is orphaned) is the Job's uid. By identity, not by time: the
+/// server hands job names out again, so another user's Job of the same name may have
+/// orphaned pods too.
+fn pod_of_owned_job(p: &Pod, job_uid: &str) -> bool {
     if owned_by(p, job_uid) {
         return true;
     }
@@ -766,9 +765,12 @@ fn pod_of_owned_job(p: &Pod, job_uid: &str, job_created: Option<&str>) -> bool {
         .owner_references
         .as_ref()
         .is_none_or(Vec::is_empty);
-    let job_created = job_created.and_then(|t| t.parse::<jiff::Timestamp>().ok());
-    let pod_created = p.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    orphan && matches!((job_created, pod_created), (Some(j), Some(c)) if c >= j)
+    let made_by_job = p.metadata.labels.as_ref().is_some_and(|l| {
+        ["batch.kubernetes.io/controller-uid", "controller-uid"]
+            .iter()
+            .any(|k| l.get(*k).is_some_and(|v| v == job_uid))
+    });
+    orphan && made_by_job
 }
 
 /// When a watch saw a pod's stages happen (see [`Cluster::wait_pod_running_seen`]).
@@ -1420,13 +1422,9 @@ impl Cluster {
                 .await?;
         }
         for (job, uid) in &jobs {
-            let since = owned
-                .iter()
-                .find(|o| &o.uid == uid)
-                .and_then(|o| o.created.clone());
             for pod in mirror.pods_of_job(job) {
                 // Pods of a live Job go with it (Background); only orphans are deleted.
-                if !pod_of_owned_job(&pod, uid, since.as_deref()) || owned_by(&pod, uid) {
+                if !pod_of_owned_job(&pod, uid) || owned_by(&pod, uid) {
                     continue;
                 }
                 if let (Some(name), Some(pod_uid)) =
