@@ -96,18 +96,10 @@ impl Cluster {
         let (fields, job_uid) = match subject {
             EventSubject::Job(name) => {
                 let uid = self
-                    .api::<Job>()
-                    .get_opt(name)
-                    .await
-                    .map_err(|e| ClusterError::Api {
-                        what: what.clone(),
-                        message: e.to_string(),
-                    })?
+                    .job(name)
+                    .await?
                     .and_then(|j| j.metadata.uid)
-                    .ok_or_else(|| ClusterError::Api {
-                        what: what.clone(),
-                        message: format!("Job {name} does not exist"),
-                    })?;
+                    .ok_or_else(|| unmet(what.clone(), format!("Job {name} does not exist")))?;
                 (
                     format!("reason={reason},involvedObject.name={name}"),
                     Some(uid),
@@ -152,14 +144,8 @@ impl Cluster {
         futures::pin_mut!(events);
         match within(deadline, &what, events.next()).await? {
             Some(Ok(e)) => Ok(e.message.unwrap_or_default()),
-            Some(Err(e)) => Err(ClusterError::Api {
-                what,
-                message: e.to_string(),
-            }),
-            None => Err(ClusterError::Api {
-                what,
-                message: "the watch ended".into(),
-            }),
+            Some(Err(e)) => Err(watch_err(what)(e)),
+            None => Err(unmet(what, "the watch ended")),
         }
     }
 
@@ -198,14 +184,8 @@ impl Cluster {
         futures::pin_mut!(seen);
         match within(deadline, &what, seen.next()).await? {
             Some(Ok(r)) => Ok(r),
-            Some(Err(e)) => Err(ClusterError::Api {
-                what,
-                message: e.to_string(),
-            }),
-            None => Err(ClusterError::Api {
-                what,
-                message: "the watch ended".into(),
-            }),
+            Some(Err(e)) => Err(watch_err(what)(e)),
+            None => Err(unmet(what, "the watch ended")),
         }
     }
 }

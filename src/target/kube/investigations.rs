@@ -165,3 +165,17 @@ impl Cluster {
             .collect())
     }
 }
+
+impl Cluster {
+    /// The node ports a Service exposes, or None when it does not exist.
+    pub async fn service_node_ports(&self, name: &str) -> Result<Option<Vec<i32>>> {
+        Ok(self.service(name).await?.map(|svc| {
+            svc.spec
+                .and_then(|s| s.ports)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p.node_port)
+                .collect()
+        }))
+    }
+}

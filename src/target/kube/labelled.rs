@@ -225,3 +225,41 @@ impl Cluster {
         Ok(deleted)
     }
 }
+
+impl Cluster {
+    /// The Deployment `name`, when the run scaled it (its label, and its replicas before
+    /// in the `focus-scope/original-replicas` annotation), scaled back and unmarked: the
+    /// undo of a cut live stream when only the label is left to go by (a lost ledger, a
+    /// mirror). Answers what was done; nothing when the Deployment is not the run's.
+    pub async fn restore_labelled_deployment(
+        &self,
+        name: &str,
+        run_label: &str,
+    ) -> Result<Option<String>> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let Some(d) = self.get_opt::<Deployment>(name).await? else {
+            return Ok(None);
+        };
+        if !has_run_label(&d.metadata, run_label) {
+            return Ok(None);
+        }
+        let original = d
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::safety::faults::ORIGINAL_REPLICAS))
+            .and_then(|v| v.parse::<i32>().ok());
+        Ok(Some(match original {
+            Some(replicas) => {
+                self.restore_deployment_scale(name, replicas, run_label)
+                    .await?;
+                format!("Deployment/{name} scaled back to {replicas}")
+            }
+            // Without its replicas before, guessing would be a change of our own.
+            None => format!(
+                "Deployment/{name} carries the run's label but no readable {}: left as it is",
+                crate::safety::faults::ORIGINAL_REPLICAS
+            ),
+        }))
+    }
+}

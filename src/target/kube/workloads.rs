@@ -27,20 +27,28 @@ impl Cluster {
                     .any(|(c, _)| *c == t)
             })
         };
-        let found = within(
+        let found = self.job_when(name, &what, deadline, cond).await?;
+        found.ok_or_else(|| unmet(what, "the Job is gone"))
+    }
+
+    /// Waits by watch, under `deadline`, until `cond` holds for the Job of this name
+    /// (None: there is none); returns the Job as it was then. The one condition wait
+    /// of Jobs: [`Cluster::wait_job_condition`], [`Cluster::wait_for_job`] and
+    /// [`Cluster::wait_job_completes`] differ only in their condition.
+    async fn job_when(
+        &self,
+        name: &str,
+        what: &str,
+        deadline: Duration,
+        cond: impl Fn(Option<&Job>) -> bool,
+    ) -> Result<Option<Job>> {
+        within(
             deadline,
-            &what,
+            what,
             await_condition(self.api::<Job>(), name, cond),
         )
         .await?
-        .map_err(|e| ClusterError::Api {
-            what: what.clone(),
-            message: e.to_string(),
-        })?;
-        found.ok_or_else(|| ClusterError::Api {
-            what,
-            message: "the Job is gone".into(),
-        })
+        .map_err(condition_err(what))
     }
 }
 
@@ -90,14 +98,8 @@ impl Cluster {
         futures::pin_mut!(running);
         match within(deadline, "a Focus Server pod to be Running", running.next()).await? {
             Some(Ok(_)) => self.focus_server_pods().await,
-            Some(Err(e)) => Err(ClusterError::Api {
-                what: "watch Focus Server pods".into(),
-                message: e.to_string(),
-            }),
-            None => Err(ClusterError::Api {
-                what: "watch Focus Server pods".into(),
-                message: "the watch ended".into(),
-            }),
+            Some(Err(e)) => Err(watch_err("watch Focus Server pods")(e)),
+            None => Err(unmet("watch Focus Server pods", "the watch ended")),
         }
     }
 
@@ -127,5 +129,87 @@ impl Cluster {
                 Some((format!("{kind}/{name}"), m.uid.clone().unwrap_or_default()))
             })
             .collect())
+    }
+}
+
+impl Cluster {
+    /// Waits by watch until the Job exists.
+    pub async fn wait_for_job(&self, name: &str, deadline: Duration) -> Result<Job> {
+        let what = format!("Job {name} to appear");
+        let found = self
+            .job_when(name, &what, deadline, |j: Option<&Job>| j.is_some())
+            .await?;
+        found.ok_or_else(|| unmet(what, "the watch ended without the Job"))
+    }
+
+    /// Waits by watch until a pod of the Job is Running; returns that pod.
+    pub async fn wait_pod_running(&self, job: &str, deadline: Duration) -> Result<Pod> {
+        Ok(self.wait_pod_running_seen(job, deadline).await?.0)
+    }
+
+    /// Waits by watch until a pod of the Job is Running; returns that pod and the
+    /// instants the watch saw it scheduled and Running as it happened (None for a
+    /// stage it was already past when the watch listed it).
+    pub async fn wait_pod_running_seen(
+        &self,
+        job: &str,
+        deadline: Duration,
+    ) -> Result<(Pod, PodStagesSeen)> {
+        let what = format!("a pod of Job {job} to be Running");
+        let cfg = watcher::Config::default().labels(&format!("job-name={job}"));
+        let events = watcher(self.api::<Pod>(), cfg).default_backoff();
+        futures::pin_mut!(events);
+        let mut seen = PodStagesSeen::default();
+        let mut tracker = StageTracker::default();
+        let found = within(deadline, &what, async {
+            while let Some(ev) = events.next().await {
+                let p = match ev? {
+                    watcher::Event::Apply(p) | watcher::Event::InitApply(p) => p,
+                    _ => continue,
+                };
+                let now = std::time::Instant::now();
+                let (scheduled, started) = tracker.update(&p);
+                if scheduled {
+                    seen.scheduled = Some(now);
+                }
+                if pod_phase(&p) == "Running" {
+                    seen.started = started.then_some(now);
+                    return Ok(Some(p));
+                }
+            }
+            Ok::<_, watcher::Error>(None)
+        })
+        .await?;
+        match found {
+            Ok(Some(pod)) => Ok((pod, seen)),
+            Err(e) => Err(watch_err(what)(e)),
+            Ok(None) => Err(unmet(what, "the watch ended")),
+        }
+    }
+
+    /// Waits by watch until the Job has completed (a True `Complete` condition). A Job
+    /// that fails instead, or is gone before it completed (also when it is already
+    /// gone), is an error saying so; the watch starts from the Job as it is now.
+    pub async fn wait_job_completes(&self, name: &str, deadline: Duration) -> Result<()> {
+        let what = format!("Job {name} to complete");
+        let finished = |j: Option<&Job>| {
+            j.is_none_or(|j| {
+                crate::spec::footprint::true_conditions(j)
+                    .iter()
+                    .any(|(c, _)| c == "Complete" || c == "Failed")
+            })
+        };
+        let job = self.job_when(name, &what, deadline, finished).await?;
+        let Some(job) = job else {
+            return Err(unmet(what, "the Job was gone before it was seen Complete"));
+        };
+        let conditions = crate::spec::footprint::true_conditions(&job);
+        if conditions.iter().any(|(c, _)| c == "Complete") {
+            return Ok(());
+        }
+        Err(unmet(
+            what,
+            format!("the Job finished without completing: {conditions:?}"),
+        ))
     }
 }
