@@ -222,6 +222,9 @@ impl FocusWorld {
         let mut errors = Vec::new();
         while let Some(f) = self.faults.pop() {
             if let Err(e) = self.suite.undo(&f).await {
+                let why = format!("{f:?} of `{}` could not be undone: {e:#}", self.scenario);
+                self.locks
+                    .poison(crate::run::exclusive::Resource::of_fault(&f), &why);
                 errors.push(format!("{f:?}: {e:#}"));
             }
         }

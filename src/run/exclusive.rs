@@ -146,6 +146,9 @@ struct Lock {
     /// (shared holders, held alone)
     state: std::sync::Mutex<(usize, bool)>,
     released: Notify,
+    /// Why the resource is left faulted (a fault of it could not be undone): no later
+    /// scenario of the run is tried against it (see [`Held::acquire`]).
+    poisoned: std::sync::Mutex<Option<String>>,
 }
 
 impl Lock {
@@ -209,12 +212,48 @@ impl std::fmt::Debug for Held {
 
 impl Held {
     /// Takes `alone` exclusively and every other resource shared, in the fixed order.
-    pub async fn acquire(alone: BTreeSet<Resource>) -> Held {
+    /// Fails, releasing them, when one of them is left faulted by an earlier scenario
+    /// ([`Held::poison`]): the scenario would be judged against a faulted environment,
+    /// so it fails saying so instead.
+    pub async fn acquire(alone: BTreeSet<Resource>) -> Result<Held, String> {
+        Held::acquire_in(&LOCKS, alone).await
+    }
+
+    /// [`Held::acquire`] from a set of locks, one per resource in [`Resource::ALL`]'s order.
+    async fn acquire_in(locks: &[Arc<Lock>; 7], alone: BTreeSet<Resource>) -> Result<Held, String> {
         let mut guards = Vec::with_capacity(Resource::ALL.len());
-        for (r, lock) in Resource::ALL.into_iter().zip(LOCKS.iter()) {
+        for (r, lock) in Resource::ALL.into_iter().zip(locks.iter()) {
             guards.push(lock.take(alone.contains(&r)).await);
         }
-        Held { guards, alone }
+        let poisoned: Vec<String> = Resource::ALL
+            .into_iter()
+            .zip(locks.iter())
+            .filter_map(|(r, lock)| {
+                let why = lock.poisoned.lock().ok()?.clone()?;
+                Some(format!("resource `{}`: {why}", r.name()))
+            })
+            .collect();
+        if !poisoned.is_empty() {
+            return Err(format!(
+                "not run: the environment is left faulted ({}); the end of the run retries the undo",
+                poisoned.join("; ")
+            ));
+        }
+        Ok(Held { guards, alone })
+    }
+
+    /// Marks `resource` as left faulted for the rest of the run (`why` names the fault
+    /// and the failed undo): every later scenario fails in [`Held::acquire`].
+    pub fn poison(&self, resource: Resource, why: &str) {
+        // The guards are in `Resource::ALL`'s order (all of them, see `acquire_in`).
+        if let Some(guard) = Resource::ALL
+            .into_iter()
+            .position(|r| r == resource)
+            .and_then(|i| self.guards.get(i))
+            && let Ok(mut p) = guard.lock.poisoned.lock()
+        {
+            p.get_or_insert_with(|| why.to_string());
+        }
     }
 
     /// Fails unless the scenario holds the fault's resource alone: a fault of an
@@ -270,7 +309,9 @@ mod tests {
     #[tokio::test]
     async fn alone_excludes_shared_and_disjoint_alone_is_not_needed_twice() {
         // Scenario A holds gpu alone; B (shared everything) must wait for it.
-        let a = Held::acquire(BTreeSet::from([Resource::Gpu])).await;
+        let a = Held::acquire(BTreeSet::from([Resource::Gpu]))
+            .await
+            .expect("not poisoned");
         let b = tokio::time::timeout(
             std::time::Duration::from_millis(50),
             Held::acquire(BTreeSet::new()),
@@ -286,6 +327,31 @@ mod tests {
         assert!(
             b.is_ok(),
             "the shared holder waited after the exclusive one ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resource_left_faulted_fails_every_later_scenario() {
+        let locks: [Arc<Lock>; 7] = std::array::from_fn(|_| Arc::default());
+        let a = Held::acquire_in(&locks, BTreeSet::from([Resource::Nodes]))
+            .await
+            .expect("not poisoned");
+        a.poison(Resource::Nodes, "Cordoned of `s1` could not be undone");
+        drop(a);
+        for alone in [BTreeSet::new(), BTreeSet::from([Resource::Gpu])] {
+            let e = Held::acquire_in(&locks, alone)
+                .await
+                .expect_err("the environment is left faulted");
+            assert!(
+                e.contains("resource `nodes`") && e.contains("could not be undone"),
+                "{e}"
+            );
+        }
+        // Released again: a scenario that failed here holds nothing.
+        assert!(
+            locks
+                .iter()
+                .all(|l| l.state.lock().is_ok_and(|st| *st == (0, false)))
         );
     }
 

@@ -279,9 +279,10 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
                     .iter()
                     .chain(rule.iter().flat_map(|r| &r.tags))
                     .chain(&scenario.tags);
-                match crate::run::exclusive::declared(tags) {
-                    Ok(alone) => world.locks = crate::run::exclusive::Held::acquire(alone).await,
-                    // A panic here is reported as a failed Before hook.
+                // A panic here is reported as a failed Before hook: the scenario fails.
+                let alone = crate::run::exclusive::declared(tags).unwrap_or_else(|e| panic!("{e}"));
+                match crate::run::exclusive::Held::acquire(alone).await {
+                    Ok(held) => world.locks = held,
                     Err(e) => panic!("{e}"),
                 }
                 let seq = SCENARIO_SEQ.fetch_add(1, Ordering::Relaxed);
