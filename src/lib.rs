@@ -35,8 +35,9 @@ pub(crate) use {
 #[doc(hidden)]
 pub use {
     run::{exit, lock, runner},
-    safety::{faults, ledger, ledger_mirror, recovery, redact},
+    safety::{faults, ledger, ledger_mirror, recovery},
     target::config,
+    target::redact,
     target::focus_api as api,
     target::kube as cluster,
 };

@@ -22,43 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::{Provenance, Row, Status as RowStatus};
 use crate::spec::outcome::{StepStatus, Timeline};
 
-/// The TMS link of a Jira key: `reports.tms_url` of the profile, a URL with `{key}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TmsTemplate(String);
-
-impl TryFrom<String> for TmsTemplate {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        if !(s.starts_with("https://") || s.starts_with("http://")) {
-            return Err(format!(
-                "reports.tms_url: `{s}` is not an http(s) URL (e.g. \"https://jira.example.com/browse/{{key}}\")"
-            ));
-        }
-        if s.matches("{key}").count() != 1 {
-            return Err(format!(
-                "reports.tms_url: `{s}` must contain `{{key}}` exactly once, where the Jira key (PZ-13984) goes"
-            ));
-        }
-        if s.chars().any(char::is_whitespace) {
-            return Err(format!("reports.tms_url: `{s}` contains whitespace"));
-        }
-        Ok(TmsTemplate(s))
-    }
-}
-
-impl From<TmsTemplate> for String {
-    fn from(t: TmsTemplate) -> String {
-        t.0
-    }
-}
-
-impl TmsTemplate {
-    pub fn url(&self, key: &str) -> String {
-        self.0.replace("{key}", key)
-    }
-}
+pub use crate::target::profile::TmsTemplate;
 
 /// A Jira key (`PZ-13984`): the `@PZ-…` tags and the register's Jira ids.
 fn is_jira_key(s: &str) -> bool {

@@ -45,7 +45,7 @@ pub struct FailedScenario<'a> {
 /// secret-looking annotations).
 fn yaml<T: Serialize>(v: &T) -> String {
     let shown = serde_json::to_value(v)
-        .map(crate::safety::redact::manifest)
+        .map(crate::target::redact::manifest)
         .map_err(|e| e.to_string());
     match shown {
         Ok(v) => serde_saphyr::to_string(&v).unwrap_or_else(|e| format!("# not printable: {e}\n")),
@@ -56,7 +56,7 @@ fn yaml<T: Serialize>(v: &T) -> String {
 /// A fenced block the text cannot close (the fence is longer than any backtick run
 /// in it), so a log line or a body cannot forge the rest of the file.
 fn fenced(h: &mut String, lang: &str, text: &str) {
-    let fence = crate::safety::redact::fence_for(text);
+    let fence = crate::target::redact::fence_for(text);
     let _ = writeln!(h, "{fence}{lang}\n{}\n{fence}", text.trim_end());
 }
 

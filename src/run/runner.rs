@@ -197,7 +197,7 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
     eprintln!(
         "focus-scope: profile {} · target {} · cluster {} · run {}",
         config.name,
-        crate::safety::redact::url(&target.api_url),
+        crate::target::redact::url(&target.api_url),
         cluster.server(),
         run.id
     );

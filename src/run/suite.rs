@@ -217,7 +217,7 @@ pub async fn start_target(
         .map_err(|e| {
             TargetError::Unreachable(format!(
                 "Focus Server at {}: {e}",
-                crate::safety::redact::url(&info.api_url)
+                crate::target::redact::url(&info.api_url)
             ))
         })?
         .map_err(|e| TargetError::Unreachable(format!("Focus Server: {e}")))?;

@@ -106,64 +106,7 @@ pub fn gpu_slice(job: &Job) -> Vec<String> {
     v
 }
 
-/// A memory quantity in bytes (`2Gi`, `512Mi`, `2G`, `1.5Gi`, `1048576`).
-pub fn memory_bytes(q: &str) -> Option<f64> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(q.len());
-    let (number, suffix) = q.split_at(split);
-    let n: f64 = number.parse().ok()?;
-    let unit: f64 = match suffix {
-        "" => 1.0,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        _ => return None,
-    };
-    Some(n * unit)
-}
-
-/// An expected memory quantity: exact (`"2Gi"`) or inclusive bounds (`"1Gi..32Gi"`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemoryBound {
-    min: f64,
-    max: f64,
-    text: String,
-}
-
-impl MemoryBound {
-    pub fn parse(text: &str) -> Result<MemoryBound, String> {
-        let q = |s: &str| {
-            memory_bytes(s).ok_or_else(|| {
-                format!("`{s}` is not a memory quantity (e.g. 2Gi, 512Mi, or bounds 1Gi..32Gi)")
-            })
-        };
-        let (min, max) = match text.split_once("..") {
-            Some((lo, hi)) => (q(lo)?, q(hi)?),
-            None => (q(text)?, q(text)?),
-        };
-        if min > max {
-            return Err(format!(
-                "bounds `{text}` are empty (the lower exceeds the upper)"
-            ));
-        }
-        Ok(MemoryBound {
-            min,
-            max,
-            text: text.to_string(),
-        })
-    }
-
-    fn admits(&self, q: &str) -> bool {
-        memory_bytes(q).is_some_and(|b| self.min <= b && b <= self.max)
-    }
-}
+pub use crate::target::profile::{MemoryBound, memory_bytes};
 
 /// A memory request and limit on every container, each within the profile's bound.
 pub fn memory(job: &Job, request: &MemoryBound, limit: &MemoryBound) -> Vec<String> {
@@ -180,7 +123,7 @@ pub fn memory(job: &Job, request: &MemoryBound, limit: &MemoryBound) -> Vec<Stri
                     "Job {}: container {} has memory {which} {q}, expected {}",
                     name(job),
                     c.name,
-                    bound.text
+                    bound.text()
                 )),
                 Some(_) => {}
             }

@@ -277,7 +277,7 @@ impl Config {
             ("expect.memory_limit", &p.expect.memory_limit),
         ] {
             if let Some(v) = value {
-                crate::spec::footprint::MemoryBound::parse(v).map_err(|m| self.invalid(key, m))?;
+                MemoryBound::parse(v).map_err(|m| self.invalid(key, m))?;
             }
         }
         if let Some(words) = &p.expect.quota_refusal {
@@ -307,13 +307,13 @@ impl Config {
     pub fn expected_memory(
         &self,
     ) -> anyhow::Result<(
-        crate::spec::footprint::MemoryBound,
-        crate::spec::footprint::MemoryBound,
+        MemoryBound,
+        MemoryBound,
     )> {
         let e = &self.profile.expect;
         let get = |key: &str, v: &Option<String>| {
             let v = v.as_deref().ok_or_else(|| self.unset(key))?;
-            crate::spec::footprint::MemoryBound::parse(v)
+            MemoryBound::parse(v)
                 .map_err(|m| anyhow::Error::from(self.invalid(key, m)))
         };
         Ok((
@@ -359,7 +359,7 @@ impl Config {
             .target
             .api_url
             .as_deref()
-            .map(crate::safety::redact::url);
+            .map(crate::target::redact::url);
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# unprintable: {e}"))
     }
 }
@@ -376,7 +376,7 @@ fn apply_overrides(
         applied.push((
             var.to_string(),
             key.to_string(),
-            crate::safety::redact::url(value),
+            crate::target::redact::url(value),
         ));
         let bad = |message: String| ConfigError::Override {
             var: var.to_string(),

@@ -42,8 +42,8 @@ pub struct ApiResponse {
 /// Authorization, Cookie, anything with token, key, auth, …) keeps its value inside.
 pub fn redacted_header(name: &str, value: &str) -> (String, String) {
     let lower = name.to_ascii_lowercase();
-    let value = if crate::safety::redact::secret_name(&lower) {
-        crate::safety::redact::REDACTED.to_string()
+    let value = if crate::target::redact::secret_name(&lower) {
+        crate::target::redact::REDACTED.to_string()
     } else {
         value.to_string()
     };
@@ -184,7 +184,7 @@ impl FocusApi {
 
     fn transport(&self, method: &'static str, url: &str, e: reqwest::Error) -> ApiError {
         // Failures reach reports: never a URL's userinfo (reqwest's text names the URL).
-        let url = crate::safety::redact::url(url);
+        let url = crate::target::redact::url(url);
         let e = e.without_url();
         if e.is_timeout() {
             ApiError::Timeout {

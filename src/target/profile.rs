@@ -256,7 +256,7 @@ pub struct Reports {
     /// URL of a Jira key in the test management system, with `{key}` where the key
     /// goes: `@PZ-…` tags become Allure `tms` links, the register's Jira keys `issue` links.
     #[serde(default)]
-    pub tms_url: Option<crate::report::allure::TmsTemplate>,
+    pub tms_url: Option<TmsTemplate>,
 }
 
 /// Footprint values the environment's profile states (`[expect]`).
@@ -460,5 +460,107 @@ pub mod humantime {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
         parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The TMS link of a Jira key: `reports.tms_url` of the profile, a URL with `{key}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TmsTemplate(String);
+
+impl TryFrom<String> for TmsTemplate {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        if !(s.starts_with("https://") || s.starts_with("http://")) {
+            return Err(format!(
+                "reports.tms_url: `{s}` is not an http(s) URL (e.g. \"https://jira.example.com/browse/{{key}}\")"
+            ));
+        }
+        if s.matches("{key}").count() != 1 {
+            return Err(format!(
+                "reports.tms_url: `{s}` must contain `{{key}}` exactly once, where the Jira key (PZ-13984) goes"
+            ));
+        }
+        if s.chars().any(char::is_whitespace) {
+            return Err(format!("reports.tms_url: `{s}` contains whitespace"));
+        }
+        Ok(TmsTemplate(s))
+    }
+}
+
+impl From<TmsTemplate> for String {
+    fn from(t: TmsTemplate) -> String {
+        t.0
+    }
+}
+
+impl TmsTemplate {
+    pub fn url(&self, key: &str) -> String {
+        self.0.replace("{key}", key)
+    }
+}
+
+/// A memory quantity in bytes (`2Gi`, `512Mi`, `2G`, `1.5Gi`, `1048576`).
+pub fn memory_bytes(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let split = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(q.len());
+    let (number, suffix) = q.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let unit: f64 = match suffix {
+        "" => 1.0,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        _ => return None,
+    };
+    Some(n * unit)
+}
+
+/// An expected memory quantity: exact (`"2Gi"`) or inclusive bounds (`"1Gi..32Gi"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryBound {
+    min: f64,
+    max: f64,
+    text: String,
+}
+
+impl MemoryBound {
+    pub fn parse(text: &str) -> Result<MemoryBound, String> {
+        let q = |s: &str| {
+            memory_bytes(s).ok_or_else(|| {
+                format!("`{s}` is not a memory quantity (e.g. 2Gi, 512Mi, or bounds 1Gi..32Gi)")
+            })
+        };
+        let (min, max) = match text.split_once("..") {
+            Some((lo, hi)) => (q(lo)?, q(hi)?),
+            None => (q(text)?, q(text)?),
+        };
+        if min > max {
+            return Err(format!(
+                "bounds `{text}` are empty (the lower exceeds the upper)"
+            ));
+        }
+        Ok(MemoryBound {
+            min,
+            max,
+            text: text.to_string(),
+        })
+    }
+
+    pub fn admits(&self, q: &str) -> bool {
+        memory_bytes(q).is_some_and(|b| self.min <= b && b <= self.max)
+    }
+
+    /// As the profile states it.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 }
