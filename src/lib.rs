@@ -34,8 +34,8 @@ pub(crate) use {
 };
 #[doc(hidden)]
 pub use {
-    run::{exit, lock, runner},
-    safety::{faults, ledger, ledger_mirror, recovery},
+    run::{exit, runner},
+    safety::{faults, ledger, ledger_mirror, lock, recovery},
     target::config,
     target::redact,
     target::focus_api as api,

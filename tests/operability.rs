@@ -11,7 +11,7 @@ use common::{
     config_dir_with, path_str, remote_profile, run_suite, sandbox_cluster, start_sandbox,
 };
 use focus_sandbox::SandboxOptions;
-use focus_scope::run::lock::LOCK_NAME;
+use focus_scope::safety::lock::LOCK_NAME;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
 

@@ -221,7 +221,7 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
         kube::Api::namespaced(sandbox.client(), "panda");
     assert!(
-        rt.block_on(leases.get_opt(focus_scope::run::lock::LOCK_NAME))
+        rt.block_on(leases.get_opt(focus_scope::safety::lock::LOCK_NAME))
             .expect("get lease")
             .is_none(),
         "the crashed run's lock is released by cleanup\n{text}"

@@ -1,10 +1,11 @@
-//! Run orchestration: the run's lifecycle and shared context, the plan, the lock and
-//! the hold, and the exit code.
+//! Run orchestration: the run's lifecycle and shared context, the plan, the hold,
+//! and the exit code. The run lock is `safety::lock` (it protects a shared environment).
 
 pub(crate) mod exclusive;
 pub mod exit;
 pub(crate) mod hold;
-pub mod lock;
+// The path of before the lock moved into `safety`, for branches in flight.
+pub use crate::safety::lock;
 pub(crate) mod plan;
 pub(crate) mod publish;
 pub mod runner;

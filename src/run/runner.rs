@@ -17,7 +17,7 @@ use futures::FutureExt as _;
 
 use crate::report;
 use crate::run::exit::Exit;
-use crate::run::lock::RunLock;
+use crate::safety::lock::RunLock;
 use crate::run::plan::{Decision, Plan};
 use crate::run::publish::{overrides_text, provenance, publish, tls_text, write_report};
 use crate::run::suite::{self, RunInfo, Suite, TargetError};

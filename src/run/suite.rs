@@ -67,7 +67,7 @@ pub struct Suite {
     /// The places of the investigations the run holds (the profile's cap).
     pub held: crate::run::hold::Held,
     /// The run lock, held from the start to the end of the run.
-    pub lock: tokio::sync::Mutex<Option<crate::run::lock::RunLock>>,
+    pub lock: tokio::sync::Mutex<Option<crate::safety::lock::RunLock>>,
     /// Set when the run stops (signal, deadline, lost lock): no new configure and no
     /// new fault from then on, so the sweep sees everything the run opened.
     pub stopping: std::sync::atomic::AtomicBool,

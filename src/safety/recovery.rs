@@ -498,7 +498,7 @@ async fn refuse_live_runs(cluster: &Cluster, found: &[LedgerSource]) -> anyhow::
     let Some(holder) = crate::target::wait::within(
         cluster.request_timeout(),
         "read the run lock",
-        crate::run::lock::current_holder(cluster),
+        crate::safety::lock::current_holder(cluster),
     )
     .await??
     else {
@@ -507,7 +507,7 @@ async fn refuse_live_runs(cluster: &Cluster, found: &[LedgerSource]) -> anyhow::
     if found.iter().any(|s| s.run_id == holder.identity) {
         return Err(LiveRun {
             holder: holder.identity,
-            lease: crate::run::lock::LOCK_NAME.to_string(),
+            lease: crate::safety::lock::LOCK_NAME.to_string(),
             namespace: cluster.namespace().to_string(),
             renewed: holder.renewed.to_string(),
             expires: holder.expires.to_string(),
