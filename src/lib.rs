@@ -24,11 +24,12 @@ pub(crate) mod world;
 // still build when merged. Remove once no branch in flight uses them.
 #[allow(unused_imports)]
 pub(crate) use {
-    report::{diagnostics, junit, metrics},
+    report::{diagnostics, junit},
     run::{hold, plan, suite},
     spec::known_issues as register,
     spec::{
-        availability, capacity, changes, contract, footprint, investigation, outcome, premise, soak,
+        availability, capacity, changes, contract, footprint, investigation, metrics, outcome, premise,
+        soak,
     },
     target::{net, wait},
 };

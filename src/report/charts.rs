@@ -5,7 +5,7 @@
 use plotters::prelude::*;
 
 use super::HistoryEntry;
-use crate::report::metrics::Summary;
+use crate::spec::metrics::Summary;
 
 const WIDTH: u32 = 380;
 const HEIGHT: u32 = 230;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{HistoryEntry, Provenance, Row, ScopeItem, Status, charts, counts, regressions};
-use crate::report::metrics::Summary;
+use crate::spec::metrics::Summary;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -32,21 +32,21 @@ fn anchor(r: &Row) -> String {
 
 /// The investigation stages drawn as distributions, in order, with their titles.
 pub const STAGES: &[(&str, &str)] = &[
-    (crate::report::metrics::kind::CONFIGURE, "POST /configure"),
+    (crate::spec::metrics::kind::CONFIGURE, "POST /configure"),
     (
-        crate::report::metrics::kind::JOB_TO_SCHEDULED,
+        crate::spec::metrics::kind::JOB_TO_SCHEDULED,
         "Job → pod scheduled",
     ),
     (
-        crate::report::metrics::kind::SCHEDULED_TO_STARTED,
+        crate::spec::metrics::kind::SCHEDULED_TO_STARTED,
         "pod scheduled → started",
     ),
     (
-        crate::report::metrics::kind::PORT_REACHABLE,
+        crate::spec::metrics::kind::PORT_REACHABLE,
         "pod started → port reachable",
     ),
     (
-        crate::report::metrics::kind::POD_START,
+        crate::spec::metrics::kind::POD_START,
         "configure answered → pod Running",
     ),
 ];

@@ -342,28 +342,28 @@ pub(crate) fn write_report(
     let t = &suite.config.profile.thresholds;
     let bounds: Vec<report::StageBound> = [
         (
-            crate::report::metrics::kind::CONFIGURE,
+            crate::spec::metrics::kind::CONFIGURE,
             "thresholds.configure_p99",
             ms(t.configure_p99),
         ),
         (
-            crate::report::metrics::kind::POD_START,
+            crate::spec::metrics::kind::POD_START,
             "thresholds.pod_start_p99",
             ms(t.pod_start_p99),
         ),
         // Each part of the pod start is bounded by the whole.
         (
-            crate::report::metrics::kind::JOB_TO_SCHEDULED,
+            crate::spec::metrics::kind::JOB_TO_SCHEDULED,
             "thresholds.pod_start_p99",
             ms(t.pod_start_p99),
         ),
         (
-            crate::report::metrics::kind::SCHEDULED_TO_STARTED,
+            crate::spec::metrics::kind::SCHEDULED_TO_STARTED,
             "thresholds.pod_start_p99",
             ms(t.pod_start_p99),
         ),
         (
-            crate::report::metrics::kind::PORT_REACHABLE,
+            crate::spec::metrics::kind::PORT_REACHABLE,
             "deadlines.port_reachable",
             ms(suite.config.profile.deadlines.port_reachable),
         ),

@@ -63,7 +63,7 @@ pub struct Suite {
     /// Configures in flight, by sequence number, with the time they were sent.
     pub inflight: InFlight,
     /// Latency samples of the run.
-    pub metrics: crate::report::metrics::Metrics,
+    pub metrics: crate::spec::metrics::Metrics,
     /// The places of the investigations the run holds (the profile's cap).
     pub held: crate::run::hold::Held,
     /// The run lock, held from the start to the end of the run.
@@ -367,11 +367,11 @@ impl Suite {
         }
         let resp = resp?;
         self.metrics
-            .record(crate::report::metrics::kind::CONFIGURE, resp.latency);
+            .record(crate::spec::metrics::kind::CONFIGURE, resp.latency);
         if let Some(job_id) = resp.body.get("job_id").and_then(|j| j.as_str()) {
             self.metrics.observe(
                 job_id,
-                crate::report::metrics::Stage::Answered,
+                crate::spec::metrics::Stage::Answered,
                 std::time::Instant::now(),
             );
         }
@@ -586,5 +586,25 @@ impl Suite {
     /// each is gone (several at a time). Errors name every investigation left behind.
     pub async fn cleanup_scenario(&self, scenario: &str) -> anyhow::Result<()> {
         self.cleanup_many(scenario, CLEANUP_PARALLELISM).await
+    }
+
+    /// Waits by watch until the investigation's pod is Running (the profile's
+    /// `deadlines.pod_running`), recording the stages the watch saw happen.
+    pub async fn wait_investigation_running(
+        &self,
+        job_id: &str,
+    ) -> Result<k8s_openapi::api::core::v1::Pod, crate::target::kube::ClusterError> {
+        let job = crate::spec::investigation::InvestigationObjects::of(job_id).stream_job;
+        let (pod, seen) = self
+            .cluster
+            .wait_pod_running_seen(&job, self.config.profile.deadlines.pod_running)
+            .await?;
+        if let Some(at) = seen.scheduled {
+            self.metrics.observe(job_id, crate::spec::metrics::Stage::Scheduled, at);
+        }
+        if let Some(at) = seen.started {
+            self.metrics.observe(job_id, crate::spec::metrics::Stage::Started, at);
+        }
+        Ok(pod)
     }
 }

@@ -13,7 +13,7 @@ use kube::api::ListParams;
 use kube::runtime::watcher;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::report::metrics::{Stage, kind};
+use crate::spec::metrics::{Stage, kind};
 use crate::run::suite::Suite;
 use crate::spec::investigation::{ConfigureRequest, OpenedInvestigation};
 use crate::target::focus_api::ApiResponse;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::report::metrics::{percentile, summarize};
+use crate::spec::metrics::{percentile, summarize};
 use crate::run::suite::Suite;
 use crate::spec::investigation::ConfigureRequest;
 

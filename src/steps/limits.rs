@@ -4,7 +4,7 @@
 use cucumber::{given, then, when};
 
 use crate::ensure_that;
-use crate::report::metrics::summarize;
+use crate::spec::metrics::summarize;
 use crate::spec::capacity::CapacityReport;
 use crate::target::kube::EventSubject;
 use crate::world::{FocusWorld, Step};

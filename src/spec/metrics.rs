@@ -169,28 +169,6 @@ impl Metrics {
     }
 }
 
-impl crate::run::suite::Suite {
-    /// Waits by watch until the investigation's pod is Running (the profile's
-    /// `deadlines.pod_running`), recording the stages the watch saw happen.
-    pub async fn wait_investigation_running(
-        &self,
-        job_id: &str,
-    ) -> Result<k8s_openapi::api::core::v1::Pod, crate::target::kube::ClusterError> {
-        let job = crate::spec::investigation::InvestigationObjects::of(job_id).stream_job;
-        let (pod, seen) = self
-            .cluster
-            .wait_pod_running_seen(&job, self.config.profile.deadlines.pod_running)
-            .await?;
-        if let Some(at) = seen.scheduled {
-            self.metrics.observe(job_id, Stage::Scheduled, at);
-        }
-        if let Some(at) = seen.started {
-            self.metrics.observe(job_id, Stage::Started, at);
-        }
-        Ok(pod)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
