@@ -257,7 +257,7 @@ impl FocusWorld {
             last: self.last.as_ref(),
             job_ids,
         };
-        if let Err(e) = self.suite.write_diagnostics(&failed).await {
+        if let Err(e) = self.suite.diagnostics().write(&failed).await {
             eprintln!(
                 "focus-scope: could not write the diagnostics of {}: {e:#}",
                 self.scenario_id

@@ -12,9 +12,9 @@ use k8s_openapi::api::core::v1::Event;
 use kube::api::{ListParams, LogParams};
 use serde::Serialize;
 
-use crate::run::suite::Suite;
 use crate::spec::investigation::InvestigationObjects;
 use crate::target::focus_api::ApiResponse;
+use crate::target::kube::Cluster;
 use crate::target::wait::within;
 
 /// Investigations described per failed scenario (the 200 scenario would write 200).
@@ -95,16 +95,25 @@ fn exchange(h: &mut String, r: &ApiResponse) {
     fenced(h, "json", &body);
 }
 
-impl Suite {
+/// Where a run's diagnostics are read from and written to.
+pub struct Diagnostics<'a> {
+    pub cluster: &'a Cluster,
+    /// Each read waits at most this (the profile's `deadlines.request`).
+    pub deadline: std::time::Duration,
+    pub run_id: &'a str,
+    pub run_dir: &'a Path,
+}
+
+impl Diagnostics<'_> {
     /// Writes the scenario's diagnostics; returns the file written.
-    pub async fn write_diagnostics(&self, failed: &FailedScenario<'_>) -> anyhow::Result<PathBuf> {
+    pub async fn write(&self, failed: &FailedScenario<'_>) -> anyhow::Result<PathBuf> {
         let mut h = String::new();
         let _ = writeln!(
             h,
             "# Diagnostics: `{}` ({})\n\nrun `{}` · scenario line {} · collected {}\n",
             failed.id,
             failed.name,
-            self.run.id,
+            self.run_id,
             failed.line,
             jiff::Timestamp::now()
         );
@@ -129,8 +138,7 @@ impl Suite {
             self.describe_investigation(&mut h, job_id).await;
         }
         let path = self
-            .run
-            .dir
+            .run_dir
             .join(relative_path(failed.id, failed.hebrew, failed.line));
         write_file(&path, &h)?;
         Ok(path)
@@ -139,7 +147,7 @@ impl Suite {
     async fn describe_investigation(&self, h: &mut String, job_id: &str) {
         let objects = InvestigationObjects::of(job_id);
         let _ = writeln!(h, "\n## Investigation `{job_id}`\n");
-        let deadline = self.config.profile.deadlines.request;
+        let deadline = self.deadline;
         let mut names = vec![
             objects.stream_job.clone(),
             objects.cleanup_job.clone(),

@@ -219,7 +219,12 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
         lock: tokio::sync::Mutex::new(Some(lock)),
         stopping: Default::default(),
     });
-    let mirror = tokio::spawn(ledger_mirror::follow(suite.clone()));
+    let mirror = tokio::spawn({
+        let s = suite.clone();
+        async move {
+            ledger_mirror::follow(&s.cluster, &s.ledger, s.config.profile.deadlines.request).await
+        }
+    });
     if let Err(e) = suite::install(suite.clone()) {
         return fail(Exit::Config, format!("{e:#}"));
     }

@@ -280,6 +280,25 @@ fn sandbox_options(
 }
 
 impl Suite {
+    /// The run's failure diagnostics (`report::diagnostics`), read from its cluster.
+    pub fn diagnostics(&self) -> crate::report::diagnostics::Diagnostics<'_> {
+        crate::report::diagnostics::Diagnostics {
+            cluster: &self.cluster,
+            deadline: self.config.profile.deadlines.request,
+            run_id: &self.run.id,
+            run_dir: &self.run.dir,
+        }
+    }
+
+    /// The system-behaviour checks (`spec::system`) on the run's target.
+    pub fn system(&self) -> crate::spec::system::System<'_> {
+        crate::spec::system::System {
+            api: &self.api,
+            cluster: &self.cluster,
+            profile: &self.config.profile,
+        }
+    }
+
     /// Stops the run's scenarios from sending anything new, and waits (within the
     /// request deadline) until the configures already sent have answered and been
     /// ledgered.

@@ -58,13 +58,14 @@ pub async fn write(cluster: &Cluster, ledger: &Ledger, running: bool) -> Result<
 
 /// Keeps the mirror current while the run lasts (spawned by the runner, aborted at
 /// its end, which then writes once more or deletes the mirror).
-pub async fn follow(suite: std::sync::Arc<crate::run::suite::Suite>) {
+/// Each write waits at most `deadline` (the profile's `deadlines.request`).
+pub async fn follow(cluster: &Cluster, ledger: &Ledger, deadline: Duration) {
     loop {
-        suite.ledger.changed().await;
+        ledger.changed().await;
         let written = crate::target::wait::within(
-            suite.config.profile.deadlines.request,
+            deadline,
             "the ledger's ConfigMap mirror",
-            write(&suite.cluster, &suite.ledger, true),
+            write(cluster, ledger, true),
         )
         .await;
         match written {

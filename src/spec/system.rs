@@ -6,11 +6,19 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, ensure};
 
-use crate::run::suite::Suite;
 use crate::spec::investigation::InvestigationObjects;
-use crate::target::kube::{ServerPod, job_id_of};
+use crate::target::config::Profile;
+use crate::target::focus_api::FocusApi;
+use crate::target::kube::{Cluster, ServerPod, job_id_of};
 
-impl Suite {
+/// What the checks read: the target and the profile's expectations.
+pub struct System<'a> {
+    pub api: &'a FocusApi,
+    pub cluster: &'a Cluster,
+    pub profile: &'a Profile,
+}
+
+impl System<'_> {
     /// /live_metadata answers 404 while the live stream is unavailable.
     pub async fn ensure_live_stream_unavailable(&self) -> anyhow::Result<()> {
         let live = self.api.live_metadata().await?;
@@ -45,7 +53,7 @@ impl Suite {
     pub async fn healthy_server_pods(&self) -> anyhow::Result<Vec<ServerPod>> {
         let pods = self
             .cluster
-            .wait_focus_server_running(self.config.profile.deadlines.pod_running)
+            .wait_focus_server_running(self.profile.deadlines.pod_running)
             .await?;
         let restarted: Vec<_> = pods.iter().filter(|p| p.restarts > 0).collect();
         ensure!(
@@ -55,19 +63,20 @@ impl Suite {
         Ok(pods)
     }
 
-    /// The investigation objects in the namespace that are not the run's (name → uid):
-    /// none on an exclusive environment, else reported on stderr and returned so the
-    /// scenario can show they stay untouched.
+    /// The investigation objects in the namespace that are not the run's (name → uid;
+    /// `owns`: whether a job_id is the run's): none on an exclusive environment, else
+    /// reported on stderr and returned so the scenario can show they stay untouched.
     pub async fn foreign_investigations(
         &self,
         scenario_id: &str,
+        owns: impl Fn(&str) -> bool,
     ) -> anyhow::Result<BTreeMap<String, String>> {
         let objects = self.cluster.investigation_object_uids().await?;
         let foreign: BTreeMap<String, String> = objects
             .into_iter()
             .filter(|(name, _)| {
                 let id = name.split_once('/').and_then(|(_, n)| job_id_of(n));
-                !id.is_some_and(|id| self.ledger.owns(id))
+                !id.is_some_and(&owns)
             })
             .collect();
         if foreign.is_empty() {
@@ -78,7 +87,7 @@ impl Suite {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join(", ");
-        if self.config.profile.exclusive {
+        if self.profile.exclusive {
             return Err(anyhow!(
                 "the environment is exclusive to this run but is not clean: foreign investigations {names}"
             ));

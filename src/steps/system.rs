@@ -60,7 +60,7 @@ async fn request_last_day(w: &mut FocusWorld) -> Step {
 #[then("the live metadata says the live stream is unavailable")]
 #[then("ה-live metadata מציין שהזרם החי אינו זמין")]
 async fn live_metadata_unavailable(w: &mut FocusWorld) -> Step {
-    Ok(w.suite.ensure_live_stream_unavailable().await?)
+    Ok(w.suite.system().ensure_live_stream_unavailable().await?)
 }
 
 #[given("another Service holds the stream port the server would pick next")]
@@ -99,6 +99,7 @@ async fn not_the_held_port(w: &mut FocusWorld) -> Step {
 #[then("ה-Jobs וה-Service של החקירה קיימים כולם")]
 async fn all_three_exist(w: &mut FocusWorld) -> Step {
     Ok(w.suite
+        .system()
         .ensure_objects_exist(&w.current()?.objects())
         .await?)
 }
@@ -106,21 +107,21 @@ async fn all_three_exist(w: &mut FocusWorld) -> Step {
 #[given("the Focus Server pod is Running without restarts")]
 #[given("ה-Pod של Focus Server במצב Running ללא הפעלות מחדש")]
 async fn server_pod_healthy(w: &mut FocusWorld) -> Step {
-    w.server_pods = w.suite.healthy_server_pods().await?;
+    w.server_pods = w.suite.system().healthy_server_pods().await?;
     Ok(())
 }
 
 #[given("the environment holds no investigation but ours, or reports the others when it is shared")]
 #[given("בסביבה אין חקירה מלבד שלנו, או שהאחרות מדווחות כשהיא משותפת")]
 async fn clean_or_reported(w: &mut FocusWorld) -> Step {
-    w.foreign = w.suite.foreign_investigations(&w.scenario_id).await?;
+    w.foreign = w.suite.system().foreign_investigations(&w.scenario_id, |id| w.suite.ledger.owns(id)).await?;
     Ok(())
 }
 
 #[then("the investigations of others present before are untouched")]
 #[then("החקירות של אחרים שהיו בסביבה קודם לא נפגעו")]
 async fn others_untouched(w: &mut FocusWorld) -> Step {
-    Ok(w.suite.ensure_untouched(&w.foreign).await?)
+    Ok(w.suite.system().ensure_untouched(&w.foreign).await?)
 }
 
 #[when("the system is churned for the soak duration")]
