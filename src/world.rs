@@ -212,7 +212,7 @@ impl FocusWorld {
             .iter()
             .rposition(|f| matches!(f, Fault::FiberDisconnected | Fault::DeploymentScaled { .. }))
             .ok_or_else(|| anyhow::anyhow!("the live stream was not cut in this scenario"))?;
-        self.suite.undo(&self.faults[at]).await?;
+        self.suite.faults().undo(&self.faults[at]).await?;
         self.faults.remove(at);
         Ok(())
     }
@@ -221,7 +221,7 @@ impl FocusWorld {
     pub async fn undo_faults(&mut self) -> anyhow::Result<()> {
         let mut errors = Vec::new();
         while let Some(f) = self.faults.pop() {
-            if let Err(e) = self.suite.undo(&f).await {
+            if let Err(e) = self.suite.faults().undo(&f).await {
                 let why = format!("{f:?} of `{}` could not be undone: {e:#}", self.scenario);
                 self.locks
                     .poison(crate::run::exclusive::Resource::of_fault(&f), &why);

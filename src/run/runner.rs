@@ -557,7 +557,7 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
     // did not undo its own.
     let faults = suite.ledger.faults_not_undone();
     for f in faults.iter().rev() {
-        if let Err(e) = suite.undo(f).await {
+        if let Err(e) = suite.faults().undo(f).await {
             eprintln!("focus-scope: could not undo {f:?}: {e:#}");
         }
     }

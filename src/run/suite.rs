@@ -68,9 +68,8 @@ pub struct Suite {
     pub held: crate::run::hold::Held,
     /// The run lock, held from the start to the end of the run.
     pub lock: tokio::sync::Mutex<Option<crate::safety::lock::RunLock>>,
-    /// Set when the run stops (signal, deadline, lost lock): no new configure and no
-    /// new fault from then on, so the sweep sees everything the run opened.
-    pub stopping: std::sync::atomic::AtomicBool,
+    /// Set when the run stops: nothing new is sent from then on.
+    pub stopping: crate::safety::Stopping,
 }
 
 /// Configures in flight across all scenarios of the run, so that a scenario can wait
@@ -299,12 +298,23 @@ impl Suite {
         }
     }
 
+    /// The fault drivers (`safety::faults`) on the run's target and ledger.
+    pub fn faults(&self) -> crate::safety::faults::Faults<'_> {
+        crate::safety::faults::Faults {
+            config: &self.config,
+            api: &self.api,
+            cluster: &self.cluster,
+            ledger: &self.ledger,
+            run_id: &self.run.id,
+            stopping: &self.stopping,
+        }
+    }
+
     /// Stops the run's scenarios from sending anything new, and waits (within the
     /// request deadline) until the configures already sent have answered and been
     /// ledgered.
     pub async fn stop(&self) {
-        self.stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stopping.stop();
         if let Err(e) = within(
             self.config.profile.deadlines.request,
             "configures in flight to answer",
@@ -321,10 +331,7 @@ impl Suite {
 
     /// Refuses new work once the run is stopping.
     pub fn check_not_stopping(&self) -> anyhow::Result<()> {
-        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-            bail!("the run is stopping: nothing new is sent");
-        }
-        Ok(())
+        self.stopping.check()
     }
 
     /// Sends a configure request once (never retried). Its intent is ledgered before

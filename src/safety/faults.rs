@@ -14,8 +14,10 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use kube::api::ObjectMeta;
 use serde_json::json;
 
-use crate::run::suite::Suite;
+use crate::safety::Stopping;
+use crate::safety::ledger::Ledger;
 use crate::spec::premise::{PremiseNotMet, require};
+use crate::target::config::Config;
 use crate::target::focus_api::FocusApi;
 use crate::target::kube::Cluster;
 
@@ -70,10 +72,21 @@ pub fn label_value(s: &str) -> String {
         .to_string()
 }
 
-impl Suite {
+/// The fault drivers of one run: what they break (the API, the cluster), the ledger
+/// every fault is recorded in before it is made, and the run's stop.
+pub struct Faults<'a> {
+    pub config: &'a Config,
+    pub api: &'a FocusApi,
+    pub cluster: &'a Cluster,
+    pub ledger: &'a Ledger,
+    pub run_id: &'a str,
+    pub stopping: &'a Stopping,
+}
+
+impl Faults<'_> {
     /// Connects or disconnects the live stream (sandbox driver).
     pub async fn set_fiber(&self, connected: bool) -> anyhow::Result<()> {
-        set_fiber(&self.api, connected).await
+        set_fiber(self.api, connected).await
     }
 
     /// Cuts the live stream: the sandbox's fiber, or (kubernetes driver) the profile's
@@ -95,7 +108,7 @@ impl Suite {
                     name: name.clone(),
                     replicas,
                 };
-                let label = label_value(&self.run.id);
+                let label = label_value(self.run_id);
                 self.making(scenario, &fault, async {
                     self.cluster
                         .scale_deployment_for_run(name, 0, replicas, &label)
@@ -127,7 +140,7 @@ impl Suite {
         fault: &Fault,
         make: impl std::future::Future<Output = anyhow::Result<()>>,
     ) -> anyhow::Result<()> {
-        self.check_not_stopping()?;
+        self.stopping.check()?;
         self.ledger.fault_injected(scenario, fault)?;
         if let Err(e) = make.await {
             return match self.undo(fault).await {
@@ -169,7 +182,7 @@ impl Suite {
     pub async fn hold_node_port(&self, scenario: &str, port: u16) -> anyhow::Result<Fault> {
         let name = format!("focus-scope-port-holder-{port}");
         let labels = BTreeMap::from([
-            (RUN_LABEL.to_string(), label_value(&self.run.id)),
+            (RUN_LABEL.to_string(), label_value(self.run_id)),
             (SCENARIO_LABEL.to_string(), label_value(scenario)),
         ]);
         let svc = Service {
@@ -222,7 +235,7 @@ impl Suite {
 
     fn own_labels(&self, scenario: &str) -> BTreeMap<String, String> {
         BTreeMap::from([
-            (RUN_LABEL.to_string(), label_value(&self.run.id)),
+            (RUN_LABEL.to_string(), label_value(self.run_id)),
             (SCENARIO_LABEL.to_string(), label_value(scenario)),
         ])
     }
@@ -353,7 +366,7 @@ impl Suite {
             bail!(PremiseNotMet("no node was schedulable to cordon".into()));
         }
         let fault = Fault::Cordoned(nodes.clone());
-        let label = label_value(&self.run.id);
+        let label = label_value(self.run_id);
         self.making(scenario, &fault, async {
             self.cluster.cordon(&nodes, &label).await?;
             Ok(())
@@ -481,7 +494,7 @@ impl Suite {
 
     /// Undoes one fault, and ledgers that it is undone.
     pub async fn undo(&self, fault: &Fault) -> anyhow::Result<()> {
-        undo(&self.api, &self.cluster, fault, &label_value(&self.run.id)).await?;
+        undo(self.api, self.cluster, fault, &label_value(self.run_id)).await?;
         self.ledger.fault_undone(fault)?;
         Ok(())
     }

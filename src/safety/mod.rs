@@ -10,3 +10,22 @@ pub mod recovery;
 
 // The path of before the move into `target`, for branches in flight.
 pub use crate::target::redact;
+
+/// Set when the run stops (signal, deadline, lost lock): no new configure and no new
+/// fault from then on, so the sweep sees everything the run opened.
+#[derive(Debug, Default)]
+pub struct Stopping(std::sync::atomic::AtomicBool);
+
+impl Stopping {
+    pub fn stop(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Refuses new work once the run is stopping.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            anyhow::bail!("the run is stopping: nothing new is sent");
+        }
+        Ok(())
+    }
+}

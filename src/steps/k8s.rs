@@ -174,7 +174,7 @@ async fn storage_mounted(w: &mut FocusWorld) -> Step {
 #[given(regex = r"^the next investigation's pod is made to fail by (crash|oom|image-pull)$")]
 #[given(regex = r"^ה-Pod של החקירה הבאה ייכשל עקב (crash|oom|image-pull)$")]
 async fn fail_next_pod(w: &mut FocusWorld, kind: String) -> Step {
-    let fault = w.suite.fail_next_pod(&w.scenario, &kind).await?;
+    let fault = w.suite.faults().fail_next_pod(&w.scenario, &kind).await?;
     w.inject(fault)?;
     Ok(())
 }
@@ -182,7 +182,7 @@ async fn fail_next_pod(w: &mut FocusWorld, kind: String) -> Step {
 #[given("the next investigation's idle time is shortened where the fault driver allows it")]
 #[given("זמן חוסר הפעילות של החקירה הבאה מקוצר היכן שמנגנון התקלות מאפשר זאת")]
 async fn shorten_next_idle(w: &mut FocusWorld) -> Step {
-    if let Some((fault, deadline)) = w.suite.shorten_next_idle(&w.scenario).await? {
+    if let Some((fault, deadline)) = w.suite.faults().shorten_next_idle(&w.scenario).await? {
         w.inject(fault)?;
         w.idle_removal = Some(deadline);
     }

@@ -135,7 +135,7 @@ async fn hold_all_ports(w: &mut FocusWorld) -> Step {
     // Each holder is read back by hold_node_port; the loop ends when the cluster
     // shows every slot taken (a failing list fails the step).
     while let Some(port) = w.suite.next_free_stream_port().await? {
-        let fault = w.suite.hold_node_port(&w.scenario, port).await?;
+        let fault = w.suite.faults().hold_node_port(&w.scenario, port).await?;
         w.inject(fault)?;
     }
     crate::spec::premise::require(!w.held_ports().is_empty(), || {
@@ -147,7 +147,7 @@ async fn hold_all_ports(w: &mut FocusWorld) -> Step {
 #[given("a ResourceQuota leaves no room for another GPU slice")]
 #[given("ResourceQuota לא משאירה מקום לפרוסת GPU נוספת")]
 async fn quota_full(w: &mut FocusWorld) -> Step {
-    let fault = w.suite.quota_no_more_gpu(&w.scenario).await?;
+    let fault = w.suite.faults().quota_no_more_gpu(&w.scenario).await?;
     w.inject(fault)?;
     Ok(())
 }
@@ -155,7 +155,7 @@ async fn quota_full(w: &mut FocusWorld) -> Step {
 #[given("every free GPU slice is taken")]
 #[given("כל פרוסות ה-GPU הפנויות תפוסות")]
 async fn gpu_taken(w: &mut FocusWorld) -> Step {
-    let fault = w.suite.fill_gpu_slices(&w.scenario).await?;
+    let fault = w.suite.faults().fill_gpu_slices(&w.scenario).await?;
     w.inject(fault)?;
     Ok(())
 }
@@ -197,7 +197,7 @@ async fn failed_scheduling(w: &mut FocusWorld) -> Step {
 #[given("every node is cordoned")]
 #[given("כל ה-Nodes עברו cordon")]
 async fn cordon_all(w: &mut FocusWorld) -> Step {
-    let fault = w.suite.cordon_every_node(&w.scenario).await?;
+    let fault = w.suite.faults().cordon_every_node(&w.scenario).await?;
     w.inject(fault)?;
     Ok(())
 }
@@ -213,7 +213,7 @@ async fn failed_scheduling_cordoned(w: &mut FocusWorld) -> Step {
 #[given("no pod IP address is left on any node")]
 #[given("לא נותרה כתובת IP ל-Pods באף Node")]
 async fn exhaust_pod_network(w: &mut FocusWorld) -> Step {
-    let fault = w.suite.exhaust_pod_network(&w.scenario).await?;
+    let fault = w.suite.faults().exhaust_pod_network(&w.scenario).await?;
     w.inject(fault)?;
     Ok(())
 }

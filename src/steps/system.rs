@@ -11,7 +11,7 @@ use crate::world::{FocusWorld, Step};
 #[given("the live stream is disconnected")]
 #[given("הזרם החי מנותק")]
 async fn fiber_off(w: &mut FocusWorld) -> Step {
-    let fault = w.suite.cut_live_stream(&w.scenario).await?;
+    let fault = w.suite.faults().cut_live_stream(&w.scenario).await?;
     w.inject(fault)?;
     Ok(())
 }
@@ -30,12 +30,14 @@ async fn fiber_on(w: &mut FocusWorld) -> Step {
 async fn no_recordings(w: &mut FocusWorld) -> Step {
     let fault = Fault::FiberDisconnected;
     w.suite
-        .making(&w.scenario, &fault, w.suite.set_fiber(false))
+        .faults()
+        .making(&w.scenario, &fault, w.suite.faults().set_fiber(false))
         .await?;
     w.inject(fault)?;
     let fault = Fault::RecordingsReplaced;
     w.suite
-        .making(&w.scenario, &fault, w.suite.set_recordings(&[]))
+        .faults()
+        .making(&w.scenario, &fault, w.suite.faults().set_recordings(&[]))
         .await?;
     w.inject(fault)?;
     Ok(())
@@ -69,7 +71,7 @@ async fn hold_next_port(w: &mut FocusWorld) -> Step {
     let port = w.suite.next_free_stream_port().await?.ok_or_else(|| {
         crate::spec::premise::PremiseNotMet("every stream slot is taken: no port to hold".into())
     })?;
-    let fault = w.suite.hold_node_port(&w.scenario, port).await?;
+    let fault = w.suite.faults().hold_node_port(&w.scenario, port).await?;
     w.inject(fault)?;
     Ok(())
 }
