@@ -13,8 +13,30 @@ pub type RunArgs = cli::Opts<
         cli::Compose<cli::Compose<writer::basic::Cli, writer::junit::Cli>, cli::Empty>,
         cli::Empty,
     >,
-    crate::run::runner::SuiteCli,
+    SuiteCli,
 >;
+
+/// Options of the suite on top of cucumber's own (`--tags`, `--name`, `-c`, …).
+#[derive(cucumber::cli::Args, Debug, Clone, Default)]
+pub struct SuiteCli {
+    /// Accepted and ignored: libtest's name filters (`cargo test <filter>`).
+    #[arg(hide = true)]
+    pub libtest_filters: Vec<String>,
+    /// Accepted and ignored: libtest's flags.
+    #[arg(long, hide = true)]
+    pub nocapture: bool,
+    #[arg(long, hide = true)]
+    pub test_threads: Option<usize>,
+    #[arg(long, hide = true)]
+    pub show_output: bool,
+    #[arg(long, hide = true)]
+    pub exact: bool,
+    #[arg(long, hide = true)]
+    pub quiet: bool,
+    /// Permit `@destructive` scenarios (fault injection, quota, saturation) on a protected profile.
+    #[arg(long)]
+    pub allow_destructive: bool,
+}
 
 pub const ABOUT: &str = "BDD specification suite for Focus Server's infrastructure scope: \
 the Kubernetes layer, the API's validations and system behaviour.";
@@ -128,8 +150,23 @@ pub fn version_line() -> String {
     format!(
         "focus-scope {} (commit {})",
         env!("CARGO_PKG_VERSION"),
-        crate::run::publish::suite_commit()
+        suite_commit()
     )
+}
+
+/// The commit the suite was built from: `FOCUS_SUITE_COMMIT` (the image sets it), else
+/// the checkout's HEAD, else "unknown".
+pub fn suite_commit() -> String {
+    std::env::var("FOCUS_SUITE_COMMIT").ok().unwrap_or_else(|| {
+        std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    })
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! focus-scope: the BDD specification suite for Focus Server's infrastructure scope.
 //!
-//! Layers, from the features down (docs/architecture.md): `cli` → `run` (lifecycle,
-//! plan, exit code) → `steps` (one-line glue) and `world` (per-scenario state) →
-//! `spec` (the domain) → `safety` (ledger, faults, recovery) and `target` (the only
-//! code that talks HTTP to Focus Server or builds `kube::Api`s); `report` writes
-//! what a run found.
+//! Layers, from the features down (docs/architecture.md, kept by tests/layers.rs):
+//! `run` (lifecycle, plan, exit code; `cli` holds its argument types) → `steps` (one-line
+//! glue) and `world` (per-scenario state) → `report` (what a run found) and `safety`
+//! (lock, ledger, faults, recovery) → `spec` (the domain) → `target` (the only code that
+//! talks HTTP to Focus Server or builds `kube::Api`s, and the words for what it holds).
 //!
 //! Public are what the binary and the tests use: `cli` and `run::runner` (a run),
 //! `output`, and the parts the safety tests drive directly (`safety`, `target`,
@@ -28,8 +28,8 @@ pub(crate) use {
     run::{hold, plan, suite},
     spec::known_issues as register,
     spec::{
-        availability, capacity, changes, contract, footprint, investigation, metrics, outcome, premise,
-        soak,
+        availability, capacity, changes, contract, footprint, investigation, metrics, outcome,
+        premise, soak,
     },
     target::{net, wait},
 };
@@ -38,7 +38,7 @@ pub use {
     run::{exit, runner},
     safety::{faults, ledger, ledger_mirror, lock, recovery},
     target::config,
-    target::redact,
     target::focus_api as api,
     target::kube as cluster,
+    target::redact,
 };

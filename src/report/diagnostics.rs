@@ -27,7 +27,7 @@ pub fn relative_path(id: &str, hebrew: bool, line: usize) -> PathBuf {
     let lang = if hebrew { "he" } else { "en" };
     PathBuf::from("diagnostics").join(format!(
         "{}-{lang}-{line}.md",
-        crate::safety::faults::label_value(id)
+        crate::target::names::label_value(id)
     ))
 }
 

@@ -150,24 +150,9 @@ fn tag_expression_text(default: Option<&str>) -> String {
         .unwrap_or_else(|| "(all scenarios)".into())
 }
 
-/// The commit the suite was built from: `FOCUS_SUITE_COMMIT` (the image sets it), else
-/// the checkout's HEAD, else "unknown".
-pub fn suite_commit() -> String {
-    std::env::var("FOCUS_SUITE_COMMIT").ok().unwrap_or_else(|| {
-        std::process::Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_else(|| "unknown".into())
-    })
-}
-
 /// Where, what and when: asked of the target while it still runs.
 pub(crate) async fn provenance(suite: &Suite, started: jiff::Timestamp) -> Provenance {
-    let suite_commit = suite_commit();
+    let suite_commit = crate::cli::suite_commit();
     let focus_server_version = match suite.api.live_metadata().await {
         Ok(r) => r
             .body

@@ -17,12 +17,12 @@ use futures::FutureExt as _;
 
 use crate::report;
 use crate::run::exit::Exit;
-use crate::safety::lock::RunLock;
 use crate::run::plan::{Decision, Plan};
 use crate::run::publish::{overrides_text, provenance, publish, tls_text, write_report};
 use crate::run::suite::{self, RunInfo, Suite, TargetError};
 use crate::safety::ledger::Ledger;
 use crate::safety::ledger_mirror;
+use crate::safety::lock::RunLock;
 use crate::spec::known_issues::{Judgement, Register};
 use crate::spec::outcome::{Outcomes, ScenarioOutcome, row_id};
 use crate::spec::tags::ScenarioTags;
@@ -30,27 +30,7 @@ use crate::target::config::Config;
 use crate::target::wait::within;
 use crate::world::FocusWorld;
 
-/// Options of the suite on top of cucumber's own (`--tags`, `--name`, `-c`, …).
-#[derive(cucumber::cli::Args, Debug, Clone, Default)]
-pub struct SuiteCli {
-    /// Accepted and ignored: libtest's name filters (`cargo test <filter>`).
-    #[arg(hide = true)]
-    pub libtest_filters: Vec<String>,
-    /// Accepted and ignored: libtest's flags.
-    #[arg(long, hide = true)]
-    pub nocapture: bool,
-    #[arg(long, hide = true)]
-    pub test_threads: Option<usize>,
-    #[arg(long, hide = true)]
-    pub show_output: bool,
-    #[arg(long, hide = true)]
-    pub exact: bool,
-    #[arg(long, hide = true)]
-    pub quiet: bool,
-    /// Permit `@destructive` scenarios (fault injection, quota, saturation) on a protected profile.
-    #[arg(long)]
-    pub allow_destructive: bool,
-}
+pub use crate::cli::SuiteCli;
 
 /// Features shipped with the suite (`FOCUS_FEATURES` overrides; `--input` too).
 pub fn features_dir() -> PathBuf {

@@ -2,8 +2,9 @@
 //! embedded sandbox or a remote environment), the API and cluster handles, the run's
 //! output directory and ledger. Scenarios reach the target only through it.
 //!
-//! Size: the run's context plus opening, cancelling and cleaning up investigations; the
-//! next cut moves the latter into `spec`.
+//! Size: the run's context plus opening, cancelling and cleaning up investigations,
+//! and the views of it the lower layers' drivers take (`faults`, `system`,
+//! `diagnostics`); the next cut moves the investigation lifecycle into `spec`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -626,10 +627,12 @@ impl Suite {
             .wait_pod_running_seen(&job, self.config.profile.deadlines.pod_running)
             .await?;
         if let Some(at) = seen.scheduled {
-            self.metrics.observe(job_id, crate::spec::metrics::Stage::Scheduled, at);
+            self.metrics
+                .observe(job_id, crate::spec::metrics::Stage::Scheduled, at);
         }
         if let Some(at) = seen.started {
-            self.metrics.observe(job_id, crate::spec::metrics::Stage::Started, at);
+            self.metrics
+                .observe(job_id, crate::spec::metrics::Stage::Started, at);
         }
         Ok(pod)
     }

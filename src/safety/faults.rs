@@ -21,11 +21,7 @@ use crate::target::config::Config;
 use crate::target::focus_api::FocusApi;
 use crate::target::kube::Cluster;
 
-/// Label every object the suite creates itself carries (never an investigation's).
-pub const RUN_LABEL: &str = "focus-scope/run-id";
-pub const SCENARIO_LABEL: &str = "focus-scope/scenario";
-/// On a Deployment the run scaled: its replicas before (restored by the undo).
-pub const ORIGINAL_REPLICAS: &str = "focus-scope/original-replicas";
+pub use crate::target::names::{ORIGINAL_REPLICAS, RUN_LABEL, SCENARIO_LABEL, label_value};
 
 /// An injected fault, with what is needed to undo it (also after a crash: the ledger
 /// keeps every fault not yet undone).
@@ -53,23 +49,6 @@ pub enum Fault {
     Cordoned(Vec<String>),
     /// The sandbox ran every node's pod CIDR out of addresses.
     PodNetworkExhausted,
-}
-
-/// A Kubernetes label value from free text (≤ 63 chars of `[A-Za-z0-9._-]`).
-pub fn label_value(s: &str) -> String {
-    let v: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(63)
-        .collect();
-    v.trim_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string()
 }
 
 /// The fault drivers of one run: what they break (the API, the cluster), the ledger

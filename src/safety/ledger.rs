@@ -15,18 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::safety::faults::Fault;
 
-/// One Kubernetes object of an investigation as the run first saw it: its identity,
-/// which a later object of the same name (another user's) does not share.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct OwnedObject {
-    /// `Job`, `Service`.
-    pub kind: String,
-    pub name: String,
-    pub uid: String,
-    /// `metadata.creationTimestamp` (RFC 3339), when the object had one.
-    #[serde(default)]
-    pub created: Option<String>,
-}
+pub use crate::target::names::OwnedObject;
 
 /// A ledger line that does not parse: its number (from 1) and the parser's message.
 pub type BadLine = (usize, String);

@@ -1,14 +1,16 @@
 //! The Kubernetes footprint an investigation must have (contract: "Kubernetes footprint
 //! of one investigation"), as pure checks over typed objects. Each returns every
 //! violation found, in words that name the rule.
+//!
+//! Size: ~280 lines of checks, one per rule of the footprint; the rest is their tests.
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 
 use crate::target::config::RecordingsVolume;
 
-/// The extended resource of one GPU slice.
-pub const GPU_SLICE: &str = "nvidia.com/gpu.shared";
+pub use crate::target::names::GPU_SLICE;
+
 /// Where the recordings storage is mounted in the stream container.
 pub const RECORDINGS_MOUNT: &str = "/prisma/root/recordings";
 /// The stream container's port.

@@ -9,33 +9,7 @@ use serde_json::{Value, json};
 /// Stream ports are `STREAM_PORT_BASE + slot`, slots numbered from 1.
 pub const STREAM_PORT_BASE: u16 = 12300;
 
-/// The three objects Focus Server creates per investigation, by exact name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvestigationObjects {
-    pub job_id: String,
-    /// batch/v1 Job running the stream server (`grpc-job-<job_id>`).
-    pub stream_job: String,
-    /// batch/v1 Job that removes an investigation nobody connects to.
-    pub cleanup_job: String,
-    /// v1 Service exposing the stream port as a NodePort.
-    pub service: String,
-}
-
-impl InvestigationObjects {
-    pub fn of(job_id: &str) -> InvestigationObjects {
-        InvestigationObjects {
-            job_id: job_id.to_string(),
-            stream_job: format!("grpc-job-{job_id}"),
-            cleanup_job: format!("cleanup-job-{job_id}"),
-            service: format!("grpc-service-{job_id}"),
-        }
-    }
-
-    /// The two Jobs, whose pods carry `job-name=<job>`.
-    pub fn jobs(&self) -> [&str; 2] {
-        [&self.stream_job, &self.cleanup_job]
-    }
-}
+pub use crate::target::names::{InvestigationObjects, slot_of};
 
 /// View types of the contract, by wire code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,11 +216,6 @@ pub fn touched_objects(
             Some(_) => None,
         })
         .collect()
-}
-
-/// The slot named by a job id (`<slot>-<n>`), when it names one.
-pub fn slot_of(job_id: &str) -> Option<u16> {
-    job_id.split('-').next()?.parse().ok()
 }
 
 /// Whether the server offered a deleted investigation's slot again: the next

@@ -1,16 +1,12 @@
-//! A duration-bounded churn: workers open and cancel investigations until the soak
-//! duration is over, and the report says what a long-running system must keep:
-//! no errors, no latency drift, slots and ports returned, nothing left behind.
+//! A duration-bounded churn (driven by `run::batch`): workers open and cancel
+//! investigations until the soak duration is over, and the report says what a
+//! long-running system must keep: no errors, no latency drift, slots and ports
+//! returned, nothing left behind.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use futures::StreamExt;
+use std::time::Duration;
 
 use crate::spec::metrics::{percentile, summarize};
-use crate::run::suite::Suite;
-use crate::spec::investigation::ConfigureRequest;
 
 #[derive(Debug, Default)]
 pub struct ChurnReport {
@@ -56,66 +52,6 @@ impl ChurnReport {
 
     pub fn p99(&self) -> f64 {
         summarize(&self.latencies.iter().map(|(_, l)| *l).collect::<Vec<_>>()).p99_ms
-    }
-}
-
-impl Suite {
-    /// Churns for `duration` with `workers` clients, each opening an investigation and
-    /// cancelling it as soon as it is open.
-    pub async fn churn(
-        self: &Arc<Self>,
-        scenario: &str,
-        duration: Duration,
-        workers: usize,
-    ) -> anyhow::Result<ChurnReport> {
-        let started = Instant::now();
-        let results = futures::stream::iter(0..workers.max(1))
-            .map(|_| {
-                let suite = self.clone();
-                let scenario = scenario.to_string();
-                async move {
-                    let mut r = ChurnReport::default();
-                    while started.elapsed() < duration {
-                        let sent = started.elapsed();
-                        let (resp, opened) = match suite
-                            .open_investigation(&scenario, &ConfigureRequest::live())
-                            .await
-                        {
-                            Ok(x) => x,
-                            Err(e) => {
-                                r.errors.push(format!("{e:#}"));
-                                continue;
-                            }
-                        };
-                        r.latencies.push((sent, resp.latency));
-                        let Some(o) = opened else {
-                            r.errors.push(resp.describe());
-                            continue;
-                        };
-                        r.ports.insert(o.stream_port);
-                        r.opened.push(o.job_id.clone());
-                        if let Err(e) = suite.cancel(&o.job_id).await {
-                            r.errors.push(format!("cancel {}: {e:#}", o.job_id));
-                        }
-                    }
-                    r
-                }
-            })
-            .buffer_unordered(workers.max(1))
-            .collect::<Vec<_>>()
-            .await;
-        let mut all = ChurnReport {
-            duration: started.elapsed(),
-            ..Default::default()
-        };
-        for r in results {
-            all.opened.extend(r.opened);
-            all.errors.extend(r.errors);
-            all.latencies.extend(r.latencies);
-            all.ports.extend(r.ports);
-        }
-        all.latencies.sort_by_key(|(t, _)| *t);
-        Ok(all)
     }
 }
 

@@ -4,8 +4,8 @@
 use cucumber::{given, then, when};
 
 use crate::ensure_that;
-use crate::spec::metrics::summarize;
 use crate::spec::capacity::CapacityReport;
+use crate::spec::metrics::summarize;
 use crate::target::kube::EventSubject;
 use crate::world::{FocusWorld, Step};
 
@@ -51,7 +51,7 @@ fn report(w: &FocusWorld) -> anyhow::Result<&CapacityReport> {
 async fn all_reachable(w: &mut FocusWorld) -> Step {
     let r = report(w)?;
     if r.ceiling() < r.wanted {
-        let reason = w.suite.first_reason(r).await;
+        let reason = r.first_reason(&w.suite.cluster).await;
         return Err(anyhow::anyhow!("reached {} of {}: {reason}", r.ceiling(), r.wanted).into());
     }
     Ok(())

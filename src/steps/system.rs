@@ -116,7 +116,11 @@ async fn server_pod_healthy(w: &mut FocusWorld) -> Step {
 #[given("the environment holds no investigation but ours, or reports the others when it is shared")]
 #[given("בסביבה אין חקירה מלבד שלנו, או שהאחרות מדווחות כשהיא משותפת")]
 async fn clean_or_reported(w: &mut FocusWorld) -> Step {
-    w.foreign = w.suite.system().foreign_investigations(&w.scenario_id, |id| w.suite.ledger.owns(id)).await?;
+    w.foreign = w
+        .suite
+        .system()
+        .foreign_investigations(&w.scenario_id, |id| w.suite.ledger.owns(id))
+        .await?;
     Ok(())
 }
 

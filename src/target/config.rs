@@ -304,17 +304,11 @@ impl Config {
     }
 
     /// The profile's expected memory request and limit; an unset key is named.
-    pub fn expected_memory(
-        &self,
-    ) -> anyhow::Result<(
-        MemoryBound,
-        MemoryBound,
-    )> {
+    pub fn expected_memory(&self) -> anyhow::Result<(MemoryBound, MemoryBound)> {
         let e = &self.profile.expect;
         let get = |key: &str, v: &Option<String>| {
             let v = v.as_deref().ok_or_else(|| self.unset(key))?;
-            MemoryBound::parse(v)
-                .map_err(|m| anyhow::Error::from(self.invalid(key, m)))
+            MemoryBound::parse(v).map_err(|m| anyhow::Error::from(self.invalid(key, m)))
         };
         Ok((
             get("expect.memory_request", &e.memory_request)?,

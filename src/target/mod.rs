@@ -6,6 +6,7 @@
 pub mod config;
 pub mod focus_api;
 pub mod kube;
+pub mod names;
 pub(crate) mod net;
 pub mod profile;
 pub mod redact;

@@ -2,7 +2,8 @@
 //! defaults. Loading, overrides and validation are in `config.rs`, which re-exports
 //! these types.
 //!
-//! Size: declarations — every profile section with its serde defaults.
+//! Size: declarations — every profile section with its serde defaults, and the two
+//! value types sections parse into (`TmsTemplate`, `MemoryBound`).
 
 use std::path::PathBuf;
 use std::time::Duration;

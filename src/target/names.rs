@@ -1,0 +1,79 @@
+//! The target's vocabulary: the names of an investigation's objects and its slot, the
+//! GPU slice resource, the labels the run puts on what it creates, and an object's
+//! identity as the run first saw it. The layers above speak of the target in these
+//! words (re-exported where they are used: `spec::investigation`, `spec::footprint`,
+//! `safety::faults`, `safety::ledger`).
+
+use serde::{Deserialize, Serialize};
+
+/// The three objects Focus Server creates per investigation, by exact name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvestigationObjects {
+    pub job_id: String,
+    /// batch/v1 Job running the stream server (`grpc-job-<job_id>`).
+    pub stream_job: String,
+    /// batch/v1 Job that removes an investigation nobody connects to.
+    pub cleanup_job: String,
+    /// v1 Service exposing the stream port as a NodePort.
+    pub service: String,
+}
+
+impl InvestigationObjects {
+    pub fn of(job_id: &str) -> InvestigationObjects {
+        InvestigationObjects {
+            job_id: job_id.to_string(),
+            stream_job: format!("grpc-job-{job_id}"),
+            cleanup_job: format!("cleanup-job-{job_id}"),
+            service: format!("grpc-service-{job_id}"),
+        }
+    }
+
+    /// The two Jobs, whose pods carry `job-name=<job>`.
+    pub fn jobs(&self) -> [&str; 2] {
+        [&self.stream_job, &self.cleanup_job]
+    }
+}
+
+/// The slot named by a job id (`<slot>-<n>`), when it names one.
+pub fn slot_of(job_id: &str) -> Option<u16> {
+    job_id.split('-').next()?.parse().ok()
+}
+
+/// The extended resource of one GPU slice.
+pub const GPU_SLICE: &str = "nvidia.com/gpu.shared";
+
+/// Label every object the suite creates itself carries (never an investigation's).
+pub const RUN_LABEL: &str = "focus-scope/run-id";
+pub const SCENARIO_LABEL: &str = "focus-scope/scenario";
+/// On a Deployment the run scaled: its replicas before (restored by the undo).
+pub const ORIGINAL_REPLICAS: &str = "focus-scope/original-replicas";
+
+/// A Kubernetes label value from free text (≤ 63 chars of `[A-Za-z0-9._-]`).
+pub fn label_value(s: &str) -> String {
+    let v: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    v.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+/// One Kubernetes object of an investigation as the run first saw it: its identity,
+/// which a later object of the same name (another user's) does not share.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OwnedObject {
+    /// `Job`, `Service`.
+    pub kind: String,
+    pub name: String,
+    pub uid: String,
+    /// `metadata.creationTimestamp` (RFC 3339), when the object had one.
+    #[serde(default)]
+    pub created: Option<String>,
+}
