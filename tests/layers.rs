@@ -56,14 +56,17 @@ fn only_target_kube_builds_kube_apis() {
     );
 }
 
+/// Writes `root/rel` (a fixture tree of a test), with its folders.
+fn write_file(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
 #[test]
 fn an_api_built_elsewhere_is_found() {
     let dir = tempfile::tempdir().expect("dir");
-    let write = |rel: &str, text: &str| {
-        let p = dir.path().join(rel);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, text).expect("write");
-    };
+    let write = |rel: &str, text: &str| write_file(dir.path(), rel, text);
     write(
         "src/target/kube/mod.rs",
         "fn api(&self) -> Api<Pod> { Api::namespaced(self.client.clone(), &self.ns) }\n",
@@ -355,11 +358,7 @@ fn every_import_points_down_a_layer() {
 #[test]
 fn an_upward_import_and_a_long_circle_are_found() {
     let dir = tempfile::tempdir().expect("dir");
-    let write = |rel: &str, text: &str| {
-        let p = dir.path().join(rel);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, text).expect("write");
-    };
+    let write = |rel: &str, text: &str| write_file(dir.path(), rel, text);
     write(
         "src/lib.rs",
         "pub(crate) use {run::suite, spec::footprint as fp};\n",
