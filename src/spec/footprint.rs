@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 
 use crate::target::config::RecordingsVolume;
 
+pub use crate::target::kube::true_conditions;
 pub use crate::target::names::GPU_SLICE;
 
 /// Where the recordings storage is mounted in the stream container.
@@ -205,20 +206,6 @@ pub fn pod_belongs_to(pod: &Pod, job: &str) -> Vec<String> {
         ));
     }
     v
-}
-
-/// `(type, reason)` of the Job's conditions whose status is True.
-pub fn true_conditions(job: &Job) -> Vec<(String, String)> {
-    job.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .map(|cs| {
-            cs.iter()
-                .filter(|c| c.status == "True")
-                .map(|c| (c.type_.clone(), c.reason.clone().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The Job is running: one active pod and no terminal condition.

@@ -18,7 +18,7 @@ fn gpu_request(p: &Pod) -> i64 {
                 .as_ref()?
                 .requests
                 .as_ref()?
-                .get(crate::spec::footprint::GPU_SLICE)
+                .get(crate::target::names::GPU_SLICE)
         })
         .map(whole)
         .sum()
@@ -63,7 +63,7 @@ impl Cluster {
                 .status
                 .as_ref()
                 .and_then(|s| s.allocatable.as_ref())
-                .and_then(|a| a.get(crate::spec::footprint::GPU_SLICE))
+                .and_then(|a| a.get(crate::target::names::GPU_SLICE))
                 .map(whole)
                 .unwrap_or(0);
             let used: i64 = pods

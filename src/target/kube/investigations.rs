@@ -47,7 +47,7 @@ impl Cluster {
             .filter_map(|j| j.metadata.name.clone())
             .chain(services.iter().filter_map(|s| s.metadata.name.clone()));
         for n in names {
-            if let Some(slot) = job_id_of(&n).and_then(crate::spec::investigation::slot_of) {
+            if let Some(slot) = job_id_of(&n).and_then(crate::target::names::slot_of) {
                 busy.insert(slot);
             }
         }

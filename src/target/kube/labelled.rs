@@ -28,8 +28,8 @@ impl Cluster {
         run_label: &str,
     ) -> Result<()> {
         let mark = serde_json::json!({"metadata": {
-            "labels": {crate::safety::faults::RUN_LABEL: run_label},
-            "annotations": {crate::safety::faults::ORIGINAL_REPLICAS: original.to_string()},
+            "labels": {crate::target::names::RUN_LABEL: run_label},
+            "annotations": {crate::target::names::ORIGINAL_REPLICAS: original.to_string()},
         }});
         self.patch_deployment(name, &mark).await?;
         self.set_deployment_scale(name, replicas).await
@@ -55,8 +55,8 @@ impl Cluster {
         }
         self.set_deployment_scale(name, replicas).await?;
         let unmark = serde_json::json!({"metadata": {
-            "labels": {crate::safety::faults::RUN_LABEL: null},
-            "annotations": {crate::safety::faults::ORIGINAL_REPLICAS: null},
+            "labels": {crate::target::names::RUN_LABEL: null},
+            "annotations": {crate::target::names::ORIGINAL_REPLICAS: null},
         }});
         self.patch_deployment(name, &unmark).await
     }
@@ -155,7 +155,7 @@ impl Cluster {
 pub(super) fn has_run_label(m: &kube::api::ObjectMeta, run_label: &str) -> bool {
     m.labels
         .as_ref()
-        .and_then(|l| l.get(crate::safety::faults::RUN_LABEL))
+        .and_then(|l| l.get(crate::target::names::RUN_LABEL))
         .is_some_and(|v| v == run_label)
 }
 
@@ -165,7 +165,7 @@ impl Cluster {
     pub async fn delete_labelled(&self, run_label: &str, lease_too: bool) -> Result<Vec<String>> {
         use k8s_openapi::api::coordination::v1::Lease;
         use k8s_openapi::api::core::v1::ResourceQuota;
-        let selector = format!("{}={run_label}", crate::safety::faults::RUN_LABEL);
+        let selector = format!("{}={run_label}", crate::target::names::RUN_LABEL);
         let mut deleted = Vec::new();
         deleted.extend(self.delete_all_labelled::<Service>(&selector).await?);
         deleted.extend(self.delete_all_labelled::<Pod>(&selector).await?);
@@ -247,7 +247,7 @@ impl Cluster {
             .metadata
             .annotations
             .as_ref()
-            .and_then(|a| a.get(crate::safety::faults::ORIGINAL_REPLICAS))
+            .and_then(|a| a.get(crate::target::names::ORIGINAL_REPLICAS))
             .and_then(|v| v.parse::<i32>().ok());
         Ok(Some(match original {
             Some(replicas) => {
@@ -258,7 +258,7 @@ impl Cluster {
             // Without its replicas before, guessing would be a change of our own.
             None => format!(
                 "Deployment/{name} carries the run's label but no readable {}: left as it is",
-                crate::safety::faults::ORIGINAL_REPLICAS
+                crate::target::names::ORIGINAL_REPLICAS
             ),
         }))
     }

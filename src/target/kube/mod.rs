@@ -26,8 +26,8 @@ use kube::runtime::{WatchStreamExt, wait::await_condition, watcher};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
-use crate::safety::ledger::OwnedObject;
-use crate::spec::investigation::InvestigationObjects;
+use crate::target::names::InvestigationObjects;
+use crate::target::names::OwnedObject;
 use crate::target::wait::{WaitError, within};
 
 mod creations;
@@ -49,7 +49,7 @@ pub use identities::job_id_of;
 pub use mirror::Mirror;
 pub use pods::{PodStagesSeen, StageTracker, pod_phase, pod_scheduled};
 use pods::{owned_by, pod_of_owned_job};
-pub use workloads::{FOCUS_SERVER_SELECTOR, ServerPod};
+pub use workloads::{FOCUS_SERVER_SELECTOR, ServerPod, true_conditions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -227,8 +227,8 @@ impl Cluster {
         {
             return Err(ClusterError::WrongCluster {
                 file: config.file.display().to_string(),
-                expected: crate::safety::redact::url(expected),
-                actual: crate::safety::redact::url(&actual),
+                expected: crate::target::redact::url(expected),
+                actual: crate::target::redact::url(&actual),
             });
         }
         Self::from_config(kube_config, &t.namespace, request_timeout)
@@ -286,7 +286,7 @@ impl Cluster {
         namespace: &str,
         request_timeout: Duration,
     ) -> Result<Cluster> {
-        let server = crate::safety::redact::url(&config.cluster_url.to_string());
+        let server = crate::target::redact::url(&config.cluster_url.to_string());
         config.connect_timeout = Some(request_timeout);
         // Tells the suite's requests from the server's in an API server's audit log
         // (and in kube-sim's request log); kube-rs sends no User-Agent of its own.

@@ -50,7 +50,7 @@ impl Cluster {
                 continue;
             };
             let patch = serde_json::json!({
-                "metadata": {"labels": {crate::safety::faults::RUN_LABEL: run_label}, "resourceVersion": rv},
+                "metadata": {"labels": {crate::target::names::RUN_LABEL: run_label}, "resourceVersion": rv},
                 "spec": {"unschedulable": true},
             });
             let what = format!("cordon Node {name}");
@@ -90,7 +90,7 @@ impl Cluster {
 
     /// The nodes carrying the run label `focus-scope/run-id=<run_label>` (cordoned by it).
     async fn nodes_labelled(&self, run_label: &str) -> Result<Vec<String>> {
-        let selector = format!("{}={run_label}", crate::safety::faults::RUN_LABEL);
+        let selector = format!("{}={run_label}", crate::target::names::RUN_LABEL);
         Ok(self
             .list_nodes(&ListParams::default().labels(&selector))
             .await?
@@ -106,7 +106,7 @@ impl Cluster {
         use k8s_openapi::api::core::v1::Node;
         let nodes: Api<Node> = Api::all(self.client.clone());
         let patch = serde_json::json!({
-            "metadata": {"labels": {crate::safety::faults::RUN_LABEL: null}},
+            "metadata": {"labels": {crate::target::names::RUN_LABEL: null}},
             "spec": {"unschedulable": null},
         });
         for name in names {

@@ -21,11 +21,7 @@ impl Cluster {
         let what = format!("Job {name} to have condition {type_}");
         let t = type_.to_string();
         let cond = move |j: Option<&Job>| {
-            j.is_some_and(|j| {
-                crate::spec::footprint::true_conditions(j)
-                    .iter()
-                    .any(|(c, _)| *c == t)
-            })
+            j.is_some_and(|j| true_conditions(j).iter().any(|(c, _)| *c == t))
         };
         let found = self.job_when(name, &what, deadline, cond).await?;
         found.ok_or_else(|| unmet(what, "the Job is gone"))
@@ -194,7 +190,7 @@ impl Cluster {
         let what = format!("Job {name} to complete");
         let finished = |j: Option<&Job>| {
             j.is_none_or(|j| {
-                crate::spec::footprint::true_conditions(j)
+                true_conditions(j)
                     .iter()
                     .any(|(c, _)| c == "Complete" || c == "Failed")
             })
@@ -203,7 +199,7 @@ impl Cluster {
         let Some(job) = job else {
             return Err(unmet(what, "the Job was gone before it was seen Complete"));
         };
-        let conditions = crate::spec::footprint::true_conditions(&job);
+        let conditions = true_conditions(&job);
         if conditions.iter().any(|(c, _)| c == "Complete") {
             return Ok(());
         }
@@ -212,4 +208,18 @@ impl Cluster {
             format!("the Job finished without completing: {conditions:?}"),
         ))
     }
+}
+
+/// `(type, reason)` of the Job's conditions whose status is True.
+pub fn true_conditions(job: &Job) -> Vec<(String, String)> {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| c.status == "True")
+                .map(|c| (c.type_.clone(), c.reason.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
