@@ -1,8 +1,7 @@
 //! Investigations in the domain's words: the configure request, the answer that opens
-//! one, and the Kubernetes objects that belong to it.
+//! one, and the Kubernetes objects that belong to it (named in `target::names`).
 //!
-//! Size: the configure request, its answer and an investigation's objects (~420 lines)
-//! with their tests.
+//! Size: the configure request and its answer (~390 lines) with their tests.
 
 use serde_json::{Value, json};
 
