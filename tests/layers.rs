@@ -2,7 +2,10 @@
 //! (src/target/kube/) builds a `kube::Api` or holds the `kube::Client`; everything
 //! else reaches Kubernetes through its functions. Tests arrange and inspect the
 //! simulated cluster with clients of their own (the sandbox's, or one they build).
+//! And every module of src/ imports only the modules its layer may: the `crate::`
+//! paths, read as plain text (no compiling).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -56,30 +59,34 @@ fn only_target_kube_builds_kube_apis() {
     );
 }
 
-/// Writes `root/rel` (a fixture tree of a test), with its folders.
-fn write_file(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, text).expect("write");
+/// A tree of files (path, text) for a test, in a temporary folder.
+fn fixture(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("dir");
+    for (rel, text) in files {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    dir
 }
 
 #[test]
 fn an_api_built_elsewhere_is_found() {
-    let dir = tempfile::tempdir().expect("dir");
-    let write = |rel: &str, text: &str| write_file(dir.path(), rel, text);
-    write(
-        "src/target/kube/mod.rs",
-        "fn api(&self) -> Api<Pod> { Api::namespaced(self.client.clone(), &self.ns) }\n",
-    );
-    write(
-        "src/spec/x.rs",
-        "// Api::<Pod>::namespaced in a comment is no use\nlet pods: Api<Pod> = Api::namespaced(c, ns);\n",
-    );
-    write("src/run/y.rs", "let c = cluster.client();\n");
-    write(
-        "src/report/z.rs",
-        "let nodes = kube::Api::<Node>::all(c);\n",
-    );
+    let dir = fixture(&[
+        (
+            "src/target/kube/mod.rs",
+            "fn api(&self) -> Api<Pod> { Api::namespaced(self.client.clone(), &self.ns) }\n",
+        ),
+        (
+            "src/spec/x.rs",
+            "// Api::<Pod>::namespaced in a comment is no use\nlet pods: Api<Pod> = Api::namespaced(c, ns);\n",
+        ),
+        ("src/run/y.rs", "let c = cluster.client();\n"),
+        (
+            "src/report/z.rs",
+            "let nodes = kube::Api::<Node>::all(c);\n",
+        ),
+    ]);
     let wrong = api_outside_target_kube(dir.path());
     assert_eq!(wrong.len(), 3, "{wrong:#?}");
     assert!(wrong[0].starts_with("src/report/z.rs:1:"), "{wrong:#?}");
@@ -88,8 +95,6 @@ fn an_api_built_elsewhere_is_found() {
 }
 
 // ---- The import graph of src/ (docs/architecture.md: what each folder may import) ----
-
-use std::collections::{BTreeMap, BTreeSet};
 
 /// What each module of `src/` may import: a folder (`run/`, `steps/`, …) or a file at
 /// the top (`cli.rs`, `world.rs`, …) is one module. Top to bottom; `lib.rs` only
@@ -357,30 +362,30 @@ fn every_import_points_down_a_layer() {
 
 #[test]
 fn an_upward_import_and_a_long_circle_are_found() {
-    let dir = tempfile::tempdir().expect("dir");
-    let write = |rel: &str, text: &str| write_file(dir.path(), rel, text);
-    write(
-        "src/lib.rs",
-        "pub(crate) use {run::suite, spec::footprint as fp};\n",
-    );
-    write(
-        "src/run/mod.rs",
-        "use crate::{spec::x, target::{kube, net}};\n",
-    );
-    write(
-        "src/spec/a.rs",
-        "// crate::run::suite in a comment is no import\nuse crate::target::kube::Cluster;\n",
-    );
-    // A flat path through lib.rs, and a macro: both resolved to their modules.
-    write(
-        "src/target/kube/b.rs",
-        "let s = crate::suite::Suite::new();\ncrate::say!(\"x\");\n",
-    );
-    write("src/output.rs", "macro_rules! say { () => {} }\n");
-    write(
-        "src/world.rs",
-        "use crate::run::suite::Suite;\nuse crate::fp::GPU;\n",
-    );
+    let dir = fixture(&[
+        (
+            "src/lib.rs",
+            "pub(crate) use {run::suite, spec::footprint as fp};\n",
+        ),
+        (
+            "src/run/mod.rs",
+            "use crate::{spec::x, target::{kube, net}};\n",
+        ),
+        (
+            "src/spec/a.rs",
+            "// crate::run::suite in a comment is no import\nuse crate::target::kube::Cluster;\n",
+        ),
+        // A flat path through lib.rs, and a macro: both resolved to their modules.
+        (
+            "src/target/kube/b.rs",
+            "let s = crate::suite::Suite::new();\ncrate::say!(\"x\");\n",
+        ),
+        ("src/output.rs", "macro_rules! say { () => {} }\n"),
+        (
+            "src/world.rs",
+            "use crate::run::suite::Suite;\nuse crate::fp::GPU;\n",
+        ),
+    ]);
     let edges = import_graph(dir.path());
     let wrong = upward_imports(&edges);
     assert_eq!(wrong.len(), 2, "{wrong:#?}");
