@@ -9,9 +9,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{DeleteParams, ListParams, ObjectMeta};
 
-use crate::safety::faults::{RUN_LABEL, label_value};
 use crate::safety::ledger::{Entry, Ledger};
 use crate::target::kube::Cluster;
+use crate::target::names::{RUN_LABEL, label_value};
 
 /// Marks the suite's ledger mirrors.
 pub const LEDGER_LABEL: &str = "focus-scope/ledger";

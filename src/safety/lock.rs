@@ -105,8 +105,8 @@ impl RunLock {
                             name: Some(LOCK_NAME.into()),
                             labels: Some(
                                 [(
-                                    crate::safety::faults::RUN_LABEL.to_string(),
-                                    crate::safety::faults::label_value(holder),
+                                    crate::target::names::RUN_LABEL.to_string(),
+                                    crate::target::names::label_value(holder),
                                 )]
                                 .into(),
                             ),
@@ -152,8 +152,8 @@ impl RunLock {
                             taken.spec = Some(spec_for(holder, lease, transitions));
                             if let Some(labels) = taken.metadata.labels.as_mut() {
                                 labels.insert(
-                                    crate::safety::faults::RUN_LABEL.to_string(),
-                                    crate::safety::faults::label_value(holder),
+                                    crate::target::names::RUN_LABEL.to_string(),
+                                    crate::target::names::label_value(holder),
                                 );
                             }
                             match cluster.replace_object(LOCK_NAME, &taken).await {
