@@ -258,9 +258,10 @@ impl FocusWorld {
             job_ids,
         };
         if let Err(e) = self.suite.write_diagnostics(&failed).await {
-            eprintln!(
-                "focus-scope: could not write the diagnostics of {}: {e:#}",
-                self.scenario_id
+            tracing::warn!(
+                scenario = %self.scenario_id,
+                error = format!("{e:#}"),
+                "could not write the scenario's diagnostics"
             );
         }
     }

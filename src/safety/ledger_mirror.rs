@@ -69,8 +69,12 @@ pub async fn follow(suite: std::sync::Arc<crate::run::suite::Suite>) {
         .await;
         match written {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("focus-scope: could not mirror the ledger to a ConfigMap: {e}"),
-            Err(e) => eprintln!("focus-scope: could not mirror the ledger to a ConfigMap: {e}"),
+            Ok(Err(e)) => {
+                tracing::warn!(run = %suite.run.id, error = %e, "could not mirror the ledger to a ConfigMap")
+            }
+            Err(e) => {
+                tracing::warn!(run = %suite.run.id, error = %e, "could not mirror the ledger to a ConfigMap")
+            }
         }
         tokio::time::sleep(MIRROR_GAP).await;
     }
