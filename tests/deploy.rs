@@ -10,21 +10,19 @@
 //! - the image layout of `deploy/Dockerfile` with the Job's profile mounted finds its
 //!   features, its configuration and the profile, and plans the Job's run.
 
-mod common;
-#[path = "../crates/kube-sim/tests/support/kubectl.rs"]
-mod kubectl_cli;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{config_dir_with, manifest_dir, remote_profile, run_capped, start_sandbox};
 use focus_sandbox::SandboxOptions;
 use focus_sandbox::config::ServerConfig;
 use focus_sandbox::kube_sim::{KubeSim, SimConfig};
 use focus_scope::target::kube::Cluster;
 use serde_json::{Value, json};
+use support::{config_dir_with, manifest_dir, remote_profile, run_capped, start_sandbox};
 
 // ---------------------------------------------------------------- manifests
 
@@ -742,7 +740,7 @@ subjects: [{kind: ServiceAccount, name: someone-else, namespace: panda}]
 
 #[test]
 fn the_manifests_apply_with_kubectl_and_read_back() {
-    let Some(kubectl) = kubectl_cli::Kubectl::new("deploy") else {
+    let Some(kubectl) = support::kubectl::Kubectl::new("deploy") else {
         return;
     };
     let mut config = SimConfig::fast();
