@@ -261,10 +261,10 @@ pub async fn cleanup(
                 %origin,
                 "run {} ran on {} namespace {} (profile {}), but this cleanup is connected to {} namespace {}: refused",
                 source.run_id,
-                place.server,
+                crate::safety::redact::url(&place.server),
                 place.namespace,
                 place.profile,
-                cluster.server(),
+                crate::safety::redact::url(cluster.server()),
                 cluster.namespace()
             );
             continue;
