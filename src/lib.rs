@@ -19,24 +19,3 @@ pub mod spec;
 pub(crate) mod steps;
 pub mod target;
 pub(crate) mod world;
-
-// The flat paths of before the move into layers, so that branches written against them
-// still build when merged. Remove once no branch in flight uses them.
-#[allow(unused_imports)]
-pub(crate) use {
-    report::{diagnostics, junit, metrics},
-    run::{hold, plan, suite},
-    spec::known_issues as register,
-    spec::{
-        availability, capacity, changes, contract, footprint, investigation, outcome, premise, soak,
-    },
-    target::{net, wait},
-};
-#[doc(hidden)]
-pub use {
-    run::{exit, lock, runner},
-    safety::{faults, ledger, ledger_mirror, recovery, redact},
-    target::config,
-    target::focus_api as api,
-    target::kube as cluster,
-};

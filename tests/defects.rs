@@ -656,7 +656,7 @@ impl RemoteSandbox {
     fn investigation_objects(&self) -> Result<BTreeMap<String, String>, String> {
         let rt = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
         rt.block_on(async {
-            let cluster = focus_scope::cluster::Cluster::connect(
+            let cluster = focus_scope::target::kube::Cluster::connect(
                 Some(&self.kubeconfig),
                 None,
                 "panda",

@@ -22,8 +22,8 @@ use focus_sandbox::config::ServerConfig;
 use focus_sandbox::kube_sim::{KubeSim, SimConfig};
 use focus_scope::target::kube::Cluster;
 use serde_json::{Value, json};
-use support::rbac::{Rbac, Request, strings, superfluous};
 use support::{config_dir_with, manifest_dir, remote_profile, run_capped, start_sandbox};
+use test_support::rbac::{Rbac, Request, strings, superfluous};
 
 // ---------------------------------------------------------------- manifests
 

@@ -296,16 +296,19 @@ mod tests {
     fn what_is_not_edited_is_written_back_as_read() {
         let xml = format!("{XML}\n<!-- c -->");
         let with_text = xml.replace("<system-out>o<", "<system-out>a &amp; &lt;b&gt; &#233;<");
-        assert_eq!(mark_known_failures(&with_text, &[]).unwrap(), with_text);
+        assert_eq!(
+            mark_known_failures(&with_text, &[]).expect("well-formed"),
+            with_text
+        );
     }
 
     #[test]
     fn properties_open_every_testsuite() {
         let out = add_properties(
-            &add_not_run(XML, &[("k8s-x".into(), "r".into())]).unwrap(),
+            &add_not_run(XML, &[("k8s-x".into(), "r".into())]).expect("well-formed"),
             &[("profile", "a \"b\" & c".into())],
         )
-        .unwrap();
+        .expect("well-formed");
         let block = "<properties><property name=\"profile\" value=\"a &quot;b&quot; &amp; c\"/></properties>";
         assert!(
             out.contains(&format!("failures=\"1\">{block}<testcase")),
@@ -333,7 +336,7 @@ mod tests {
                 message: "known failure (PZ-1): x".into(),
             }],
         )
-        .unwrap();
+        .expect("well-formed");
         assert!(
             out.contains("<skipped message=\"known failure (PZ-1): x\"/>"),
             "{out}"
@@ -348,7 +351,7 @@ mod tests {
             XML,
             &[("k8s-x".into(), "needs the `sandbox` fault driver".into())],
         )
-        .unwrap();
+        .expect("well-formed");
         assert!(out.contains(
             "<testcase name=\"k8s-x\"><skipped message=\"needs the `sandbox` fault driver\"/>"
         ));

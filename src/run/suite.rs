@@ -444,7 +444,7 @@ impl Suite {
     /// objects and their uids so it can be told.
     pub async fn unclaimed_creations(
         &self,
-        watch: crate::cluster::CreationWatch,
+        watch: crate::target::kube::CreationWatch,
     ) -> anyhow::Result<Vec<String>> {
         let created = watch.finish().await?;
         within(

@@ -5,4 +5,4 @@ pub mod faults;
 pub mod ledger;
 pub mod ledger_mirror;
 pub mod recovery;
-pub mod redact;
+pub(crate) mod redact;

@@ -6,5 +6,5 @@ pub mod config;
 pub mod focus_api;
 pub mod kube;
 pub(crate) mod net;
-pub mod profile;
+pub(crate) mod profile;
 pub(crate) mod wait;

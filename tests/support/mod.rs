@@ -1,13 +1,14 @@
 //! What the suite's tests share (`mod support;`): meta-runs (the suite binary run as a
 //! user runs it, with its own output directory, so tests of the suite itself never
 //! overwrite the latest reports), the sandbox and profiles they run against, the
-//! feature-file walker, the real kubectl and the RBAC authorizer (the `test-support`
-//! crate; kubectl is shared with kube-sim's tests) and the real Allure command line.
+//! feature-file walker, the real kubectl (the `test-support` crate, shared with
+//! kube-sim's tests; deploy.rs takes its RBAC authorizer from there too) and the real
+//! Allure command line.
 
 #![allow(dead_code)]
 
 pub mod allure;
-pub use test_support::{kubectl, rbac};
+pub use test_support::kubectl;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
