@@ -6,9 +6,10 @@
 //! code that talks HTTP to Focus Server or builds `kube::Api`s); `report` writes
 //! what a run found.
 //!
-//! Public are what the binary and the tests use: `cli` and `run::runner` (a run),
-//! `output`, and the parts the safety tests drive directly (`safety`, `target`,
-//! `spec::{investigation, tags}`). Everything else is `pub(crate)`.
+//! Public are what the binary and the tests use: `cli`, `output`, a run
+//! (`run::{runner, lock, exit}`), the safety net the recovery tests drive
+//! (`safety::{faults, ledger, ledger_mirror, recovery}`), `spec::{investigation, tags}`
+//! and the targets (`target::{config, focus_api, kube}`). Everything else is `pub(crate)`.
 
 pub mod cli;
 pub mod output;
