@@ -70,6 +70,8 @@ pub fn init_logging(verbosity: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        // Field names in italics on a terminal; plain text in a CI log or a file.
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
         .event_format(Lines {
             detailed: verbosity > 0 || from_env,
         })
