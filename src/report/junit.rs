@@ -40,9 +40,10 @@ pub fn mark_known_failures(xml: &str, marks: &[Mark]) -> Result<String, JunitErr
             continue;
         };
         if let Some(f) = case.children.iter().position(|c| c.is_element("failure")) {
-            case.children[f] = Node::Element(Element::empty(
-                BytesStart::new("skipped").with_attributes([("message", m.message.as_str())]),
-            ));
+            case.children[f] = Node::Element(Element::empty(start(
+                "skipped",
+                &[("message", m.message.as_str())],
+            )));
         }
     }
     for_each(&mut doc, &mut |e| {
@@ -62,10 +63,10 @@ pub fn add_properties(xml: &str, props: &[(&str, String)]) -> Result<String, Jun
         children: props
             .iter()
             .map(|(k, v)| {
-                Node::Element(Element::empty(
-                    BytesStart::new("property")
-                        .with_attributes([("name", *k), ("value", v.as_str())]),
-                ))
+                Node::Element(Element::empty(start(
+                    "property",
+                    &[("name", *k), ("value", v.as_str())],
+                )))
             })
             .collect(),
         empty: false,
@@ -87,22 +88,26 @@ pub fn add_not_run(xml: &str, not_run: &[(String, String)]) -> Result<String, Ju
     let mut doc = parse(xml)?;
     let n = not_run.len().to_string();
     let suite = Element {
-        start: BytesStart::new("testsuite").with_attributes([
-            ("id", "not-run"),
-            ("name", "focus-scope: not run"),
-            ("tests", n.as_str()),
-            ("errors", "0"),
-            ("failures", "0"),
-            ("skipped", n.as_str()),
-        ]),
+        start: start(
+            "testsuite",
+            &[
+                ("id", "not-run"),
+                ("name", "focus-scope: not run"),
+                ("tests", n.as_str()),
+                ("errors", "0"),
+                ("failures", "0"),
+                ("skipped", n.as_str()),
+            ],
+        ),
         children: not_run
             .iter()
             .map(|(name, reason)| {
                 Node::Element(Element {
-                    start: BytesStart::new("testcase").with_attributes([("name", name.as_str())]),
-                    children: vec![Node::Element(Element::empty(
-                        BytesStart::new("skipped").with_attributes([("message", reason.as_str())]),
-                    ))],
+                    start: start("testcase", &[("name", name.as_str())]),
+                    children: vec![Node::Element(Element::empty(start(
+                        "skipped",
+                        &[("message", reason.as_str())],
+                    )))],
                     empty: false,
                 })
             })
@@ -201,6 +206,21 @@ impl Element {
             })
             .sum()
     }
+}
+
+/// `<name k="v" …>`, values escaped as the report has always had them (`&<>"`; an
+/// apostrophe stays as it is).
+fn start(name: &'static str, attrs: &[(&str, &str)]) -> BytesStart<'static> {
+    let mut s = BytesStart::new(name);
+    for (k, v) in attrs {
+        let v = v
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        s.push_attribute((k.as_bytes(), v.as_bytes()));
+    }
+    s
 }
 
 fn parse(xml: &str) -> Result<Vec<Node>, JunitError> {
