@@ -36,6 +36,9 @@ pub struct SuiteCli {
     /// Permit `@destructive` scenarios (fault injection, quota, saturation) on a protected profile.
     #[arg(long)]
     pub allow_destructive: bool,
+    /// More diagnostics on stderr (as `-v`): --verbose debug, twice trace.
+    #[arg(id = "log_verbose", long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 pub const ABOUT: &str = "BDD specification suite for Focus Server's infrastructure scope: \
@@ -64,6 +67,8 @@ pub struct Cli {
     /// Print the version and the suite's commit.
     #[arg(short = 'V', long)]
     pub version: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -77,7 +82,13 @@ impl Cli {
         args: I,
     ) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
-        let first = args.get(1).and_then(|a| a.to_str());
+        // `focus-scope -v cleanup …`: the subcommand is the first word after `-v`s.
+        let first = args
+            .iter()
+            .skip(1)
+            .map(|a| a.to_str())
+            .find(|a| !a.is_some_and(Verbosity::is_flag))
+            .flatten();
         let ours = first.is_some_and(|a| {
             matches!(
                 a,
@@ -97,6 +108,49 @@ impl Cli {
             args.insert(1.min(args.len()), "run".into());
         }
         args
+    }
+}
+
+impl Cli {
+    /// The `-v`s given before the subcommand and after it.
+    pub fn verbosity(&self) -> u8 {
+        let after = match &self.command {
+            Some(Command::Run(r)) => run_verbosity(r),
+            Some(Command::Plan(p)) => p.verbosity.verbose,
+            Some(Command::Cleanup(c)) => c.verbosity.verbose,
+            Some(Command::Scope | Command::Config) | None => 0,
+        };
+        self.verbosity.verbose.saturating_add(after)
+    }
+}
+
+/// A run's `-v`s: cucumber's own `-v` (whose `-vv` also shows the world of a failed
+/// step) and the suite's `--verbose`.
+pub fn run_verbosity(run: &RunArgs) -> u8 {
+    run.writer
+        .left
+        .left
+        .left
+        .verbose
+        .saturating_add(run.custom.verbose)
+}
+
+/// Diagnostics on stderr: `-v` adds debug lines (and the embedded servers' logs),
+/// `-vv` trace. `RUST_LOG` overrides both.
+#[derive(clap::Args, Debug, Default, Clone, Copy)]
+pub struct Verbosity {
+    /// More diagnostics on stderr: -v debug, -vv trace (RUST_LOG overrides).
+    // Not the id of cucumber's global `-v` under `run`, whose value clap would copy up.
+    #[arg(id = "log_verbose", short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Verbosity {
+    fn is_flag(arg: &str) -> bool {
+        arg == "--verbose"
+            || arg
+                .strip_prefix('-')
+                .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c == 'v'))
     }
 }
 
@@ -122,6 +176,8 @@ pub struct PlanArgs {
     /// Plan `@destructive` scenarios too on a protected profile.
     #[arg(long)]
     pub allow_destructive: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 #[derive(clap::Args, Debug)]
@@ -140,6 +196,8 @@ pub struct CleanupArgs {
     /// Clean up even while the run's Lease is live (the run may still be going).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 /// `focus-scope run --help`: cucumber's own about text would say something else.
@@ -216,6 +274,22 @@ mod tests {
         assert!(matches!(
             cli.command,
             Some(Command::Plan(PlanArgs { tags: Some(_), .. }))
+        ));
+    }
+
+    #[test]
+    fn verbosity_counts_before_and_after_the_subcommand() {
+        let v = |args: &[&str]| parse(args).expect("parses").verbosity();
+        assert_eq!(v(&["focus-scope", "--tags", "@k8s"]), 0);
+        assert_eq!(v(&["focus-scope", "-v", "--tags", "@k8s"]), 1);
+        assert_eq!(v(&["focus-scope", "run", "-vv", "--verbose"]), 3);
+        assert_eq!(v(&["focus-scope", "-v", "cleanup", "--all", "-v"]), 2);
+        assert_eq!(v(&["focus-scope", "--verbose", "config"]), 1);
+        assert!(matches!(
+            parse(&["focus-scope", "-vv", "cleanup", "--all"])
+                .expect("parses")
+                .command,
+            Some(Command::Cleanup(_))
         ));
     }
 

@@ -32,6 +32,7 @@ async fn main() -> ExitCode {
             };
         }
     };
+    focus_scope::output::init_logging(cli.verbosity());
     if cli.version {
         focus_scope::output::say(cli::version_line());
         return Exit::Passed.into();

@@ -80,7 +80,7 @@ pub struct FocusWorld {
     /// Investigation objects of others (`Kind/name` → uid) when the scenario began.
     pub foreign: std::collections::BTreeMap<String, String>,
     /// The investigation objects listed before the last request (a watch resumes from there).
-    pub creations: Option<crate::cluster::CreationWatch>,
+    pub creations: Option<crate::target::kube::CreationWatch>,
     /// The resources the scenario holds (alone or shared) until its cleanup ends.
     pub locks: crate::run::exclusive::Held,
 }
@@ -258,9 +258,10 @@ impl FocusWorld {
             job_ids,
         };
         if let Err(e) = self.suite.diagnostics().write(&failed).await {
-            eprintln!(
-                "focus-scope: could not write the diagnostics of {}: {e:#}",
-                self.scenario_id
+            tracing::warn!(
+                scenario = %self.scenario_id,
+                error = format!("{e:#}"),
+                "could not write the scenario's diagnostics"
             );
         }
     }
@@ -326,7 +327,7 @@ impl FocusWorld {
     }
 
     /// Investigation objects the last request created that belong to no configure of
-    /// this run (see [`crate::suite::Suite::unclaimed_creations`]).
+    /// this run (see [`crate::run::suite::Suite::unclaimed_creations`]).
     pub async fn unclaimed_creations(&mut self) -> anyhow::Result<Vec<String>> {
         let watch = self
             .creations
@@ -354,7 +355,7 @@ impl FocusWorld {
             .job(&name)
             .await?
             .ok_or_else(|| anyhow!("Job {name} of {} does not exist", o.job_id))?;
-        Ok(crate::footprint::metadata_resources(&job, &resp.body))
+        Ok(crate::spec::footprint::metadata_resources(&job, &resp.body))
     }
 
     pub fn last_response(&self) -> anyhow::Result<&ApiResponse> {

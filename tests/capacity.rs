@@ -2,16 +2,16 @@
 //! slices; too few pod IPs): the scenario fails saying how far it got and why, and
 //! nothing of the run remains.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::run_suite;
 use focus_scope::safety::ledger::{Entry, Ledger};
+use support::run_suite;
 
 /// Every investigation the run opened was deleted and seen gone; returns how many.
-fn all_opened_were_cleaned(run: &common::MetaRun) -> usize {
+fn all_opened_were_cleaned(run: &support::MetaRun) -> usize {
     let ledger = Ledger::read(&run.output_dir.path().join("ledger.jsonl")).expect("ledger");
     let opened: BTreeSet<String> = ledger
         .iter()

@@ -18,7 +18,7 @@
 //! `leg/defect` pairs (and their controls), for iterating on one entry;
 //! `remote/control` runs a leg's whole control alone.
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead as _;
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use cucumber::gherkin;
 use serde::Deserialize;
 
-use common::{config_dir_with, feature_files, manifest_dir, path_str, run_suite};
+use support::{config_dir_with, feature_files, manifest_dir, path_str, run_suite};
 
 const WALL: Duration = Duration::from_secs(300);
 /// Meta-runs in parallel (the machine has 2 cores; runs are mostly waiting).
@@ -656,7 +656,7 @@ impl RemoteSandbox {
     fn investigation_objects(&self) -> Result<BTreeMap<String, String>, String> {
         let rt = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
         rt.block_on(async {
-            let cluster = focus_scope::cluster::Cluster::connect(
+            let cluster = focus_scope::target::kube::Cluster::connect(
                 Some(&self.kubeconfig),
                 None,
                 "panda",
@@ -743,7 +743,7 @@ fn another_users_investigation(
     api_url: &str,
 ) -> Result<(Option<std::net::TcpStream>, String), String> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("runtime: {e}"))?;
-    let answer = common::open_foreign(&rt, api_url);
+    let answer = support::open_foreign(&rt, api_url);
     let job_id = answer["job_id"]
         .as_str()
         .ok_or_else(|| format!("the foreign investigation has no job_id: {answer}"))?
@@ -797,7 +797,7 @@ fn sandbox_binary() -> Result<PathBuf, String> {
     // A stale binary would test yesterday's sandbox.
     let newest_source = ["crates/focus-sandbox/src", "crates/kube-sim/src"]
         .iter()
-        .flat_map(|d| walk(&manifest_dir().join(d)))
+        .flat_map(|d| support::files_under(&manifest_dir().join(d)))
         .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
         .max();
     if newest_source.is_some_and(|s| s > built) {
@@ -807,25 +807,6 @@ fn sandbox_binary() -> Result<PathBuf, String> {
         ));
     }
     Ok(bin)
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for p in std::fs::read_dir(&d)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-        {
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// The remote environment's stream slots: the embedded sandbox's, plus one for the

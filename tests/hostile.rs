@@ -2,19 +2,19 @@
 //! environment is, with other users' objects and a second cluster within reach. Each
 //! test shows one guarantee of docs/real-environments.md ("Guarantees").
 
-mod common;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{
-    MetaRun, config_dir_with, manifest_dir, open_foreign_investigation, path_str, run_capped,
-    run_suite, sandbox_cluster, start_sandbox,
-};
 use focus_sandbox::SandboxOptions;
 use focus_sandbox::kube_sim::{KubeSim, SimConfig};
 use focus_scope::target::kube::Cluster;
+use support::{
+    MetaRun, config_dir_with, manifest_dir, open_foreign_investigation, path_str, run_capped,
+    run_suite, sandbox_cluster, start_sandbox,
+};
 
 const WALL: Duration = Duration::from_secs(60);
 
@@ -518,7 +518,7 @@ fn planted_secrets_reach_no_output() {
         "premise not met: the scenario fails\n{}",
         run.all_output()
     );
-    let diagnostics: Vec<_> = walk(run.output_dir.path())
+    let diagnostics: Vec<_> = support::files_under(run.output_dir.path())
         .into_iter()
         .filter(|p| p.to_string_lossy().contains("diagnostics"))
         .collect();
@@ -532,7 +532,7 @@ fn planted_secrets_reach_no_output() {
         "premise not met: the planted places are in the diagnostics\n{diag}"
     );
     assert!(!run.all_output().contains(PLANTED), "{}", run.all_output());
-    for file in walk(run.output_dir.path()) {
+    for file in support::files_under(run.output_dir.path()) {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
         assert!(
             !text.contains(PLANTED),
@@ -549,7 +549,7 @@ fn planted_secrets_reach_no_output() {
         "the override is recorded without its userinfo: {overrides}"
     );
     for report in ["junit.xml", "report.html"] {
-        let file = walk(run.output_dir.path())
+        let file = support::files_under(run.output_dir.path())
             .into_iter()
             .find(|p| p.file_name().is_some_and(|n| n == report))
             .unwrap_or_else(|| panic!("no {report}"));
@@ -559,26 +559,6 @@ fn planted_secrets_reach_no_output() {
             "{report} records the override of the protected profile"
         );
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for p in std::fs::read_dir(&d)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-        {
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// The ingress' certificate is trusted through `target.tls_ca` (a private CA, here
@@ -745,7 +725,7 @@ fn sigint_mid_batch_leaves_nothing_of_the_run() {
     let (child, _config, output) = spawn_shared_run(&sandbox, "@id:k8s-200-in-parallel");
     let started = std::time::Instant::now();
     loop {
-        let opened = walk(output.path())
+        let opened = support::files_under(output.path())
             .into_iter()
             .filter(|p| p.ends_with("ledger.jsonl"))
             .map(|p| {

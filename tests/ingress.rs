@@ -2,12 +2,12 @@
 //! served over HTTPS with a self-signed certificate under `/focus-server`, as the real
 //! environments are (`tls_verify = false` in their profiles).
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{config_dir_with, path_str, remote_profile, run_suite, start_sandbox};
 use focus_sandbox::{SandboxOptions, kube_sim::SimConfig};
+use support::{config_dir_with, path_str, remote_profile, run_suite, start_sandbox};
 
 #[test]
 fn a_subset_passes_over_self_signed_https_under_the_prefix() {

@@ -4,13 +4,13 @@
 //! scenario, or an entry whose reason does not match each fail the run (those three are
 //! proven on filtered runs, which is enough to exercise the register and keeps them cheap).
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use common::{manifest_dir, path_str, run_suite};
+use support::{manifest_dir, path_str, run_suite};
 
 /// The whole suite in both languages takes ~2.5 min in a debug build on a busy 2-core machine.
 const WALL: Duration = Duration::from_secs(600);
@@ -33,7 +33,7 @@ fn config_with_register(register: &str) -> tempfile::TempDir {
 }
 
 /// A filtered run of the English features.
-fn observed_run(config: &Path, tags: &str) -> common::MetaRun {
+fn observed_run(config: &Path, tags: &str) -> support::MetaRun {
     run_suite(
         &["--tags", tags],
         &[

@@ -3,17 +3,17 @@
 //! profile's cap, and a run past its global deadline stops, cleans up and exits 5.
 //! Each against a sandbox started here and reached as a remote environment.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{
-    config_dir_with, path_str, remote_profile, run_suite, sandbox_cluster, start_sandbox,
-};
 use focus_sandbox::SandboxOptions;
 use focus_scope::safety::lock::LOCK_NAME;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
+use support::{
+    config_dir_with, path_str, remote_profile, run_suite, sandbox_cluster, start_sandbox,
+};
 
 const HEAD: &str = "protected = false\nexclusive = false\nfaults = \"kubernetes\"";
 

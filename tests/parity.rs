@@ -5,13 +5,13 @@
 //!
 //! The checker is tested on fixtures that break each rule (`tests/fixtures/parity/`).
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::feature_files;
 use cucumber::gherkin::{Feature, GherkinEnv, Scenario};
+use support::feature_files;
 
 /// One scenario as parity sees it.
 #[derive(Debug)]

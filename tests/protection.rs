@@ -1,11 +1,11 @@
 //! A protected profile refuses destructive scenarios unless the run allows them.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{config_dir_with, path_str, remote_profile, run_suite, start_sandbox};
 use focus_sandbox::{SandboxOptions, kube_sim::SimConfig};
+use support::{config_dir_with, path_str, remote_profile, run_suite, start_sandbox};
 
 #[test]
 fn a_protected_profile_refuses_limits_without_the_flag() {

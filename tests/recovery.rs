@@ -6,18 +6,18 @@
 //! on "another machine" (an empty output directory): it works from the ledger's
 //! ConfigMap mirror alone.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{
+use focus_sandbox::SandboxOptions;
+use focus_scope::safety::ledger::{Entry, Ledger};
+use support::{
     config_dir_with, manifest_dir, open_foreign_investigation, remote_profile, run_capped,
     sandbox_cluster, start_sandbox,
 };
-use focus_sandbox::SandboxOptions;
-use focus_scope::safety::ledger::{Entry, Ledger};
 
 #[test]
 fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {

@@ -10,11 +10,7 @@
 //!   cucumber.json's, the Hebrew titles are there, a `@PZ-…` tag links to the URL the
 //!   profile configures.
 
-#[path = "support/allure.rs"]
-mod allure;
-mod common;
-#[path = "../crates/kube-sim/tests/support/kubectl.rs"]
-mod kubectl;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +18,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{MetaRun, manifest_dir, path_str, run_capped, run_suite_in};
+use support::{MetaRun, manifest_dir, path_str, run_capped, run_suite_in};
 
 /// The profile's TMS link template: loopback, never visited.
 const TMS_URL: &str = "http://127.0.0.1:9/tms/{key}";
@@ -476,12 +472,12 @@ fn allure_results_read_right_in_allure() {
     assert!(dir.join("executor.json").is_file());
 
     // The real command line generates a report from them; read back in Chromium.
-    let Some(cli) = allure::allure_or_skip() else {
+    let Some(cli) = support::allure::allure_or_skip() else {
         return;
     };
     let Some(browser) = chromium() else { return };
     let out = run.output_dir.path().join("allure-report");
-    let index = allure::generate(&cli, &dir, &out).unwrap_or_else(|e| panic!("{e}"));
+    let index = support::allure::generate(&cli, &dir, &out).unwrap_or_else(|e| panic!("{e}"));
     let url = format!("file://{}", index.display());
     let dom = chromium_run(&browser, &url, "--dump-dom");
     let count = |id: &str| -> u64 {

@@ -6,13 +6,13 @@
 //!
 //! The checker is tested on fixtures that break each rule (`tests/fixtures/scope/`).
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::feature_files;
 use cucumber::gherkin::{Feature, GherkinEnv};
+use support::feature_files;
 
 /// The IN-SCOPE keys: every Markdown table row whose first cell is a backticked key.
 fn scope_keys(scope_md: &str) -> BTreeSet<String> {

@@ -1,10 +1,10 @@
 //! The walking skeleton's promises, checked by running the suite as a user would.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{config_dir_with, path_str, run_suite};
+use support::{config_dir_with, path_str, run_suite};
 
 const WALL: Duration = Duration::from_secs(240);
 
@@ -150,8 +150,8 @@ fn focus_scope(args: &[&str]) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_focus-scope"));
     cmd.args(args)
         .env_remove("FOCUS_ENV")
-        .current_dir(common::manifest_dir());
-    common::run_capped(cmd, Duration::from_secs(30))
+        .current_dir(support::manifest_dir());
+    support::run_capped(cmd, Duration::from_secs(30))
 }
 
 #[test]
@@ -196,7 +196,7 @@ fn a_closed_stdout_ends_quietly() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_focus-scope"))
         .args(["plan"])
         .env_remove("FOCUS_ENV")
-        .current_dir(common::manifest_dir())
+        .current_dir(support::manifest_dir())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

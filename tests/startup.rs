@@ -2,16 +2,16 @@
 //! fails the clean-startup scenario where the profile says it is exclusive, and is
 //! reported (never touched) where it is shared.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{
-    config_dir_with, open_foreign_investigation, path_str, remote_profile, run_suite, start_sandbox,
-};
 use focus_sandbox::{SandboxOptions, kube_sim::SimConfig};
 use k8s_openapi::api::batch::v1::Job;
 use kube::Api;
+use support::{
+    config_dir_with, open_foreign_investigation, path_str, remote_profile, run_suite, start_sandbox,
+};
 
 #[test]
 fn a_foreign_investigation_fails_an_exclusive_startup_and_is_reported_on_a_shared_one() {

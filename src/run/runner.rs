@@ -85,6 +85,8 @@ fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
 
 /// Runs the suite with the process' arguments and environment.
 pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
+    // A no-op where `main` set it up already (with the `-v`s before `run` too).
+    crate::output::init_logging(crate::cli::run_verbosity(&opts));
     let started = jiff::Timestamp::now();
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -218,7 +220,7 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
             );
             suite.stop().await;
             if let Err(e) = sweep(&suite).await {
-                eprintln!("focus-scope: {e:#}");
+                tracing::error!("{e:#}");
             }
             finish_mirror_and_lock(&suite).await;
             eprintln!(
@@ -352,7 +354,7 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
         Ok(()) => exit,
         // Abandoned scenarios leave their investigations to the sweep: expected.
         Err(e) if exit == Exit::Deadline || exit == Exit::Unreachable => {
-            eprintln!("focus-scope: {e:#}");
+            tracing::warn!("{e:#}");
             exit
         }
         Err(e) => fail(Exit::Failures, format!("{e:#}")),
@@ -383,11 +385,11 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
         run.dir.join("metrics.json"),
         serde_json::to_vec_pretty(&metrics).unwrap_or_default(),
     ) {
-        eprintln!("focus-scope: could not write metrics.json: {e}");
+        tracing::error!(error = %e, "could not write metrics.json");
     }
     embedded.shutdown().await;
     if let Err(e) = publish(&run, &verdicts, &not_run, exit, &provenance) {
-        eprintln!("focus-scope: could not publish the reports: {e}");
+        tracing::error!(error = %e, "could not publish the reports");
     }
     let report = write_report(
         &suite,
@@ -404,7 +406,7 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
     );
     match report {
         Ok(path) => eprintln!("focus-scope: report {}", path.display()),
-        Err(e) => eprintln!("focus-scope: could not write report.html: {e}"),
+        Err(e) => tracing::error!(error = %e, "could not write report.html"),
     }
     exit
 }
@@ -518,14 +520,14 @@ async fn finish_mirror_and_lock(suite: &Suite) {
     .await;
     match mirrored {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => eprintln!("focus-scope: the ledger's ConfigMap mirror: {e}"),
-        Err(e) => eprintln!("focus-scope: {e}"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "the ledger's ConfigMap mirror"),
+        Err(e) => tracing::warn!("{e}"),
     }
     if let Some(lock) = suite.lock.lock().await.take() {
         match within(deadline, "releasing the run lock", lock.release()).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("focus-scope: {e}"),
-            Err(e) => eprintln!("focus-scope: {e}"),
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("{e}"),
         }
     }
 }
@@ -538,7 +540,7 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
     let faults = suite.ledger.faults_not_undone();
     for f in faults.iter().rev() {
         if let Err(e) = suite.faults().undo(f).await {
-            eprintln!("focus-scope: could not undo {f:?}: {e:#}");
+            tracing::error!(error = format!("{e:#}"), "could not undo {f:?}");
         }
     }
     // What `cleanup` would find by the run's label (a fault object a failed undo

@@ -324,8 +324,9 @@ impl Suite {
         .await
         {
             // The sweep goes on; what those configures open is in the ledger's window.
-            eprintln!(
-                "focus-scope: {e}: configures may still be in flight (`focus-scope cleanup --include-in-flight` covers them)"
+            tracing::warn!(
+                error = %e,
+                "configures may still be in flight (`focus-scope cleanup --include-in-flight` covers them)"
             );
         }
     }
@@ -369,9 +370,11 @@ impl Suite {
                         self.ledger.opened(scenario, job_id)
                     }
                     Err(reason) => {
-                        eprintln!(
-                            "focus-scope: contract finding: {scenario}: the answer (HTTP {}) names job_id `{job_id}`, not claimed: {reason}",
-                            r.status
+                        tracing::warn!(
+                            %scenario,
+                            %job_id,
+                            status = %r.status,
+                            "contract finding: the answer names a job_id that is not claimed: {reason}"
                         );
                         self.ledger
                             .not_claimed(scenario, job_id, r.status, &reason)
@@ -468,7 +471,7 @@ impl Suite {
     /// objects and their uids so it can be told.
     pub async fn unclaimed_creations(
         &self,
-        watch: crate::cluster::CreationWatch,
+        watch: crate::target::kube::CreationWatch,
     ) -> anyhow::Result<Vec<String>> {
         let created = watch.finish().await?;
         within(

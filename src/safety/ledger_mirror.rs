@@ -70,8 +70,12 @@ pub async fn follow(cluster: &Cluster, ledger: &Ledger, deadline: Duration) {
         .await;
         match written {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("focus-scope: could not mirror the ledger to a ConfigMap: {e}"),
-            Err(e) => eprintln!("focus-scope: could not mirror the ledger to a ConfigMap: {e}"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not mirror the ledger to a ConfigMap")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not mirror the ledger to a ConfigMap")
+            }
         }
         tokio::time::sleep(MIRROR_GAP).await;
     }

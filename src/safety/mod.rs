@@ -8,9 +8,6 @@ pub mod ledger_mirror;
 pub mod lock;
 pub mod recovery;
 
-// The path of before the move into `target`, for branches in flight.
-pub use crate::target::redact;
-
 /// Set when the run stops (signal, deadline, lost lock): no new configure and no new
 /// fault from then on, so the sweep sees everything the run opened.
 #[derive(Debug, Default)]

@@ -249,7 +249,7 @@ pub async fn cleanup(
         } = source;
         for (line, message) in bad_lines {
             failed += 1;
-            eprintln!("{origin}: line {line} is not a ledger entry ({message}): not acted on");
+            tracing::error!(%origin, "line {line} is not a ledger entry ({message}): not acted on");
         }
         // A run is cleaned only where it ran: the same cluster and namespace.
         if let Some(place) = place_of(entries)
@@ -257,13 +257,14 @@ pub async fn cleanup(
                 || place.namespace != cluster.namespace())
         {
             failed += 1;
-            eprintln!(
-                "{origin}: run {} ran on {} namespace {} (profile {}), but this cleanup is connected to {} namespace {}: refused",
+            tracing::error!(
+                %origin,
+                "run {} ran on {} namespace {} (profile {}), but this cleanup is connected to {} namespace {}: refused",
                 source.run_id,
-                place.server,
+                crate::target::redact::url(&place.server),
                 place.namespace,
                 place.profile,
-                cluster.server(),
+                crate::target::redact::url(cluster.server()),
                 cluster.namespace()
             );
             continue;
@@ -332,7 +333,7 @@ pub async fn cleanup(
                     Ok(()) => crate::say!("undid {fault:?} (a fault of run {})", source.run_id),
                     Err(e) => {
                         failed += 1;
-                        eprintln!("could not undo {fault:?}: {e:#}");
+                        tracing::error!(run = %source.run_id, error = format!("{e:#}"), "could not undo {fault:?}");
                     }
                 }
             }
@@ -377,7 +378,7 @@ pub async fn cleanup(
                 Ok(()) => crate::say!("deleted investigation {job_id} ({origin})"),
                 Err(e) => {
                     failed += 1;
-                    eprintln!("could not delete investigation {job_id}: {e}");
+                    tracing::error!(%job_id, error = %e, "could not delete investigation");
                 }
             }
         }
@@ -432,8 +433,12 @@ pub async fn cleanup(
             .await
             {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => eprintln!("could not delete the ledger mirror of run {run_id}: {e}"),
-                Err(e) => eprintln!("could not delete the ledger mirror of run {run_id}: {e}"),
+                Ok(Err(e)) => {
+                    tracing::warn!(run = %run_id, error = %e, "could not delete the ledger mirror")
+                }
+                Err(e) => {
+                    tracing::warn!(run = %run_id, error = %e, "could not delete the ledger mirror")
+                }
             }
         }
     }
@@ -477,7 +482,7 @@ async fn delete_current(
             Ok(o) => work.push((job_id, o)),
             Err(e) => {
                 failed += 1;
-                eprintln!("could not read candidate {job_id}: {e}");
+                tracing::error!(%job_id, error = %e, "could not read the in-flight candidate");
             }
         }
     }
@@ -486,7 +491,7 @@ async fn delete_current(
             Ok(()) => crate::say!("deleted in-flight candidate {job_id}"),
             Err(e) => {
                 failed += 1;
-                eprintln!("could not delete candidate {job_id}: {e}");
+                tracing::error!(%job_id, error = %e, "could not delete the in-flight candidate");
             }
         }
     }

@@ -92,8 +92,10 @@ impl System<'_> {
                 "the environment is exclusive to this run but is not clean: foreign investigations {names}"
             ));
         }
-        eprintln!(
-            "focus-scope: {scenario_id}: shared environment, foreign investigations present (not ours, must stay untouched): {names}"
+        tracing::info!(
+            scenario = %scenario_id,
+            foreign = %names,
+            "shared environment, foreign investigations present (not ours, must stay untouched)"
         );
         Ok(foreign)
     }

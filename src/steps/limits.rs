@@ -26,9 +26,9 @@ async fn open_latency_sample(w: &mut FocusWorld) -> Step {
 async fn run_batch(w: &mut FocusWorld, n: usize, concurrency: usize) -> Step {
     let report = w.suite.open_many(&w.scenario, n, concurrency).await?;
     w.opened.extend(report.opened.iter().cloned());
-    eprintln!(
-        "focus-scope: {}: opened {} of {n}, {} reachable, {} refused, in {:?}; {} Kubernetes requests ({:.2} per investigation)",
-        w.scenario_id,
+    tracing::info!(
+        scenario = %w.scenario_id,
+        "opened {} of {n}, {} reachable, {} refused, in {:?}; {} Kubernetes requests ({:.2} per investigation)",
         report.opened.len(),
         report.ceiling(),
         report.refused.len(),

@@ -141,9 +141,9 @@ async fn churn(w: &mut FocusWorld) -> Step {
         .suite
         .churn(&w.scenario, l.soak_duration, l.soak_workers)
         .await?;
-    eprintln!(
-        "focus-scope: {}: churned {} investigations in {:?}, {} errors, configure p99 {} ms, {} distinct ports",
-        w.scenario_id,
+    tracing::info!(
+        scenario = %w.scenario_id,
+        "churned {} investigations in {:?}, {} errors, configure p99 {} ms, {} distinct ports",
         r.opened.len(),
         r.duration,
         r.errors.len(),

@@ -8,6 +8,6 @@ pub mod focus_api;
 pub mod kube;
 pub mod names;
 pub(crate) mod net;
-pub mod profile;
-pub mod redact;
+pub(crate) mod profile;
+pub(crate) mod redact;
 pub(crate) mod wait;

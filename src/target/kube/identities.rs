@@ -60,10 +60,12 @@ impl Cluster {
             if around {
                 late.push(o);
             } else {
-                eprintln!(
-                    "focus-scope: {kind}/{name} (created {}) was not there when investigation {} was claimed ({opened}): not deleted as the run's",
-                    o.created.as_deref().unwrap_or("?"),
-                    objects.job_id
+                tracing::warn!(
+                    object = format!("{kind}/{name}"),
+                    created = o.created.as_deref().unwrap_or("?"),
+                    job_id = %objects.job_id,
+                    claimed = %opened,
+                    "object was not there when the investigation was claimed: not deleted as the run's"
                 );
             }
         }

@@ -48,8 +48,9 @@ impl Cluster {
             return Ok(());
         };
         if !has_run_label(&d.metadata, run_label) {
-            eprintln!(
-                "focus-scope: Deployment {name} does not carry this run's label: its scale is left alone"
+            tracing::warn!(
+                deployment = %name,
+                "Deployment does not carry this run's label: its scale is left alone"
             );
             return Ok(());
         }
@@ -106,9 +107,9 @@ impl Cluster {
             return Ok(());
         };
         if !has_run_label(o.meta(), run_label) {
-            eprintln!(
-                "focus-scope: {}/{name} does not carry this run's label: left alone",
-                K::kind(&Default::default())
+            tracing::warn!(
+                object = format!("{}/{name}", K::kind(&Default::default())),
+                "object does not carry this run's label: left alone"
             );
             return Ok(());
         }
@@ -214,7 +215,10 @@ impl Cluster {
             };
             match self.delete_ignoring_absent::<K>(&name, &dp).await {
                 Err(ClusterError::Conflict { .. }) => {
-                    eprintln!("focus-scope: {kind}/{name} changed since it was listed: left alone");
+                    tracing::warn!(
+                        object = format!("{kind}/{name}"),
+                        "object changed since it was listed: left alone"
+                    );
                     continue;
                 }
                 other => other?,

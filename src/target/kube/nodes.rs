@@ -44,9 +44,7 @@ impl Cluster {
             .collect();
         for name in names {
             let Some((Some(rv), false)) = now.get(name).cloned() else {
-                eprintln!(
-                    "focus-scope: Node {name} is gone or cordoned by someone else: left alone"
-                );
+                tracing::warn!(node = %name, "Node is gone or cordoned by someone else: left alone");
                 continue;
             };
             let patch = serde_json::json!({
@@ -67,7 +65,7 @@ impl Cluster {
             .map_err(ClusterError::from)
             .and_then(|r| match r {
                 Err(kube::Error::Api(s)) if s.code == 409 => {
-                    eprintln!("focus-scope: Node {name} changed since it was read: left alone");
+                    tracing::warn!(node = %name, "Node changed since it was read: left alone");
                     Ok(())
                 }
                 other => other.map(|_| ()).map_err(api_err(what)),

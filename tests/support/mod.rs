@@ -1,7 +1,14 @@
-//! Meta-runs: the suite binary run as a user runs it, with its own output directory,
-//! so tests of the suite itself never overwrite the latest reports.
+//! What the suite's tests share (`mod support;`): meta-runs (the suite binary run as a
+//! user runs it, with its own output directory, so tests of the suite itself never
+//! overwrite the latest reports), the sandbox and profiles they run against, the
+//! feature-file walker, the real kubectl (the `test-support` crate, shared with
+//! kube-sim's tests; deploy.rs takes its RBAC authorizer from there too) and the real
+//! Allure command line.
 
 #![allow(dead_code)]
+
+pub mod allure;
+pub use test_support::kubectl;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -211,6 +218,14 @@ pub fn sandbox_cluster(
 
 /// Every `.feature` file under `dir`, recursively, in a stable (sorted) order.
 pub fn feature_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = files_under(dir);
+    out.retain(|p| p.extension().is_some_and(|e| e == "feature"));
+    out
+}
+
+/// Every file under `dir`, recursively, in a stable (sorted) order; an unreadable
+/// directory is passed over.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -220,7 +235,7 @@ pub fn feature_files(dir: &Path) -> Vec<PathBuf> {
         for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "feature") {
+            } else {
                 out.push(p);
             }
         }
