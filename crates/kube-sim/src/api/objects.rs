@@ -165,7 +165,7 @@ pub async fn handle(
                 return Ok(ok(&crate::table::table(rt, &[obj.as_ref()], meta, now)));
             }
             if metadata_only {
-                return Ok(ok(&watch::partial_metadata(&obj)));
+                return Ok(ok(&crate::table::partial_metadata(&obj)));
             }
             Ok(ok(&obj))
         }
@@ -349,7 +349,10 @@ fn list(
         return Ok(ok(&crate::table::table(rt, &page, meta, now)));
     }
     if view == View::Metadata {
-        let items: Vec<Value> = page.iter().map(|o| watch::partial_metadata(o)).collect();
+        let items: Vec<Value> = page
+            .iter()
+            .map(|o| crate::table::partial_metadata(o))
+            .collect();
         return Ok(ok(&json!({
             "kind": "PartialObjectMetadataList",
             "apiVersion": "meta.k8s.io/v1",

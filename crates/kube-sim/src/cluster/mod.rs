@@ -161,13 +161,19 @@ impl Cluster {
             // the service-account controller's job: every namespace has `default`
             let name = podspec::name(&created).to_string();
             let sa = json!({"metadata": {"name": "default"}});
-            let _ = self.store.create(
+            let created_sa = self.store.create(
                 &resources::SERVICE_ACCOUNTS,
                 &name,
                 sa,
                 false,
                 |_, _| Ok(()),
             );
+            // One left from before (AlreadyExists) is as good; anything else is worth a line.
+            if let Err(e) = created_sa
+                && !matches!(e, ApiError::AlreadyExists { .. })
+            {
+                tracing::warn!(error = %e, namespace = %name, "creating the default ServiceAccount");
+            }
         }
         Ok(created)
     }
@@ -408,8 +414,8 @@ impl Cluster {
     }
 
     /// Remove the job-tracking finalizer from a pod (used when its Job is gone).
-    pub fn release_pod(&self, ns: &str, name: &str) {
-        let _ = self.write(
+    pub fn release_pod(&self, ns: &str, name: &str) -> Result<(), ApiError> {
+        self.write(
             &resources::PODS,
             ns,
             name,
@@ -420,6 +426,7 @@ impl Cluster {
                 podspec::remove_finalizer(&mut c, JOB_TRACKING_FINALIZER);
                 Ok(c)
             },
-        );
+        )
+        .map(|_| ())
     }
 }

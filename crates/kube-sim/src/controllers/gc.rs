@@ -144,7 +144,11 @@ impl Controller for GarbageCollector {
                         cluster.delete(&rt, &ns, &name, &opts),
                     );
                 }
-                GcAction::ReleasePod(ns, name) => cluster.release_pod(&ns, &name),
+                GcAction::ReleasePod(ns, name) => super::note_failed(
+                    "garbage-collector",
+                    "release pod",
+                    cluster.release_pod(&ns, &name),
+                ),
                 GcAction::FinishForeground(rt, ns, name) => {
                     super::note_failed(
                         "garbage-collector",

@@ -398,7 +398,7 @@ impl Controller for JobController {
                 match change {
                     Change::ReleasePods(names) => {
                         for p in names {
-                            cluster.release_pod(&ns, &p);
+                            super::note_failed("job", "release pod", cluster.release_pod(&ns, &p));
                         }
                         // a failed pod delays its replacement
                         let delay = cluster
