@@ -29,7 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "state",
         &["store", "watch", "table", "admission", "quota", "events"],
     ),
-    ("API verbs", &["cluster"]),
+    ("API verbs", &["api_state"]),
     ("surfaces", &["controllers", "api"]),
     ("bundle", &["sim", "lib", "main"]),
 ];

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{Target, json_response};
-use crate::cluster::{Cluster, DeleteOptions, RequestRecord, Subresource};
+use crate::api_state::{ApiState, DeleteOptions, RequestRecord, Subresource};
 use crate::patch::{PatchType, parse_body};
 use crate::resources::{self, ResourceType};
 use crate::selector::{FieldSelector, LabelSelector, Selectors};
@@ -71,7 +71,7 @@ fn ok(obj: &Value) -> Response {
 
 /// Serve one resource request.
 pub async fn handle(
-    cluster: &std::sync::Arc<Cluster>,
+    cluster: &std::sync::Arc<ApiState>,
     method: &Method,
     t: &Target,
     q: &HashMap<String, String>,
@@ -301,7 +301,7 @@ fn decode_continue(s: &str) -> Result<(String, String), ApiError> {
 }
 
 fn list(
-    cluster: &Cluster,
+    cluster: &ApiState,
     t: &Target,
     q: &HashMap<String, String>,
     sel: &Selectors,
@@ -369,7 +369,7 @@ fn list(
 }
 
 fn watch_response(
-    cluster: &std::sync::Arc<Cluster>,
+    cluster: &std::sync::Arc<ApiState>,
     t: &Target,
     q: &HashMap<String, String>,
     selectors: Selectors,
@@ -428,7 +428,7 @@ fn scale_of(d: &Value) -> Value {
 }
 
 fn scale(
-    cluster: &Cluster,
+    cluster: &ApiState,
     method: &Method,
     t: &Target,
     body: &[u8],
@@ -471,7 +471,7 @@ fn scale(
 
 /// `POST …/pods/NAME/eviction` (policy/v1 Eviction; no PodDisruptionBudgets exist, so
 /// every eviction is allowed and deletes the pod gracefully).
-fn evict(cluster: &Cluster, t: &Target, body: &[u8]) -> Result<Response, ApiError> {
+fn evict(cluster: &ApiState, t: &Target, body: &[u8]) -> Result<Response, ApiError> {
     let ns = t.namespace.clone().unwrap_or_default();
     let name = t.name.as_deref().ok_or(ApiError::UnknownPath)?;
     let eviction = if body.iter().all(u8::is_ascii_whitespace) {
@@ -487,7 +487,7 @@ fn evict(cluster: &Cluster, t: &Target, body: &[u8]) -> Result<Response, ApiErro
     ))
 }
 
-fn log(cluster: &Cluster, t: &Target, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+fn log(cluster: &ApiState, t: &Target, q: &HashMap<String, String>) -> Result<Response, ApiError> {
     let rt = &t.rt;
     let ns = t.namespace.clone().unwrap_or_default();
     let name = t.name.as_deref().ok_or(ApiError::UnknownPath)?;

@@ -5,7 +5,7 @@ use crate::podspec::At;
 use serde_json::{Value, json};
 
 use super::Controller;
-use crate::cluster::{Cluster, DeleteOptions, Subresource};
+use crate::api_state::{ApiState, DeleteOptions, Subresource};
 use crate::events;
 use crate::podspec;
 use crate::resources;
@@ -109,7 +109,7 @@ impl Controller for DeploymentController {
         e.rt == resources::DEPLOYMENTS || e.rt == resources::PODS
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) {
         let work: Vec<(Value, Vec<Value>)> = cluster.store.read(|v| {
             v.list(&resources::DEPLOYMENTS, None)
                 .into_iter()

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::Controller;
 use crate::admission::JOB_TRACKING_FINALIZER;
-use crate::cluster::{Cluster, DeleteOptions, Subresource};
+use crate::api_state::{ApiState, DeleteOptions, Subresource};
 use crate::podspec;
 use crate::resources::{self, ResourceType};
 use crate::store::StoreEvent;
@@ -121,7 +121,7 @@ impl Controller for GarbageCollector {
         std::time::Duration::from_millis(20)
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) {
         let actions = cluster.store.read(|v| {
             let all: Vec<(ResourceType, &Value)> = v
                 .all()

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::Controller;
 use crate::admission::JOB_TRACKING_FINALIZER;
-use crate::cluster::{Cluster, DeleteOptions, Subresource};
+use crate::api_state::{ApiState, DeleteOptions, Subresource};
 use crate::events;
 use crate::podspec;
 use crate::resources;
@@ -316,7 +316,7 @@ impl Controller for JobController {
             .copied()
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, full: bool) {
         let now = cluster.store.clock().now();
         let inst = Instant::now();
         for (uid, t) in self.backoff.iter().chain(self.wakeups.iter()) {

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::Controller;
 use super::scheduler::set_condition;
 use crate::annotations::*;
-use crate::cluster::Cluster;
+use crate::api_state::ApiState;
 use crate::config::Cidr;
 use crate::events::Source;
 use crate::podspec;
@@ -168,7 +168,7 @@ pub struct Kubelet {
 }
 
 impl Kubelet {
-    pub fn new(cluster: &Arc<Cluster>) -> Self {
+    pub fn new(cluster: &Arc<ApiState>) -> Self {
         let cidrs = cluster
             .config
             .resolved_nodes()
@@ -236,7 +236,7 @@ impl Kubelet {
         }
     }
 
-    fn rebuild_ips(&mut self, cluster: &Cluster) {
+    fn rebuild_ips(&mut self, cluster: &ApiState) {
         let held: Vec<(PodKey, Option<(String, Ipv4Addr)>)> = cluster.store.read(|v| {
             v.list(&resources::PODS, None)
                 .into_iter()
@@ -266,7 +266,7 @@ pub fn free_ip(cidr: &Cidr, used: &HashSet<Ipv4Addr>) -> Option<Ipv4Addr> {
 }
 
 impl Kubelet {
-    fn start(&mut self, cluster: &Cluster, pod: &Value, node: &str) {
+    fn start(&mut self, cluster: &ApiState, pod: &Value, node: &str) {
         let ns = podspec::namespace(pod).to_string();
         let name = podspec::name(pod).to_string();
         let src = kubelet_source(node);
@@ -468,7 +468,7 @@ impl Kubelet {
         }
     }
 
-    fn finish(&self, cluster: &Cluster, pod: &Value) {
+    fn finish(&self, cluster: &ApiState, pod: &Value) {
         let ns = podspec::namespace(pod);
         let name = podspec::name(pod);
         let oom = podspec::annotation(pod, ANNOTATION_OOM_KILLED) == Some("true");
@@ -524,7 +524,7 @@ impl Kubelet {
         super::note_failed("kubelet", "update", written);
     }
 
-    fn terminate(&self, cluster: &Cluster, pod: &Value, node: &str) {
+    fn terminate(&self, cluster: &ApiState, pod: &Value, node: &str) {
         let ns = podspec::namespace(pod);
         let name = podspec::name(pod);
         if podspec::phase(pod) == "Running" {
@@ -616,7 +616,7 @@ impl Controller for Kubelet {
         self.timers.values().map(|t| t.due).min()
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, full: bool) {
         let now = Instant::now();
         if !self.ips_synced {
             self.rebuild_ips(cluster);

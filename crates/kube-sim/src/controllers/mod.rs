@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::cluster::Cluster;
+use crate::api_state::ApiState;
 use crate::status::ApiError;
 use crate::store::StoreEvent;
 
@@ -42,7 +42,7 @@ pub trait Controller: Send + 'static {
     /// Bring the world closer to the desired state (synchronous: store calls only).
     /// `full`: consider everything (resync tick, lagged subscription), not just what
     /// `observe` marked.
-    fn reconcile(&mut self, cluster: &Cluster, full: bool);
+    fn reconcile(&mut self, cluster: &ApiState, full: bool);
     /// When a timer of this controller next fires.
     fn next_wake(&self) -> Option<Instant> {
         None
@@ -68,7 +68,7 @@ pub trait Controller: Send + 'static {
 /// Run a controller until shutdown: reconcile after observed changes (coalesced and
 /// optionally debounced), when its timer fires, and fully on every resync tick and
 /// after a lagged subscription.
-pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duration) {
+pub async fn run<C: Controller>(cluster: Arc<ApiState>, mut c: C, resync: Duration) {
     let mut rx = cluster.store.subscribe();
     let mut shutdown = cluster.shutdown.clone();
     let mut tick = tokio::time::interval(resync.max(Duration::from_millis(5)));
@@ -174,7 +174,7 @@ pub fn take_chunk<T: Clone + Eq + std::hash::Hash>(
 }
 
 /// Start every controller.
-pub fn spawn_all(cluster: &Arc<Cluster>) -> Vec<JoinHandle<()>> {
+pub fn spawn_all(cluster: &Arc<ApiState>) -> Vec<JoinHandle<()>> {
     let clock = cluster.store.clock().clone();
     let resync = clock.scale(Duration::from_millis(250));
     vec![

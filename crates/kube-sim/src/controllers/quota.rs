@@ -4,7 +4,7 @@ use crate::podspec::At;
 use serde_json::{Value, json};
 
 use super::Controller;
-use crate::cluster::{Cluster, Subresource};
+use crate::api_state::{ApiState, Subresource};
 use crate::podspec;
 use crate::quota;
 use crate::resources;
@@ -35,7 +35,7 @@ impl Controller for QuotaController {
         std::time::Duration::from_millis(10)
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) {
         let updates: Vec<(String, String, Value)> = cluster.store.read(|v| {
             v.list(&resources::RESOURCE_QUOTAS, None)
                 .into_iter()

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::Controller;
-use crate::cluster::Cluster;
+use crate::api_state::ApiState;
 use crate::events;
 use crate::podspec;
 use crate::quantity::Quantity;
@@ -276,7 +276,7 @@ impl Scheduler {
         }
     }
 
-    fn rebuild(&mut self, cluster: &Cluster) {
+    fn rebuild(&mut self, cluster: &ApiState) {
         let pods: Vec<crate::store::Obj> = cluster.store.list(&resources::PODS, None).0;
         self.bound.clear();
         self.usage.clear();
@@ -315,7 +315,7 @@ impl Controller for Scheduler {
         self.more
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) {
         self.more = false;
         if !self.synced {
             self.rebuild(cluster);

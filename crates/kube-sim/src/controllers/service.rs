@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::annotations::{ANNOTATION_CONNECTIONS, ANNOTATION_LISTENING};
-use crate::cluster::Cluster;
+use crate::api_state::ApiState;
 use crate::controllers::Controller;
 use crate::podspec;
 use crate::resources;
@@ -92,7 +92,7 @@ pub struct PortManager {
     node_ips: Vec<Ipv4Addr>,
     open: BTreeMap<u16, Listening>,
     counters: BTreeMap<ServiceKey, Arc<AtomicU64>>,
-    cluster_weak: Option<std::sync::Weak<Cluster>>,
+    cluster_weak: Option<std::sync::Weak<ApiState>>,
 }
 
 impl std::fmt::Debug for PortManager {
@@ -105,7 +105,7 @@ impl std::fmt::Debug for PortManager {
 }
 
 impl PortManager {
-    pub fn new(cluster: &Arc<Cluster>, node_ips: Vec<Ipv4Addr>) -> Self {
+    pub fn new(cluster: &Arc<ApiState>, node_ips: Vec<Ipv4Addr>) -> Self {
         PortManager {
             node_ips,
             open: BTreeMap::new(),
@@ -205,7 +205,7 @@ impl Drop for PortManager {
     }
 }
 
-fn set_listening(cluster: &Cluster, svc: &ServiceKey, on: bool) {
+fn set_listening(cluster: &ApiState, svc: &ServiceKey, on: bool) {
     super::note_failed(
         "service",
         "update",
@@ -225,7 +225,7 @@ fn set_listening(cluster: &Cluster, svc: &ServiceKey, on: bool) {
     );
 }
 
-fn record_connections(cluster: &Cluster, svc: &ServiceKey, n: u64) {
+fn record_connections(cluster: &ApiState, svc: &ServiceKey, n: u64) {
     super::note_failed(
         "service",
         "update",
@@ -264,7 +264,7 @@ impl Controller for PortManager {
         ports.into_iter().flat_map(|p| self.close_port(p)).collect()
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) {
         let desired = cluster.store.read(|v| {
             let services: Vec<&Value> = v
                 .list(&resources::SERVICES, None)

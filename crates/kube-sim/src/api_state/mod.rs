@@ -1,5 +1,5 @@
-//! The cluster: store + admission + the verbs (create, replace, patch, delete) shared by
-//! the HTTP API and the controllers.
+//! The API server's state (store, admission, configuration, request log) and the verbs
+//! over it (create, replace, patch, delete) that the HTTP API and the controllers share.
 
 mod cascade;
 
@@ -85,9 +85,9 @@ pub struct RequestRecord {
     pub user_agent: Option<String>,
 }
 
-/// Shared state of one simulated cluster.
+/// The API server's state and verbs, shared by the HTTP API and the controllers.
 #[derive(Debug)]
-pub struct Cluster {
+pub struct ApiState {
     pub store: Arc<Store>,
     pub admission: Admission,
     pub config: SimConfig,
@@ -98,10 +98,10 @@ pub struct Cluster {
     pub recorder: crate::events::Recorder,
 }
 
-impl Cluster {
+impl ApiState {
     pub fn new(config: SimConfig, shutdown: watch::Receiver<bool>) -> Self {
         let clock = crate::clock::Clock::new(config.speed).offset_by(config.clock_offset_ms);
-        Cluster {
+        ApiState {
             store: Arc::new(Store::new(
                 config.watch_history,
                 config.watch_channel_capacity,
