@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::Controller;
+use super::{Controller, Reconciled, Written};
 use crate::admission::JOB_TRACKING_FINALIZER;
 use crate::api_state::{ApiState, DeleteOptions, Subresource};
 use crate::events;
@@ -304,10 +304,6 @@ impl Controller for JobController {
         false
     }
 
-    fn has_more(&self) -> bool {
-        !self.dirty.is_empty()
-    }
-
     fn next_wake(&self) -> Option<Instant> {
         self.backoff
             .values()
@@ -316,7 +312,7 @@ impl Controller for JobController {
             .copied()
     }
 
-    fn reconcile(&mut self, cluster: &ApiState, full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, full: bool) -> Reconciled {
         let now = cluster.store.clock().now();
         let inst = Instant::now();
         for (uid, t) in self.backoff.iter().chain(self.wakeups.iter()) {
@@ -347,7 +343,7 @@ impl Controller for JobController {
             self.names = names;
         }
         if self.dirty.is_empty() {
-            return;
+            return Reconciled::Done;
         }
         let mut dirty = std::mem::take(&mut self.dirty);
         super::take_chunk(&mut dirty, &mut self.dirty);
@@ -398,7 +394,12 @@ impl Controller for JobController {
                 match change {
                     Change::ReleasePods(names) => {
                         for p in names {
-                            super::note_failed("job", "release pod", cluster.release_pod(&ns, &p));
+                            super::note_failed(
+                                "job",
+                                "release pod",
+                                Written::new(&resources::PODS, &ns, &p),
+                                cluster.release_pod(&ns, &p),
+                            );
                         }
                         // a failed pod delays its replacement
                         let delay = cluster
@@ -418,6 +419,7 @@ impl Controller for JobController {
                             super::note_failed(
                                 "job",
                                 "delete",
+                                Written::new(&resources::PODS, &ns, &p),
                                 cluster.delete(&resources::PODS, &ns, &p, &opts),
                             );
                         }
@@ -426,6 +428,7 @@ impl Controller for JobController {
                         super::note_failed(
                             "job",
                             "write",
+                            Written::new(&resources::JOBS, &ns, &name),
                             cluster.write(
                                 &resources::JOBS,
                                 &ns,
@@ -461,6 +464,7 @@ impl Controller for JobController {
                         super::note_failed(
                             "job",
                             "delete",
+                            Written::new(&resources::JOBS, &ns, &name),
                             cluster.delete(&resources::JOBS, &ns, &name, &opts),
                         );
                     }
@@ -503,6 +507,7 @@ impl Controller for JobController {
                 }
             }
         }
+        Reconciled::requeue_if(!self.dirty.is_empty())
     }
 }
 

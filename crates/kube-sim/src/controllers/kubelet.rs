@@ -13,8 +13,8 @@ use rand::Rng;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::Controller;
 use super::scheduler::set_condition;
+use super::{Controller, Reconciled, Written};
 use crate::annotations::*;
 use crate::api_state::ApiState;
 use crate::config::Cidr;
@@ -361,7 +361,14 @@ impl Kubelet {
         });
         let updated = match res {
             Ok(u) => u,
-            Err(e) => return super::note_failed::<()>("kubelet", "start", Err(e)),
+            Err(e) => {
+                return super::note_failed::<()>(
+                    "kubelet",
+                    "start",
+                    Written::new(&resources::PODS, &ns, &name),
+                    Err(e),
+                );
+            }
         };
         // the next start in this reconcile must not hand out the same IP
         self.note_ip((ns.clone(), name.clone()), held_ip(&updated));
@@ -521,7 +528,12 @@ impl Kubelet {
             }
             Ok(())
         });
-        super::note_failed("kubelet", "update", written);
+        super::note_failed(
+            "kubelet",
+            "update",
+            Written::new(&resources::PODS, ns, name),
+            written,
+        );
     }
 
     fn terminate(&self, cluster: &ApiState, pod: &Value, node: &str) {
@@ -563,11 +575,17 @@ impl Kubelet {
                     set_condition(p, &now, "Ready", "False", Some("PodCompleted"), None);
                     Ok(())
                 });
-            super::note_failed("kubelet", "update", written);
+            super::note_failed(
+                "kubelet",
+                "update",
+                Written::new(&resources::PODS, ns, name),
+                written,
+            );
         }
         super::note_failed(
             "kubelet",
             "delete",
+            Written::new(&resources::PODS, ns, name),
             cluster.store.delete(
                 &resources::PODS,
                 ns,
@@ -608,15 +626,11 @@ impl Controller for Kubelet {
         self.ips_synced = false;
     }
 
-    fn has_more(&self) -> bool {
-        !self.dirty.is_empty()
-    }
-
     fn next_wake(&self) -> Option<Instant> {
         self.timers.values().map(|t| t.due).min()
     }
 
-    fn reconcile(&mut self, cluster: &ApiState, full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, full: bool) -> Reconciled {
         let now = Instant::now();
         if !self.ips_synced {
             self.rebuild_ips(cluster);
@@ -647,7 +661,7 @@ impl Controller for Kubelet {
             }
         }
         if targets.is_empty() {
-            return;
+            return Reconciled::Done;
         }
         super::take_chunk(&mut targets, &mut self.dirty);
         let work: Vec<(PodKey, Option<Work>)> = cluster.store.read(|v| {
@@ -712,6 +726,7 @@ impl Controller for Kubelet {
                 Stage::Terminate => self.terminate(cluster, &pod, &node),
             }
         }
+        Reconciled::requeue_if(!self.dirty.is_empty())
     }
 }
 

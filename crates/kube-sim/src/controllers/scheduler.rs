@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value, json};
 
-use super::Controller;
+use super::{Controller, Reconciled, Written};
 use crate::api_state::ApiState;
 use crate::events;
 use crate::podspec;
@@ -223,8 +223,6 @@ pub struct Scheduler {
     /// Pods without a node, neither terminal nor being deleted.
     pending: HashSet<PodKey>,
     synced: bool,
-    /// A reconcile stopped after its chunk of writes.
-    more: bool,
 }
 
 impl Scheduler {
@@ -311,17 +309,12 @@ impl Controller for Scheduler {
         self.synced = false;
     }
 
-    fn has_more(&self) -> bool {
-        self.more
-    }
-
-    fn reconcile(&mut self, cluster: &ApiState, _full: bool) {
-        self.more = false;
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) -> Reconciled {
         if !self.synced {
             self.rebuild(cluster);
         }
         if self.pending.is_empty() {
-            return;
+            return Reconciled::Done;
         }
         let now = cluster.store.clock().now_rfc3339();
         let usage = &self.usage;
@@ -365,8 +358,7 @@ impl Controller for Scheduler {
         let mut writes = 0;
         for pod in pending {
             if writes >= BIND_CHUNK {
-                self.more = true;
-                break;
+                return Reconciled::Requeue;
             }
             let ns = podspec::namespace(&pod).to_string();
             let name = podspec::name(&pod).to_string();
@@ -398,7 +390,12 @@ impl Controller for Scheduler {
                                 events::SCHEDULER,
                             );
                         }
-                        other => super::note_failed("scheduler", "bind", other),
+                        other => super::note_failed(
+                            "scheduler",
+                            "bind",
+                            Written::new(&resources::PODS, &ns, &name),
+                            other,
+                        ),
                     }
                 }
                 Decision::Unschedulable(msg) => {
@@ -434,13 +431,17 @@ impl Controller for Scheduler {
                             &msg,
                             events::SCHEDULER,
                         ),
-                        Err(e) => {
-                            super::note_failed::<()>("scheduler", "mark unschedulable", Err(e))
-                        }
+                        Err(e) => super::note_failed::<()>(
+                            "scheduler",
+                            "mark unschedulable",
+                            Written::new(&resources::PODS, &ns, &name),
+                            Err(e),
+                        ),
                     }
                 }
             }
         }
+        Reconciled::Done
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::annotations::{ANNOTATION_CONNECTIONS, ANNOTATION_LISTENING};
 use crate::api_state::ApiState;
-use crate::controllers::Controller;
+use crate::controllers::{Controller, Reconciled, Written};
 use crate::podspec;
 use crate::resources;
 use crate::selector::LabelSelector;
@@ -209,6 +209,7 @@ fn set_listening(cluster: &ApiState, svc: &ServiceKey, on: bool) {
     super::note_failed(
         "service",
         "update",
+        Written::new(&resources::SERVICES, &svc.0, &svc.1),
         cluster
             .store
             .update(&resources::SERVICES, &svc.0, &svc.1, false, |_, s| {
@@ -229,6 +230,7 @@ fn record_connections(cluster: &ApiState, svc: &ServiceKey, n: u64) {
     super::note_failed(
         "service",
         "update",
+        Written::new(&resources::SERVICES, &svc.0, &svc.1),
         cluster
             .store
             .update(&resources::SERVICES, &svc.0, &svc.1, false, |_, s| {
@@ -264,7 +266,7 @@ impl Controller for PortManager {
         ports.into_iter().flat_map(|p| self.close_port(p)).collect()
     }
 
-    fn reconcile(&mut self, cluster: &ApiState, _full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) -> Reconciled {
         let desired = cluster.store.read(|v| {
             let services: Vec<&Value> = v
                 .list(&resources::SERVICES, None)
@@ -312,6 +314,7 @@ impl Controller for PortManager {
                 .get(&resources::SERVICES, &k.0, &k.1)
                 .is_some()
         });
+        Reconciled::Done
     }
 }
 
