@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::validation::Rule;
+use crate::rule::Rule;
 
 /// A named way to break the sandbox. Kebab-case on the wire, on the command line
 /// (`--defect NAME`) and in the control API.
