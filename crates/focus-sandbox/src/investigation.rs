@@ -1,5 +1,8 @@
 //! Investigations: open (`POST /configure`), describe (`GET /metadata/{job_id}`)
 //! and cancel (`DELETE /job/{job_id}`), all through the Kubernetes API.
+//!
+//! One module past ~400 lines: open, describe and cancel share the Job lookup
+//! (`live_job`), rollback and object removal; the last ~90 lines are tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -4,6 +4,8 @@
 //! (as-observed skips the classes the real server skipped) and the defects in force
 //! (each validation defect switches off exactly one class, here, in
 //! [`Policy::enforces`]). Every message names the offending field's wire name.
+//!
+//! Past ~400 lines only by its tests (the last ~210 lines).
 
 use crate::config::{Profile, ServerConfig};
 use crate::defects::DefectSet;

@@ -1,5 +1,8 @@
 //! The API server's state (store, admission, configuration, request log) and the verbs
 //! over it (create, replace, patch, delete) that the HTTP API and the controllers share.
+//!
+//! One module past ~400 lines: the verbs share one write path (admission, preconditions,
+//! main/status split, propagation); the delete's cascade is apart (`cascade.rs`).
 
 mod cascade;
 

@@ -3,6 +3,9 @@
 //! conditions (Complete / Failed: BackoffLimitExceeded, DeadlineExceeded), reports
 //! quota rejections as FailedCreate, and deletes finished Jobs after
 //! ttlSecondsAfterFinished.
+//!
+//! One module past ~400 lines: the pure decision (`reconcile` → `Change`s) and the loop
+//! that applies them share `Change` and its tests (the last ~90 lines).
 
 use crate::podspec::At;
 use std::collections::{HashMap, HashSet};
