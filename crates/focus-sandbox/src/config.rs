@@ -42,12 +42,12 @@ pub struct UnknownProfile(pub String);
 impl FromStr for Profile {
     type Err = UnknownProfile;
 
+    /// By the same kebab-case names as the config's serde (one list of names).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "as-required" => Ok(Profile::AsRequired),
-            "as-observed" => Ok(Profile::AsObserved),
-            other => Err(UnknownProfile(other.to_owned())),
-        }
+        use serde::de::IntoDeserializer as _;
+        let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            s.into_deserializer();
+        Profile::deserialize(de).map_err(|_| UnknownProfile(s.to_owned()))
     }
 }
 

@@ -16,8 +16,8 @@ use kube::api::DeleteParams;
 use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::investigation::remove_objects;
-use crate::manifests::{self, CLEANUP_JOB_PREFIX, sim};
-use crate::slots::JobId;
+use crate::manifests::sim;
+use crate::names::{self, JobId, Part};
 use crate::state::{AppState, bump};
 
 /// Whether a Job has completed successfully.
@@ -78,7 +78,7 @@ pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
         let Some(name) = job.metadata.name.as_deref() else {
             continue;
         };
-        let Some(id) = name.strip_prefix(CLEANUP_JOB_PREFIX) else {
+        let Some(id) = Part::CleanupJob.job_id_of(name) else {
             continue;
         };
         // `cleanup-job-fails`: its cleanup Jobs fail, and any finished one removes.
@@ -94,14 +94,14 @@ pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
     }
 }
 
-async fn reap(state: &AppState, id: &str) -> Result<(), crate::AppError> {
+async fn reap(state: &AppState, id: &str) -> Result<(), crate::error::AppError> {
     if state.has(crate::defects::Defect::NoIdleCleanup) {
         tracing::info!(job_id = id, "no-idle-cleanup: investigation kept");
         bump(&state.counters().idle_kept);
         return Ok(());
     }
     let services: Api<Service> = Api::namespaced(state.client().clone(), state.namespace());
-    if let Some(svc) = services.get_opt(&manifests::grpc_service_name(id)).await?
+    if let Some(svc) = services.get_opt(&names::grpc_service_name(id)).await?
         && connections(&svc) > 0
     {
         tracing::info!(job_id = id, "client connected; investigation kept");

@@ -1,5 +1,6 @@
 //! The typed Kubernetes objects of one investigation: `grpc-job-<id>`,
-//! `cleanup-job-<id>` and `grpc-service-<id>`, as the real server's templates.
+//! `cleanup-job-<id>` and `grpc-service-<id>` (named by [`crate::names`]), as the real
+//! server's templates.
 
 use std::collections::BTreeMap;
 
@@ -12,15 +13,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::slots::JobId;
+use crate::names::{JobId, cleanup_job_name, grpc_job_name, grpc_service_name};
 use crate::validation::Mode;
 
-/// Name prefix of an investigation's processing Job.
-pub const GRPC_JOB_PREFIX: &str = "grpc-job-";
-/// Name prefix of an investigation's cleanup Job.
-pub const CLEANUP_JOB_PREFIX: &str = "cleanup-job-";
-/// Name prefix of an investigation's NodePort Service.
-pub const GRPC_SERVICE_PREFIX: &str = "grpc-service-";
 /// The container port of the processing pod.
 pub const GRPC_PORT: i32 = 5000;
 /// Where the recordings volume is mounted.
@@ -112,19 +107,6 @@ pub struct JobPlan {
     pub node_name: Option<String>,
     /// The cleanup pod exits 1 when its idle time ends (`cleanup-job-fails`, kube-sim).
     pub cleanup_fails: bool,
-}
-
-/// `grpc-job-<id>`.
-pub fn grpc_job_name(id: &str) -> String {
-    format!("{GRPC_JOB_PREFIX}{id}")
-}
-/// `cleanup-job-<id>`.
-pub fn cleanup_job_name(id: &str) -> String {
-    format!("{CLEANUP_JOB_PREFIX}{id}")
-}
-/// `grpc-service-<id>`.
-pub fn grpc_service_name(id: &str) -> String {
-    format!("{GRPC_SERVICE_PREFIX}{id}")
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -1,4 +1,4 @@
-//! Stream slots and job ids, derived from the cluster (never from memory alone).
+//! Stream slots, derived from the cluster (never from memory alone).
 //!
 //! A job id is `<slot>-<seq>`; slot `n` streams on port `base + n`. A slot is busy
 //! while its `grpc-job-*`, `cleanup-job-*` or `grpc-service-*` exists, or (when the
@@ -11,37 +11,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::ListParams;
 use kube::{Api, Client};
 
-use crate::manifests::{CLEANUP_JOB_PREFIX, GRPC_JOB_PREFIX, GRPC_SERVICE_PREFIX};
-
-/// A parsed job id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct JobId {
-    /// Stream slot, from 1.
-    pub slot: u16,
-    /// Global sequence number.
-    pub seq: u64,
-}
-
-impl JobId {
-    /// Parses `"<slot>-<seq>"`.
-    pub fn parse(s: &str) -> Option<JobId> {
-        let (slot, seq) = s.split_once('-')?;
-        let all_digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-        if !all_digits(slot) || !all_digits(seq) {
-            return None;
-        }
-        Some(JobId {
-            slot: slot.parse().ok()?,
-            seq: seq.parse().ok()?,
-        })
-    }
-}
-
-impl std::fmt::Display for JobId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.slot, self.seq)
-    }
-}
+use crate::names::{self, JobId};
 
 /// What the cluster says about slots and ports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,11 +27,9 @@ pub struct Usage {
 impl Usage {
     /// Records one object name.
     pub fn note_name(&mut self, name: &str) {
-        for prefix in [GRPC_JOB_PREFIX, CLEANUP_JOB_PREFIX, GRPC_SERVICE_PREFIX] {
-            if let Some(id) = name.strip_prefix(prefix).and_then(JobId::parse) {
-                self.named_slots.insert(id.slot);
-                self.max_seq = self.max_seq.max(id.seq);
-            }
+        if let Some(id) = names::job_id_of(name).and_then(JobId::parse) {
+            self.named_slots.insert(id.slot);
+            self.max_seq = self.max_seq.max(id.seq);
         }
     }
 }
@@ -138,28 +106,6 @@ pub fn pick(usage: &Usage, c: Choice<'_>) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn job_ids() {
-        assert_eq!(JobId::parse("1-1603"), Some(JobId { slot: 1, seq: 1603 }));
-        assert_eq!(
-            JobId::parse("1-16").map(|j| j.to_string()),
-            Some("1-16".into())
-        );
-        for bad in [
-            "",
-            "1",
-            "1-",
-            "-1",
-            "a-1",
-            "1-1-1",
-            "../../etc/passwd",
-            "1 -2",
-            "+1-2",
-        ] {
-            assert_eq!(JobId::parse(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn lowest_free_slot_skips_names_reservations_and_held_ports() {

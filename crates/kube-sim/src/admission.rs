@@ -1,5 +1,8 @@
 //! Defaulting and validation on create and update (the apiserver's strategies),
 //! plus NodePort/ClusterIP allocation and quota admission. Runs under the store lock.
+//!
+//! One module past ~400 lines: the per-kind defaulting and validation run as one
+//! `Admission` under the store lock, with the NodePort/ClusterIP allocation they check.
 
 use crate::podspec::At;
 use std::collections::BTreeSet;

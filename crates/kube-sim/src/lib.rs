@@ -15,8 +15,8 @@
 pub mod admission;
 pub mod annotations;
 pub mod api;
+pub mod api_state;
 pub mod clock;
-pub mod cluster;
 pub mod config;
 pub mod controllers;
 pub mod events;
@@ -39,7 +39,7 @@ pub use annotations::{
     ANNOTATION_POD_CIDR_EXHAUSTED, ANNOTATION_RUN_FOR,
 };
 pub use api::router;
-pub use cluster::{Cluster, RequestRecord};
+pub use api_state::{ApiState, RequestRecord};
 pub use config::SimConfig;
 pub use sim::{DetachedKubeSim, KubeSim};
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cluster::{Cluster, RequestRecord};
+use crate::api_state::{ApiState, RequestRecord};
 use crate::config::SimConfig;
 use crate::netblock::Block;
 use crate::resources;
@@ -18,7 +18,7 @@ use crate::{Error, controllers};
 /// One running simulated cluster.
 #[derive(Debug)]
 pub struct KubeSim {
-    cluster: Arc<Cluster>,
+    cluster: Arc<ApiState>,
     addr: SocketAddr,
     shutdown_tx: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
@@ -44,7 +44,7 @@ impl KubeSim {
         }
         let block = Block::claim()?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let cluster = Arc::new(Cluster::new(config.clone(), shutdown_rx.clone()));
+        let cluster = Arc::new(ApiState::new(config.clone(), shutdown_rx.clone()));
         for ns in &config.namespaces {
             cluster
                 .create(
@@ -138,7 +138,7 @@ impl KubeSim {
     }
 
     /// The shared cluster state (store, verbs) for in-process inspection.
-    pub fn cluster(&self) -> Arc<Cluster> {
+    pub fn api_state(&self) -> Arc<ApiState> {
         self.cluster.clone()
     }
 
@@ -159,7 +159,7 @@ impl KubeSim {
     /// Start on a dedicated thread with its own multi-thread tokio runtime, so callers on
     /// any runtime (or none, or one that blocks, e.g. while running kubectl) are safe.
     pub fn start_detached(config: SimConfig) -> Result<DetachedKubeSim, Error> {
-        type Ready = Result<(String, String, Vec<Ipv4Addr>, Arc<Cluster>), Error>;
+        type Ready = Result<(String, String, Vec<Ipv4Addr>, Arc<ApiState>), Error>;
         let (tx, rx) = std::sync::mpsc::channel::<Ready>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -184,7 +184,7 @@ impl KubeSim {
                                 sim.url(),
                                 sim.kubeconfig(),
                                 sim.node_ips(),
-                                sim.cluster(),
+                                sim.api_state(),
                             )));
                             let _ = stop_rx.await;
                             sim.shutdown().await;
@@ -245,7 +245,7 @@ impl Drop for KubeSim {
 }
 
 fn set_node_ready(
-    cluster: &Cluster,
+    cluster: &ApiState,
     node: &str,
     ready: bool,
 ) -> Result<(), crate::status::ApiError> {
@@ -266,7 +266,7 @@ pub struct DetachedKubeSim {
     url: String,
     kubeconfig: String,
     node_ips: Vec<Ipv4Addr>,
-    cluster: Arc<Cluster>,
+    cluster: Arc<ApiState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -288,7 +288,7 @@ impl DetachedKubeSim {
         self.node_ips.clone()
     }
 
-    pub fn cluster(&self) -> Arc<Cluster> {
+    pub fn api_state(&self) -> Arc<ApiState> {
         self.cluster.clone()
     }
 

@@ -1,6 +1,9 @@
 //! The object store: every object as JSON keyed by (resource type, namespace, name),
 //! one global resourceVersion counter, a bounded event history and a broadcast of
 //! changes (sent after the store lock is released, in resourceVersion order).
+//!
+//! One module past ~400 lines: objects, resourceVersions, the event history and the
+//! broadcast change together under one lock; the last ~140 lines are tests.
 
 use crate::podspec::At;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};

@@ -15,6 +15,7 @@ use crate::resources::ResourceType;
 use crate::selector::Selectors;
 use crate::status::ApiError;
 use crate::store::{EventType, Store, StoreEvent};
+use crate::table;
 
 /// What a watch asks for.
 #[derive(Debug, Clone)]
@@ -34,19 +35,13 @@ pub struct WatchParams {
     pub table: bool,
 }
 
-/// The `PartialObjectMetadata` view of an object.
-pub fn partial_metadata(obj: &Value) -> Value {
-    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
-}
-
 fn object_line(p: &WatchParams, ty: &str, object: &Value) -> Bytes {
     if p.table {
         let meta = json!({"resourceVersion": object["metadata"]["resourceVersion"]});
         let now = jiff::Timestamp::now();
-        line(ty, &crate::table::table(&p.rt, &[object], meta, now))
+        line(ty, &table::table(&p.rt, &[object], meta, now))
     } else if p.metadata_only {
-        line(ty, &partial_metadata(object))
+        line(ty, &table::partial_metadata(object))
     } else {
         line(ty, object)
     }

@@ -35,7 +35,7 @@ async fn call(
         .header("content-type", ct)
         .body(body)
         .expect("request");
-    let resp = kube_sim::router(sim.cluster())
+    let resp = kube_sim::router(sim.api_state())
         .oneshot(req)
         .await
         .expect("infallible");
@@ -548,7 +548,7 @@ async fn tables_and_openapi_for_kubectl() {
         .header("accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
         .body(Body::empty())
         .expect("request");
-    let resp = kube_sim::router(sim.cluster())
+    let resp = kube_sim::router(sim.api_state())
         .oneshot(req)
         .await
         .expect("infallible");
@@ -664,7 +664,7 @@ async fn request_log_records_the_user_agent() {
         .header("user-agent", "focus-scope/0.1.0")
         .body(Body::empty())
         .expect("request");
-    let resp = kube_sim::router(sim.cluster())
+    let resp = kube_sim::router(sim.api_state())
         .oneshot(req)
         .await
         .expect("infallible");

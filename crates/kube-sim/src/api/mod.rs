@@ -16,12 +16,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::cluster::Cluster;
+use crate::api_state::ApiState;
 use crate::resources::{self, ResourceType};
 use crate::status::ApiError;
 
 /// Build the router over a cluster.
-pub fn router(cluster: Arc<Cluster>) -> Router {
+pub fn router(cluster: Arc<ApiState>) -> Router {
     Router::new().fallback(dispatch).with_state(cluster)
 }
 
@@ -91,7 +91,7 @@ pub fn query(uri: &Uri) -> HashMap<String, String> {
 }
 
 async fn dispatch(
-    State(cluster): State<Arc<Cluster>>,
+    State(cluster): State<Arc<ApiState>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

@@ -2,6 +2,9 @@
 //! which kubectl's typed commands send (`kubectl create namespace|configmap|secret|job|
 //! deployment|service|serviceaccount|role|rolebinding …`). Only the messages and fields
 //! those commands use are described; unknown fields are skipped. Responses stay JSON.
+//!
+//! One module past ~400 lines: one wire decoder over one table of message descriptions;
+//! the last ~100 lines are tests against captured kubectl bodies.
 
 use serde_json::{Map, Value, json};
 

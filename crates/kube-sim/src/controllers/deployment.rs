@@ -4,8 +4,8 @@
 use crate::podspec::At;
 use serde_json::{Value, json};
 
-use super::Controller;
-use crate::cluster::{Cluster, DeleteOptions, Subresource};
+use super::{Controller, Reconciled, Written};
+use crate::api_state::{ApiState, DeleteOptions, Subresource};
 use crate::events;
 use crate::podspec;
 use crate::resources;
@@ -109,7 +109,7 @@ impl Controller for DeploymentController {
         e.rt == resources::DEPLOYMENTS || e.rt == resources::PODS
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) -> Reconciled {
         let work: Vec<(Value, Vec<Value>)> = cluster.store.read(|v| {
             v.list(&resources::DEPLOYMENTS, None)
                 .into_iter()
@@ -161,6 +161,7 @@ impl Controller for DeploymentController {
                             super::note_failed(
                                 "deployment",
                                 "delete",
+                                Written::new(&resources::PODS, &ns, &p),
                                 cluster.delete(
                                     &resources::PODS,
                                     &ns,
@@ -174,6 +175,7 @@ impl Controller for DeploymentController {
                         super::note_failed(
                             "deployment",
                             "write",
+                            Written::new(&resources::DEPLOYMENTS, &ns, &name),
                             cluster.write(
                                 &resources::DEPLOYMENTS,
                                 &ns,
@@ -194,6 +196,7 @@ impl Controller for DeploymentController {
                 }
             }
         }
+        Reconciled::Done
     }
 }
 

@@ -5,9 +5,9 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::Controller;
+use super::{Controller, Reconciled, Written};
 use crate::admission::JOB_TRACKING_FINALIZER;
-use crate::cluster::{Cluster, DeleteOptions, Subresource};
+use crate::api_state::{ApiState, DeleteOptions, Subresource};
 use crate::podspec;
 use crate::resources::{self, ResourceType};
 use crate::store::StoreEvent;
@@ -121,7 +121,7 @@ impl Controller for GarbageCollector {
         std::time::Duration::from_millis(20)
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) -> Reconciled {
         let actions = cluster.store.read(|v| {
             let all: Vec<(ResourceType, &Value)> = v
                 .all()
@@ -141,14 +141,21 @@ impl Controller for GarbageCollector {
                     super::note_failed(
                         "garbage-collector",
                         "delete",
+                        Written::new(&rt, &ns, &name),
                         cluster.delete(&rt, &ns, &name, &opts),
                     );
                 }
-                GcAction::ReleasePod(ns, name) => cluster.release_pod(&ns, &name),
+                GcAction::ReleasePod(ns, name) => super::note_failed(
+                    "garbage-collector",
+                    "release pod",
+                    Written::new(&resources::PODS, &ns, &name),
+                    cluster.release_pod(&ns, &name),
+                ),
                 GcAction::FinishForeground(rt, ns, name) => {
                     super::note_failed(
                         "garbage-collector",
                         "write",
+                        Written::new(&rt, &ns, &name),
                         cluster.write(&rt, &ns, &name, Subresource::Main, false, |cur| {
                             let mut c = cur.clone();
                             podspec::remove_finalizer(&mut c, "foregroundDeletion");
@@ -161,6 +168,7 @@ impl Controller for GarbageCollector {
                     super::note_failed(
                         "garbage-collector",
                         "update",
+                        Written::new(&resources::PODS, &ns, &name),
                         cluster
                             .store
                             .update(&resources::PODS, &ns, &name, false, |_, p| {
@@ -185,6 +193,7 @@ impl Controller for GarbageCollector {
                     super::note_failed(
                         "garbage-collector",
                         "delete",
+                        Written::new(&resources::PODS, &ns, &name),
                         cluster.store.delete(&resources::PODS, &ns, &name, &force),
                     );
                 }
@@ -192,6 +201,7 @@ impl Controller for GarbageCollector {
                     super::note_failed(
                         "garbage-collector",
                         "update",
+                        Written::new(&resources::NAMESPACES, "", &ns),
                         cluster
                             .store
                             .update(&resources::NAMESPACES, "", &ns, false, |_, o| {
@@ -202,6 +212,7 @@ impl Controller for GarbageCollector {
                 }
             }
         }
+        Reconciled::Done
     }
 }
 

@@ -3,6 +3,9 @@
 //! conditions (Complete / Failed: BackoffLimitExceeded, DeadlineExceeded), reports
 //! quota rejections as FailedCreate, and deletes finished Jobs after
 //! ttlSecondsAfterFinished.
+//!
+//! One module past ~400 lines: the pure decision (`reconcile` → `Change`s) and the loop
+//! that applies them share `Change` and its tests (the last ~90 lines).
 
 use crate::podspec::At;
 use std::collections::{HashMap, HashSet};
@@ -11,9 +14,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::Controller;
+use super::{Controller, Reconciled, Written};
 use crate::admission::JOB_TRACKING_FINALIZER;
-use crate::cluster::{Cluster, DeleteOptions, Subresource};
+use crate::api_state::{ApiState, DeleteOptions, Subresource};
 use crate::events;
 use crate::podspec;
 use crate::resources;
@@ -304,10 +307,6 @@ impl Controller for JobController {
         false
     }
 
-    fn has_more(&self) -> bool {
-        !self.dirty.is_empty()
-    }
-
     fn next_wake(&self) -> Option<Instant> {
         self.backoff
             .values()
@@ -316,7 +315,7 @@ impl Controller for JobController {
             .copied()
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, full: bool) -> Reconciled {
         let now = cluster.store.clock().now();
         let inst = Instant::now();
         for (uid, t) in self.backoff.iter().chain(self.wakeups.iter()) {
@@ -347,7 +346,7 @@ impl Controller for JobController {
             self.names = names;
         }
         if self.dirty.is_empty() {
-            return;
+            return Reconciled::Done;
         }
         let mut dirty = std::mem::take(&mut self.dirty);
         super::take_chunk(&mut dirty, &mut self.dirty);
@@ -398,7 +397,12 @@ impl Controller for JobController {
                 match change {
                     Change::ReleasePods(names) => {
                         for p in names {
-                            cluster.release_pod(&ns, &p);
+                            super::note_failed(
+                                "job",
+                                "release pod",
+                                Written::new(&resources::PODS, &ns, &p),
+                                cluster.release_pod(&ns, &p),
+                            );
                         }
                         // a failed pod delays its replacement
                         let delay = cluster
@@ -418,6 +422,7 @@ impl Controller for JobController {
                             super::note_failed(
                                 "job",
                                 "delete",
+                                Written::new(&resources::PODS, &ns, &p),
                                 cluster.delete(&resources::PODS, &ns, &p, &opts),
                             );
                         }
@@ -426,6 +431,7 @@ impl Controller for JobController {
                         super::note_failed(
                             "job",
                             "write",
+                            Written::new(&resources::JOBS, &ns, &name),
                             cluster.write(
                                 &resources::JOBS,
                                 &ns,
@@ -461,6 +467,7 @@ impl Controller for JobController {
                         super::note_failed(
                             "job",
                             "delete",
+                            Written::new(&resources::JOBS, &ns, &name),
                             cluster.delete(&resources::JOBS, &ns, &name, &opts),
                         );
                     }
@@ -503,6 +510,7 @@ impl Controller for JobController {
                 }
             }
         }
+        Reconciled::requeue_if(!self.dirty.is_empty())
     }
 }
 

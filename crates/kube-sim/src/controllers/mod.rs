@@ -16,20 +16,73 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::cluster::Cluster;
+use crate::api_state::ApiState;
+use crate::resources::ResourceType;
 use crate::status::ApiError;
 use crate::store::StoreEvent;
+
+/// The object a controller writes, named in the log line of a failed write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Written<'a> {
+    pub kind: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> Written<'a> {
+    pub(crate) fn new(rt: &ResourceType, namespace: &'a str, name: &'a str) -> Self {
+        Written {
+            kind: rt.kind,
+            namespace,
+            name,
+        }
+    }
+}
 
 /// A controller's write that failed. One that lost a race (the object is gone, or
 /// changed meanwhile) is retried by the next reconcile, which sees the new state;
 /// anything else is worth a warning, never silence.
-pub(crate) fn note_failed<T>(controller: &'static str, action: &str, r: Result<T, ApiError>) {
+pub(crate) fn note_failed<T>(
+    controller: &'static str,
+    action: &str,
+    object: Written<'_>,
+    r: Result<T, ApiError>,
+) {
+    let Written {
+        kind,
+        namespace,
+        name,
+    } = object;
     match r {
         Ok(_) => {}
         Err(e @ (ApiError::NotFound { .. } | ApiError::Conflict { .. })) => {
-            tracing::debug!(controller, action, error = %e, "lost a race; the next reconcile retries");
+            tracing::debug!(controller, action, kind, namespace, name, error = %e,
+                "lost a race; the next reconcile retries");
         }
-        Err(e) => tracing::warn!(controller, action, error = %e, "write failed"),
+        Err(e) => {
+            tracing::warn!(controller, action, kind, namespace, name, error = %e, "write failed");
+        }
+    }
+}
+
+/// What a reconcile left behind, telling `run` whether to come back at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    /// Everything marked was handled: the next change, timer or resync tick wakes it.
+    Done,
+    /// Work was left (a large batch is handled in chunks, so API requests get the store
+    /// and a core between chunks): reconcile again after yielding.
+    Requeue,
+}
+
+impl Reconciled {
+    /// `Requeue` when `more` work is left.
+    pub fn requeue_if(more: bool) -> Self {
+        if more {
+            Reconciled::Requeue
+        } else {
+            Reconciled::Done
+        }
     }
 }
 
@@ -42,15 +95,10 @@ pub trait Controller: Send + 'static {
     /// Bring the world closer to the desired state (synchronous: store calls only).
     /// `full`: consider everything (resync tick, lagged subscription), not just what
     /// `observe` marked.
-    fn reconcile(&mut self, cluster: &Cluster, full: bool);
+    fn reconcile(&mut self, cluster: &ApiState, full: bool) -> Reconciled;
     /// When a timer of this controller next fires.
     fn next_wake(&self) -> Option<Instant> {
         None
-    }
-    /// Work was left for another reconcile (a large batch is handled in chunks, so API
-    /// requests get the store and a core between chunks).
-    fn has_more(&self) -> bool {
-        false
     }
     /// Events were lost (lagged subscription): indexes fed by `observe` must be rebuilt
     /// by the next (full) reconcile.
@@ -68,12 +116,13 @@ pub trait Controller: Send + 'static {
 /// Run a controller until shutdown: reconcile after observed changes (coalesced and
 /// optionally debounced), when its timer fires, and fully on every resync tick and
 /// after a lagged subscription.
-pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duration) {
+pub async fn run<C: Controller>(cluster: Arc<ApiState>, mut c: C, resync: Duration) {
     let mut rx = cluster.store.subscribe();
     let mut shutdown = cluster.shutdown.clone();
     let mut tick = tokio::time::interval(resync.max(Duration::from_millis(5)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.reset();
+    // Work this first pass leaves is picked up by the first tick, as any other.
     c.reconcile(&cluster, true);
     let mut due: Option<Instant> = None;
     let mut full = false;
@@ -131,7 +180,7 @@ pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duratio
         }
         if due.is_some_and(|d| d <= Instant::now()) {
             let started = Instant::now();
-            c.reconcile(&cluster, full);
+            let reconciled = c.reconcile(&cluster, full);
             let took = started.elapsed();
             if took >= Duration::from_millis(20) {
                 tracing::debug!(
@@ -143,7 +192,7 @@ pub async fn run<C: Controller>(cluster: Arc<Cluster>, mut c: C, resync: Duratio
             }
             due = None;
             full = false;
-            if c.has_more() {
+            if reconciled == Reconciled::Requeue {
                 due = Some(Instant::now());
                 tokio::task::yield_now().await;
             }
@@ -174,7 +223,7 @@ pub fn take_chunk<T: Clone + Eq + std::hash::Hash>(
 }
 
 /// Start every controller.
-pub fn spawn_all(cluster: &Arc<Cluster>) -> Vec<JoinHandle<()>> {
+pub fn spawn_all(cluster: &Arc<ApiState>) -> Vec<JoinHandle<()>> {
     let clock = cluster.store.clock().clone();
     let resync = clock.scale(Duration::from_millis(250));
     vec![

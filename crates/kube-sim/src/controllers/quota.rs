@@ -3,8 +3,8 @@
 use crate::podspec::At;
 use serde_json::{Value, json};
 
-use super::Controller;
-use crate::cluster::{Cluster, Subresource};
+use super::{Controller, Reconciled, Written};
+use crate::api_state::{ApiState, Subresource};
 use crate::podspec;
 use crate::quota;
 use crate::resources;
@@ -35,7 +35,7 @@ impl Controller for QuotaController {
         std::time::Duration::from_millis(10)
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) -> Reconciled {
         let updates: Vec<(String, String, Value)> = cluster.store.read(|v| {
             v.list(&resources::RESOURCE_QUOTAS, None)
                 .into_iter()
@@ -59,6 +59,7 @@ impl Controller for QuotaController {
             super::note_failed(
                 "quota",
                 "write",
+                Written::new(&resources::RESOURCE_QUOTAS, &ns, &name),
                 cluster.write(
                     &resources::RESOURCE_QUOTAS,
                     &ns,
@@ -76,5 +77,6 @@ impl Controller for QuotaController {
                 ),
             );
         }
+        Reconciled::Done
     }
 }

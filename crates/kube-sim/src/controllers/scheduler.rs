@@ -2,14 +2,17 @@
 //! ephemeral-storage, every extended resource, pod count), honouring cordon, taints,
 //! node readiness and nodeSelector; otherwise `PodScheduled=False` and the upstream
 //! `FailedScheduling` event. Retries whenever pods or nodes change.
+//!
+//! One module past ~400 lines: the fit decision (`decide`, `NodeInfo`) and the event-fed
+//! loop share the per-node usage accounting; the last ~110 lines are tests.
 
 use crate::podspec::At;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value, json};
 
-use super::Controller;
-use crate::cluster::Cluster;
+use super::{Controller, Reconciled, Written};
+use crate::api_state::ApiState;
 use crate::events;
 use crate::podspec;
 use crate::quantity::Quantity;
@@ -223,8 +226,6 @@ pub struct Scheduler {
     /// Pods without a node, neither terminal nor being deleted.
     pending: HashSet<PodKey>,
     synced: bool,
-    /// A reconcile stopped after its chunk of writes.
-    more: bool,
 }
 
 impl Scheduler {
@@ -276,7 +277,7 @@ impl Scheduler {
         }
     }
 
-    fn rebuild(&mut self, cluster: &Cluster) {
+    fn rebuild(&mut self, cluster: &ApiState) {
         let pods: Vec<crate::store::Obj> = cluster.store.list(&resources::PODS, None).0;
         self.bound.clear();
         self.usage.clear();
@@ -311,17 +312,12 @@ impl Controller for Scheduler {
         self.synced = false;
     }
 
-    fn has_more(&self) -> bool {
-        self.more
-    }
-
-    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
-        self.more = false;
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) -> Reconciled {
         if !self.synced {
             self.rebuild(cluster);
         }
         if self.pending.is_empty() {
-            return;
+            return Reconciled::Done;
         }
         let now = cluster.store.clock().now_rfc3339();
         let usage = &self.usage;
@@ -365,8 +361,7 @@ impl Controller for Scheduler {
         let mut writes = 0;
         for pod in pending {
             if writes >= BIND_CHUNK {
-                self.more = true;
-                break;
+                return Reconciled::Requeue;
             }
             let ns = podspec::namespace(&pod).to_string();
             let name = podspec::name(&pod).to_string();
@@ -398,7 +393,12 @@ impl Controller for Scheduler {
                                 events::SCHEDULER,
                             );
                         }
-                        other => super::note_failed("scheduler", "bind", other),
+                        other => super::note_failed(
+                            "scheduler",
+                            "bind",
+                            Written::new(&resources::PODS, &ns, &name),
+                            other,
+                        ),
                     }
                 }
                 Decision::Unschedulable(msg) => {
@@ -434,13 +434,17 @@ impl Controller for Scheduler {
                             &msg,
                             events::SCHEDULER,
                         ),
-                        Err(e) => {
-                            super::note_failed::<()>("scheduler", "mark unschedulable", Err(e))
-                        }
+                        Err(e) => super::note_failed::<()>(
+                            "scheduler",
+                            "mark unschedulable",
+                            Written::new(&resources::PODS, &ns, &name),
+                            Err(e),
+                        ),
                     }
                 }
             }
         }
+        Reconciled::Done
     }
 }
 

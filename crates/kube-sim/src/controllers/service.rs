@@ -16,8 +16,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::annotations::{ANNOTATION_CONNECTIONS, ANNOTATION_LISTENING};
-use crate::cluster::Cluster;
-use crate::controllers::Controller;
+use crate::api_state::ApiState;
+use crate::controllers::{Controller, Reconciled, Written};
 use crate::podspec;
 use crate::resources;
 use crate::selector::LabelSelector;
@@ -92,7 +92,7 @@ pub struct PortManager {
     node_ips: Vec<Ipv4Addr>,
     open: BTreeMap<u16, Listening>,
     counters: BTreeMap<ServiceKey, Arc<AtomicU64>>,
-    cluster_weak: Option<std::sync::Weak<Cluster>>,
+    cluster_weak: Option<std::sync::Weak<ApiState>>,
 }
 
 impl std::fmt::Debug for PortManager {
@@ -105,7 +105,7 @@ impl std::fmt::Debug for PortManager {
 }
 
 impl PortManager {
-    pub fn new(cluster: &Arc<Cluster>, node_ips: Vec<Ipv4Addr>) -> Self {
+    pub fn new(cluster: &Arc<ApiState>, node_ips: Vec<Ipv4Addr>) -> Self {
         PortManager {
             node_ips,
             open: BTreeMap::new(),
@@ -205,10 +205,11 @@ impl Drop for PortManager {
     }
 }
 
-fn set_listening(cluster: &Cluster, svc: &ServiceKey, on: bool) {
+fn set_listening(cluster: &ApiState, svc: &ServiceKey, on: bool) {
     super::note_failed(
         "service",
         "update",
+        Written::new(&resources::SERVICES, &svc.0, &svc.1),
         cluster
             .store
             .update(&resources::SERVICES, &svc.0, &svc.1, false, |_, s| {
@@ -225,10 +226,11 @@ fn set_listening(cluster: &Cluster, svc: &ServiceKey, on: bool) {
     );
 }
 
-fn record_connections(cluster: &Cluster, svc: &ServiceKey, n: u64) {
+fn record_connections(cluster: &ApiState, svc: &ServiceKey, n: u64) {
     super::note_failed(
         "service",
         "update",
+        Written::new(&resources::SERVICES, &svc.0, &svc.1),
         cluster
             .store
             .update(&resources::SERVICES, &svc.0, &svc.1, false, |_, s| {
@@ -264,7 +266,7 @@ impl Controller for PortManager {
         ports.into_iter().flat_map(|p| self.close_port(p)).collect()
     }
 
-    fn reconcile(&mut self, cluster: &Cluster, _full: bool) {
+    fn reconcile(&mut self, cluster: &ApiState, _full: bool) -> Reconciled {
         let desired = cluster.store.read(|v| {
             let services: Vec<&Value> = v
                 .list(&resources::SERVICES, None)
@@ -312,6 +314,7 @@ impl Controller for PortManager {
                 .get(&resources::SERVICES, &k.0, &k.1)
                 .is_some()
         });
+        Reconciled::Done
     }
 }
 

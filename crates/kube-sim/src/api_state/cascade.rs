@@ -5,18 +5,18 @@
 
 use serde_json::Value;
 
-use super::{Cluster, DeleteOptions, Subresource};
+use super::{ApiState, DeleteOptions, Subresource};
 use crate::admission::JOB_TRACKING_FINALIZER;
 use crate::podspec;
 use crate::resources::{self, ResourceType};
 use crate::status::ApiError;
 
-fn dependents(cluster: &Cluster, owner_uid: &str) -> Vec<(ResourceType, String, String)> {
+fn dependents(cluster: &ApiState, owner_uid: &str) -> Vec<(ResourceType, String, String)> {
     cluster.store.read(|v| v.dependents(owner_uid))
 }
 
 /// Strip ownerReferences to `owner_uid` from every dependent (Orphan propagation).
-pub(super) fn orphan_dependents(cluster: &Cluster, owner_uid: &str) {
+pub(super) fn orphan_dependents(cluster: &ApiState, owner_uid: &str) {
     for (rt, ns, name) in dependents(cluster, owner_uid) {
         let orphaned = cluster.write(&rt, &ns, &name, Subresource::Main, false, |cur| {
             let mut c = cur.clone();
@@ -41,7 +41,7 @@ pub(super) fn orphan_dependents(cluster: &Cluster, owner_uid: &str) {
 }
 
 /// Delete every dependent of `owner_uid` (background; pods gracefully).
-pub(super) fn delete_dependents(cluster: &Cluster, owner_uid: &str) {
+pub(super) fn delete_dependents(cluster: &ApiState, owner_uid: &str) {
     for (rt, ns, name) in dependents(cluster, owner_uid) {
         let opts = DeleteOptions {
             propagation_policy: Some("Background".into()),

@@ -1,5 +1,8 @@
-//! The cluster: store + admission + the verbs (create, replace, patch, delete) shared by
-//! the HTTP API and the controllers.
+//! The API server's state (store, admission, configuration, request log) and the verbs
+//! over it (create, replace, patch, delete) that the HTTP API and the controllers share.
+//!
+//! One module past ~400 lines: the verbs share one write path (admission, preconditions,
+//! main/status split, propagation); the delete's cascade is apart (`cascade.rs`).
 
 mod cascade;
 
@@ -85,9 +88,9 @@ pub struct RequestRecord {
     pub user_agent: Option<String>,
 }
 
-/// Shared state of one simulated cluster.
+/// The API server's state and verbs, shared by the HTTP API and the controllers.
 #[derive(Debug)]
-pub struct Cluster {
+pub struct ApiState {
     pub store: Arc<Store>,
     pub admission: Admission,
     pub config: SimConfig,
@@ -98,10 +101,10 @@ pub struct Cluster {
     pub recorder: crate::events::Recorder,
 }
 
-impl Cluster {
+impl ApiState {
     pub fn new(config: SimConfig, shutdown: watch::Receiver<bool>) -> Self {
         let clock = crate::clock::Clock::new(config.speed).offset_by(config.clock_offset_ms);
-        Cluster {
+        ApiState {
             store: Arc::new(Store::new(
                 config.watch_history,
                 config.watch_channel_capacity,
@@ -161,13 +164,19 @@ impl Cluster {
             // the service-account controller's job: every namespace has `default`
             let name = podspec::name(&created).to_string();
             let sa = json!({"metadata": {"name": "default"}});
-            let _ = self.store.create(
+            let created_sa = self.store.create(
                 &resources::SERVICE_ACCOUNTS,
                 &name,
                 sa,
                 false,
                 |_, _| Ok(()),
             );
+            // One left from before (AlreadyExists) is as good; anything else is worth a line.
+            if let Err(e) = created_sa
+                && !matches!(e, ApiError::AlreadyExists { .. })
+            {
+                tracing::warn!(error = %e, namespace = %name, "creating the default ServiceAccount");
+            }
         }
         Ok(created)
     }
@@ -408,8 +417,8 @@ impl Cluster {
     }
 
     /// Remove the job-tracking finalizer from a pod (used when its Job is gone).
-    pub fn release_pod(&self, ns: &str, name: &str) {
-        let _ = self.write(
+    pub fn release_pod(&self, ns: &str, name: &str) -> Result<(), ApiError> {
+        self.write(
             &resources::PODS,
             ns,
             name,
@@ -420,6 +429,7 @@ impl Cluster {
                 podspec::remove_finalizer(&mut c, JOB_TRACKING_FINALIZER);
                 Ok(c)
             },
-        );
+        )
+        .map(|_| ())
     }
 }
