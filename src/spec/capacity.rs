@@ -83,8 +83,9 @@ impl CapacityReport {
                 .as_deref()
                 .is_some_and(|n| names_job_or_its_pod(n, job))
         };
-        let stream = |e: &&Event| about(e, &format!("grpc-job-{job_id}"));
-        let mine = |e: &&Event| about(e, &format!("cleanup-job-{job_id}"));
+        let objects = crate::target::names::InvestigationObjects::of(job_id);
+        let stream = |e: &&Event| about(e, &objects.stream_job);
+        let mine = |e: &&Event| about(e, &objects.cleanup_job);
         let any_stuck = |e: &&Event| {
             self.stuck
                 .keys()

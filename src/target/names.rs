@@ -22,9 +22,9 @@ impl InvestigationObjects {
     pub fn of(job_id: &str) -> InvestigationObjects {
         InvestigationObjects {
             job_id: job_id.to_string(),
-            stream_job: format!("grpc-job-{job_id}"),
-            cleanup_job: format!("cleanup-job-{job_id}"),
-            service: format!("grpc-service-{job_id}"),
+            stream_job: focus_sandbox::names::grpc_job_name(job_id),
+            cleanup_job: focus_sandbox::names::cleanup_job_name(job_id),
+            service: focus_sandbox::names::grpc_service_name(job_id),
         }
     }
 

@@ -103,13 +103,6 @@ fn owned(kind: &str, m: &kube::api::ObjectMeta) -> OwnedObject {
     }
 }
 
-/// Kinds of object an investigation consists of, with their name prefixes.
-const INVESTIGATION_PREFIXES: [&str; 3] = ["grpc-job-", "cleanup-job-", "grpc-service-"];
-
-/// The job_id an investigation object's name carries, if it is one.
-pub fn job_id_of(name: &str) -> Option<&str> {
-    INVESTIGATION_PREFIXES
-        .iter()
-        .find_map(|p| name.strip_prefix(p))
-        .filter(|id| !id.is_empty())
-}
+/// The job_id an investigation object's name carries, if it is one (the names are
+/// the contract's, built and parsed in one place: `focus_sandbox::names`).
+pub use focus_sandbox::names::job_id_of;
