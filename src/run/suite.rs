@@ -340,7 +340,7 @@ impl Suite {
     /// the request and its job_id as soon as the answer names one, so the objects are
     /// owned by the scenario even when the answer breaks the contract.
     pub async fn open_investigation(
-        &self,
+        self: &Arc<Self>,
         scenario: &str,
         request: &ConfigureRequest,
     ) -> anyhow::Result<(ApiResponse, Option<OpenedInvestigation>)> {
@@ -359,33 +359,20 @@ impl Suite {
             self.inflight.end(n);
             return Err(e);
         }
-        let resp = self.api.configure(request.json()).await;
-        let mut claimed = None;
-        let ledgered = match &resp {
-            Ok(r) => match r.body.get("job_id").and_then(|j| j.as_str()) {
-                Some(job_id) => match self.claim(r.status, job_id) {
-                    Ok(()) => {
-                        self.held.keep(job_id, place);
-                        claimed = Some(job_id.to_string());
-                        self.ledger.opened(scenario, job_id)
-                    }
-                    Err(reason) => {
-                        tracing::warn!(
-                            %scenario,
-                            %job_id,
-                            status = %r.status,
-                            "contract finding: the answer names a job_id that is not claimed: {reason}"
-                        );
-                        self.ledger
-                            .not_claimed(scenario, job_id, r.status, &reason)
-                    }
-                },
-                None => Ok(()),
-            }
-            .and_then(|_| self.ledger.answered(scenario, r.status)),
-            Err(_) => Ok(()),
-        };
-        self.inflight.end(n);
+        // The send and its ledgering are a task of their own: a scenario abandoned
+        // meanwhile (the run's deadline drops it) must not cut a configure the server
+        // may already act on, or the sweep would not know what it opened.
+        let (suite, scenario_key, body) =
+            (self.clone(), scenario.to_string(), request.json().clone());
+        let answered = tokio::spawn(async move {
+            let resp = suite.api.configure(&body).await;
+            let ledgered = suite.ledger_answer(&scenario_key, &resp, place);
+            suite.inflight.end(n);
+            (resp, ledgered)
+        })
+        .await;
+        let (resp, (claimed, ledgered)) =
+            answered.map_err(|e| anyhow!("the configure's task ended abnormally: {e}"))?;
         ledgered?;
         // The objects' identities as first seen: only these are ever deleted as the run's.
         if let Some(job_id) = &claimed {
@@ -414,6 +401,45 @@ impl Suite {
             None
         };
         Ok((resp, opened))
+    }
+
+    /// Ledgers a configure's answer: the job_id it names, claimed for the run (keeping
+    /// its hold `place`) or recorded as not claimed, and the status. Answers the claimed
+    /// job_id and whether the ledger took it.
+    fn ledger_answer(
+        &self,
+        scenario: &str,
+        resp: &Result<ApiResponse, crate::target::focus_api::ApiError>,
+        place: crate::run::hold::Place,
+    ) -> (
+        Option<String>,
+        Result<(), crate::safety::ledger::LedgerError>,
+    ) {
+        let Ok(r) = resp else {
+            return (None, Ok(()));
+        };
+        let mut claimed = None;
+        let ledgered = match r.body.get("job_id").and_then(|j| j.as_str()) {
+            Some(job_id) => match self.claim(r.status, job_id) {
+                Ok(()) => {
+                    self.held.keep(job_id, place);
+                    claimed = Some(job_id.to_string());
+                    self.ledger.opened(scenario, job_id)
+                }
+                Err(reason) => {
+                    tracing::warn!(
+                        %scenario,
+                        %job_id,
+                        status = %r.status,
+                        "contract finding: the answer names a job_id that is not claimed: {reason}"
+                    );
+                    self.ledger.not_claimed(scenario, job_id, r.status, &reason)
+                }
+            },
+            None => Ok(()),
+        }
+        .and_then(|_| self.ledger.answered(scenario, r.status));
+        (claimed, ledgered)
     }
 
     /// Whether an answer's job_id becomes the run's: only from a 2xx answer, a
