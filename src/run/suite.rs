@@ -323,7 +323,7 @@ impl Suite {
     /// [`Suite::open_investigation`] that reads the claimed objects' identities from
     /// `watched` (watches started before the request) instead of a GET per object;
     /// a GET only when the watches do not show them within `deadlines.object_appears`.
-    pub async fn open_investigation_watched(
+    pub(crate) async fn open_investigation_watched(
         &self,
         scenario: &str,
         request: &ConfigureRequest,

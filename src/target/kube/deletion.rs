@@ -234,7 +234,7 @@ impl Cluster {
     /// the objects to be gone (a cleanup of many waits for all of them at once, after
     /// its bounded number of deletes in flight); `Ok(Some(_))`: an object that was not
     /// the run's, to report once the rest is gone.
-    pub async fn delete_investigation_unwaited(
+    pub(crate) async fn delete_investigation_unwaited(
         &self,
         mirror: &Mirror,
         objects: &InvestigationObjects,

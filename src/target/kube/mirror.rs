@@ -133,7 +133,7 @@ impl Mirror {
     }
 
     /// [`Cluster::identities_around`] read from the watches instead of a GET each.
-    pub fn identities_around(
+    pub(crate) fn identities_around(
         &self,
         objects: &InvestigationObjects,
         known: &[OwnedObject],
@@ -150,7 +150,7 @@ impl Mirror {
     /// was sent: waits until they hold the stream Job and the Service (created before
     /// the answer), and takes the cleanup Job too when it is there already. Their
     /// names carry the job_id, so the object of that name is the configure's.
-    pub async fn claim_identities(
+    pub(crate) async fn claim_identities(
         &self,
         objects: &InvestigationObjects,
         deadline: Duration,
@@ -179,7 +179,7 @@ impl Mirror {
     }
 
     /// Waits until [`Mirror::left`] is empty; the error names what remains.
-    pub async fn until_left_empty(
+    pub(crate) async fn until_left_empty(
         &self,
         objects: &InvestigationObjects,
         owned: &[OwnedObject],
@@ -207,35 +207,16 @@ impl Cluster {
     /// Watches of the namespace for one cleanup (6 requests: a list and a watch per
     /// kind), listed before it returns.
     pub async fn watch_namespace(&self) -> Result<Mirror> {
-        let changed = std::sync::Arc::new(tokio::sync::Notify::new());
-        let (jobs, t1) = mirror_task(
-            self.api::<Job>(),
-            watcher::Config::default(),
-            changed.clone(),
-        );
-        let (services, t2) = mirror_task(
-            self.api::<Service>(),
-            watcher::Config::default(),
-            changed.clone(),
-        );
-        let (pods, t3) = mirror_task(
-            self.api::<Pod>(),
-            watcher::Config::default().labels("job-name"),
-            changed.clone(),
-        );
-        let mirror = Mirror {
-            jobs,
-            services,
-            pods: Some(pods),
-            changed,
-            tasks: vec![t1, t2, t3],
-        };
-        self.mirror_listed(mirror).await
+        self.mirror(true).await
     }
 
     /// Watches of the namespace's Jobs and Services only (4 requests), listed before
     /// it returns: the 200 batch reads its objects' identities from them.
-    pub async fn watch_objects(&self) -> Result<Mirror> {
+    pub(crate) async fn watch_objects(&self) -> Result<Mirror> {
+        self.mirror(false).await
+    }
+
+    async fn mirror(&self, with_pods: bool) -> Result<Mirror> {
         let changed = std::sync::Arc::new(tokio::sync::Notify::new());
         let (jobs, t1) = mirror_task(
             self.api::<Job>(),
@@ -247,12 +228,22 @@ impl Cluster {
             watcher::Config::default(),
             changed.clone(),
         );
+        let mut tasks = vec![t1, t2];
+        let pods = with_pods.then(|| {
+            let (pods, t3) = mirror_task(
+                self.api::<Pod>(),
+                watcher::Config::default().labels("job-name"),
+                changed.clone(),
+            );
+            tasks.push(t3);
+            pods
+        });
         let mirror = Mirror {
             jobs,
             services,
-            pods: None,
+            pods,
             changed,
-            tasks: vec![t1, t2],
+            tasks,
         };
         self.mirror_listed(mirror).await
     }
