@@ -78,6 +78,8 @@ impl Suite {
         let pods = Arc::new(RunningPods::default());
         let watch = tokio::spawn(watch_running(pods.clone(), self.clone()));
         let job_watch = tokio::spawn(watch_jobs_created(self.clone()));
+        // The identities of what the configures create, instead of two GETs each.
+        let objects = Arc::new(self.cluster.watch_objects().await?);
         let gate = Arc::new(Semaphore::new(concurrency.max(1)));
         let progress = Arc::new(Progress::default());
         let shown = show_progress(n, progress.clone(), started);
@@ -85,12 +87,17 @@ impl Suite {
         let waits = futures::stream::iter(0..n)
             .map(|_| {
                 let (suite, gate, pods) = (self.clone(), gate.clone(), pods.clone());
+                let objects = objects.clone();
                 let progress = progress.clone();
                 let scenario = scenario.to_string();
                 async move {
                     let permit = gate.acquire_owned().await;
                     let (resp, opened) = suite
-                        .open_investigation(&scenario, &ConfigureRequest::live())
+                        .open_investigation_watched(
+                            &scenario,
+                            &ConfigureRequest::live(),
+                            Some(&objects),
+                        )
                         .await?;
                     drop(permit);
                     let latency = resp.latency;
@@ -174,7 +181,10 @@ impl Suite {
         Ok(report)
     }
 
-    /// Deletes every investigation a scenario opened, several at a time.
+    /// Deletes every investigation a scenario opened, `parallel` at a time, and then
+    /// waits for all of them to be gone at once: the wait (pods terminating) is most
+    /// of a deletion, and holding a slot of `parallel` through it made a cleanup of
+    /// 200 take ⌈200 / parallel⌉ terminations one after another.
     pub async fn cleanup_many(&self, scenario: &str, parallel: usize) -> anyhow::Result<()> {
         let ids = self.ledger.open_of(scenario);
         if ids.is_empty() {
@@ -183,14 +193,15 @@ impl Suite {
         let deadline = self.config.profile.deadlines.deletion;
         // One set of watches for the whole cleanup, listed after every object existed.
         let mirror = &self.cluster.watch_namespace().await?;
-        let results = futures::stream::iter(ids)
+        let deleted = futures::stream::iter(ids)
             .map(|job_id| async move {
                 let objects = crate::spec::investigation::InvestigationObjects::of(&job_id);
-                let r = match self.owned_objects(&job_id).await {
+                let r = match self.owned_objects(&job_id, mirror).await {
                     Ok(owned) => self
                         .cluster
-                        .delete_investigation_watched(mirror, &objects, &owned, deadline)
+                        .delete_investigation_unwaited(mirror, &objects, &owned)
                         .await
+                        .map(|not_ours| (objects, owned, not_ours))
                         .map_err(anyhow::Error::from),
                     Err(e) => Err(e),
                 };
@@ -198,6 +209,19 @@ impl Suite {
             })
             .buffer_unordered(parallel.max(1))
             .collect::<Vec<_>>()
+            .await;
+        let results =
+            futures::future::join_all(deleted.into_iter().map(|(job_id, r)| async move {
+                let r = match r {
+                    Ok((objects, owned, not_ours)) => mirror
+                        .until_left_empty(&objects, &owned, deadline)
+                        .await
+                        .and(not_ours.map_or(Ok(()), Err))
+                        .map_err(anyhow::Error::from),
+                    Err(e) => Err(e),
+                };
+                (job_id, r)
+            }))
             .await;
         let mut failures = Vec::new();
         for (job_id, r) in results {

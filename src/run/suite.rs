@@ -344,6 +344,19 @@ impl Suite {
         scenario: &str,
         request: &ConfigureRequest,
     ) -> anyhow::Result<(ApiResponse, Option<OpenedInvestigation>)> {
+        self.open_investigation_watched(scenario, request, None)
+            .await
+    }
+
+    /// [`Suite::open_investigation`] that reads the claimed objects' identities from
+    /// `watched` (watches started before the request) instead of a GET per object;
+    /// a GET only when the watches do not show them within `deadlines.object_appears`.
+    pub(crate) async fn open_investigation_watched(
+        self: &Arc<Self>,
+        scenario: &str,
+        request: &ConfigureRequest,
+        watched: Option<&crate::target::kube::Mirror>,
+    ) -> anyhow::Result<(ApiResponse, Option<OpenedInvestigation>)> {
         let place = self
             .held
             .take(self.config.profile.deadlines.held_wait)
@@ -376,10 +389,15 @@ impl Suite {
         ledgered?;
         // The objects' identities as first seen: only these are ever deleted as the run's.
         if let Some(job_id) = &claimed {
-            let seen = self
-                .cluster
-                .claim_identities(&InvestigationObjects::of(job_id))
-                .await?;
+            let objects = InvestigationObjects::of(job_id);
+            let deadline = self.config.profile.deadlines.object_appears;
+            let seen = match watched {
+                Some(m) => match m.claim_identities(&objects, deadline).await {
+                    Ok(seen) => seen,
+                    Err(_) => self.cluster.claim_identities(&objects).await?,
+                },
+                None => self.cluster.claim_identities(&objects).await?,
+            };
             self.ledger.seen(job_id, seen)?;
         }
         let resp = resp?;
@@ -463,24 +481,20 @@ impl Suite {
     /// The recorded identities of an investigation's objects, completed with objects
     /// that appeared after the run first looked (created while its configure was
     /// answered, never later: a later one is someone else's).
+    /// Read from `watched` (a cleanup's watches, listed after the objects existed)
+    /// instead of a GET per missing object.
     pub async fn owned_objects(
         &self,
         job_id: &str,
+        watched: &crate::target::kube::Mirror,
     ) -> anyhow::Result<Vec<crate::safety::ledger::OwnedObject>> {
         let mut owned = self.ledger.owned_objects(job_id);
         let objects = InvestigationObjects::of(job_id);
         let Some(opened) = self.ledger.opened_at(job_id) else {
             return Ok(owned);
         };
-        let late = self
-            .cluster
-            .identities_around(
-                &objects,
-                &owned,
-                opened,
-                self.config.profile.deadlines.request,
-            )
-            .await?;
+        let slack = self.config.profile.deadlines.request;
+        let late = watched.identities_around(&objects, &owned, opened, slack);
         self.ledger.seen(job_id, late.clone())?;
         owned.extend(late);
         Ok(owned)
@@ -575,8 +589,8 @@ impl Suite {
                 }
             }
             CancelMethod::Kubernetes => {
-                let owned = self.owned_objects(job_id).await?;
                 let mirror = self.cluster.watch_namespace().await?;
+                let owned = self.owned_objects(job_id, &mirror).await?;
                 self.cluster
                     .delete_investigation_watched(&mirror, &objects, &owned, deadline)
                     .await?

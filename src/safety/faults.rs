@@ -535,10 +535,14 @@ pub async fn undo(
         Fault::Quota { name } => Ok(cluster
             .delete_if_labelled::<ResourceQuota>(name, run_label)
             .await?),
+        // All at once: each waits for its pod to terminate (a kubelet delay), and the
+        // scenario holds the GPU slices alone until the last is gone.
         Fault::GpuFillers { pods } => {
-            for p in pods {
-                cluster.delete_if_labelled::<Pod>(p, run_label).await?;
-            }
+            futures::future::try_join_all(
+                pods.iter()
+                    .map(|p| cluster.delete_if_labelled::<Pod>(p, run_label)),
+            )
+            .await?;
             Ok(())
         }
         Fault::Cordoned(nodes) => Ok(cluster.uncordon_if_labelled(nodes, run_label).await?),

@@ -224,6 +224,23 @@ impl Cluster {
         owned: &[OwnedObject],
         deadline: Duration,
     ) -> Result<()> {
+        let not_ours = self
+            .delete_investigation_unwaited(mirror, objects, owned)
+            .await?;
+        mirror.until_left_empty(objects, owned, deadline).await?;
+        not_ours.map_or(Ok(()), Err)
+    }
+
+    /// The deletes of [`Cluster::delete_investigation_watched`] without its wait for
+    /// the objects to be gone (a cleanup of many waits for all of them at once, after
+    /// its bounded number of deletes in flight); `Ok(Some(_))`: an object that was not
+    /// the run's, to report once the rest is gone.
+    pub(crate) async fn delete_investigation_unwaited(
+        &self,
+        mirror: &Mirror,
+        objects: &InvestigationObjects,
+        owned: &[OwnedObject],
+    ) -> Result<Option<ClusterError>> {
         let mut not_ours = None;
         let jobs = self
             .delete_service_and_jobs(objects, owned, &mut not_ours)
@@ -232,8 +249,7 @@ impl Cluster {
             self.delete_orphans(&mirror.pods_of_job(job), uid, &mut not_ours)
                 .await?;
         }
-        mirror.until_left_empty(objects, owned, deadline).await?;
-        not_ours.map_or(Ok(()), Err)
+        Ok(not_ours)
     }
 }
 

@@ -36,37 +36,10 @@ impl Cluster {
         opened: jiff::Timestamp,
         slack: Duration,
     ) -> Result<Vec<OwnedObject>> {
-        let slack = jiff::SignedDuration::try_from(slack).unwrap_or_default();
-        let missing = [
-            ("Job", &objects.stream_job),
-            ("Job", &objects.cleanup_job),
-            ("Service", &objects.service),
-        ]
-        .into_iter()
-        .filter(|(_, n)| !known.iter().any(|o| &o.name == *n));
         let mut late = Vec::new();
-        for (kind, name) in missing {
-            let Some(o) = self.identity_of(kind, name).await? else {
-                continue;
-            };
-            let around = o
-                .created
-                .as_deref()
-                .and_then(|c| c.parse::<jiff::Timestamp>().ok())
-                .is_some_and(|c| {
-                    c.as_second() >= (opened - slack).as_second()
-                        && c.as_second() <= (opened + slack).as_second()
-                });
-            if around {
-                late.push(o);
-            } else {
-                tracing::warn!(
-                    object = format!("{kind}/{name}"),
-                    created = o.created.as_deref().unwrap_or("?"),
-                    job_id = %objects.job_id,
-                    claimed = %opened,
-                    "object was not there when the investigation was claimed: not deleted as the run's"
-                );
+        for (kind, name) in missing(objects, known) {
+            if let Some(o) = self.identity_of(kind, name).await? {
+                late.extend(created_around(o, objects, opened, slack));
             }
         }
         Ok(late)
@@ -94,7 +67,51 @@ impl Cluster {
     }
 }
 
-fn owned(kind: &str, m: &kube::api::ObjectMeta) -> OwnedObject {
+/// The objects of the investigation (kind, name) that `known` does not name.
+pub(super) fn missing<'a>(
+    objects: &'a InvestigationObjects,
+    known: &'a [OwnedObject],
+) -> impl Iterator<Item = (&'static str, &'a String)> + 'a {
+    [
+        ("Job", &objects.stream_job),
+        ("Job", &objects.cleanup_job),
+        ("Service", &objects.service),
+    ]
+    .into_iter()
+    .filter(|(_, n)| !known.iter().any(|o| &o.name == *n))
+}
+
+/// `o` if it was created around the claim (`opened` ± `slack`); else it is reported
+/// and not returned: an object of the name created later is someone else's.
+pub(super) fn created_around(
+    o: OwnedObject,
+    objects: &InvestigationObjects,
+    opened: jiff::Timestamp,
+    slack: Duration,
+) -> Option<OwnedObject> {
+    let slack = jiff::SignedDuration::try_from(slack).unwrap_or_default();
+    let around = o
+        .created
+        .as_deref()
+        .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|c| {
+            c.as_second() >= (opened - slack).as_second()
+                && c.as_second() <= (opened + slack).as_second()
+        });
+    if around {
+        return Some(o);
+    }
+    tracing::warn!(
+        object = format!("{}/{}", o.kind, o.name),
+        created = o.created.as_deref().unwrap_or("?"),
+        job_id = %objects.job_id,
+        claimed = %opened,
+        "object was not there when the investigation was claimed: not deleted as the run's"
+    );
+    None
+}
+
+pub(super) fn owned(kind: &str, m: &kube::api::ObjectMeta) -> OwnedObject {
     OwnedObject {
         kind: kind.to_string(),
         name: m.name.clone().unwrap_or_default(),

@@ -131,7 +131,7 @@ impl Cluster {
     /// Waits (by watch, within the request deadline) until a pod is gone: a fault undone
     /// leaves nothing behind, not even a pod still terminating. Other kinds the suite
     /// makes (Services, ResourceQuotas, Leases) have no grace period: their delete is
-    /// their end, and the RBAC grants no watch on them.
+    /// their end (and deploy/rbac.yaml grants no watch on ResourceQuotas or Leases).
     async fn gone_within_request_deadline<K>(&self, meta: &kube::api::ObjectMeta) -> Result<()>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope>

@@ -6,11 +6,14 @@ use super::*;
 /// The namespace's Jobs, Services and investigation pods (label `job-name`), kept by
 /// one watch each for one cleanup: it waits on these instead of opening a watch (or
 /// sending a GET) per object. Started after the objects to delete were created, so
-/// its first list is a snapshot that holds every one of them still there.
+/// its first list is a snapshot that holds every one of them still there. The 200
+/// batch keeps one without pods ([`Cluster::watch_objects`]) for the identities of
+/// the objects its configures create.
 pub struct Mirror {
     jobs: kube::runtime::reflector::Store<Job>,
     services: kube::runtime::reflector::Store<Service>,
-    pods: kube::runtime::reflector::Store<Pod>,
+    /// None: Jobs and Services only.
+    pods: Option<kube::runtime::reflector::Store<Pod>>,
     changed: std::sync::Arc<tokio::sync::Notify>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -30,7 +33,7 @@ impl std::fmt::Debug for Mirror {
             "Mirror({} jobs, {} services, {} pods)",
             self.jobs.len(),
             self.services.len(),
-            self.pods.len()
+            self.pods.as_ref().map_or(0, |p| p.len())
         )
     }
 }
@@ -82,7 +85,8 @@ impl Mirror {
                 left.push(format!("{}/{}", o.kind, o.name));
             }
             if o.kind == "Job" && objects.jobs().contains(&o.name.as_str()) {
-                for p in self.pods.state().iter().filter(|p| owned_by(p, &o.uid)) {
+                let pods = self.pods.as_ref().map(|p| p.state()).unwrap_or_default();
+                for p in pods.iter().filter(|p| owned_by(p, &o.uid)) {
                     left.push(format!(
                         "Pod/{}",
                         p.metadata.name.as_deref().unwrap_or_default()
@@ -95,21 +99,87 @@ impl Mirror {
 
     /// Pods labelled with the Job's name (for orphans of a Job deleted without cascade).
     pub(super) fn pods_of_job(&self, job: &str) -> Vec<Pod> {
-        self.pods
-            .state_filter(|p| {
-                p.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("job-name"))
-                    .is_some_and(|n| n == job)
-            })
-            .into_iter()
-            .map(|p| (*p).clone())
+        let Some(pods) = &self.pods else {
+            return Vec::new();
+        };
+        pods.state_filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("job-name"))
+                .is_some_and(|n| n == job)
+        })
+        .into_iter()
+        .map(|p| (*p).clone())
+        .collect()
+    }
+
+    /// The identity of the object of `kind` (`Job` or `Service`) and `name` the watch
+    /// holds, unless it is being deleted.
+    fn identity_of(&self, kind: &str, name: &str) -> Option<OwnedObject> {
+        let live = |m: &kube::api::ObjectMeta| {
+            m.name.as_deref() == Some(name) && m.deletion_timestamp.is_none()
+        };
+        match kind {
+            "Job" => self
+                .jobs
+                .find(|j| live(&j.metadata))
+                .map(|j| identities::owned("Job", &j.metadata)),
+            _ => self
+                .services
+                .find(|s| live(&s.metadata))
+                .map(|s| identities::owned("Service", &s.metadata)),
+        }
+    }
+
+    /// [`Cluster::identities_around`] read from the watches instead of a GET each.
+    pub(crate) fn identities_around(
+        &self,
+        objects: &InvestigationObjects,
+        known: &[OwnedObject],
+        opened: jiff::Timestamp,
+        slack: Duration,
+    ) -> Vec<OwnedObject> {
+        identities::missing(objects, known)
+            .filter_map(|(kind, name)| self.identity_of(kind, name))
+            .filter_map(|o| identities::created_around(o, objects, opened, slack))
             .collect()
     }
 
+    /// [`Cluster::claim_identities`] from the watches, started before the configure
+    /// was sent: waits until they hold the stream Job and the Service (created before
+    /// the answer), and takes the cleanup Job too when it is there already. Their
+    /// names carry the job_id, so the object of that name is the configure's.
+    pub(crate) async fn claim_identities(
+        &self,
+        objects: &InvestigationObjects,
+        deadline: Duration,
+    ) -> Result<Vec<OwnedObject>> {
+        let what = format!(
+            "the objects of investigation {} to be watched",
+            objects.job_id
+        );
+        within(deadline, &what, async {
+            loop {
+                let notified = self.changed.notified();
+                let stream = self.identity_of("Job", &objects.stream_job);
+                let service = self.identity_of("Service", &objects.service);
+                if let (Some(stream), Some(service)) = (stream, service) {
+                    let cleanup = self.identity_of("Job", &objects.cleanup_job);
+                    return [Some(stream), Some(service), cleanup]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                }
+                notified.await;
+            }
+        })
+        .await
+        .map_err(|e| unmet(e.to_string(), "the watches did not see them"))
+    }
+
     /// Waits until [`Mirror::left`] is empty; the error names what remains.
-    pub(super) async fn until_left_empty(
+    pub(crate) async fn until_left_empty(
         &self,
         objects: &InvestigationObjects,
         owned: &[OwnedObject],
@@ -137,6 +207,16 @@ impl Cluster {
     /// Watches of the namespace for one cleanup (6 requests: a list and a watch per
     /// kind), listed before it returns.
     pub async fn watch_namespace(&self) -> Result<Mirror> {
+        self.mirror(true).await
+    }
+
+    /// Watches of the namespace's Jobs and Services only (4 requests), listed before
+    /// it returns: the 200 batch reads its objects' identities from them.
+    pub(crate) async fn watch_objects(&self) -> Result<Mirror> {
+        self.mirror(false).await
+    }
+
+    async fn mirror(&self, with_pods: bool) -> Result<Mirror> {
         let changed = std::sync::Arc::new(tokio::sync::Notify::new());
         let (jobs, t1) = mirror_task(
             self.api::<Job>(),
@@ -148,24 +228,35 @@ impl Cluster {
             watcher::Config::default(),
             changed.clone(),
         );
-        let (pods, t3) = mirror_task(
-            self.api::<Pod>(),
-            watcher::Config::default().labels("job-name"),
-            changed.clone(),
-        );
+        let mut tasks = vec![t1, t2];
+        let pods = with_pods.then(|| {
+            let (pods, t3) = mirror_task(
+                self.api::<Pod>(),
+                watcher::Config::default().labels("job-name"),
+                changed.clone(),
+            );
+            tasks.push(t3);
+            pods
+        });
         let mirror = Mirror {
             jobs,
             services,
             pods,
             changed,
-            tasks: vec![t1, t2, t3],
+            tasks,
         };
+        self.mirror_listed(mirror).await
+    }
+
+    async fn mirror_listed(&self, mirror: Mirror) -> Result<Mirror> {
         let ready = async {
             let _ = mirror.jobs.wait_until_ready().await;
             let _ = mirror.services.wait_until_ready().await;
-            let _ = mirror.pods.wait_until_ready().await;
+            if let Some(pods) = &mirror.pods {
+                let _ = pods.wait_until_ready().await;
+            }
         };
-        within(self.request_timeout, "the cleanup's watches to list", ready).await?;
+        within(self.request_timeout, "the watches to list", ready).await?;
         Ok(mirror)
     }
 }
