@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 
-use crate::config::Profile;
+use crate::config::ServerProfile;
 use crate::control;
 use crate::error::{ApiJson, ApiResult, AppError};
 use crate::investigation::{self, ConfigureResponse};
@@ -28,7 +28,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metadata/{job_id}", get(metadata))
         .route("/recordings_in_time_range", post(recordings_in_time_range))
         .route("/openapi.json", get(openapi_json));
-    if state.profile() == Profile::AsRequired {
+    if state.profile() == ServerProfile::AsRequired {
         // The real server has no cancel route (contract, "Observed").
         api = api.route("/job/{job_id}", delete(cancel));
     }

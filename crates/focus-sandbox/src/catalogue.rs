@@ -5,7 +5,7 @@ use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::config::{Profile, ServerConfig};
+use crate::config::{ServerConfig, ServerProfile};
 use crate::error::AppError;
 
 /// The recordings' time zone.
@@ -139,10 +139,16 @@ impl Catalogue {
     /// The first recording overlapping a historic window. In as-observed an ongoing
     /// recording never ends (so future windows find "data", PZ-13984); in as-required
     /// it ends now.
-    pub fn find(&self, start: i64, end: i64, now: i64, profile: Profile) -> Option<Recording> {
+    pub fn find(
+        &self,
+        start: i64,
+        end: i64,
+        now: i64,
+        profile: ServerProfile,
+    ) -> Option<Recording> {
         let ongoing_end = match profile {
-            Profile::AsRequired => now,
-            Profile::AsObserved => i64::MAX,
+            ServerProfile::AsRequired => now,
+            ServerProfile::AsObserved => i64::MAX,
         };
         self.all()
             .into_iter()
@@ -150,7 +156,7 @@ impl Catalogue {
     }
 
     /// `GET /live_metadata`.
-    pub fn live_metadata(&self, profile: Profile) -> Result<Value, AppError> {
+    pub fn live_metadata(&self, profile: ServerProfile) -> Result<Value, AppError> {
         if self.fiber_connected {
             return Ok(json!({
                 "dx": 1.0214,
@@ -163,7 +169,7 @@ impl Catalogue {
             }));
         }
         match profile {
-            Profile::AsObserved => Ok(json!({
+            ServerProfile::AsObserved => Ok(json!({
                 "dx": 0.0,
                 "prr": 0.0,
                 "fiber_start_meters": null,
@@ -172,7 +178,7 @@ impl Catalogue {
                 "number_of_channels": self.channels,
                 "fiber_description": "waiting for fiber",
             })),
-            Profile::AsRequired => Err(AppError::NotFound(
+            ServerProfile::AsRequired => Err(AppError::NotFound(
                 "Live metadata not available: waiting for fiber".into(),
             )),
         }
@@ -221,12 +227,21 @@ mod tests {
         let now: Timestamp = "2026-11-28T23:00:00Z".parse().expect("ts");
         let n = now.as_second();
         let cat = Catalogue::new(&ServerConfig::default(), now);
-        assert!(cat.find(n - 600, n - 60, n, Profile::AsRequired).is_some());
-        assert!(cat.find(n + 600, n + 900, n, Profile::AsRequired).is_none());
-        assert!(cat.find(n + 600, n + 900, n, Profile::AsObserved).is_some());
+        assert!(
+            cat.find(n - 600, n - 60, n, ServerProfile::AsRequired)
+                .is_some()
+        );
+        assert!(
+            cat.find(n + 600, n + 900, n, ServerProfile::AsRequired)
+                .is_none()
+        );
+        assert!(
+            cat.find(n + 600, n + 900, n, ServerProfile::AsObserved)
+                .is_some()
+        );
         // 2020 has nothing.
         assert!(
-            cat.find(1_577_836_800, 1_577_840_400, n, Profile::AsRequired)
+            cat.find(1_577_836_800, 1_577_840_400, n, ServerProfile::AsRequired)
                 .is_none()
         );
         let pairs = cat.in_range(n - 3600, n, n);
@@ -234,9 +249,12 @@ mod tests {
         let mut off = cat.clone();
         off.set_fiber(false, n);
         // What was recorded until the disconnection stays.
-        assert!(off.find(n - 600, n - 60, n, Profile::AsRequired).is_some());
         assert!(
-            off.find(n + 1, n + 60, n + 120, Profile::AsRequired)
+            off.find(n - 600, n - 60, n, ServerProfile::AsRequired)
+                .is_some()
+        );
+        assert!(
+            off.find(n + 1, n + 60, n + 120, ServerProfile::AsRequired)
                 .is_none()
         );
         off.set_fiber(true, n + 100);
@@ -247,8 +265,8 @@ mod tests {
             vec![[n - ONGOING_BACKFILL_SECS, -1]]
         );
         off.set_fiber(false, n);
-        assert!(off.live_metadata(Profile::AsRequired).is_err());
-        let placeholder = off.live_metadata(Profile::AsObserved).expect("200");
+        assert!(off.live_metadata(ServerProfile::AsRequired).is_err());
+        let placeholder = off.live_metadata(ServerProfile::AsObserved).expect("200");
         assert_eq!(placeholder["sw_version"], "waiting for fiber");
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Which column of the contract the server follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Profile {
+pub enum ServerProfile {
     /// Every validation rule, message and status of the contract's "required" column.
     #[default]
     AsRequired,
@@ -18,17 +18,17 @@ pub enum Profile {
     AsObserved,
 }
 
-impl Profile {
+impl ServerProfile {
     /// The kebab-case name.
     pub fn name(self) -> &'static str {
         match self {
-            Profile::AsRequired => "as-required",
-            Profile::AsObserved => "as-observed",
+            ServerProfile::AsRequired => "as-required",
+            ServerProfile::AsObserved => "as-observed",
         }
     }
 }
 
-impl fmt::Display for Profile {
+impl fmt::Display for ServerProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -39,7 +39,7 @@ impl fmt::Display for Profile {
 #[error("unknown profile {0:?} (known: as-required, as-observed)")]
 pub struct UnknownProfile(pub String);
 
-impl FromStr for Profile {
+impl FromStr for ServerProfile {
     type Err = UnknownProfile;
 
     /// By the same kebab-case names as the config's serde (one list of names).
@@ -47,7 +47,7 @@ impl FromStr for Profile {
         use serde::de::IntoDeserializer as _;
         let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
             s.into_deserializer();
-        Profile::deserialize(de).map_err(|_| UnknownProfile(s.to_owned()))
+        ServerProfile::deserialize(de).map_err(|_| UnknownProfile(s.to_owned()))
     }
 }
 
@@ -217,15 +217,15 @@ mod tests {
     #[test]
     fn profile_names() {
         assert_eq!(
-            "as-observed".parse::<Profile>().ok(),
-            Some(Profile::AsObserved)
+            "as-observed".parse::<ServerProfile>().ok(),
+            Some(ServerProfile::AsObserved)
         );
         assert_eq!(
-            "as-required".parse::<Profile>().ok(),
-            Some(Profile::AsRequired)
+            "as-required".parse::<ServerProfile>().ok(),
+            Some(ServerProfile::AsRequired)
         );
-        assert!("observed".parse::<Profile>().is_err());
-        assert_eq!(Profile::default().to_string(), "as-required");
+        assert!("observed".parse::<ServerProfile>().is_err());
+        assert_eq!(ServerProfile::default().to_string(), "as-required");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::catalogue::{Catalogue, Recording};
-use crate::config::Profile;
+use crate::config::ServerProfile;
 use crate::defects::Defect;
 use crate::error::AppError;
 use crate::manifests::{self, JobPlan, annotations};
@@ -84,7 +84,7 @@ pub fn describe(
     stream_url: String,
     prr: f64,
     recording: Option<&Recording>,
-    profile: Profile,
+    profile: ServerProfile,
 ) -> ConfigureResponse {
     // Channels → streams.
     let mut map = BTreeMap::new();
@@ -147,8 +147,8 @@ pub fn describe(
 
     ConfigureResponse {
         status: match profile {
-            Profile::AsRequired => "Config received".into(),
-            Profile::AsObserved => String::new(),
+            ServerProfile::AsRequired => "Config received".into(),
+            ServerProfile::AsObserved => String::new(),
         },
         frequencies_amount: frequencies.len(),
         frequencies_list: frequencies,
@@ -244,8 +244,8 @@ async fn open_checked(
             if !catalogue.fiber_connected && policy.enforces(Rule::LiveData) {
                 return Err(AppError::Unavailable(
                     match profile {
-                        Profile::AsRequired => LIVE_UNAVAILABLE,
-                        Profile::AsObserved => OBSERVED_NO_FIBER,
+                        ServerProfile::AsRequired => LIVE_UNAVAILABLE,
+                        ServerProfile::AsObserved => OBSERVED_NO_FIBER,
                     }
                     .into(),
                 ));
@@ -344,7 +344,7 @@ async fn launch(
     let cfg = state.config();
     let profile = state.profile();
     // The real server does not check the port first; nor does `ignore-port-busy`.
-    let observed_launch = profile == Profile::AsObserved || state.has(Defect::IgnorePortBusy);
+    let observed_launch = profile == ServerProfile::AsObserved || state.has(Defect::IgnorePortBusy);
     let nodes = ready_nodes(state).await?;
     let mut excluded = BTreeSet::new();
     loop {
@@ -428,9 +428,9 @@ async fn launch(
             mode,
             args: processing_args(req, response.stream_amount, id),
             gpu: !state.has(Defect::NoGpuRequest),
-            memory: (profile == Profile::AsRequired && !state.has(Defect::NoMemoryLimit))
+            memory: (profile == ServerProfile::AsRequired && !state.has(Defect::NoMemoryLimit))
                 .then(|| cfg.job_memory.clone()),
-            cpu: (profile == Profile::AsRequired).then(|| cfg.job_cpu.clone()),
+            cpu: (profile == ServerProfile::AsRequired).then(|| cfg.job_cpu.clone()),
             image: cfg.job_image.clone(),
             cleanup_image: cfg.cleanup_image.clone(),
             idle_secs: state.take_idle_secs().unwrap_or(cfg.idle_timeout_secs),
@@ -582,7 +582,7 @@ async fn live_job(state: &AppState, job_id: &str) -> Result<Option<(JobId, Job)>
 /// `GET /metadata/{job_id}`.
 pub async fn metadata(state: &AppState, job_id: &str) -> Result<Value, AppError> {
     let not_found = || AppError::NotFound(INVALID_JOB_ID.into());
-    if state.profile() == Profile::AsObserved {
+    if state.profile() == ServerProfile::AsObserved {
         // The real server answers 404 even for running jobs (backlog).
         return Err(not_found());
     }
@@ -781,7 +781,7 @@ mod tests {
             "http://x".into(),
             2000.0,
             None,
-            Profile::AsRequired,
+            ServerProfile::AsRequired,
         );
         assert_eq!(r.job_id, "1-1603");
         assert_eq!(r.status, "Config received");
@@ -798,7 +798,7 @@ mod tests {
             "http://x".into(),
             2000.0,
             None,
-            Profile::AsObserved,
+            ServerProfile::AsObserved,
         );
         assert_eq!(counts(&r8), vec![3, 3, 2]);
         assert_eq!(r8.status, "");
@@ -809,7 +809,7 @@ mod tests {
             "http://x".into(),
             2000.0,
             None,
-            Profile::AsObserved,
+            ServerProfile::AsObserved,
         );
         assert_eq!(single.stream_amount, 1);
         assert_eq!(single.channel_amount, 1);
@@ -826,12 +826,28 @@ mod tests {
             min: i64::MIN,
             max: i64::MAX,
         });
-        let d = describe(&r, id, 1, String::new(), 2000.0, None, Profile::AsObserved);
+        let d = describe(
+            &r,
+            id,
+            1,
+            String::new(),
+            2000.0,
+            None,
+            ServerProfile::AsObserved,
+        );
         assert!(d.channel_amount <= 100_000);
         assert!(d.frequencies_amount <= MAX_BINS);
         let mut r = req(0, 10, 1);
         r.display_time_axis_duration = Some(-5);
-        let d = describe(&r, id, 1, String::new(), 0.0, None, Profile::AsObserved);
+        let d = describe(
+            &r,
+            id,
+            1,
+            String::new(),
+            0.0,
+            None,
+            ServerProfile::AsObserved,
+        );
         assert_eq!(d.channel_amount, 0);
         assert!(d.lines_dt.is_finite());
     }

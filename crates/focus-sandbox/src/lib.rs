@@ -37,7 +37,7 @@ pub mod tls;
 pub mod validation;
 
 pub use api::app;
-pub use config::{Profile, ServerConfig};
+pub use config::{ServerConfig, ServerProfile};
 pub use defects::Defect;
 pub use error::AppError;
 /// The simulated cluster the sandbox bundles (for `SimConfig`).

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
-use focus_sandbox::{Defect, Profile, Sandbox, SandboxOptions, ServerConfig};
+use focus_sandbox::{Defect, Sandbox, SandboxOptions, ServerConfig, ServerProfile};
 use serde::Deserialize;
 
 /// A reference Focus Server that opens one Kubernetes Job per investigation.
@@ -13,7 +13,7 @@ use serde::Deserialize;
 struct Args {
     /// Behaviour profile: as-required or as-observed.
     #[arg(long, default_value = "as-required")]
-    profile: Profile,
+    profile: ServerProfile,
     /// A named defect to inject (repeatable).
     #[arg(long = "defect")]
     defects: Vec<Defect>,

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::config::Profile;
+use crate::config::ServerProfile;
 use crate::state::AppState;
 use crate::validation::MULTICHANNEL_NFFT;
 
@@ -84,7 +84,7 @@ pub fn document(s: &AppState) -> Value {
                 "schema": {"type": "object"}}}}}
         }}
     });
-    if s.profile() == Profile::AsRequired
+    if s.profile() == ServerProfile::AsRequired
         && !s.has(crate::defects::Defect::OpenapiDrift)
         && let Value::Object(map) = &mut paths
     {

@@ -14,7 +14,7 @@ use kube_sim::{KubeSim, SimConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{Profile, ServerConfig};
+use crate::config::{ServerConfig, ServerProfile};
 use crate::defects::Defect;
 use crate::state::{AppState, normalize_prefix};
 use crate::{app, idle, presence, tls};
@@ -23,7 +23,7 @@ use crate::{app, idle, presence, tls};
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
     /// Which column of the contract to follow.
-    pub profile: Profile,
+    pub profile: ServerProfile,
     /// Defects in force from the start.
     pub defects: Vec<Defect>,
     /// Path prefix, e.g. `Some("/focus-server")`.
@@ -49,7 +49,7 @@ pub struct SandboxOptions {
 impl Default for SandboxOptions {
     fn default() -> Self {
         SandboxOptions {
-            profile: Profile::AsRequired,
+            profile: ServerProfile::AsRequired,
             defects: Vec::new(),
             prefix: None,
             tls: false,

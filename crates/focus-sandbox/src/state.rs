@@ -10,7 +10,7 @@ use kube::Client;
 use serde::Serialize;
 
 use crate::catalogue::Catalogue;
-use crate::config::{Profile, ServerConfig};
+use crate::config::{ServerConfig, ServerProfile};
 use crate::defects::{Defect, DefectSet};
 use crate::manifests::PodFailure;
 use crate::validation::Policy;
@@ -33,7 +33,7 @@ impl std::fmt::Debug for AppState {
 struct Inner {
     client: Client,
     namespace: String,
-    profile: Profile,
+    profile: ServerProfile,
     config: ServerConfig,
     defects: RwLock<DefectSet>,
     catalogue: RwLock<Catalogue>,
@@ -119,7 +119,7 @@ impl AppState {
     pub fn new(
         client: Client,
         namespace: impl Into<String>,
-        profile: Profile,
+        profile: ServerProfile,
         config: ServerConfig,
         defects: impl IntoIterator<Item = Defect>,
     ) -> Self {
@@ -155,7 +155,7 @@ impl AppState {
         &self.inner.namespace
     }
     /// The profile.
-    pub fn profile(&self) -> Profile {
+    pub fn profile(&self) -> ServerProfile {
         self.inner.profile
     }
     /// The settings.

@@ -7,7 +7,7 @@
 //!
 //! Past ~400 lines only by its tests (the last ~210 lines).
 
-use crate::config::{Profile, ServerConfig};
+use crate::config::{ServerConfig, ServerProfile};
 use crate::defects::DefectSet;
 use crate::error::AppError;
 use crate::request::{ConfigureRequest, view_type};
@@ -28,7 +28,7 @@ pub enum Gap {
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// The profile.
-    pub profile: Profile,
+    pub profile: ServerProfile,
     /// Defects in force.
     pub defects: DefectSet,
 }
@@ -43,8 +43,8 @@ impl Policy {
     /// The single injection point of every validation defect.
     pub fn enforces(&self, rule: Rule) -> bool {
         let by_profile = match self.profile {
-            Profile::AsRequired => true,
-            Profile::AsObserved => rule.enforced_as_observed(),
+            ServerProfile::AsRequired => true,
+            ServerProfile::AsObserved => rule.enforced_as_observed(),
         };
         by_profile && !self.defects.iter().any(|d| d.disables() == Some(rule))
     }
@@ -52,7 +52,7 @@ impl Policy {
     /// Whether the observed gap `g` is modelled (as-observed only).
     pub fn has_gap(&self, g: Gap) -> bool {
         match g {
-            Gap::NegativeChannels | Gap::NegativeTimes => self.profile == Profile::AsObserved,
+            Gap::NegativeChannels | Gap::NegativeTimes => self.profile == ServerProfile::AsObserved,
         }
     }
 }
@@ -353,14 +353,14 @@ mod tests {
 
     fn required() -> Policy {
         Policy {
-            profile: Profile::AsRequired,
+            profile: ServerProfile::AsRequired,
             defects: DefectSet::new(),
         }
     }
 
     fn observed() -> Policy {
         Policy {
-            profile: Profile::AsObserved,
+            profile: ServerProfile::AsObserved,
             defects: DefectSet::new(),
         }
     }
@@ -522,7 +522,7 @@ mod tests {
     fn a_defect_switches_off_its_whole_class_only() {
         let cfg = ServerConfig::default();
         let policy = Policy {
-            profile: Profile::AsRequired,
+            profile: ServerProfile::AsRequired,
             defects: [Defect::SkipHeightCheck].into_iter().collect(),
         };
         let mut r = req();

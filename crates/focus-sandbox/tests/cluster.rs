@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Harness, live, options};
-use focus_sandbox::{Defect, Profile, SandboxOptions, ServerConfig};
+use focus_sandbox::{Defect, SandboxOptions, ServerConfig, ServerProfile};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::PostParams;
@@ -193,7 +193,7 @@ async fn a_taken_node_port_is_skipped_and_rejections_leave_nothing() {
 #[tokio::test]
 async fn as_observed_a_taken_port_breaks_the_job() {
     let h = Harness::start(SandboxOptions {
-        profile: Profile::AsObserved,
+        profile: ServerProfile::AsObserved,
         ..options()
     })
     .await;
@@ -427,7 +427,7 @@ async fn a_launch_that_fails_half_way_is_rolled_back() {
 #[tokio::test]
 async fn as_observed_accepts_the_listed_invalid_inputs() {
     let h = Harness::start(SandboxOptions {
-        profile: Profile::AsObserved,
+        profile: ServerProfile::AsObserved,
         ..options()
     })
     .await;

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Harness, live, options};
-use focus_sandbox::{Defect, Profile, Sandbox, SandboxOptions, ServerConfig};
+use focus_sandbox::{Defect, Sandbox, SandboxOptions, ServerConfig, ServerProfile};
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{ListParams, PostParams};
@@ -237,7 +237,7 @@ async fn seq_never_repeats_across_a_restart_against_an_existing_cluster() {
     sim.write_kubeconfig(&path).expect("kubeconfig");
     let opts = || SandboxOptions {
         kubeconfig: Some(path.clone()),
-        profile: Profile::AsRequired,
+        profile: ServerProfile::AsRequired,
         ..SandboxOptions::default()
     };
     let first = Sandbox::start(opts()).await.expect("sandbox");

@@ -258,7 +258,7 @@ async fn two_hundred_concurrent_investigations_then_no_free_stream_port() {
 #[tokio::test]
 async fn as_observed_concurrent_configures_get_distinct_slots() {
     let h = Harness::start(SandboxOptions {
-        profile: focus_sandbox::Profile::AsObserved,
+        profile: focus_sandbox::ServerProfile::AsObserved,
         ..with_server(ServerConfig {
             idle_timeout_secs: 3600,
             ..ServerConfig::default()

@@ -5,13 +5,13 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use focus_sandbox::{AppState, Defect, Profile, ServerConfig, app};
+use focus_sandbox::{AppState, Defect, ServerConfig, ServerProfile, app};
 use http_body_util::BodyExt;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-fn state(profile: Profile, defects: &[Defect]) -> AppState {
+fn state(profile: ServerProfile, defects: &[Defect]) -> AppState {
     let url = "http://127.0.0.1:9".parse().expect("url");
     let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
     AppState::new(
@@ -257,7 +257,7 @@ fn cases() -> Vec<Case> {
 async fn every_rule_rejects_with_400_naming_the_field_and_its_defect_lets_it_through() {
     for (i, case) in cases().into_iter().enumerate() {
         let body = with(live(), &case.edits);
-        let (status, json) = configure(&state(Profile::AsRequired, &[]), &body).await;
+        let (status, json) = configure(&state(ServerProfile::AsRequired, &[]), &body).await;
         assert_eq!(
             status,
             StatusCode::BAD_REQUEST,
@@ -271,14 +271,15 @@ async fn every_rule_rejects_with_400_naming_the_field_and_its_defect_lets_it_thr
         );
 
         // The defect switches the whole class off: the request reaches the (absent) cluster.
-        let (status, json) = configure(&state(Profile::AsRequired, &[case.defect]), &body).await;
+        let (status, json) =
+            configure(&state(ServerProfile::AsRequired, &[case.defect]), &body).await;
         assert!(
             status != StatusCode::BAD_REQUEST,
             "case {i} with {}: still rejected: {json}",
             case.defect
         );
 
-        let (status, json) = configure(&state(Profile::AsObserved, &[]), &body).await;
+        let (status, json) = configure(&state(ServerProfile::AsObserved, &[]), &body).await;
         assert_eq!(
             status != StatusCode::BAD_REQUEST,
             case.observed_accepts,
@@ -289,7 +290,7 @@ async fn every_rule_rejects_with_400_naming_the_field_and_its_defect_lets_it_thr
 
 #[tokio::test]
 async fn a_valid_request_passes_validation() {
-    let (status, json) = configure(&state(Profile::AsRequired, &[]), &live()).await;
+    let (status, json) = configure(&state(ServerProfile::AsRequired, &[]), &live()).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{json}");
     assert!(
         json["error"]
@@ -301,7 +302,7 @@ async fn a_valid_request_passes_validation() {
 
 #[tokio::test]
 async fn schema_errors_are_422_with_the_field_in_loc() {
-    let s = state(Profile::AsRequired, &[]);
+    let s = state(ServerProfile::AsRequired, &[]);
     let cases: Vec<(Value, Value)> = vec![
         (
             with(live(), &[("-channels", Value::Null)]),
@@ -337,7 +338,7 @@ async fn schema_errors_are_422_with_the_field_in_loc() {
         ),
     ];
     for (body, loc) in cases {
-        for profile in [Profile::AsRequired, Profile::AsObserved] {
+        for profile in [ServerProfile::AsRequired, ServerProfile::AsObserved] {
             let s = state(profile, &[]);
             let (status, json) = configure(&s, &body).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {json}");
@@ -353,14 +354,14 @@ async fn schema_errors_are_422_with_the_field_in_loc() {
     assert_eq!(json["detail"][0]["type"], "json_invalid");
 
     // The schema defect: the parser fails like an unhandled exception.
-    let broken = state(Profile::AsRequired, &[Defect::SkipSchemaCheck]);
+    let broken = state(ServerProfile::AsRequired, &[Defect::SkipSchemaCheck]);
     let (status, json) = configure(&broken, &with(live(), &[("-channels", Value::Null)])).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{json}");
 }
 
 #[tokio::test]
 async fn view_type_as_numeric_string_and_extra_fields_are_accepted() {
-    let s = state(Profile::AsRequired, &[]);
+    let s = state(ServerProfile::AsRequired, &[]);
     let body = with(live(), &[("view_type", json!("0")), ("whatever", json!(1))]);
     let (status, _) = configure(&s, &body).await;
     assert_eq!(
@@ -372,7 +373,7 @@ async fn view_type_as_numeric_string_and_extra_fields_are_accepted() {
 
 #[tokio::test]
 async fn waterfall_rules() {
-    let s = state(Profile::AsRequired, &[]);
+    let s = state(ServerProfile::AsRequired, &[]);
     let waterfall = with(
         live(),
         &[
@@ -407,7 +408,7 @@ async fn waterfall_rules() {
 
 #[tokio::test]
 async fn live_without_fiber_is_503_live_stream_unavailable() {
-    let s = state(Profile::AsRequired, &[]);
+    let s = state(ServerProfile::AsRequired, &[]);
     s.update_catalogue(|c| c.set_fiber(false, now()));
     let (status, json) = configure(&s, &live()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -418,7 +419,7 @@ async fn live_without_fiber_is_503_live_stream_unavailable() {
             .starts_with("Live stream unavailable")
     );
 
-    let observed = state(Profile::AsObserved, &[]);
+    let observed = state(ServerProfile::AsObserved, &[]);
     observed.update_catalogue(|c| c.set_fiber(false, now()));
     let (status, json) = configure(&observed, &live()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -429,7 +430,7 @@ async fn live_without_fiber_is_503_live_stream_unavailable() {
             .contains("Live stream unavailable")
     );
 
-    let broken = state(Profile::AsRequired, &[Defect::SkipLiveCheck]);
+    let broken = state(ServerProfile::AsRequired, &[Defect::SkipLiveCheck]);
     broken.update_catalogue(|c| c.set_fiber(false, now()));
     let (status, _) = configure(&broken, &live()).await;
     assert_ne!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -444,7 +445,7 @@ async fn historic_without_recordings_is_404() {
             ("end_time", json!(1_577_840_400)),
         ],
     );
-    for profile in [Profile::AsRequired, Profile::AsObserved] {
+    for profile in [ServerProfile::AsRequired, ServerProfile::AsObserved] {
         let (status, json) = configure(&state(profile, &[]), &body).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(
@@ -453,7 +454,7 @@ async fn historic_without_recordings_is_404() {
         );
     }
     let (status, _) = configure(
-        &state(Profile::AsRequired, &[Defect::SkipHistoricCheck]),
+        &state(ServerProfile::AsRequired, &[Defect::SkipHistoricCheck]),
         &body,
     )
     .await;
@@ -462,7 +463,7 @@ async fn historic_without_recordings_is_404() {
 
 #[tokio::test]
 async fn small_endpoints_and_routes() {
-    let s = state(Profile::AsRequired, &[]);
+    let s = state(ServerProfile::AsRequired, &[]);
     assert_eq!(call(&s, Method::GET, "/ack", None).await.0, StatusCode::OK);
     assert_eq!(
         call(&s, Method::GET, "/channels", None).await,
@@ -489,7 +490,7 @@ async fn small_endpoints_and_routes() {
         call(&s, Method::GET, "/live_metadata", None).await.0,
         StatusCode::NOT_FOUND
     );
-    let observed = state(Profile::AsObserved, &[]);
+    let observed = state(ServerProfile::AsObserved, &[]);
     observed.update_catalogue(|c| c.set_fiber(false, now()));
     let (status, lm) = call(&observed, Method::GET, "/live_metadata", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -524,7 +525,7 @@ async fn small_endpoints_and_routes() {
 
 #[tokio::test]
 async fn recordings_in_time_range() {
-    let s = state(Profile::AsRequired, &[]);
+    let s = state(ServerProfile::AsRequired, &[]);
     let n = now();
     let (status, list) = call(
         &s,
@@ -572,7 +573,7 @@ async fn prefix_and_control_api() {
     };
     let url = "http://127.0.0.1:9".parse().expect("url");
     let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
-    let s = AppState::new(client, "panda", Profile::AsRequired, cfg, []);
+    let s = AppState::new(client, "panda", ServerProfile::AsRequired, cfg, []);
     assert_eq!(
         call(&s, Method::GET, "/focus-server/ack", None).await.0,
         StatusCode::OK
