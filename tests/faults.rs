@@ -73,7 +73,7 @@ async fn a_deployment_is_scaled_to_zero_and_back() {
             .metadata
             .annotations
             .as_ref()
-            .and_then(|a| a.get(focus_scope::safety::faults::ORIGINAL_REPLICAS))
+            .and_then(|a| a.get(focus_scope::target::names::ORIGINAL_REPLICAS))
             .map(String::as_str),
         Some("2"),
         "the scaled Deployment says what it had"
@@ -97,7 +97,7 @@ async fn a_deployment_is_scaled_to_zero_and_back() {
             .metadata
             .annotations
             .as_ref()
-            .is_none_or(|a| !a.contains_key(focus_scope::safety::faults::ORIGINAL_REPLICAS)),
+            .is_none_or(|a| !a.contains_key(focus_scope::target::names::ORIGINAL_REPLICAS)),
         "the mark is removed"
     );
     // With the ledger lost, the run's label and annotation alone restore it (cleanup
@@ -185,7 +185,7 @@ async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again(
             .metadata
             .labels
             .as_ref()
-            .and_then(|l| l.get(focus_scope::safety::faults::RUN_LABEL))
+            .and_then(|l| l.get(focus_scope::target::names::RUN_LABEL))
             .cloned();
         let expected = n
             .metadata
@@ -219,7 +219,7 @@ async fn cordon_takes_only_schedulable_nodes_and_the_run_label_finds_them_again(
             n.metadata
                 .labels
                 .as_ref()
-                .is_none_or(|l| !l.contains_key(focus_scope::safety::faults::RUN_LABEL)),
+                .is_none_or(|l| !l.contains_key(focus_scope::target::names::RUN_LABEL)),
             "{name} carries no run label any more"
         );
     }

@@ -158,7 +158,7 @@ fn line(v: serde_json::Value) -> String {
 
 /// Objects of an investigation that exist, as `Kind/name uid`.
 fn objects_of(rt: &tokio::runtime::Runtime, cluster: &Cluster, job_id: &str) -> Vec<String> {
-    let o = focus_scope::spec::investigation::InvestigationObjects::of(job_id);
+    let o = focus_scope::target::names::InvestigationObjects::of(job_id);
     rt.block_on(cluster.identities(&o))
         .expect("identities")
         .into_iter()
@@ -205,7 +205,7 @@ fn cleanup_touches_only_what_the_ledger_proves_the_run_owns() {
             baseline[k] = v.clone();
         }
         let stale = |kind: &str, name: String| serde_json::json!({"kind": kind, "name": name, "uid": format!("uid-of-{run}-{kind}"), "created": "2026-01-01T00:00:00Z"});
-        let o = focus_scope::spec::investigation::InvestigationObjects::of(job_id);
+        let o = focus_scope::target::names::InvestigationObjects::of(job_id);
         let mut text = line(baseline);
         if garbage {
             text.push_str("{ this line is not a ledger entry\n");

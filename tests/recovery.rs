@@ -113,12 +113,12 @@ fn sigkill_mid_run_then_cleanup_removes_exactly_the_runs_investigations() {
     for (name, label) in [
         (
             "focus-scope-port-holder-12499",
-            focus_scope::safety::faults::label_value(&run_id),
+            focus_scope::target::names::label_value(&run_id),
         ),
         ("focus-scope-port-holder-12498", "another-run".to_string()),
     ] {
         let svc: k8s_openapi::api::core::v1::Service = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": name, "labels": {focus_scope::safety::faults::RUN_LABEL: label}},
+            "metadata": {"name": name, "labels": {focus_scope::target::names::RUN_LABEL: label}},
             "spec": {"type": "NodePort", "selector": {"x": "y"},
                      "ports": [{"port": 5000, "nodePort": name.rsplit('-').next().and_then(|p| p.parse::<i32>().ok()).unwrap_or(0)}]}
         }))
@@ -272,8 +272,8 @@ fn cleanup_undoes_a_crashed_runs_faults_that_are_not_objects() {
     let d: Deployment = serde_json::from_value(serde_json::json!({
         // As the crashed run left it: marked with its label and the replicas it had.
         "metadata": {"name": "fiber-ingest",
-                     "labels": {focus_scope::safety::faults::RUN_LABEL: "crashed-run"},
-                     "annotations": {focus_scope::safety::faults::ORIGINAL_REPLICAS: "2"}},
+                     "labels": {focus_scope::target::names::RUN_LABEL: "crashed-run"},
+                     "annotations": {focus_scope::target::names::ORIGINAL_REPLICAS: "2"}},
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "fiber-ingest"}},
                  "template": {"metadata": {"labels": {"app": "fiber-ingest"}},
                               "spec": {"containers": [{"name": "ingest", "image": "busybox"}]}}}

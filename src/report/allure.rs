@@ -21,8 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Provenance, Row, Status as RowStatus};
 use crate::spec::outcome::{StepStatus, Timeline};
-
-pub use crate::target::profile::TmsTemplate;
+use crate::target::profile::TmsTemplate;
 
 /// A Jira key (`PZ-13984`): the `@PZ-…` tags and the register's Jira ids.
 fn is_jira_key(s: &str) -> bool {

@@ -12,9 +12,9 @@ use k8s_openapi::api::core::v1::Event;
 use kube::api::{ListParams, LogParams};
 use serde::Serialize;
 
-use crate::spec::investigation::InvestigationObjects;
 use crate::target::focus_api::ApiResponse;
 use crate::target::kube::Cluster;
+use crate::target::names::InvestigationObjects;
 use crate::target::wait::within;
 
 /// Investigations described per failed scenario (the 200 scenario would write 200).

@@ -20,8 +20,6 @@ pub(crate) mod junit;
 pub use html::{Page, StageBound, render};
 
 // The path of before the metrics moved into `spec`, for branches in flight.
-#[allow(unused_imports)]
-pub(crate) use crate::spec::metrics;
 
 /// One IN-SCOPE item of `docs/scope.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -195,7 +195,7 @@ impl Suite {
         let mirror = &self.cluster.watch_namespace().await?;
         let deleted = futures::stream::iter(ids)
             .map(|job_id| async move {
-                let objects = crate::spec::investigation::InvestigationObjects::of(&job_id);
+                let objects = crate::target::names::InvestigationObjects::of(&job_id);
                 let r = match self.owned_objects(&job_id, mirror).await {
                     Ok(owned) => self
                         .cluster

@@ -6,7 +6,6 @@ pub(crate) mod exclusive;
 pub mod exit;
 pub(crate) mod hold;
 // The path of before the lock moved into `safety`, for branches in flight.
-pub use crate::safety::lock;
 pub(crate) mod plan;
 pub(crate) mod publish;
 pub mod runner;

@@ -30,8 +30,6 @@ use crate::target::config::Config;
 use crate::target::wait::within;
 use crate::world::FocusWorld;
 
-pub use crate::cli::SuiteCli;
-
 /// Features shipped with the suite (`FOCUS_FEATURES` overrides; `--input` too).
 pub fn features_dir() -> PathBuf {
     std::env::var_os("FOCUS_FEATURES")
@@ -545,7 +543,7 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
     }
     // What `cleanup` would find by the run's label (a fault object a failed undo
     // left, a cordon applied by a patch that timed out): removed now, and reported.
-    let label = crate::safety::faults::label_value(&suite.run.id);
+    let label = crate::target::names::label_value(&suite.run.id);
     let mut labelled = suite
         .cluster
         .delete_labelled(&label, false)

@@ -13,10 +13,11 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 
 use crate::safety::ledger::Ledger;
-use crate::spec::investigation::{ConfigureRequest, InvestigationObjects, OpenedInvestigation};
+use crate::spec::investigation::{ConfigureRequest, OpenedInvestigation};
 use crate::target::config::{CancelMethod, Config, TargetKind};
 use crate::target::focus_api::{ApiResponse, FocusApi};
 use crate::target::kube::Cluster;
+use crate::target::names::InvestigationObjects;
 use crate::target::wait::within;
 
 static SUITE: OnceLock<Arc<Suite>> = OnceLock::new();
@@ -487,7 +488,7 @@ impl Suite {
         &self,
         job_id: &str,
         watched: &crate::target::kube::Mirror,
-    ) -> anyhow::Result<Vec<crate::safety::ledger::OwnedObject>> {
+    ) -> anyhow::Result<Vec<crate::target::names::OwnedObject>> {
         let mut owned = self.ledger.owned_objects(job_id);
         let objects = InvestigationObjects::of(job_id);
         let Some(opened) = self.ledger.opened_at(job_id) else {
@@ -664,7 +665,7 @@ impl Suite {
         &self,
         job_id: &str,
     ) -> Result<k8s_openapi::api::core::v1::Pod, crate::target::kube::ClusterError> {
-        let job = crate::spec::investigation::InvestigationObjects::of(job_id).stream_job;
+        let job = crate::target::names::InvestigationObjects::of(job_id).stream_job;
         let (pod, seen) = self
             .cluster
             .wait_pod_running_seen(&job, self.config.profile.deadlines.pod_running)

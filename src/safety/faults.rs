@@ -20,8 +20,7 @@ use crate::spec::premise::{PremiseNotMet, require};
 use crate::target::config::Config;
 use crate::target::focus_api::FocusApi;
 use crate::target::kube::Cluster;
-
-pub use crate::target::names::{ORIGINAL_REPLICAS, RUN_LABEL, SCENARIO_LABEL, label_value};
+use crate::target::names::{RUN_LABEL, SCENARIO_LABEL, label_value};
 
 /// An injected fault, with what is needed to undo it (also after a crash: the ledger
 /// keeps every fault not yet undone).
@@ -233,7 +232,7 @@ impl Faults<'_> {
             },
             spec: Some(ResourceQuotaSpec {
                 hard: Some(BTreeMap::from([(
-                    format!("requests.{}", crate::spec::footprint::GPU_SLICE),
+                    format!("requests.{}", crate::target::names::GPU_SLICE),
                     Quantity(used.to_string()),
                 )])),
                 ..Default::default()
@@ -285,7 +284,7 @@ impl Faults<'_> {
             for (node, slices) in &free {
                 let name = filler(node);
                 let amount = BTreeMap::from([(
-                    crate::spec::footprint::GPU_SLICE.to_string(),
+                    crate::target::names::GPU_SLICE.to_string(),
                     Quantity(slices.to_string()),
                 )]);
                 let pod = Pod {

@@ -14,8 +14,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::safety::faults::Fault;
-
-pub use crate::target::names::OwnedObject;
+use crate::target::names::OwnedObject;
 
 /// A ledger line that does not parse: its number (from 1) and the parser's message.
 pub type BadLine = (usize, String);

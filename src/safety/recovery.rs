@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::safety::ledger::{Entry, Ledger, OwnedObject, Place};
-use crate::spec::investigation::InvestigationObjects;
+use crate::safety::ledger::{Entry, Ledger, Place};
 use crate::target::config::{Config, TargetKind};
 use crate::target::kube::Cluster;
+use crate::target::names::InvestigationObjects;
+use crate::target::names::OwnedObject;
 
 /// What one run's ledger says is left.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -293,13 +294,13 @@ pub async fn cleanup(
             .collect();
         for run_id in run_ids {
             for object in cluster
-                .delete_labelled(&crate::safety::faults::label_value(&run_id), true)
+                .delete_labelled(&crate::target::names::label_value(&run_id), true)
                 .await?
             {
                 crate::say!("deleted {object} (a fault object of run {run_id})");
             }
             for node in cluster
-                .uncordon_labelled(&crate::safety::faults::label_value(&run_id))
+                .uncordon_labelled(&crate::target::names::label_value(&run_id))
                 .await?
             {
                 crate::say!("uncordoned Node/{node} (cordoned by run {run_id})");
@@ -307,7 +308,7 @@ pub async fn cleanup(
             // The live stream's Deployment, when the run cut it and its ledger is lost.
             if let Some(name) = &config.profile.live_stream_deployment
                 && let Some(done) = cluster
-                    .restore_labelled_deployment(name, &crate::safety::faults::label_value(&run_id))
+                    .restore_labelled_deployment(name, &crate::target::names::label_value(&run_id))
                     .await?
             {
                 crate::say!("{done} (scaled by run {run_id})");
@@ -328,7 +329,7 @@ pub async fn cleanup(
                 .iter()
                 .rev()
             {
-                let label = crate::safety::faults::label_value(&source.run_id);
+                let label = crate::target::names::label_value(&source.run_id);
                 match crate::safety::faults::undo(&api, &cluster, fault, &label).await {
                     Ok(()) => crate::say!("undid {fault:?} (a fault of run {})", source.run_id),
                     Err(e) => {

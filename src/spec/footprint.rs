@@ -8,9 +8,9 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 
 use crate::target::config::RecordingsVolume;
-
-pub use crate::target::kube::true_conditions;
-pub use crate::target::names::GPU_SLICE;
+use crate::target::kube::true_conditions;
+use crate::target::names::GPU_SLICE;
+use crate::target::profile::{MemoryBound, memory_bytes};
 
 /// Where the recordings storage is mounted in the stream container.
 pub const RECORDINGS_MOUNT: &str = "/prisma/root/recordings";
@@ -108,8 +108,6 @@ pub fn gpu_slice(job: &Job) -> Vec<String> {
     }
     v
 }
-
-pub use crate::target::profile::{MemoryBound, memory_bytes};
 
 /// A memory request and limit on every container, each within the profile's bound.
 pub fn memory(job: &Job, request: &MemoryBound, limit: &MemoryBound) -> Vec<String> {

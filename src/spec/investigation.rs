@@ -3,12 +3,11 @@
 //!
 //! Size: the configure request and its answer (~390 lines) with their tests.
 
+use crate::target::names::{InvestigationObjects, slot_of};
 use serde_json::{Value, json};
 
 /// Stream ports are `STREAM_PORT_BASE + slot`, slots numbered from 1.
 pub const STREAM_PORT_BASE: u16 = 12300;
-
-pub use crate::target::names::{InvestigationObjects, slot_of};
 
 /// View types of the contract, by wire code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, ensure};
 
-use crate::spec::investigation::InvestigationObjects;
 use crate::target::config::Profile;
 use crate::target::focus_api::FocusApi;
 use crate::target::kube::{Cluster, ServerPod, job_id_of};
+use crate::target::names::InvestigationObjects;
 
 /// What the checks read: the target and the profile's expectations.
 pub struct System<'a> {

@@ -137,7 +137,7 @@ async fn job_fails(w: &mut FocusWorld, reason: String) -> Step {
         .cluster
         .wait_job_condition(&job, "Failed", deadline)
         .await?;
-    let failed: Vec<_> = footprint::true_conditions(&j)
+    let failed: Vec<_> = crate::target::kube::true_conditions(&j)
         .into_iter()
         .filter(|(t, _)| t == "Failed")
         .collect();

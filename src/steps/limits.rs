@@ -191,7 +191,7 @@ async fn refused_by_quota(w: &mut FocusWorld) -> Step {
 #[then("the investigation's pod reports FailedScheduling naming the GPU slice within the deadline")]
 #[then("ה-Pod של החקירה מדווח FailedScheduling בציון פרוסת ה-GPU בתוך זמן היעד")]
 async fn failed_scheduling(w: &mut FocusWorld) -> Step {
-    scheduler_says(w, crate::spec::footprint::GPU_SLICE).await
+    scheduler_says(w, crate::target::names::GPU_SLICE).await
 }
 
 #[given("every node is cordoned")]
