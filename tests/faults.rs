@@ -3,33 +3,17 @@
 //! and cordoning every node (and only uncordoning what the run cordoned, also after a
 //! crash, by the run's label).
 
+mod support;
+
 use std::time::Duration;
 
-use focus_sandbox::kube_sim::{KubeSim, SimConfig};
-use focus_scope::target::kube::{Cluster, EventSubject};
+use focus_scope::target::kube::EventSubject;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Namespace};
 use kube::Api;
 use kube::api::PostParams;
-
-/// A fresh kube-sim, the suite's handle on it (namespace `panda`) and a client of the
-/// test's own to arrange and inspect objects; keep the directory alive while they are used.
-async fn simulated_cluster() -> (KubeSim, Cluster, kube::Client, tempfile::TempDir) {
-    let sim = KubeSim::start(SimConfig::fast()).await.expect("kube-sim");
-    let dir = tempfile::tempdir().expect("dir");
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).expect("kubeconfig");
-    let cluster = Cluster::connect(Some(&kc), None, "panda", Duration::from_secs(10))
-        .await
-        .expect("cluster");
-    let kubeconfig = kube::config::Kubeconfig::read_from(&kc).expect("kubeconfig readable");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .expect("client config");
-    let client = kube::Client::try_from(config).expect("client");
-    (sim, cluster, client, dir)
-}
+use support::simulated_cluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_is_scaled_to_zero_and_back() {

@@ -863,3 +863,97 @@ fn creations_are_told_by_identity_whatever_the_cluster_clock() {
         }
     }
 }
+
+/// A Job and a Service under the investigation's names, created by a client of the
+/// test's own (another user, or an earlier holder of names the server hands out again).
+async fn create_investigation_objects(client: &kube::Client, job_id: &str) -> (String, String) {
+    let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
+        kube::Api::namespaced(client.clone(), "panda");
+    let services: kube::Api<k8s_openapi::api::core::v1::Service> =
+        kube::Api::namespaced(client.clone(), "panda");
+    let job = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("grpc-job-{job_id}")},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox"}]}}}
+    }))
+    .expect("job");
+    let service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("grpc-service-{job_id}")},
+        "spec": {"type": "NodePort", "ports": [{"port": 5000}]}
+    }))
+    .expect("service");
+    let j = jobs.create(&Default::default(), &job).await.expect("job");
+    let s = services
+        .create(&Default::default(), &service)
+        .await
+        .expect("service");
+    (
+        j.metadata.uid.expect("job uid"),
+        s.metadata.uid.expect("service uid"),
+    )
+}
+
+/// The 200 batch takes its objects' identities from watches (issue 17). An object of
+/// the investigation's names that was there when the configure was sent is never taken
+/// as the run's (a name handed out again, whose earlier holder's deletion the watch may
+/// not have seen yet); the objects created after it are.
+#[test]
+fn identities_from_watches_never_take_an_earlier_holder_of_the_names() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let (_sim, cluster, client, _dir) = support::simulated_cluster().await;
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+            kube::Api::all(client.clone());
+        let ns = serde_json::from_value(serde_json::json!({"metadata": {"name": "panda"}}))
+            .expect("namespace");
+        namespaces
+            .create(&Default::default(), &ns)
+            .await
+            .expect("namespace");
+        let objects = focus_scope::target::names::InvestigationObjects::of("9-1");
+        let (old_job, old_service) = create_investigation_objects(&client, "9-1").await;
+        let watched = cluster.watch_objects().await.expect("watches");
+        // The configure is sent now: what the watches hold is not its.
+        let before = watched.uids();
+        assert!(before.contains(&old_job) && before.contains(&old_service));
+        assert!(
+            watched
+                .claim_identities(&objects, &before, Duration::from_millis(500))
+                .await
+                .is_err(),
+            "the earlier holder's objects were taken as the configure's"
+        );
+        // The server hands the names out again: the old objects go, new ones come.
+        let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
+            kube::Api::namespaced(client.clone(), "panda");
+        let services: kube::Api<k8s_openapi::api::core::v1::Service> =
+            kube::Api::namespaced(client.clone(), "panda");
+        jobs.delete(&objects.stream_job, &kube::api::DeleteParams::default())
+            .await
+            .expect("delete job");
+        services
+            .delete(&objects.service, &kube::api::DeleteParams::default())
+            .await
+            .expect("delete service");
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while jobs
+                .get_opt(&objects.stream_job)
+                .await
+                .expect("get")
+                .is_some()
+            {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the old Job is gone");
+        let (new_job, new_service) = create_investigation_objects(&client, "9-1").await;
+        let claimed = watched
+            .claim_identities(&objects, &before, Duration::from_secs(10))
+            .await
+            .expect("the new objects are watched");
+        let uids: std::collections::BTreeSet<String> =
+            claimed.iter().map(|o| o.uid.clone()).collect();
+        assert_eq!(uids, [new_job, new_service].into_iter().collect());
+    });
+}

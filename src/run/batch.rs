@@ -76,10 +76,11 @@ impl Suite {
         let started = Instant::now();
         let requests_before = self.cluster.requests_sent();
         let pods = Arc::new(RunningPods::default());
-        let watch = tokio::spawn(watch_running(pods.clone(), self.clone()));
-        let job_watch = tokio::spawn(watch_jobs_created(self.clone()));
         // The identities of what the configures create, instead of two GETs each.
         let objects = Arc::new(self.cluster.watch_objects().await?);
+        // Aborted when the batch ends, also early (an error, an abandoned scenario).
+        let _watch = AbortOnDrop(tokio::spawn(watch_running(pods.clone(), self.clone())));
+        let _job_watch = AbortOnDrop(tokio::spawn(watch_jobs_created(self.clone())));
         let gate = Arc::new(Semaphore::new(concurrency.max(1)));
         let progress = Arc::new(Progress::default());
         let shown = show_progress(n, progress.clone(), started);
@@ -146,8 +147,6 @@ impl Suite {
             .buffer_unordered(n.max(1))
             .collect::<Vec<_>>()
             .await;
-        watch.abort();
-        job_watch.abort();
         if let Some(h) = shown {
             h.abort();
             eprint!("\r{:60}\r", "");
@@ -376,5 +375,14 @@ async fn watch_jobs_created(suite: Arc<Suite>) {
                 .metrics
                 .observe(job_id, Stage::JobCreated, Instant::now());
         }
+    }
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -232,7 +232,11 @@ impl Held {
             .into_iter()
             .zip(locks.iter())
             .filter_map(|(r, lock)| {
-                let why = lock.poisoned.lock().ok()?.clone()?;
+                let why = lock
+                    .poisoned
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()?;
                 Some(format!("resource `{}`: {why}", r.name()))
             })
             .collect();
@@ -253,9 +257,13 @@ impl Held {
             .into_iter()
             .position(|r| r == resource)
             .and_then(|i| self.guards.get(i))
-            && let Ok(mut p) = guard.lock.poisoned.lock()
         {
-            p.get_or_insert_with(|| why.to_string());
+            guard
+                .lock
+                .poisoned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get_or_insert_with(|| why.to_string());
         }
     }
 

@@ -74,6 +74,15 @@ pub struct Suite {
     pub stopping: crate::safety::Stopping,
 }
 
+/// Ends a configure's entry in [`InFlight`] when dropped.
+struct InFlightEnd(Arc<Suite>, u64);
+
+impl Drop for InFlightEnd {
+    fn drop(&mut self) {
+        self.0.inflight.end(self.1);
+    }
+}
+
 /// Configures in flight across all scenarios of the run, so that a scenario can wait
 /// until every configure sent before a moment has answered (and been ledgered).
 #[derive(Debug, Default)]
@@ -376,12 +385,15 @@ impl Suite {
         // The send and its ledgering are a task of their own: a scenario abandoned
         // meanwhile (the run's deadline drops it) must not cut a configure the server
         // may already act on, or the sweep would not know what it opened.
+        // The uids the watches hold as the configure is sent: none of them is its.
+        let before = watched.map(|m| m.uids());
         let (suite, scenario_key, body) =
             (self.clone(), scenario.to_string(), request.json().clone());
         let answered = tokio::spawn(async move {
+            // Ends the in-flight entry however the task ends (a panic too).
+            let _in_flight = InFlightEnd(suite.clone(), n);
             let resp = suite.api.configure(&body).await;
             let ledgered = suite.ledger_answer(&scenario_key, &resp, place);
-            suite.inflight.end(n);
             (resp, ledgered)
         })
         .await;
@@ -392,12 +404,19 @@ impl Suite {
         if let Some(job_id) = &claimed {
             let objects = InvestigationObjects::of(job_id);
             let deadline = self.config.profile.deadlines.object_appears;
-            let seen = match watched {
-                Some(m) => match m.claim_identities(&objects, deadline).await {
-                    Ok(seen) => seen,
-                    Err(_) => self.cluster.claim_identities(&objects).await?,
-                },
-                None => self.cluster.claim_identities(&objects).await?,
+            let seen = match (watched, &before) {
+                (Some(m), Some(before)) => {
+                    match m.claim_identities(&objects, before, deadline).await {
+                        Ok(seen) => seen,
+                        // Not an object that was there when the configure was sent.
+                        Err(_) => {
+                            let mut seen = self.cluster.claim_identities(&objects).await?;
+                            seen.retain(|o| !before.contains(&o.uid));
+                            seen
+                        }
+                    }
+                }
+                _ => self.cluster.claim_identities(&objects).await?,
             };
             self.ledger.seen(job_id, seen)?;
         }

@@ -537,12 +537,20 @@ pub async fn undo(
         // All at once: each waits for its pod to terminate (a kubelet delay), and the
         // scenario holds the GPU slices alone until the last is gone.
         Fault::GpuFillers { pods } => {
-            futures::future::try_join_all(
+            // Every delete is tried; the errors are reported together.
+            let failed: Vec<String> = futures::future::join_all(
                 pods.iter()
                     .map(|p| cluster.delete_if_labelled::<Pod>(p, run_label)),
             )
-            .await?;
-            Ok(())
+            .await
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| e.to_string()))
+            .collect();
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!("GPU filler pods: {}", failed.join("; "))
+            }
         }
         Fault::Cordoned(nodes) => Ok(cluster.uncordon_if_labelled(nodes, run_label).await?),
         Fault::DeploymentScaled { name, replicas } => {

@@ -243,3 +243,33 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A fresh kube-sim, the suite's handle on it (namespace `panda`) and a client of the
+/// test's own to arrange and inspect objects; keep the directory alive while they are used.
+pub async fn simulated_cluster() -> (
+    focus_sandbox::kube_sim::KubeSim,
+    focus_scope::target::kube::Cluster,
+    kube::Client,
+    tempfile::TempDir,
+) {
+    let sim = focus_sandbox::kube_sim::KubeSim::start(focus_sandbox::kube_sim::SimConfig::fast())
+        .await
+        .expect("kube-sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).expect("kubeconfig");
+    let cluster = focus_scope::target::kube::Cluster::connect(
+        Some(&kc),
+        None,
+        "panda",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("cluster");
+    let kubeconfig = kube::config::Kubeconfig::read_from(&kc).expect("kubeconfig readable");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("client config");
+    let client = kube::Client::try_from(config).expect("client");
+    (sim, cluster, client, dir)
+}

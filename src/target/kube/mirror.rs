@@ -64,7 +64,8 @@ where
 
 impl Mirror {
     /// What of the run's objects of the investigation is still there: a Job or Service
-    /// of an owned uid, and pods owned by an owned Job.
+    /// of an owned uid, and the pods of an owned Job (owned by it, or orphaned from it:
+    /// a pod that loses its owner while the cleanup waits still counts).
     fn left(&self, objects: &InvestigationObjects, owned: &[OwnedObject]) -> Vec<String> {
         let present = |kind: &str, uid: &str| match kind {
             "Job" => self
@@ -86,7 +87,7 @@ impl Mirror {
             }
             if o.kind == "Job" && objects.jobs().contains(&o.name.as_str()) {
                 let pods = self.pods.as_ref().map(|p| p.state()).unwrap_or_default();
-                for p in pods.iter().filter(|p| owned_by(p, &o.uid)) {
+                for p in pods.iter().filter(|p| pod_of_owned_job(p, &o.uid)) {
                     left.push(format!(
                         "Pod/{}",
                         p.metadata.name.as_deref().unwrap_or_default()
@@ -115,10 +116,19 @@ impl Mirror {
     }
 
     /// The identity of the object of `kind` (`Job` or `Service`) and `name` the watch
-    /// holds, unless it is being deleted.
-    fn identity_of(&self, kind: &str, name: &str) -> Option<OwnedObject> {
+    /// holds, unless it is being deleted or its uid is one of `not_in`.
+    fn identity_of(
+        &self,
+        kind: &str,
+        name: &str,
+        not_in: Option<&BTreeSet<String>>,
+    ) -> Option<OwnedObject> {
         let live = |m: &kube::api::ObjectMeta| {
-            m.name.as_deref() == Some(name) && m.deletion_timestamp.is_none()
+            m.name.as_deref() == Some(name)
+                && m.deletion_timestamp.is_none()
+                && m.uid
+                    .as_ref()
+                    .is_none_or(|u| not_in.is_none_or(|b| !b.contains(u)))
         };
         match kind {
             "Job" => self
@@ -141,18 +151,32 @@ impl Mirror {
         slack: Duration,
     ) -> Vec<OwnedObject> {
         identities::missing(objects, known)
-            .filter_map(|(kind, name)| self.identity_of(kind, name))
+            .filter_map(|(kind, name)| self.identity_of(kind, name, None))
             .filter_map(|o| identities::created_around(o, objects, opened, slack))
             .collect()
     }
 
+    /// Every Job and Service uid the watches hold now: taken when a configure is sent,
+    /// so that [`Mirror::claim_identities`] accepts only objects that were not there.
+    pub fn uids(&self) -> BTreeSet<String> {
+        let jobs = self.jobs.state();
+        let services = self.services.state();
+        jobs.iter()
+            .filter_map(|j| j.metadata.uid.clone())
+            .chain(services.iter().filter_map(|s| s.metadata.uid.clone()))
+            .collect()
+    }
+
     /// [`Cluster::claim_identities`] from the watches, started before the configure
-    /// was sent: waits until they hold the stream Job and the Service (created before
-    /// the answer), and takes the cleanup Job too when it is there already. Their
-    /// names carry the job_id, so the object of that name is the configure's.
-    pub(crate) async fn claim_identities(
+    /// was sent: waits until they hold a stream Job and a Service of the investigation's
+    /// names whose uids were not among `before` (the uids held when the configure was
+    /// sent: an earlier holder of a name handed out again, even one whose deletion the
+    /// watch has not seen yet, is never taken). The cleanup Job is read at cleanup, under
+    /// the created-around-the-claim rule ([`Mirror::identities_around`]).
+    pub async fn claim_identities(
         &self,
         objects: &InvestigationObjects,
+        before: &BTreeSet<String>,
         deadline: Duration,
     ) -> Result<Vec<OwnedObject>> {
         let what = format!(
@@ -162,14 +186,10 @@ impl Mirror {
         within(deadline, &what, async {
             loop {
                 let notified = self.changed.notified();
-                let stream = self.identity_of("Job", &objects.stream_job);
-                let service = self.identity_of("Service", &objects.service);
+                let stream = self.identity_of("Job", &objects.stream_job, Some(before));
+                let service = self.identity_of("Service", &objects.service, Some(before));
                 if let (Some(stream), Some(service)) = (stream, service) {
-                    let cleanup = self.identity_of("Job", &objects.cleanup_job);
-                    return [Some(stream), Some(service), cleanup]
-                        .into_iter()
-                        .flatten()
-                        .collect();
+                    return vec![stream, service];
                 }
                 notified.await;
             }
@@ -212,7 +232,7 @@ impl Cluster {
 
     /// Watches of the namespace's Jobs and Services only (4 requests), listed before
     /// it returns: the 200 batch reads its objects' identities from them.
-    pub(crate) async fn watch_objects(&self) -> Result<Mirror> {
+    pub async fn watch_objects(&self) -> Result<Mirror> {
         self.mirror(false).await
     }
 

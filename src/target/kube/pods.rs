@@ -14,9 +14,9 @@ impl Cluster {
     }
 
     /// Watches the Job's pods until, after a complete list, none is left (of those
-    /// owned by the Job of `job_uid`, when given).
+    /// of the Job of `job_uid`, when given: owned by it or orphaned from it).
     pub(super) async fn until_no_pods(&self, job: &str, job_uid: Option<&str>) -> Result<()> {
-        let counts = |p: &Pod| job_uid.is_none_or(|u| owned_by(p, u));
+        let counts = |p: &Pod| job_uid.is_none_or(|u| pod_of_owned_job(p, u));
         let cfg = watcher::Config::default().labels(&format!("job-name={job}"));
         let mut live = BTreeSet::new();
         let mut relisting = BTreeSet::new();
