@@ -70,11 +70,7 @@ impl Cluster {
     /// The investigation objects of one kind, with the list's resourceVersion.
     async fn list_identities<K>(&self, kind: &str) -> Result<(Vec<CreatedObject>, String)>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         let what = format!("list {kind}s");
         let list = within(
@@ -95,13 +91,7 @@ impl Cluster {
     /// [`REPLAY_WATCH_SECS`]. A watch the server refuses (e.g. `rv` too old) is an error.
     async fn touched_since<K>(&self, kind: &'static str, rv: &str) -> Result<Vec<CreatedObject>>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + 'static,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         let what = format!("watch {kind}s since resourceVersion {rv}");
         let wp = kube::api::WatchParams::default().timeout(REPLAY_WATCH_SECS);

@@ -101,11 +101,7 @@ impl Cluster {
         not_ours: &mut Option<ClusterError>,
     ) -> Result<()>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         match self.delete_ignoring_absent::<K>(name, dp).await {
             Err(ClusterError::Conflict { message, .. }) => {
@@ -152,11 +148,7 @@ impl Cluster {
         dp: &DeleteParams,
     ) -> Result<()>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         let what = format!("delete {} {name}", K::kind(&Default::default()));
         match within(
@@ -181,13 +173,7 @@ impl Cluster {
     /// by someone else's object, which is not waited for).
     pub(super) async fn until_gone<K>(&self, name: &str, uid: &str) -> Result<()>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + 'static,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         let uid = uid.to_string();
         await_condition(self.api::<K>(), name, move |o: Option<&K>| {
@@ -200,13 +186,7 @@ impl Cluster {
 
     pub(super) async fn until_absent<K>(&self, name: &str) -> Result<()>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + 'static,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         await_condition(self.api::<K>(), name, |o: Option<&K>| o.is_none())
             .await

@@ -93,15 +93,9 @@ impl Cluster {
 
     /// Deletes one object of the namespace if it carries the run's label (under its
     /// uid); an object without it (someone else's under the same name) is left alone.
-    pub async fn delete_if_labelled<K>(&self, name: &str, run_label: &str) -> Result<()>
+    pub(crate) async fn delete_if_labelled<K>(&self, name: &str, run_label: &str) -> Result<()>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + 'static,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         let Some(o) = self.get_opt::<K>(name).await? else {
             return Ok(());
@@ -134,13 +128,7 @@ impl Cluster {
     /// their end (and deploy/rbac.yaml grants no watch on ResourceQuotas or Leases).
     async fn gone_within_request_deadline<K>(&self, meta: &kube::api::ObjectMeta) -> Result<()>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + 'static,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         let (Some(name), Some(uid)) = (meta.name.as_deref(), meta.uid.as_deref()) else {
             return Ok(());
@@ -181,13 +169,7 @@ impl Cluster {
     /// Deletes every object of kind `K` matching the label selector; returns `Kind/name`s.
     async fn delete_all_labelled<K>(&self, selector: &str) -> Result<Vec<String>>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + 'static,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         let kind = K::kind(&Default::default()).to_string();
         let what = format!("list {kind}s");

@@ -47,6 +47,7 @@ mod workloads;
 pub use creations::{CreatedObject, CreationWatch};
 pub use identities::job_id_of;
 pub use mirror::Mirror;
+use objects::Namespaced;
 pub use pods::{PodStagesSeen, StageTracker, pod_phase, pod_scheduled};
 use pods::{owned_by, pod_of_owned_job};
 pub use workloads::{FOCUS_SERVER_SELECTOR, ServerPod, true_conditions};
@@ -325,8 +326,7 @@ impl Cluster {
 
     fn api<K>(&self) -> Api<K>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
@@ -374,11 +374,7 @@ impl Cluster {
 
     async fn get_opt<K>(&self, name: &str) -> Result<Option<K>>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug,
-        <K as Resource>::DynamicType: Default,
+        K: Namespaced,
     {
         let what = format!("get {} {name}", K::kind(&Default::default()));
         self.request(what, self.api::<K>().get_opt(name)).await
