@@ -33,7 +33,7 @@ fn a_subset_passes_over_self_signed_https_under_the_prefix() {
     let run = run_suite(
         &[
             "--tags",
-            "@k8s and @lifecycle and not @exclusive:next-investigation or @id:api-metadata-describes-investigation",
+            "@k8s and @lifecycle and not @id:k8s-pod-failure-reason and not @id:k8s-idle-removed or @id:api-metadata-describes-investigation",
         ],
         &[
             ("FOCUS_ENV", "ingress"),

@@ -6,9 +6,11 @@
 //! scenarios using that resource to finish, and they wait for it.
 //!
 //! Every scenario may open investigations, and an investigation uses every resource
-//! (a stream slot and port, a GPU slice, a schedulable node, the next-investigation
-//! settings, the live stream or the recordings), so every scenario takes every
-//! resource it does not hold alone as shared. Locks are taken in [`Resource::ALL`]'s
+//! (a stream slot and port, a GPU slice, a schedulable node, the live stream or the
+//! recordings), so every scenario takes every resource it does not hold alone as
+//! shared. The sandbox's next-investigation settings (pod failure, idle time) are no
+//! resource: each is armed for the configures carrying its scenario's marker
+//! (`Suite::open_investigation`), so no other scenario's configure can take it. Locks are taken in [`Resource::ALL`]'s
 //! order, so two scenarios never wait on each other (no deadlock).
 //!
 //! Size: ~270 lines of resources and their locks (one concern: who may run beside
@@ -31,8 +33,6 @@ pub enum Resource {
     Fiber,
     /// GPU slices: filler pods, a ResourceQuota.
     Gpu,
-    /// The next investigation's settings on the sandbox (pod failure, idle time).
-    NextInvestigation,
     /// Node schedulability and pod networking: cordon, pod IPs exhausted.
     Nodes,
     /// Stream slots and NodePorts: port holders, slot reuse.
@@ -42,11 +42,10 @@ pub enum Resource {
 }
 
 impl Resource {
-    pub const ALL: [Resource; 7] = [
+    pub const ALL: [Resource; 6] = [
         Resource::Capacity,
         Resource::Fiber,
         Resource::Gpu,
-        Resource::NextInvestigation,
         Resource::Nodes,
         Resource::Ports,
         Resource::Recordings,
@@ -57,7 +56,6 @@ impl Resource {
             Resource::Capacity => "capacity",
             Resource::Fiber => "fiber",
             Resource::Gpu => "gpu",
-            Resource::NextInvestigation => "next-investigation",
             Resource::Nodes => "nodes",
             Resource::Ports => "ports",
             Resource::Recordings => "recordings",
@@ -68,15 +66,16 @@ impl Resource {
         Resource::ALL.into_iter().find(|r| r.name() == s)
     }
 
-    /// The resource a fault takes from every other scenario.
-    pub fn of_fault(fault: &Fault) -> Resource {
+    /// The resource a fault takes from every other scenario; `None` for a setting
+    /// armed for the scenario's own configures only (its marker).
+    pub fn of_fault(fault: &Fault) -> Option<Resource> {
         match fault {
-            Fault::FiberDisconnected | Fault::DeploymentScaled { .. } => Resource::Fiber,
-            Fault::RecordingsReplaced => Resource::Recordings,
-            Fault::PortHolder { .. } => Resource::Ports,
-            Fault::Quota { .. } | Fault::GpuFillers { .. } => Resource::Gpu,
-            Fault::NextPodFailure | Fault::NextIdleTimeout => Resource::NextInvestigation,
-            Fault::Cordoned(_) | Fault::PodNetworkExhausted => Resource::Nodes,
+            Fault::FiberDisconnected | Fault::DeploymentScaled { .. } => Some(Resource::Fiber),
+            Fault::RecordingsReplaced => Some(Resource::Recordings),
+            Fault::PortHolder { .. } => Some(Resource::Ports),
+            Fault::Quota { .. } | Fault::GpuFillers { .. } => Some(Resource::Gpu),
+            Fault::NextPodFailure { .. } | Fault::NextIdleTimeout { .. } => None,
+            Fault::Cordoned(_) | Fault::PodNetworkExhausted => Some(Resource::Nodes),
         }
     }
 }
@@ -105,14 +104,9 @@ pub fn declared<'a>(
 /// with one of them must declare the resource (checked by this module's tests).
 #[cfg(test)]
 pub const TAKING_STEPS: &[(&str, &[Resource])] = &[
-    (
-        "the next investigation's pod is made to fail by",
-        &[Resource::NextInvestigation],
-    ),
-    (
-        "the next investigation's idle time is shortened",
-        &[Resource::NextInvestigation],
-    ),
+    // Armed for the scenario's own configures (its marker): nothing taken.
+    ("the next investigation's pod is made to fail by", &[]),
+    ("the next investigation's idle time is shortened", &[]),
     (
         "every free stream port is held by another Service",
         &[Resource::Ports],
@@ -196,7 +190,8 @@ impl Drop for Guard {
     }
 }
 
-static LOCKS: LazyLock<[Arc<Lock>; 7]> = LazyLock::new(|| std::array::from_fn(|_| Arc::default()));
+static LOCKS: LazyLock<[Arc<Lock>; Resource::ALL.len()]> =
+    LazyLock::new(|| std::array::from_fn(|_| Arc::default()));
 
 /// The locks a scenario holds; dropping it releases them.
 #[derive(Default)]
@@ -223,7 +218,10 @@ impl Held {
     }
 
     /// [`Held::acquire`] from a set of locks, one per resource in [`Resource::ALL`]'s order.
-    async fn acquire_in(locks: &[Arc<Lock>; 7], alone: BTreeSet<Resource>) -> Result<Held, String> {
+    async fn acquire_in(
+        locks: &[Arc<Lock>; Resource::ALL.len()],
+        alone: BTreeSet<Resource>,
+    ) -> Result<Held, String> {
         let mut guards = Vec::with_capacity(Resource::ALL.len());
         for (r, lock) in Resource::ALL.into_iter().zip(locks.iter()) {
             guards.push(lock.take(alone.contains(&r)).await);
@@ -270,7 +268,9 @@ impl Held {
     /// Fails unless the scenario holds the fault's resource alone: a fault of an
     /// undeclared resource would change what the scenarios beside it get.
     pub fn check_fault(&self, fault: &Fault) -> anyhow::Result<()> {
-        let r = Resource::of_fault(fault);
+        let Some(r) = Resource::of_fault(fault) else {
+            return Ok(());
+        };
         if self.guards.is_empty() || self.alone.contains(&r) {
             return Ok(());
         }
@@ -309,12 +309,14 @@ mod tests {
         };
         assert!(held.check_fault(&Fault::Quota { name: "q".into() }).is_ok());
         let e = held
-            .check_fault(&Fault::NextPodFailure)
+            .check_fault(&Fault::Cordoned(vec!["n1".into()]))
             .expect_err("undeclared");
-        assert!(
-            e.to_string().contains("@exclusive:next-investigation"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("@exclusive:nodes"), "{e}");
+        // Armed for the scenario's own configures: no resource to declare.
+        let own = Fault::NextPodFailure {
+            marker: crate::target::names::SandboxMarker::of_scenario("k8s-pod-failure-reason#1@12"),
+        };
+        assert!(held.check_fault(&own).is_ok());
     }
 
     #[tokio::test]
@@ -343,7 +345,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_resource_left_faulted_fails_every_later_scenario() {
-        let locks: [Arc<Lock>; 7] = std::array::from_fn(|_| Arc::default());
+        let locks: [Arc<Lock>; Resource::ALL.len()] = std::array::from_fn(|_| Arc::default());
         let a = Held::acquire_in(&locks, BTreeSet::from([Resource::Nodes]))
             .await
             .expect("not poisoned");

@@ -17,7 +17,7 @@ use crate::spec::investigation::{ConfigureRequest, OpenedInvestigation};
 use crate::target::config::{CancelMethod, Config, TargetKind};
 use crate::target::focus_api::{ApiResponse, FocusApi};
 use crate::target::kube::Cluster;
-use crate::target::names::InvestigationObjects;
+use crate::target::names::{InvestigationObjects, SandboxMarker};
 use crate::target::wait::within;
 
 static SUITE: OnceLock<Arc<Suite>> = OnceLock::new();
@@ -389,10 +389,13 @@ impl Suite {
         let before = watched.map(|m| m.uids());
         let (suite, scenario_key, body) =
             (self.clone(), scenario.to_string(), request.json().clone());
+        // Only the sandbox arms settings per scenario; elsewhere the request is as is.
+        let marker = (self.config.profile.faults == crate::target::config::FaultDriver::Sandbox)
+            .then(|| SandboxMarker::of_scenario(scenario));
         let answered = tokio::spawn(async move {
             // Ends the in-flight entry however the task ends (a panic too).
             let _in_flight = InFlightEnd(suite.clone(), n);
-            let resp = suite.api.configure(&body).await;
+            let resp = suite.api.configure(&body, marker.as_ref()).await;
             let ledgered = suite.ledger_answer(&scenario_key, &resp, place);
             (resp, ledgered)
         })

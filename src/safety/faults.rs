@@ -20,7 +20,7 @@ use crate::spec::premise::{PremiseNotMet, require};
 use crate::target::config::Config;
 use crate::target::focus_api::FocusApi;
 use crate::target::kube::Cluster;
-use crate::target::names::{RUN_LABEL, SCENARIO_LABEL, label_value};
+use crate::target::names::{RUN_LABEL, SCENARIO_LABEL, SandboxMarker, label_value};
 
 /// An injected fault, with what is needed to undo it (also after a crash: the ledger
 /// keeps every fault not yet undone).
@@ -37,10 +37,11 @@ pub enum Fault {
     Quota { name: String },
     /// Pods of ours occupy free GPU slices.
     GpuFillers { pods: Vec<String> },
-    /// The sandbox will fail the next investigation's pod this way.
-    NextPodFailure,
-    /// The sandbox gives the next investigation a short idle time.
-    NextIdleTimeout,
+    /// The sandbox will fail the pod of the next investigation whose configure carries
+    /// `marker` (the scenario's own).
+    NextPodFailure { marker: SandboxMarker },
+    /// The sandbox gives the next investigation carrying `marker` a short idle time.
+    NextIdleTimeout { marker: SandboxMarker },
     /// A Deployment of the environment was scaled to 0; `replicas` restores it.
     DeploymentScaled { name: String, replicas: i32 },
     /// Nodes this fault cordoned (only those that were schedulable before); each also
@@ -370,11 +371,17 @@ impl Faults<'_> {
     }
 
     pub async fn fail_next_pod(&self, scenario: &str, kind: &str) -> anyhow::Result<Fault> {
-        let fault = Fault::NextPodFailure;
+        let marker = SandboxMarker::of_scenario(scenario);
+        let fault = Fault::NextPodFailure {
+            marker: marker.clone(),
+        };
         self.making(scenario, &fault, async {
             let resp = self
                 .api
-                .put(&control_path("next-pod-failure"), &json!({ "kind": kind }))
+                .put(
+                    &control_path("next-pod-failure"),
+                    &json!({ "kind": kind, "marker": marker }),
+                )
                 .await?;
             if resp.status != 200 {
                 bail!(
@@ -382,13 +389,16 @@ impl Faults<'_> {
                     resp.describe()
                 );
             }
-            // The answer is the pod failure now armed.
-            require(resp.body["kind"] == json!(kind), || {
-                format!(
-                    "the sandbox did not arm the `{kind}` pod failure: {}",
-                    resp.describe()
-                )
-            })?;
+            // The answer is the pod failure now armed for the scenario's configures.
+            require(
+                resp.body["kind"] == json!(kind) && resp.body["marker"] == json!(marker),
+                || {
+                    format!(
+                        "the sandbox did not arm the `{kind}` pod failure: {}",
+                        resp.describe()
+                    )
+                },
+            )?;
             Ok(())
         })
         .await?;
@@ -450,13 +460,22 @@ impl Faults<'_> {
             .scenario_idle_timeout
             .as_secs()
             .max(1);
-        let fault = Fault::NextIdleTimeout;
+        let marker = SandboxMarker::of_scenario(scenario);
+        let fault = Fault::NextIdleTimeout {
+            marker: marker.clone(),
+        };
         self.making(scenario, &fault, async {
             let resp = self
                 .api
-                .put(&control_path("next-idle-timeout"), &json!({ "secs": secs }))
+                .put(
+                    &control_path("next-idle-timeout"),
+                    &json!({ "secs": secs, "marker": marker }),
+                )
                 .await?;
-            if resp.status != 200 || resp.body["secs"].as_u64() != Some(secs) {
+            if resp.status != 200
+                || resp.body["secs"].as_u64() != Some(secs)
+                || resp.body["marker"] != json!(marker)
+            {
                 bail!(PremiseNotMet(format!(
                     "the sandbox control API did not set the next idle time to {secs} s: {}",
                     resp.describe()
@@ -559,8 +578,14 @@ pub async fn undo(
                 .await?;
             Ok(())
         }
-        Fault::NextIdleTimeout => {
-            let resp = api.delete(&control_path("next-idle-timeout")).await?;
+        Fault::NextIdleTimeout { marker } => {
+            let resp = api
+                .delete(&format!(
+                    "{}?marker={}",
+                    control_path("next-idle-timeout"),
+                    marker.as_str()
+                ))
+                .await?;
             if resp.status >= 300 && resp.status != 404 {
                 bail!(
                     "the sandbox control API did not clear the next idle time: {}",
@@ -579,8 +604,14 @@ pub async fn undo(
             }
             Ok(())
         }
-        Fault::NextPodFailure => {
-            let resp = api.delete(&control_path("next-pod-failure")).await?;
+        Fault::NextPodFailure { marker } => {
+            let resp = api
+                .delete(&format!(
+                    "{}?marker={}",
+                    control_path("next-pod-failure"),
+                    marker.as_str()
+                ))
+                .await?;
             if resp.status >= 300 && resp.status != 404 {
                 bail!(
                     "the sandbox control API did not clear the pod failure: {}",

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::target::names::SandboxMarker;
 use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +139,16 @@ impl FocusApi {
         path: &str,
         body: Option<&Value>,
     ) -> Result<ApiResponse, ApiError> {
+        self.send_marked(method, path, body, None).await
+    }
+
+    async fn send_marked(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+        marker: Option<&SandboxMarker>,
+    ) -> Result<ApiResponse, ApiError> {
         let url = format!("{}{}", self.base, path);
         let mut req = match method {
             "GET" => self.http.get(&url),
@@ -149,6 +160,9 @@ impl FocusApi {
                 &url,
             ),
         };
+        if let Some(m) = marker {
+            req = req.header(focus_sandbox::names::MARKER_HEADER, m.as_str());
+        }
         if let Some(b) = body {
             // Serialised by hand so that invalid shapes reach the server untouched.
             req = req
@@ -243,9 +257,15 @@ impl FocusApi {
         self.get("/openapi.json").await
     }
 
-    /// `POST /configure` with exactly this JSON. Sent once: never retried.
-    pub async fn configure(&self, body: &Value) -> Result<ApiResponse, ApiError> {
-        self.send("POST", "/configure", Some(body)).await
+    /// `POST /configure` with exactly this JSON. Sent once: never retried. `marker`
+    /// (the sandbox only) takes the next-investigation settings armed for it.
+    pub async fn configure(
+        &self,
+        body: &Value,
+        marker: Option<&SandboxMarker>,
+    ) -> Result<ApiResponse, ApiError> {
+        self.send_marked("POST", "/configure", Some(body), marker)
+            .await
     }
 
     pub async fn recordings_in_time_range(

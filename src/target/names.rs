@@ -34,6 +34,37 @@ impl InvestigationObjects {
     }
 }
 
+/// The marker a scenario's configures carry to the sandbox
+/// (`focus_sandbox::names::MARKER_HEADER`): the sandbox gives a next-investigation
+/// setting armed for it (a pod failure, a short idle time) only to those configures,
+/// so the scenario arming it runs beside others. The scenario key with every character
+/// outside `[A-Za-z0-9._-]` made `-`: safe in a header and a query, and as unique as
+/// the key (its sequence number is kept whole).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SandboxMarker(String);
+
+impl SandboxMarker {
+    pub fn of_scenario(scenario: &str) -> SandboxMarker {
+        SandboxMarker(
+            scenario
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The slot named by a job id (`<slot>-<n>`), when it names one.
 pub fn slot_of(job_id: &str) -> Option<u16> {
     job_id.split('-').next()?.parse().ok()

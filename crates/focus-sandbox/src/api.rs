@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
@@ -103,8 +104,15 @@ async fn live_metadata(State(s): State<AppState>) -> ApiResult<Value> {
     s.catalogue().live_metadata(s.profile()).map(Json)
 }
 
-async fn configure(State(s): State<AppState>, body: Bytes) -> ApiResult<ConfigureResponse> {
-    investigation::open(&s, &body).await.map(Json)
+async fn configure(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<ConfigureResponse> {
+    let marker = headers
+        .get(crate::names::MARKER_HEADER)
+        .and_then(|v| v.to_str().ok());
+    investigation::open(&s, &body, marker).await.map(Json)
 }
 
 async fn metadata(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Value> {
@@ -174,8 +182,11 @@ async fn control_disable_defect(
     control::set_defect(&s, &name, false).map(Json)
 }
 
-async fn control_pod_failure(State(s): State<AppState>) -> Json<Value> {
-    Json(control::pod_failure(&s))
+async fn control_pod_failure(
+    State(s): State<AppState>,
+    Query(q): Query<control::MarkerQuery>,
+) -> Json<Value> {
+    Json(control::pod_failure(&s, q.marker.as_deref()))
 }
 
 async fn control_set_pod_failure(
@@ -185,8 +196,14 @@ async fn control_set_pod_failure(
     control::set_pod_failure(&s, req).map(Json)
 }
 
-async fn control_clear_pod_failure(State(s): State<AppState>) -> impl IntoResponse {
-    (StatusCode::OK, Json(control::clear_pod_failure(&s)))
+async fn control_clear_pod_failure(
+    State(s): State<AppState>,
+    Query(q): Query<control::MarkerQuery>,
+) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        Json(control::clear_pod_failure(&s, q.marker.as_deref())),
+    )
 }
 
 async fn control_pod_network(State(s): State<AppState>) -> ApiResult<Value> {
@@ -203,8 +220,11 @@ async fn control_restore_pod_network(State(s): State<AppState>) -> ApiResult<Val
         .map(Json)
 }
 
-async fn control_idle_timeout(State(s): State<AppState>) -> Json<Value> {
-    Json(control::idle_timeout(&s))
+async fn control_idle_timeout(
+    State(s): State<AppState>,
+    Query(q): Query<control::MarkerQuery>,
+) -> Json<Value> {
+    Json(control::idle_timeout(&s, q.marker.as_deref()))
 }
 
 async fn control_set_idle_timeout(
@@ -214,8 +234,14 @@ async fn control_set_idle_timeout(
     control::set_idle_timeout(&s, req).map(Json)
 }
 
-async fn control_clear_idle_timeout(State(s): State<AppState>) -> impl IntoResponse {
-    (StatusCode::OK, Json(control::clear_idle_timeout(&s)))
+async fn control_clear_idle_timeout(
+    State(s): State<AppState>,
+    Query(q): Query<control::MarkerQuery>,
+) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        Json(control::clear_idle_timeout(&s, q.marker.as_deref())),
+    )
 }
 
 async fn control_counters(State(s): State<AppState>) -> Json<Value> {

@@ -131,16 +131,27 @@ pub fn clear_defects(s: &AppState) -> Value {
     defects(s)
 }
 
+/// The `marker` query of `GET`/`DELETE` on a next-investigation setting: the setting
+/// armed for configures carrying that marker (none: the unmarked one).
+#[derive(Debug, Default, Deserialize)]
+pub struct MarkerQuery {
+    /// A request marker ([`crate::names::MARKER_HEADER`]).
+    pub marker: Option<String>,
+}
+
 /// Body of `PUT /_sandbox/next-pod-failure`.
 #[derive(Debug, Deserialize)]
 pub struct PodFailureRequest {
     /// `image-pull`, `crash` or `oom`.
     pub kind: PodFailure,
+    /// Only the next configure carrying this marker takes it (none: the next configure).
+    #[serde(default)]
+    pub marker: Option<String>,
 }
 
 /// `GET /_sandbox/next-pod-failure`.
-pub fn pod_failure(s: &AppState) -> Value {
-    json!({ "kind": s.next_pod_failure() })
+pub fn pod_failure(s: &AppState, marker: Option<&str>) -> Value {
+    json!({ "kind": s.next_pod_failure(marker), "marker": marker })
 }
 
 /// `PUT /_sandbox/next-pod-failure`: the next investigation's processing pod fails
@@ -151,14 +162,15 @@ pub fn set_pod_failure(s: &AppState, req: PodFailureRequest) -> Result<Value, Ap
             "pod failures need kube-sim (sim_conventions is off against a real cluster)".into(),
         ));
     }
-    s.set_next_pod_failure(Some(req.kind));
-    Ok(pod_failure(s))
+    let marker = req.marker.as_deref();
+    s.set_next_pod_failure(marker, Some(req.kind));
+    Ok(pod_failure(s, marker))
 }
 
 /// `DELETE /_sandbox/next-pod-failure`.
-pub fn clear_pod_failure(s: &AppState) -> Value {
-    s.set_next_pod_failure(None);
-    pod_failure(s)
+pub fn clear_pod_failure(s: &AppState, marker: Option<&str>) -> Value {
+    s.set_next_pod_failure(marker, None);
+    pod_failure(s, marker)
 }
 
 /// Body of `PUT /_sandbox/next-idle-timeout`.
@@ -166,11 +178,14 @@ pub fn clear_pod_failure(s: &AppState) -> Value {
 pub struct IdleTimeoutRequest {
     /// The next investigation's idle time, whole seconds (≥ 1).
     pub secs: u64,
+    /// Only the next configure carrying this marker takes it (none: the next configure).
+    #[serde(default)]
+    pub marker: Option<String>,
 }
 
 /// `GET /_sandbox/next-idle-timeout`.
-pub fn idle_timeout(s: &AppState) -> Value {
-    json!({ "secs": s.next_idle_secs() })
+pub fn idle_timeout(s: &AppState, marker: Option<&str>) -> Value {
+    json!({ "secs": s.next_idle_secs(marker), "marker": marker })
 }
 
 /// `PUT /_sandbox/next-idle-timeout`: the next investigation's cleanup job waits this
@@ -180,14 +195,15 @@ pub fn set_idle_timeout(s: &AppState, req: IdleTimeoutRequest) -> Result<Value, 
     if req.secs == 0 {
         return Err(AppError::BadRequest("secs must be at least 1".into()));
     }
-    s.set_next_idle_secs(Some(req.secs));
-    Ok(idle_timeout(s))
+    let marker = req.marker.as_deref();
+    s.set_next_idle_secs(marker, Some(req.secs));
+    Ok(idle_timeout(s, marker))
 }
 
 /// `DELETE /_sandbox/next-idle-timeout`.
-pub fn clear_idle_timeout(s: &AppState) -> Value {
-    s.set_next_idle_secs(None);
-    idle_timeout(s)
+pub fn clear_idle_timeout(s: &AppState, marker: Option<&str>) -> Value {
+    s.set_next_idle_secs(marker, None);
+    idle_timeout(s, marker)
 }
 
 /// `GET /_sandbox/counters`.

@@ -190,12 +190,17 @@ fn processing_args(req: &ConfigureRequest, streams: u32, id: JobId) -> Vec<Strin
     args
 }
 
-/// `POST /configure`.
-pub async fn open(state: &AppState, body: &[u8]) -> Result<ConfigureResponse, AppError> {
+/// `POST /configure`; `marker` ([`crate::names::MARKER_HEADER`]) selects the
+/// next-investigation settings armed for it.
+pub async fn open(
+    state: &AppState,
+    body: &[u8],
+    marker: Option<&str>,
+) -> Result<ConfigureResponse, AppError> {
     let counters = state.counters();
     bump(&counters.configure_requests);
     let (_in_flight, in_flight) = state.enter_configure();
-    let result = open_checked(state, body, in_flight).await;
+    let result = open_checked(state, body, marker, in_flight).await;
     if let Err(e) = &result {
         tracing::debug!(status = e.status().as_u16(), error = %e, body = %String::from_utf8_lossy(body), "configure rejected");
     }
@@ -210,6 +215,7 @@ pub async fn open(state: &AppState, body: &[u8]) -> Result<ConfigureResponse, Ap
 async fn open_checked(
     state: &AppState,
     body: &[u8],
+    marker: Option<&str>,
     in_flight: usize,
 ) -> Result<ConfigureResponse, AppError> {
     let cfg = state.config();
@@ -266,7 +272,7 @@ async fn open_checked(
             None if policy.enforces(Rule::HistoricData) => {
                 if state.has(Defect::LaunchBeforeLookup) {
                     // The answer is the same 404 either way; what stays is the defect.
-                    let _ = launch(state, &req, mode, cfg.prr, None).await;
+                    let _ = launch(state, &req, mode, cfg.prr, None, marker).await;
                 }
                 return Err(AppError::NotFound(NO_RECORDING.into()));
             }
@@ -275,7 +281,7 @@ async fn open_checked(
     };
     validation::check_frequency(&req, &policy, prr / 2.0)?;
 
-    launch(state, &req, mode, prr, recording.as_ref()).await
+    launch(state, &req, mode, prr, recording.as_ref(), marker).await
 }
 
 /// Ready nodes' InternalIPs, sorted by node name.
@@ -340,6 +346,7 @@ async fn launch(
     mode: Mode,
     prr: f64,
     recording: Option<&Recording>,
+    marker: Option<&str>,
 ) -> Result<ConfigureResponse, AppError> {
     let cfg = state.config();
     let profile = state.profile();
@@ -433,11 +440,13 @@ async fn launch(
             cpu: (profile == ServerProfile::AsRequired).then(|| cfg.job_cpu.clone()),
             image: cfg.job_image.clone(),
             cleanup_image: cfg.cleanup_image.clone(),
-            idle_secs: state.take_idle_secs().unwrap_or(cfg.idle_timeout_secs),
+            idle_secs: state
+                .take_idle_secs(marker)
+                .unwrap_or(cfg.idle_timeout_secs),
             configuration: req.raw.to_string(),
             stream_url,
             sim_conventions: cfg.sim_conventions,
-            pod_failure: state.take_pod_failure(),
+            pod_failure: state.take_pod_failure(marker),
             never_start: state.has(Defect::SlowKubelet),
             default_job_policy: state.has(Defect::WrongJobPolicy),
             recordings_volume: !state.has(Defect::NoRecordingsVolume),

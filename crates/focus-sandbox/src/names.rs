@@ -5,6 +5,11 @@
 
 use std::fmt;
 
+/// The request header a configure may carry to take the settings the control API
+/// armed for that marker (`PUT /_sandbox/next-pod-failure {"marker": …}`); a client
+/// running scenarios side by side marks each scenario's configures with its own.
+pub const MARKER_HEADER: &str = "x-sandbox-marker";
+
 /// Name prefix of an investigation's processing Job.
 pub const GRPC_JOB_PREFIX: &str = "grpc-job-";
 /// Name prefix of an investigation's cleanup Job.

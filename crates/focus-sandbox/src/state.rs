@@ -1,7 +1,7 @@
 //! The server's shared state: a Kubernetes client, the settings, and the few
 //! things that live in memory (defects in force, data catalogue, counters).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -44,8 +44,8 @@ struct Inner {
     reserved: Mutex<BTreeSet<u16>>,
     leaked: Mutex<BTreeSet<u16>>,
     cancelled: Mutex<HashSet<String>>,
-    next_pod_failure: Mutex<Option<PodFailure>>,
-    next_idle_secs: Mutex<Option<u64>>,
+    next_pod_failure: Armed<PodFailure>,
+    next_idle_secs: Armed<u64>,
     in_flight: AtomicUsize,
     counters: Counters,
 }
@@ -138,8 +138,8 @@ impl AppState {
                 reserved: Mutex::default(),
                 leaked: Mutex::default(),
                 cancelled: Mutex::default(),
-                next_pod_failure: Mutex::default(),
-                next_idle_secs: Mutex::default(),
+                next_pod_failure: Armed::default(),
+                next_idle_secs: Armed::default(),
                 in_flight: AtomicUsize::new(0),
                 counters: Counters::default(),
             }),
@@ -274,30 +274,32 @@ impl AppState {
     pub fn cancelled(&self) -> MutexGuard<'_, HashSet<String>> {
         lock(&self.inner.cancelled)
     }
-    /// Sets or clears the failure injected into the next investigation's pod.
-    pub fn set_next_pod_failure(&self, f: Option<PodFailure>) {
-        *lock(&self.inner.next_pod_failure) = f;
+    /// Sets or clears the failure injected into the next investigation's pod (of the
+    /// next configure carrying `marker`, or of whichever comes next without one).
+    pub fn set_next_pod_failure(&self, marker: Option<&str>, f: Option<PodFailure>) {
+        self.inner.next_pod_failure.set(marker, f);
     }
-    /// The pending pod failure, if any (left in place).
-    pub fn next_pod_failure(&self) -> Option<PodFailure> {
-        *lock(&self.inner.next_pod_failure)
+    /// The pod failure armed for `marker`, if any (left in place).
+    pub fn next_pod_failure(&self, marker: Option<&str>) -> Option<PodFailure> {
+        self.inner.next_pod_failure.get(marker)
     }
-    /// Takes the pending pod failure.
-    pub fn take_pod_failure(&self) -> Option<PodFailure> {
-        lock(&self.inner.next_pod_failure).take()
+    /// Takes the pod failure of a configure carrying `marker`.
+    pub fn take_pod_failure(&self, marker: Option<&str>) -> Option<PodFailure> {
+        self.inner.next_pod_failure.take(marker)
     }
 
-    /// Sets or clears the idle time (seconds) of the next investigation.
-    pub fn set_next_idle_secs(&self, secs: Option<u64>) {
-        *lock(&self.inner.next_idle_secs) = secs;
+    /// Sets or clears the idle time (seconds) of the next investigation (as
+    /// [`AppState::set_next_pod_failure`]).
+    pub fn set_next_idle_secs(&self, marker: Option<&str>, secs: Option<u64>) {
+        self.inner.next_idle_secs.set(marker, secs);
     }
-    /// The pending idle time, if any (left in place).
-    pub fn next_idle_secs(&self) -> Option<u64> {
-        *lock(&self.inner.next_idle_secs)
+    /// The idle time armed for `marker`, if any (left in place).
+    pub fn next_idle_secs(&self, marker: Option<&str>) -> Option<u64> {
+        self.inner.next_idle_secs.get(marker)
     }
-    /// Takes the pending idle time.
-    pub fn take_idle_secs(&self) -> Option<u64> {
-        lock(&self.inner.next_idle_secs).take()
+    /// Takes the idle time of a configure carrying `marker`.
+    pub fn take_idle_secs(&self, marker: Option<&str>) -> Option<u64> {
+        self.inner.next_idle_secs.take(marker)
     }
 
     /// Counters.
@@ -336,8 +338,48 @@ impl AppState {
     /// kept consistent, the pending pod failure and idle time are dropped.
     pub fn simulate_restart(&self) {
         bump(&self.inner.counters.restarts);
-        self.set_next_pod_failure(None);
-        self.set_next_idle_secs(None);
+        self.inner.next_pod_failure.clear();
+        self.inner.next_idle_secs.clear();
+    }
+}
+
+/// A setting armed for the next configure: per request marker
+/// ([`crate::names::MARKER_HEADER`], only the configure carrying it takes it), or
+/// unmarked (whichever configure comes next). Markers let a client run scenarios that
+/// arm settings beside each other without one taking another's.
+#[derive(Debug)]
+struct Armed<T>(Mutex<HashMap<Option<String>, T>>);
+
+impl<T> Default for Armed<T> {
+    fn default() -> Self {
+        Armed(Mutex::default())
+    }
+}
+
+impl<T: Copy> Armed<T> {
+    fn set(&self, marker: Option<&str>, value: Option<T>) {
+        let mut m = lock(&self.0);
+        let key = marker.map(str::to_owned);
+        match value {
+            Some(v) => m.insert(key, v),
+            None => m.remove(&key),
+        };
+    }
+
+    fn get(&self, marker: Option<&str>) -> Option<T> {
+        lock(&self.0).get(&marker.map(str::to_owned)).copied()
+    }
+
+    /// The marker's own setting, else the unmarked one.
+    fn take(&self, marker: Option<&str>) -> Option<T> {
+        let mut m = lock(&self.0);
+        marker
+            .and_then(|k| m.remove(&Some(k.to_owned())))
+            .or_else(|| m.remove(&None))
+    }
+
+    fn clear(&self) {
+        lock(&self.0).clear();
     }
 }
 

@@ -9,7 +9,7 @@ use focus_sandbox::{SandboxOptions, ServerConfig};
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Service;
 use kube::runtime::wait::await_condition;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn with_server(server: ServerConfig) -> SandboxOptions {
     SandboxOptions {
@@ -33,7 +33,7 @@ async fn an_investigation_nobody_connects_to_is_removed_after_the_idle_time() {
             Some(&json!({"secs": 1})),
         )
         .await;
-    assert_eq!((code, set), (200, json!({"secs": 1})));
+    assert_eq!((code, set), (200, json!({"secs": 1, "marker": null})));
     let (code, _) = h
         .send(
             reqwest::Method::PUT,
@@ -59,7 +59,7 @@ async fn an_investigation_nobody_connects_to_is_removed_after_the_idle_time() {
     let (_, next) = h
         .send(reqwest::Method::GET, "/_sandbox/next-idle-timeout", None)
         .await;
-    assert_eq!(next, json!({"secs": null}));
+    assert_eq!(next, json!({"secs": null, "marker": null}));
     let body = h.open_live().await;
     let id = body["job_id"].as_str().expect("id");
     let cleanup = h
@@ -189,7 +189,94 @@ async fn injected_pod_failures() {
     let (_, next) = h
         .send(reqwest::Method::GET, "/_sandbox/next-pod-failure", None)
         .await;
-    assert_eq!(next, json!({"kind": null}));
+    assert_eq!(next, json!({"kind": null, "marker": null}));
+    h.sandbox.shutdown().await;
+}
+
+/// A setting armed for a marker is taken only by a configure carrying it, so scenarios
+/// arming settings run beside others: an unmarked configure, and one with another
+/// marker, get none of it.
+#[tokio::test]
+async fn a_setting_armed_for_a_marker_is_taken_by_that_marker_only() {
+    let h = Harness::start(options()).await;
+    let (code, set) = h
+        .send(
+            reqwest::Method::PUT,
+            "/_sandbox/next-pod-failure",
+            Some(&json!({"kind": "crash", "marker": "a"})),
+        )
+        .await;
+    assert_eq!((code, set), (200, json!({"kind": "crash", "marker": "a"})));
+    let hr = &h;
+    let marked = |marker: &'static str| async move {
+        let resp = hr
+            .http
+            .post(format!("{}/configure", hr.sandbox.api_url()))
+            .header(focus_sandbox::names::MARKER_HEADER, marker)
+            .json(&live())
+            .send()
+            .await
+            .expect("configure");
+        assert_eq!(resp.status().as_u16(), 200);
+        let body: Value = resp.json().await.expect("json");
+        body["job_id"].as_str().expect("id").to_owned()
+    };
+    let unmarked = h.open_live().await["job_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let other = marked("b").await;
+    // Still armed for `a`.
+    let (_, armed) = h
+        .send(
+            reqwest::Method::GET,
+            "/_sandbox/next-pod-failure?marker=a",
+            None,
+        )
+        .await;
+    assert_eq!(armed, json!({"kind": "crash", "marker": "a"}));
+    let own = marked("a").await;
+    h.until("a's job failed", || async {
+        status_of(&h, &own).await == "failed"
+    })
+    .await;
+    for id in [&unmarked, &other] {
+        h.until(&format!("{id} running"), || async {
+            status_of(&h, id).await == "running"
+        })
+        .await;
+    }
+    let (_, left) = h
+        .send(
+            reqwest::Method::GET,
+            "/_sandbox/next-pod-failure?marker=a",
+            None,
+        )
+        .await;
+    assert_eq!(left, json!({"kind": null, "marker": "a"}));
+    // A clear names its marker and leaves others armed.
+    for m in ["a", "b"] {
+        h.send(
+            reqwest::Method::PUT,
+            "/_sandbox/next-idle-timeout",
+            Some(&json!({"secs": 5, "marker": m})),
+        )
+        .await;
+    }
+    h.send(
+        reqwest::Method::DELETE,
+        "/_sandbox/next-idle-timeout?marker=a",
+        None,
+    )
+    .await;
+    let (_, b) = h
+        .send(
+            reqwest::Method::GET,
+            "/_sandbox/next-idle-timeout?marker=b",
+            None,
+        )
+        .await;
+    assert_eq!(b, json!({"secs": 5, "marker": "b"}));
     h.sandbox.shutdown().await;
 }
 

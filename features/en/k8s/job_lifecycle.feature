@@ -40,7 +40,7 @@ Feature: Investigation job lifecycle
     When that investigation is cancelled
     Then none of its objects remain
 
-  @id:k8s-idle-removed @exclusive:next-investigation
+  @id:k8s-idle-removed
   Scenario: An investigation nobody connects to is removed once its cleanup Job succeeds
     Given the next investigation's idle time is shortened where the fault driver allows it
     When a live investigation is opened

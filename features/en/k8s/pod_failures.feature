@@ -7,7 +7,7 @@ Feature: Failing investigation pods
   Background:
     Given Focus Server is answering
 
-  @id:k8s-pod-failure-reason @exclusive:next-investigation
+  @id:k8s-pod-failure-reason
   Scenario Outline: A failing pod reports its reason (<case>)
     Given the next investigation's pod is made to fail by <kind>
     When a live investigation is opened

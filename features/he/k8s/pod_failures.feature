@@ -8,7 +8,7 @@
   רקע:
     בהינתן Focus Server עונה
 
-  @id:k8s-pod-failure-reason @exclusive:next-investigation
+  @id:k8s-pod-failure-reason
   תבנית תרחיש: Pod שנכשל מדווח את הסיבה (<case>)
     בהינתן ה-Pod של החקירה הבאה ייכשל עקב <kind>
     כאשר נפתחת חקירה חיה
