@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use focus_sandbox::SandboxOptions;
 use focus_sandbox::kube_sim::{KubeSim, SimConfig};
-use focus_scope::target::kube::Cluster;
+use focus_scope::target::kube::{Cluster, ReplayEnd};
 use support::{
     MetaRun, config_dir_with, manifest_dir, open_foreign_investigation, path_str, run_capped,
     run_suite, sandbox_cluster, start_sandbox,
@@ -862,6 +862,66 @@ fn creations_are_told_by_identity_whatever_the_cluster_clock() {
             );
         }
     }
+}
+
+/// The creations check ends each kind's replay at kube-sim's bookmark after the replay
+/// (issue 17) instead of waiting out its 1 s window, and still tells a Job and a
+/// Service created and deleted between its two lists: their events come before the
+/// bookmark. A ConfigMap created last puts the list after the request past every Job
+/// and Service change, so only a bookmark can end the replays early. kube-sim also
+/// bookmarks the end of the window, ≥ 1 s after the watch opened; the early bookmark
+/// comes within milliseconds, so the bound below cannot flake.
+#[test]
+fn the_creations_check_ends_at_the_bookmark_and_sees_what_came_and_went() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let (_sim, cluster, client, _dir) = support::simulated_cluster().await;
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+            kube::Api::all(client.clone());
+        let ns = serde_json::from_value(serde_json::json!({"metadata": {"name": "panda"}}))
+            .expect("namespace");
+        namespaces
+            .create(&Default::default(), &ns)
+            .await
+            .expect("namespace");
+        let watch = cluster.watch_creations().await.expect("lists before");
+        let (job, service) = create_investigation_objects(&client, "7-1").await;
+        let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
+            kube::Api::namespaced(client.clone(), "panda");
+        let services: kube::Api<k8s_openapi::api::core::v1::Service> =
+            kube::Api::namespaced(client.clone(), "panda");
+        let gone = kube::api::DeleteParams::background();
+        jobs.delete("grpc-job-7-1", &gone)
+            .await
+            .expect("delete job");
+        services
+            .delete("grpc-service-7-1", &gone)
+            .await
+            .expect("delete service");
+        let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+            kube::Api::namespaced(client.clone(), "panda");
+        let cm = serde_json::from_value(serde_json::json!({"metadata": {"name": "later"}}))
+            .expect("configmap");
+        configmaps
+            .create(&Default::default(), &cm)
+            .await
+            .expect("configmap");
+        let replayed = watch.finish_replayed().await.expect("the check");
+        for end in [replayed.jobs, replayed.services] {
+            assert!(
+                matches!(end, ReplayEnd::Bookmark { after } if after < Duration::from_secs(1)),
+                "the replay did not end at the bookmark after it: {end:?}"
+            );
+        }
+        let uids: std::collections::BTreeSet<&str> =
+            replayed.created.iter().map(|c| c.uid.as_str()).collect();
+        assert_eq!(
+            uids,
+            [job.as_str(), service.as_str()].into_iter().collect(),
+            "created and deleted between the lists: {:?}",
+            replayed.created
+        );
+    });
 }
 
 /// A Job and a Service under the investigation's names, created by a client of the

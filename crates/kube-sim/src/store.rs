@@ -353,6 +353,7 @@ impl Store {
                     initial: objects,
                     replay: Vec::new(),
                     start_rv: current,
+                    current_rv: current,
                 })
             }
             Some(n) => {
@@ -369,6 +370,7 @@ impl Store {
                     initial: Vec::new(),
                     replay,
                     start_rv: n.min(current),
+                    current_rv: current,
                 })
             }
         }
@@ -719,6 +721,9 @@ pub struct WatchStart {
     pub replay: Vec<Arc<StoreEvent>>,
     /// The resourceVersion the stream is consistent with before `replay`/live events.
     pub start_rv: u64,
+    /// The store's resourceVersion when the watch subscribed: after `replay`, the
+    /// stream is consistent with it (live events all come after it).
+    pub current_rv: u64,
 }
 
 /// RFC 1123 subdomain check (lowercase alphanumerics, '-', '.'; ≤ 253).

@@ -1,6 +1,7 @@
 //! Watch streams: initial ADDED events or history replay, live changes filtered by
 //! resource type, namespace and selectors (with ADDED/DELETED on selector transitions),
-//! bookmarks, `timeoutSeconds`, 410 Expired as an in-stream ERROR, and closing lagging
+//! bookmarks (periodic, at the deadline, and one right after a resumed watch's replay),
+//! `timeoutSeconds`, 410 Expired as an in-stream ERROR, and closing lagging
 //! watchers so the client re-lists.
 
 use std::sync::Arc;
@@ -125,6 +126,15 @@ pub fn stream(
             seen = seen.max(e.rv);
             if let Some((ty, o)) = translate(&p, e) {
                 yield Ok(object_line(&p, ty, &o));
+            }
+        }
+        if from.is_some_and(|rv| rv > 0) {
+            // The replay owed since the requested resourceVersion is sent: a bookmark
+            // at the current one tells the client it has every change up to there
+            // (a client comparing it with a list's resourceVersion can stop waiting).
+            seen = seen.max(start.current_rv);
+            if p.bookmarks {
+                yield Ok(bookmark(&p.rt, seen, false));
             }
         }
         let deadline = tokio::time::sleep(p.timeout);

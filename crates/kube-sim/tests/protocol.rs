@@ -301,6 +301,75 @@ async fn send_initial_events_ends_with_marked_bookmark() {
     sim.shutdown().await;
 }
 
+/// A watch resumed from a resourceVersion with bookmarks allowed gets, right after the
+/// replay it is owed, a bookmark at the current resourceVersion: at or past a list taken
+/// after the replayed changes, long before the watch's timeout (30 s; the test waits at
+/// most `WAIT`, 20 s, and periodic bookmarks come every 60 s, so neither the bookmark
+/// sent at the deadline nor a periodic one can be the one seen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumed_watch_bookmarks_the_end_of_its_replay() {
+    let mut config = SimConfig::fast();
+    config.bookmark_interval_secs = 60;
+    let (sim, client) = start(config).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let rv_of = |l: kube::api::ObjectList<ConfigMap>| {
+        let rv = l.metadata.resource_version.unwrap_or_default();
+        rv.parse::<u64>()
+            .expect("kube-sim's resourceVersions are integers")
+    };
+    let since = rv_of(cms.list(&ListParams::default()).await.expect("list"));
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "brief"}})).expect("cm");
+    cms.create(&PostParams::default(), &cm)
+        .await
+        .expect("created");
+    cms.delete("brief", &Default::default())
+        .await
+        .expect("deleted");
+    let after = rv_of(cms.list(&ListParams::default()).await.expect("list"));
+    assert!(
+        after > since,
+        "premise not met: the list after the changes is newer"
+    );
+    let wp = kube::api::WatchParams::default().timeout(30);
+    assert!(wp.bookmarks, "kube-rs allows bookmarks by default");
+    let mut stream = std::pin::pin!(
+        cms.watch(&wp, &since.to_string())
+            .await
+            .expect("watch")
+            .boxed()
+    );
+    let mut kinds = Vec::new();
+    let bookmark = loop {
+        let ev = tokio::time::timeout(WAIT, stream.try_next())
+            .await
+            .expect("a bookmark before the watch's timeout")
+            .expect("ok")
+            .expect("the watch stays open");
+        match ev {
+            kube::api::WatchEvent::Added(_) => kinds.push("ADDED"),
+            kube::api::WatchEvent::Deleted(_) => kinds.push("DELETED"),
+            kube::api::WatchEvent::Modified(_) => kinds.push("MODIFIED"),
+            kube::api::WatchEvent::Bookmark(b) => break b,
+            kube::api::WatchEvent::Error(e) => panic!("watch refused: {e}"),
+        }
+    };
+    assert_eq!(
+        kinds,
+        vec!["ADDED", "DELETED"],
+        "the replay precedes the bookmark"
+    );
+    let at: u64 = bookmark
+        .metadata
+        .resource_version
+        .parse()
+        .expect("integer resourceVersion");
+    assert!(
+        at >= after,
+        "bookmark at {at}, list after the changes at {after}"
+    );
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn label_transitions_arrive_as_added_and_deleted() {
     let (sim, client) = start(SimConfig::fast()).await;

@@ -49,9 +49,45 @@ fn investigation_identities<K: Resource>(kind: &str, items: &[K]) -> Vec<Created
         .collect()
 }
 
-/// How long the watch that replays the request's window stays open: the server sends
-/// every change since the list before the request at once, and closes the watch then.
+/// How long the watch that replays the request's window stays open at most: the server
+/// sends every change since the list before the request at once, and closes the watch
+/// then. The watch ends sooner when the server proves it has sent everything up to the
+/// list after the request (see [`caught_up`]).
 const REPLAY_WATCH_SECS: u32 = 1;
+
+/// How the watch replaying a request's window ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayEnd {
+    /// A bookmark at or past the resourceVersion of the list after the request arrived
+    /// `after` the watch was opened: every change up to that list had been delivered (a
+    /// watch delivers changes in resourceVersion order), so the watch ended there.
+    Bookmark { after: Duration },
+    /// The same proof from a change at or past that resourceVersion (made after the
+    /// list): the watch ended at it.
+    Change { after: Duration },
+    /// The server closed the watch after its [`REPLAY_WATCH_SECS`] window without such
+    /// proof: it sent no early bookmark, or its resourceVersions are not integers.
+    Window,
+}
+
+/// What a request created ([`CreationWatch::finish_replayed`]), and how the replay of
+/// its window ended per kind.
+#[derive(Debug)]
+pub struct Creations {
+    pub created: Vec<CreatedObject>,
+    pub jobs: ReplayEnd,
+    pub services: ReplayEnd,
+}
+
+/// Whether a watch event at resourceVersion `at` proves that every change up to `until`
+/// (a list's resourceVersion) was delivered. resourceVersions are opaque to clients;
+/// etcd's revisions (and kube-sim's) are integers, and only integers are compared.
+fn caught_up(at: Option<&str>, until: &str) -> bool {
+    match (at.map(str::parse::<u64>), until.parse::<u64>()) {
+        (Some(Ok(at)), Ok(until)) => at >= until,
+        _ => false,
+    }
+}
 
 impl Cluster {
     /// Lists the investigation objects (Jobs and Services): call before sending the
@@ -86,41 +122,61 @@ impl Cluster {
         ))
     }
 
-    /// Every investigation object of one kind that a change since `rv` touched (added,
-    /// modified or deleted): a watch resumed from `rv` that the server closes after
-    /// [`REPLAY_WATCH_SECS`]. A watch the server refuses (e.g. `rv` too old) is an error.
-    async fn touched_since<K>(&self, kind: &'static str, rv: &str) -> Result<Vec<CreatedObject>>
+    /// Every investigation object of one kind that a change since `since` touched
+    /// (added, modified or deleted): a watch resumed from `since` (bookmarks allowed)
+    /// that ends at the first bookmark or event at or past `until`, the resourceVersion
+    /// of the list after the request, or else when the server closes it after
+    /// [`REPLAY_WATCH_SECS`]. A watch the server refuses (e.g. `since` too old) is an
+    /// error.
+    async fn touched_since<K>(
+        &self,
+        kind: &'static str,
+        since: &str,
+        until: &str,
+    ) -> Result<(Vec<CreatedObject>, ReplayEnd)>
     where
         K: Namespaced,
     {
-        let what = format!("watch {kind}s since resourceVersion {rv}");
-        let wp = kube::api::WatchParams::default().timeout(REPLAY_WATCH_SECS);
+        let what = format!("watch {kind}s since resourceVersion {since}");
+        let wp = kube::api::WatchParams {
+            bookmarks: true,
+            ..Default::default()
+        }
+        .timeout(REPLAY_WATCH_SECS);
         let deadline = self.request_timeout + Duration::from_secs(REPLAY_WATCH_SECS.into());
-        let touched = within(deadline, &what, async {
+        let opened = std::time::Instant::now();
+        let replayed = within(deadline, &what, async {
             let stream = self
                 .api::<K>()
-                .watch(&wp, rv)
+                .watch(&wp, since)
                 .await
                 .map_err(api_err(what.clone()))?;
             let mut stream = std::pin::pin!(stream);
             let mut touched = Vec::new();
             while let Some(event) = stream.next().await {
-                match event.map_err(api_err(what.clone()))? {
-                    kube::api::WatchEvent::Added(o)
-                    | kube::api::WatchEvent::Modified(o)
-                    | kube::api::WatchEvent::Deleted(o) => {
-                        touched.extend(investigation_identities(kind, std::slice::from_ref(&o)));
+                use kube::api::WatchEvent;
+                let event = event.map_err(api_err(what.clone()))?;
+                let at = match &event {
+                    WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => {
+                        touched.extend(investigation_identities(kind, std::slice::from_ref(o)));
+                        o.meta().resource_version.clone()
                     }
-                    kube::api::WatchEvent::Bookmark(_) => {}
-                    kube::api::WatchEvent::Error(e) => {
-                        return Err(unmet(what.clone(), e.to_string()));
-                    }
+                    WatchEvent::Bookmark(b) => Some(b.metadata.resource_version.clone()),
+                    WatchEvent::Error(e) => return Err(unmet(what.clone(), e.to_string())),
+                };
+                if caught_up(at.as_deref(), until) {
+                    let after = opened.elapsed();
+                    let end = match event {
+                        WatchEvent::Bookmark(_) => ReplayEnd::Bookmark { after },
+                        _ => ReplayEnd::Change { after },
+                    };
+                    return Ok((touched, end));
                 }
             }
-            Ok(touched)
+            Ok((touched, ReplayEnd::Window))
         })
         .await??;
-        Ok(touched)
+        Ok(replayed)
     }
 }
 
@@ -129,20 +185,50 @@ impl CreationWatch {
     /// now but not then, or seen by the watch over that time (also those deleted
     /// again).
     pub async fn finish(self) -> Result<Vec<CreatedObject>> {
+        Ok(self.finish_replayed().await?.created)
+    }
+
+    /// [`Self::finish`], telling also how each kind's replay ended.
+    pub async fn finish_replayed(self) -> Result<Creations> {
         let c = &self.cluster;
         let mut created = BTreeSet::new();
-        created.extend(c.list_identities::<Job>("Job").await?.0);
-        created.extend(c.list_identities::<Service>("Service").await?.0);
-        // Both watches stay open for the same second.
-        let (jobs, services) = futures::try_join!(
-            c.touched_since::<Job>("Job", &self.jobs_since),
-            c.touched_since::<Service>("Service", &self.services_since)
+        let (jobs, jobs_until) = c.list_identities::<Job>("Job").await?;
+        let (services, services_until) = c.list_identities::<Service>("Service").await?;
+        created.extend(jobs);
+        created.extend(services);
+        // Both watches are open at once; each ends when its kind is caught up.
+        let ((jobs, jobs_end), (services, services_end)) = futures::try_join!(
+            c.touched_since::<Job>("Job", &self.jobs_since, &jobs_until),
+            c.touched_since::<Service>("Service", &self.services_since, &services_until)
         )?;
         created.extend(jobs);
         created.extend(services);
-        Ok(created
-            .into_iter()
-            .filter(|o| !self.before.contains(&o.uid))
-            .collect())
+        tracing::debug!(?jobs_end, ?services_end, "creations check: replay ended");
+        Ok(Creations {
+            created: created
+                .into_iter()
+                .filter(|o| !self.before.contains(&o.uid))
+                .collect(),
+            jobs: jobs_end,
+            services: services_end,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caught_up;
+
+    #[test]
+    fn only_integer_resource_versions_at_or_past_the_list_prove_the_replay_complete() {
+        assert!(caught_up(Some("42"), "42"));
+        assert!(caught_up(Some("43"), "42"));
+        assert!(!caught_up(Some("41"), "42"));
+        // Opaque resourceVersions (not etcd revisions) are never compared: the window.
+        assert!(!caught_up(Some("b"), "a"));
+        assert!(!caught_up(Some("43"), "a"));
+        assert!(!caught_up(Some("x43"), "42"));
+        assert!(!caught_up(None, "42"));
+        assert!(!caught_up(Some("43"), ""));
     }
 }

@@ -44,7 +44,7 @@ mod pods;
 mod tests;
 mod workloads;
 
-pub use creations::{CreatedObject, CreationWatch};
+pub use creations::{CreatedObject, CreationWatch, Creations, ReplayEnd};
 pub use identities::job_id_of;
 pub use mirror::Mirror;
 use objects::Namespaced;
