@@ -16,8 +16,11 @@
 //! The after hook gives the locks back in [`Stage`]s ([`Held::release`]), not all at
 //! once after the last pod is gone: `fiber`, `recordings` and `nodes` once the faults
 //! are undone, `ports` once the investigations' Jobs and Services are gone, `capacity`
-//! and `gpu` once their pods are gone too ([`Resource::free_after`] says why).
-//! Releasing, in any order, never waits, so the stages keep the lock order's guarantee.
+//! and `gpu` once their pods are gone too ([`Resource::free_after`] says why). A
+//! resource held alone becomes shared once the faults are undone (but `capacity`):
+//! from then on the scenario is one more whose investigations are being deleted, which
+//! is what shared scenarios run beside anyway. Releasing, in any order, never waits,
+//! so the stages keep the lock order's guarantee.
 //!
 //! Size: ~330 lines of resources and their locks (one concern: who may run beside
 //! whom); the rest is their tests.
@@ -85,6 +88,17 @@ impl Resource {
             // while it lingers breaks when it ends); the 200 batch and clean startup
             // want nothing left.
             Resource::Capacity | Resource::Gpu => Stage::PodsGone,
+        }
+    }
+
+    /// The stage from which a resource this scenario holds alone may be shared: its
+    /// faults are undone, and a scenario whose investigations are being deleted is
+    /// what every shared scenario runs beside. But `capacity`: what its scenarios leave
+    /// (200 investigations) would hold the slots and GPU slices the next ones need.
+    fn shared_after(self) -> Stage {
+        match self {
+            Resource::Capacity => Stage::PodsGone,
+            _ => Stage::FaultsUndone,
         }
     }
 
@@ -214,6 +228,26 @@ struct Guard {
     alone: bool,
 }
 
+impl Guard {
+    /// Held alone → held shared: the waiters for it shared go on, those for it alone
+    /// still wait.
+    fn share(&mut self) {
+        if !self.alone {
+            return;
+        }
+        let mut st = self
+            .lock
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        st.1 = false;
+        st.0 += 1;
+        drop(st);
+        self.alone = false;
+        self.lock.released.notify_waiters();
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Ok(mut st) = self.lock.state.lock() {
@@ -300,9 +334,18 @@ impl Held {
     }
 
     /// Gives back what this scenario, having come to `reached`, can no longer affect:
-    /// each resource whose [`Resource::free_after`] is reached. Never waits.
+    /// each resource whose [`Resource::free_after`] is reached is released, and one
+    /// held alone is shared from [`Resource::shared_after`] on. Never waits.
     pub fn release(&mut self, reached: Stage) {
-        self.guards.retain(|(r, _)| reached < r.free_after());
+        self.guards.retain_mut(|(r, guard)| {
+            if reached >= r.free_after() {
+                return false;
+            }
+            if reached >= r.shared_after() {
+                guard.share();
+            }
+            true
+        });
     }
 
     /// Fails unless the scenario holds the fault's resource alone: a fault of an
@@ -459,6 +502,57 @@ mod tests {
         assert!(
             gets(&mut gpu).await.is_some(),
             "gpu not free after the last stage"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resource_held_alone_is_shared_once_the_faults_are_undone_but_capacity() {
+        let locks: Locks = std::array::from_fn(|_| Arc::default());
+        let mut a = Held::acquire_in(&locks, BTreeSet::from([Resource::Gpu, Resource::Nodes]))
+            .await
+            .expect("not poisoned");
+        let mut nodes = Box::pin(Held::acquire_in(&locks, BTreeSet::from([Resource::Nodes])));
+        let mut shared = Box::pin(Held::acquire_in(&locks, BTreeSet::new()));
+        assert!(gets(&mut nodes).await.is_none(), "nodes beside its holder");
+        assert!(
+            gets(&mut shared).await.is_none(),
+            "shared beside an alone holder"
+        );
+        a.release(Stage::FaultsUndone);
+        let nodes = gets(&mut nodes)
+            .await
+            .expect("nodes is released once the faults are undone");
+        drop(nodes);
+        let shared = gets(&mut shared)
+            .await
+            .expect("a shared waiter goes on once the faults are undone");
+        drop(shared);
+        let mut gpu = Box::pin(Held::acquire_in(&locks, BTreeSet::from([Resource::Gpu])));
+        a.release(Stage::ObjectsGone);
+        assert!(
+            gets(&mut gpu).await.is_none(),
+            "gpu alone before the pods were gone"
+        );
+        a.release(Stage::PodsGone);
+        assert!(
+            gets(&mut gpu).await.is_some(),
+            "gpu not free once the pods were gone"
+        );
+
+        // Capacity stays alone until its scenario's pods are gone.
+        let mut c = Held::acquire_in(&locks, BTreeSet::from([Resource::Capacity]))
+            .await
+            .expect("not poisoned");
+        let mut shared = Box::pin(Held::acquire_in(&locks, BTreeSet::new()));
+        c.release(Stage::ObjectsGone);
+        assert!(
+            gets(&mut shared).await.is_none(),
+            "capacity shared before the end"
+        );
+        c.release(Stage::PodsGone);
+        assert!(
+            gets(&mut shared).await.is_some(),
+            "capacity not free at the end"
         );
     }
 
