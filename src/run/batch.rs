@@ -183,10 +183,19 @@ impl Suite {
     /// Deletes every investigation a scenario opened, `parallel` at a time, and then
     /// waits for all of them to be gone at once: the wait (pods terminating) is most
     /// of a deletion, and holding a slot of `parallel` through it made a cleanup of
-    /// 200 take ⌈200 / parallel⌉ terminations one after another.
-    pub async fn cleanup_many(&self, scenario: &str, parallel: usize) -> anyhow::Result<()> {
+    /// 200 take ⌈200 / parallel⌉ terminations one after another. The wait has two
+    /// stages on the same watches and under one deadline: `objects_gone` is called once
+    /// every Job and Service is seen gone (not when one is left: the cleanup then
+    /// fails), before the wait for their pods.
+    pub async fn cleanup_many(
+        &self,
+        scenario: &str,
+        parallel: usize,
+        objects_gone: impl FnOnce(),
+    ) -> anyhow::Result<()> {
         let ids = self.ledger.open_of(scenario);
         if ids.is_empty() {
+            objects_gone();
             return Ok(());
         }
         let deadline = self.config.profile.deadlines.deletion;
@@ -209,6 +218,24 @@ impl Suite {
             .buffer_unordered(parallel.max(1))
             .collect::<Vec<_>>()
             .await;
+        let waits_from = Instant::now();
+        let deleted =
+            futures::future::join_all(deleted.into_iter().map(|(job_id, r)| async move {
+                let r = match r {
+                    Ok((objects, owned, not_ours)) => mirror
+                        .until_objects_gone(&objects, &owned, deadline)
+                        .await
+                        .map(|()| (objects, owned, not_ours))
+                        .map_err(anyhow::Error::from),
+                    Err(e) => Err(e),
+                };
+                (job_id, r)
+            }))
+            .await;
+        if deleted.iter().all(|(_, r)| r.is_ok()) {
+            objects_gone();
+        }
+        let deadline = deadline.saturating_sub(waits_from.elapsed());
         let results =
             futures::future::join_all(deleted.into_iter().map(|(job_id, r)| async move {
                 let r = match r {

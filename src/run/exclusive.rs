@@ -1,6 +1,6 @@
 //! Parallelism by resource: a scenario tagged `@exclusive:<resource>` holds that
-//! resource alone, from before its first step until its faults are undone and its
-//! investigations deleted; every other scenario holds it shared. Scenarios that do not
+//! resource alone, from before its first step until its next holder can no longer be
+//! affected by it; every other scenario holds it shared. Scenarios that do not
 //! conflict run together (English and Hebrew twins included); one that reshapes what
 //! every configure gets (a pod failure, a quota, the 200 batch) waits for the
 //! scenarios using that resource to finish, and they wait for it.
@@ -13,7 +13,16 @@
 //! (`Suite::open_investigation`), so no other scenario's configure can take it. Locks are taken in [`Resource::ALL`]'s
 //! order, so two scenarios never wait on each other (no deadlock).
 //!
-//! Size: ~270 lines of resources and their locks (one concern: who may run beside
+//! The after hook gives the locks back in [`Stage`]s ([`Held::release`]), not all at
+//! once after the last pod is gone: `fiber`, `recordings` and `nodes` once the faults
+//! are undone, `ports` once the investigations' Jobs and Services are gone, `capacity`
+//! and `gpu` once their pods are gone too ([`Resource::free_after`] says why). A
+//! resource held alone becomes shared once the faults are undone (but `capacity`):
+//! from then on the scenario is one more whose investigations are being deleted, which
+//! is what shared scenarios run beside anyway. Releasing, in any order, never waits,
+//! so the stages keep the lock order's guarantee.
+//!
+//! Size: ~370 lines of resources and their locks (one concern: who may run beside
 //! whom); the rest is their tests.
 
 use std::collections::BTreeSet;
@@ -62,6 +71,37 @@ impl Resource {
         }
     }
 
+    /// The stage of a scenario's after hook from which this scenario can no longer
+    /// affect a next holder of the resource that takes it alone.
+    pub fn free_after(self) -> Stage {
+        match self {
+            // Cutting the live stream, replacing the recordings, cordoning every node,
+            // running the pod CIDRs dry: an earlier scenario's investigations, deleted
+            // or terminating, change none of these (the pod network's exhaustion is a
+            // node annotation, not a count of the pods left).
+            Resource::Fiber | Resource::Recordings | Resource::Nodes => Stage::FaultsUndone,
+            // Port holders and slot reuse count free NodePorts and stream slots: a
+            // Service holds its NodePort and a Job its slot until gone; a terminating
+            // pod holds neither.
+            Resource::Ports => Stage::ObjectsGone,
+            // A terminating pod still holds its GPU slice (a GPU-exhausted premise taken
+            // while it lingers breaks when it ends); the 200 batch and clean startup
+            // want nothing left.
+            Resource::Capacity | Resource::Gpu => Stage::PodsGone,
+        }
+    }
+
+    /// The stage from which a resource this scenario holds alone may be shared: its
+    /// faults are undone, and a scenario whose investigations are being deleted is
+    /// what every shared scenario runs beside. But `capacity`: what its scenarios leave
+    /// (200 investigations) would hold the slots and GPU slices the next ones need.
+    fn shared_after(self) -> Stage {
+        match self {
+            Resource::Capacity => Stage::PodsGone,
+            _ => Stage::FaultsUndone,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Resource> {
         Resource::ALL.into_iter().find(|r| r.name() == s)
     }
@@ -78,6 +118,17 @@ impl Resource {
             Fault::Cordoned(_) | Fault::PodNetworkExhausted => Some(Resource::Nodes),
         }
     }
+}
+
+/// How far a scenario's after hook has come ([`Held::release`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Its faults are undone (or their resources poisoned, [`Held::poison`]).
+    FaultsUndone,
+    /// Its investigations' Jobs and Services are seen gone.
+    ObjectsGone,
+    /// Their pods are seen gone too: the cleanup is over.
+    PodsGone,
 }
 
 /// The resources a scenario declares with `@exclusive:<resource>` (tags without `@`);
@@ -177,6 +228,26 @@ struct Guard {
     alone: bool,
 }
 
+impl Guard {
+    /// Held alone → held shared: the waiters for it shared go on, those for it alone
+    /// still wait.
+    fn share(&mut self) {
+        if !self.alone {
+            return;
+        }
+        let mut st = self
+            .lock
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        st.1 = false;
+        st.0 += 1;
+        drop(st);
+        self.alone = false;
+        self.lock.released.notify_waiters();
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Ok(mut st) = self.lock.state.lock() {
@@ -196,7 +267,8 @@ static LOCKS: LazyLock<[Arc<Lock>; Resource::ALL.len()]> =
 /// The locks a scenario holds; dropping it releases them.
 #[derive(Default)]
 pub struct Held {
-    guards: Vec<Guard>,
+    /// In [`Resource::ALL`]'s order; a resource released ([`Held::release`]) is gone.
+    guards: Vec<(Resource, Guard)>,
     alone: BTreeSet<Resource>,
 }
 
@@ -224,7 +296,7 @@ impl Held {
     ) -> Result<Held, String> {
         let mut guards = Vec::with_capacity(Resource::ALL.len());
         for (r, lock) in Resource::ALL.into_iter().zip(locks.iter()) {
-            guards.push(lock.take(alone.contains(&r)).await);
+            guards.push((r, lock.take(alone.contains(&r)).await));
         }
         let poisoned: Vec<String> = Resource::ALL
             .into_iter()
@@ -248,14 +320,10 @@ impl Held {
     }
 
     /// Marks `resource` as left faulted for the rest of the run (`why` names the fault
-    /// and the failed undo): every later scenario fails in [`Held::acquire`].
+    /// and the failed undo): every later scenario fails in [`Held::acquire`]. Called
+    /// before the resource is released (the after hook undoes the faults first).
     pub fn poison(&self, resource: Resource, why: &str) {
-        // The guards are in `Resource::ALL`'s order (all of them, see `acquire_in`).
-        if let Some(guard) = Resource::ALL
-            .into_iter()
-            .position(|r| r == resource)
-            .and_then(|i| self.guards.get(i))
-        {
+        if let Some((_, guard)) = self.guards.iter().find(|(r, _)| *r == resource) {
             guard
                 .lock
                 .poisoned
@@ -263,6 +331,21 @@ impl Held {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .get_or_insert_with(|| why.to_string());
         }
+    }
+
+    /// Gives back what this scenario, having come to `reached`, can no longer affect:
+    /// each resource whose [`Resource::free_after`] is reached is released, and one
+    /// held alone is shared from [`Resource::shared_after`] on. Never waits.
+    pub fn release(&mut self, reached: Stage) {
+        self.guards.retain_mut(|(r, guard)| {
+            if reached >= r.free_after() {
+                return false;
+            }
+            if reached >= r.shared_after() {
+                guard.share();
+            }
+            true
+        });
     }
 
     /// Fails unless the scenario holds the fault's resource alone: a fault of an
@@ -301,10 +384,13 @@ mod tests {
     #[test]
     fn a_fault_of_an_undeclared_resource_fails() {
         let held = Held {
-            guards: vec![Guard {
-                lock: Arc::default(),
-                alone: false,
-            }],
+            guards: vec![(
+                Resource::Gpu,
+                Guard {
+                    lock: Arc::default(),
+                    alone: false,
+                },
+            )],
             alone: BTreeSet::from([Resource::Gpu]),
         };
         assert!(held.check_fault(&Fault::Quota { name: "q".into() }).is_ok());
@@ -366,6 +452,125 @@ mod tests {
                 .iter()
                 .all(|l| l.state.lock().is_ok_and(|st| *st == (0, false)))
         );
+    }
+
+    type Locks = [Arc<Lock>; Resource::ALL.len()];
+
+    /// Whether `waiter` (an acquire in flight) gets its locks now; it stays pending
+    /// (and registered with the locks it waits on) when not.
+    async fn gets(
+        waiter: &mut std::pin::Pin<Box<impl std::future::Future<Output = Result<Held, String>>>>,
+    ) -> Option<Held> {
+        tokio::time::timeout(std::time::Duration::from_millis(50), waiter)
+            .await
+            .ok()
+            .map(|r| r.expect("not poisoned"))
+    }
+
+    #[tokio::test]
+    async fn ports_is_released_once_the_objects_are_gone_and_gpu_once_the_pods_are() {
+        let locks: Locks = std::array::from_fn(|_| Arc::default());
+        let mut a = Held::acquire_in(&locks, BTreeSet::from([Resource::Ports]))
+            .await
+            .expect("not poisoned");
+        let mut ports = Box::pin(Held::acquire_in(&locks, BTreeSet::from([Resource::Ports])));
+        let mut gpu = Box::pin(Held::acquire_in(&locks, BTreeSet::from([Resource::Gpu])));
+        assert!(
+            gets(&mut ports).await.is_none(),
+            "ports taken beside its holder"
+        );
+        a.release(Stage::FaultsUndone);
+        assert!(
+            gets(&mut ports).await.is_none(),
+            "ports released before the Services and Jobs were gone"
+        );
+        a.release(Stage::ObjectsGone);
+        let next_ports = gets(&mut ports)
+            .await
+            .expect("a ports-alone waiter goes on once the Jobs and Services are gone");
+        drop(next_ports);
+        // The first scenario still holds gpu shared while its pods terminate.
+        assert!(
+            gets(&mut gpu).await.is_none(),
+            "gpu taken alone while a scenario's pods were terminating"
+        );
+        a.release(Stage::PodsGone);
+        assert!(
+            a.guards.is_empty(),
+            "everything is released at the last stage"
+        );
+        assert!(
+            gets(&mut gpu).await.is_some(),
+            "gpu not free after the last stage"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resource_held_alone_is_shared_once_the_faults_are_undone_but_capacity() {
+        let locks: Locks = std::array::from_fn(|_| Arc::default());
+        let mut a = Held::acquire_in(&locks, BTreeSet::from([Resource::Gpu, Resource::Nodes]))
+            .await
+            .expect("not poisoned");
+        let mut nodes = Box::pin(Held::acquire_in(&locks, BTreeSet::from([Resource::Nodes])));
+        let mut shared = Box::pin(Held::acquire_in(&locks, BTreeSet::new()));
+        assert!(gets(&mut nodes).await.is_none(), "nodes beside its holder");
+        assert!(
+            gets(&mut shared).await.is_none(),
+            "shared beside an alone holder"
+        );
+        a.release(Stage::FaultsUndone);
+        let nodes = gets(&mut nodes)
+            .await
+            .expect("nodes is released once the faults are undone");
+        drop(nodes);
+        let shared = gets(&mut shared)
+            .await
+            .expect("a shared waiter goes on once the faults are undone");
+        drop(shared);
+        let mut gpu = Box::pin(Held::acquire_in(&locks, BTreeSet::from([Resource::Gpu])));
+        a.release(Stage::ObjectsGone);
+        assert!(
+            gets(&mut gpu).await.is_none(),
+            "gpu alone before the pods were gone"
+        );
+        a.release(Stage::PodsGone);
+        assert!(
+            gets(&mut gpu).await.is_some(),
+            "gpu not free once the pods were gone"
+        );
+
+        // Capacity stays alone until its scenario's pods are gone.
+        let mut c = Held::acquire_in(&locks, BTreeSet::from([Resource::Capacity]))
+            .await
+            .expect("not poisoned");
+        let mut shared = Box::pin(Held::acquire_in(&locks, BTreeSet::new()));
+        c.release(Stage::ObjectsGone);
+        assert!(
+            gets(&mut shared).await.is_none(),
+            "capacity shared before the end"
+        );
+        c.release(Stage::PodsGone);
+        assert!(
+            gets(&mut shared).await.is_some(),
+            "capacity not free at the end"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resource_poisoned_before_its_release_stays_poisoned() {
+        let locks: Locks = std::array::from_fn(|_| Arc::default());
+        let mut a = Held::acquire_in(&locks, BTreeSet::from([Resource::Fiber]))
+            .await
+            .expect("not poisoned");
+        a.poison(
+            Resource::Fiber,
+            "FiberDisconnected of `s1` could not be undone",
+        );
+        a.release(Stage::FaultsUndone);
+        let e = Held::acquire_in(&locks, BTreeSet::new())
+            .await
+            .expect_err("the environment is left faulted");
+        assert!(e.contains("resource `fiber`"), "{e}");
     }
 
     /// Every step that injects a fault is in [`TAKING_STEPS`].

@@ -292,11 +292,20 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
                         .write_diagnostics(hebrew, scenario.position.line)
                         .await;
                 }
+                use crate::run::exclusive::Stage;
+                // Each lock goes back as soon as its next holder can no longer be
+                // affected by this scenario (`Resource::free_after`); a failed undo has
+                // poisoned its resource before.
                 let undone = world.undo_faults().await;
-                let cleaned = world.suite.cleanup_scenario(&world.scenario).await;
+                world.locks.release(Stage::FaultsUndone);
+                let locks = &mut world.locks;
+                let cleaned = world
+                    .suite
+                    .cleanup_scenario(&world.scenario, || locks.release(Stage::ObjectsGone))
+                    .await;
                 // A panic here is reported as a failed After hook: cleanup failures are failures.
-                // Only now may a scenario that conflicts with this one begin.
-                world.locks = Default::default();
+                // The pods are gone (or the cleanup failed, and waits no longer): the rest.
+                world.locks.release(Stage::PodsGone);
                 if let Err(e) = undone.and(cleaned) {
                     panic!("cleanup after `{}` failed: {e:#}", scenario.name);
                 }
@@ -582,7 +591,7 @@ async fn sweep(suite: &Suite) -> anyhow::Result<()> {
     // Past a scenario whose cleanup fails: every other one is still cleaned.
     let mut not_removed = Vec::new();
     for s in &scenarios {
-        if let Err(e) = suite.cleanup_scenario(s).await {
+        if let Err(e) = suite.cleanup_scenario(s, || {}).await {
             not_removed.push(format!("{e:#}"));
         }
     }

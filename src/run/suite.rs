@@ -676,9 +676,16 @@ impl Suite {
     }
 
     /// Deletes, by exact name, every investigation the scenario opened, and waits until
-    /// each is gone (several at a time). Errors name every investigation left behind.
-    pub async fn cleanup_scenario(&self, scenario: &str) -> anyhow::Result<()> {
-        self.cleanup_many(scenario, CLEANUP_PARALLELISM).await
+    /// each is gone (several at a time); `objects_gone` is called once their Jobs and
+    /// Services are gone, before the wait for their pods (the after hook releases the
+    /// `ports` lock there). Errors name every investigation left behind.
+    pub async fn cleanup_scenario(
+        &self,
+        scenario: &str,
+        objects_gone: impl FnOnce(),
+    ) -> anyhow::Result<()> {
+        self.cleanup_many(scenario, CLEANUP_PARALLELISM, objects_gone)
+            .await
     }
 
     /// Waits by watch until the investigation's pod is Running (the profile's

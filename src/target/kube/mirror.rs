@@ -64,9 +64,14 @@ where
 
 impl Mirror {
     /// What of the run's objects of the investigation is still there: a Job or Service
-    /// of an owned uid, and the pods of an owned Job (owned by it, or orphaned from it:
-    /// a pod that loses its owner while the cleanup waits still counts).
-    fn left(&self, objects: &InvestigationObjects, owned: &[OwnedObject]) -> Vec<String> {
+    /// of an owned uid, and (`with_pods`) the pods of an owned Job (owned by it, or
+    /// orphaned from it: a pod that loses its owner while the cleanup waits still counts).
+    fn left(
+        &self,
+        objects: &InvestigationObjects,
+        owned: &[OwnedObject],
+        with_pods: bool,
+    ) -> Vec<String> {
         let present = |kind: &str, uid: &str| match kind {
             "Job" => self
                 .jobs
@@ -85,7 +90,7 @@ impl Mirror {
             if present(&o.kind, &o.uid) {
                 left.push(format!("{}/{}", o.kind, o.name));
             }
-            if o.kind == "Job" && objects.jobs().contains(&o.name.as_str()) {
+            if with_pods && o.kind == "Job" && objects.jobs().contains(&o.name.as_str()) {
                 let pods = self.pods.as_ref().map(|p| p.state()).unwrap_or_default();
                 for p in pods.iter().filter(|p| pod_of_owned_job(p, &o.uid)) {
                     left.push(format!(
@@ -198,7 +203,7 @@ impl Mirror {
         .map_err(|e| unmet(e.to_string(), "the watches did not see them"))
     }
 
-    /// Waits until [`Mirror::left`] is empty; the error names what remains.
+    /// Waits until [`Mirror::left`] is empty, pods included; the error names what remains.
     pub(crate) async fn until_left_empty(
         &self,
         objects: &InvestigationObjects,
@@ -206,10 +211,38 @@ impl Mirror {
         deadline: Duration,
     ) -> Result<()> {
         let what = format!("investigation {} to be gone", objects.job_id);
-        let gone = within(deadline, &what, async {
+        self.until_none_left(objects, owned, true, &what, deadline)
+            .await
+    }
+
+    /// Waits until the investigation's Jobs and Service are gone (its pods may still
+    /// be terminating: a cleanup's first stage, see `Suite::cleanup_many`).
+    pub(crate) async fn until_objects_gone(
+        &self,
+        objects: &InvestigationObjects,
+        owned: &[OwnedObject],
+        deadline: Duration,
+    ) -> Result<()> {
+        let what = format!(
+            "the Jobs and Service of investigation {} to be gone",
+            objects.job_id
+        );
+        self.until_none_left(objects, owned, false, &what, deadline)
+            .await
+    }
+
+    async fn until_none_left(
+        &self,
+        objects: &InvestigationObjects,
+        owned: &[OwnedObject],
+        with_pods: bool,
+        what: &str,
+        deadline: Duration,
+    ) -> Result<()> {
+        let gone = within(deadline, what, async {
             loop {
                 let notified = self.changed.notified();
-                if self.left(objects, owned).is_empty() {
+                if self.left(objects, owned, with_pods).is_empty() {
                     return;
                 }
                 notified.await;
@@ -217,7 +250,7 @@ impl Mirror {
         })
         .await;
         gone.map_err(|e| {
-            let left = self.left(objects, owned);
+            let left = self.left(objects, owned, with_pods);
             unmet(e.to_string(), format!("these remain: {}", left.join(", ")))
         })
     }
