@@ -84,20 +84,24 @@ impl Resource {
             // Service holds its NodePort and a Job its slot until gone; a terminating
             // pod holds neither.
             Resource::Ports => Stage::ObjectsGone,
+            // The capacity scenarios need free stream slots (a Job holds its slot until
+            // gone) and no investigation but the run's (clean startup: the run's own,
+            // terminating, are ours). The GPU slices their pods need are `gpu`'s: the
+            // 200 batch, which needs 200 of them, takes `gpu` alone as well.
+            Resource::Capacity => Stage::ObjectsGone,
             // A terminating pod still holds its GPU slice (a GPU-exhausted premise taken
-            // while it lingers breaks when it ends); the 200 batch and clean startup
-            // want nothing left.
-            Resource::Capacity | Resource::Gpu => Stage::PodsGone,
+            // while it lingers breaks when it ends).
+            Resource::Gpu => Stage::PodsGone,
         }
     }
 
     /// The stage from which a resource this scenario holds alone may be shared: its
     /// faults are undone, and a scenario whose investigations are being deleted is
     /// what every shared scenario runs beside. But `capacity`: what its scenarios leave
-    /// (200 investigations) would hold the slots and GPU slices the next ones need.
+    /// (200 investigations) holds the stream slots the next ones need until gone.
     fn shared_after(self) -> Stage {
         match self {
-            Resource::Capacity => Stage::PodsGone,
+            Resource::Capacity => Stage::ObjectsGone,
             _ => Stage::FaultsUndone,
         }
     }
@@ -180,7 +184,7 @@ pub const TAKING_STEPS: &[(&str, &[Resource])] = &[
     ),
     (
         "the required number of live investigations is opened in parallel",
-        &[Resource::Capacity],
+        &[Resource::Capacity, Resource::Gpu],
     ),
 ];
 
@@ -506,7 +510,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_resource_held_alone_is_shared_once_the_faults_are_undone_but_capacity() {
+    async fn a_resource_held_alone_is_shared_once_the_faults_are_undone_capacity_once_its_objects_are_gone()
+     {
         let locks: Locks = std::array::from_fn(|_| Arc::default());
         let mut a = Held::acquire_in(&locks, BTreeSet::from([Resource::Gpu, Resource::Nodes]))
             .await
@@ -539,21 +544,30 @@ mod tests {
             "gpu not free once the pods were gone"
         );
 
-        // Capacity stays alone until its scenario's pods are gone.
+        // Capacity stays alone until its scenario's Jobs and Services are gone (they
+        // hold the stream slots); the GPU slices of its pods are gpu's, held shared
+        // until the pods are gone.
         let mut c = Held::acquire_in(&locks, BTreeSet::from([Resource::Capacity]))
             .await
             .expect("not poisoned");
         let mut shared = Box::pin(Held::acquire_in(&locks, BTreeSet::new()));
-        c.release(Stage::ObjectsGone);
+        let mut gpu = Box::pin(Held::acquire_in(&locks, BTreeSet::from([Resource::Gpu])));
+        c.release(Stage::FaultsUndone);
         assert!(
             gets(&mut shared).await.is_none(),
-            "capacity shared before the end"
+            "capacity shared before its Jobs and Services were gone"
+        );
+        c.release(Stage::ObjectsGone);
+        let beside = gets(&mut shared)
+            .await
+            .expect("capacity not free once the Jobs and Services were gone");
+        drop(beside);
+        assert!(
+            gets(&mut gpu).await.is_none(),
+            "gpu alone while the capacity scenario's pods were terminating"
         );
         c.release(Stage::PodsGone);
-        assert!(
-            gets(&mut shared).await.is_some(),
-            "capacity not free at the end"
-        );
+        assert!(gets(&mut gpu).await.is_some(), "gpu not free at the end");
     }
 
     #[tokio::test]

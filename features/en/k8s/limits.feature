@@ -8,7 +8,7 @@ Feature: System limits
   Background:
     Given Focus Server is answering
 
-  @id:k8s-200-in-parallel @exclusive:capacity @PZ-14088 @scope:k8s-limits-parallel-jobs
+  @id:k8s-200-in-parallel @exclusive:capacity @exclusive:gpu @PZ-14088 @scope:k8s-limits-parallel-jobs
   Scenario: The required number of investigations run in parallel
     When the required number of live investigations is opened in parallel
     Then every one of them is Running with a reachable stream port

@@ -8,7 +8,7 @@
   רקע:
     בהינתן Focus Server עונה
 
-  @id:k8s-200-in-parallel @exclusive:capacity @scope:k8s-limits-parallel-jobs
+  @id:k8s-200-in-parallel @exclusive:capacity @exclusive:gpu @scope:k8s-limits-parallel-jobs
   תרחיש: החקירות במספר הנדרש רצות במקביל
     כאשר נפתחות במקביל חקירות חיות במספר הנדרש
     אז כל אחת מהן במצב Running עם פורט זרם נגיש
