@@ -118,7 +118,10 @@ impl Resource {
             Fault::RecordingsReplaced => Some(Resource::Recordings),
             Fault::PortHolder { .. } => Some(Resource::Ports),
             Fault::Quota { .. } | Fault::GpuFillers { .. } => Some(Resource::Gpu),
-            Fault::NextPodFailure { .. } | Fault::NextIdleTimeout { .. } => None,
+            Fault::NextPodFailure { .. }
+            | Fault::NextIdleTimeout { .. }
+            | Fault::UnmarkedPodFailure
+            | Fault::UnmarkedIdleTimeout => None,
             Fault::Cordoned(_) | Fault::PodNetworkExhausted => Some(Resource::Nodes),
         }
     }
@@ -341,11 +344,21 @@ impl Held {
     /// each resource whose [`Resource::free_after`] is reached is released, and one
     /// held alone is shared from [`Resource::shared_after`] on. Never waits.
     pub fn release(&mut self, reached: Stage) {
+        // A capacity scenario's terminating pods (the 200 batch's: 200 GPU slices) are
+        // the load the next capacity scenario must not run beside, and on a cluster
+        // with few slices to spare they would keep its pods Pending: its `gpu` stays
+        // alone until they are gone.
+        let batch = self.alone.contains(&Resource::Capacity);
         self.guards.retain_mut(|(r, guard)| {
             if reached >= r.free_after() {
                 return false;
             }
-            if reached >= r.shared_after() {
+            let shared_after = if batch && *r == Resource::Gpu {
+                Stage::PodsGone
+            } else {
+                r.shared_after()
+            };
+            if reached >= shared_after {
                 guard.share();
             }
             true
@@ -568,6 +581,30 @@ mod tests {
         );
         c.release(Stage::PodsGone);
         assert!(gets(&mut gpu).await.is_some(), "gpu not free at the end");
+    }
+
+    #[tokio::test]
+    async fn after_a_batch_holding_capacity_and_gpu_the_next_waits_for_its_pods() {
+        let locks: Locks = std::array::from_fn(|_| Arc::default());
+        let mut batch =
+            Held::acquire_in(&locks, BTreeSet::from([Resource::Capacity, Resource::Gpu]))
+                .await
+                .expect("not poisoned");
+        let mut next = Box::pin(Held::acquire_in(
+            &locks,
+            BTreeSet::from([Resource::Capacity]),
+        ));
+        batch.release(Stage::FaultsUndone);
+        batch.release(Stage::ObjectsGone);
+        assert!(
+            gets(&mut next).await.is_none(),
+            "a capacity scenario began beside the batch's terminating pods"
+        );
+        batch.release(Stage::PodsGone);
+        assert!(
+            gets(&mut next).await.is_some(),
+            "the next capacity scenario waited past the batch's pods"
+        );
     }
 
     #[tokio::test]

@@ -258,7 +258,7 @@ pub async fn run(mut opts: crate::cli::RunArgs) -> Exit {
     let finished = FocusWorld::cucumber()
         .before(|feature, rule, scenario, world| {
             async move {
-                // Held from before the first step until after cleanup (the after hook).
+                // Taken before the first step; the after hook gives them back in stages.
                 let tags = feature
                     .tags
                     .iter()

@@ -39,9 +39,18 @@ pub enum Fault {
     GpuFillers { pods: Vec<String> },
     /// The sandbox will fail the pod of the next investigation whose configure carries
     /// `marker` (the scenario's own).
+    #[serde(rename = "next-pod-failure-marked")]
     NextPodFailure { marker: SandboxMarker },
     /// The sandbox gives the next investigation carrying `marker` a short idle time.
+    #[serde(rename = "next-idle-timeout-marked")]
     NextIdleTimeout { marker: SandboxMarker },
+    /// An unmarked pod failure, as ledgers written before markers name it (read back
+    /// by recovery only; undone by the unmarked DELETE).
+    #[serde(rename = "next-pod-failure")]
+    UnmarkedPodFailure,
+    /// An unmarked idle time, as ledgers written before markers name it.
+    #[serde(rename = "next-idle-timeout")]
+    UnmarkedIdleTimeout,
     /// A Deployment of the environment was scaled to 0; `replicas` restores it.
     DeploymentScaled { name: String, replicas: i32 },
     /// Nodes this fault cordoned (only those that were schedulable before); each also
@@ -493,6 +502,17 @@ impl Faults<'_> {
     pub async fn undo(&self, fault: &Fault) -> anyhow::Result<()> {
         undo(self.api, self.cluster, fault, &label_value(self.run_id)).await?;
         self.ledger.fault_undone(fault)?;
+        // The `fiber` lock is given back once the faults are undone: the next live
+        // scenario must find the stream serving again, not only scaled back.
+        if let Fault::DeploymentScaled { name, replicas } = fault {
+            self.cluster
+                .until_deployment_available(
+                    name,
+                    *replicas,
+                    self.config.profile.deadlines.pod_running,
+                )
+                .await?;
+        }
         Ok(())
     }
 }
@@ -538,6 +558,17 @@ fn control_path(what: &str) -> String {
     format!("/_sandbox/{what}")
 }
 
+/// The control path of a next-investigation setting, with the fault's marker (none for
+/// the unmarked settings of older ledgers).
+fn marked_path(what: &str, fault: &Fault) -> String {
+    match fault {
+        Fault::NextPodFailure { marker } | Fault::NextIdleTimeout { marker } => {
+            format!("{}?marker={}", control_path(what), marker.as_str())
+        }
+        _ => control_path(what),
+    }
+}
+
 /// Undoes one fault through the API and the cluster it was injected through (the
 /// run's after hook and sweep, and `focus-scope cleanup` after a crash).
 /// Undoes a fault. Objects are deleted only when they carry the run's label
@@ -578,14 +609,8 @@ pub async fn undo(
                 .await?;
             Ok(())
         }
-        Fault::NextIdleTimeout { marker } => {
-            let resp = api
-                .delete(&format!(
-                    "{}?marker={}",
-                    control_path("next-idle-timeout"),
-                    marker.as_str()
-                ))
-                .await?;
+        Fault::NextIdleTimeout { .. } | Fault::UnmarkedIdleTimeout => {
+            let resp = api.delete(&marked_path("next-idle-timeout", fault)).await?;
             if resp.status >= 300 && resp.status != 404 {
                 bail!(
                     "the sandbox control API did not clear the next idle time: {}",
@@ -604,14 +629,8 @@ pub async fn undo(
             }
             Ok(())
         }
-        Fault::NextPodFailure { marker } => {
-            let resp = api
-                .delete(&format!(
-                    "{}?marker={}",
-                    control_path("next-pod-failure"),
-                    marker.as_str()
-                ))
-                .await?;
+        Fault::NextPodFailure { .. } | Fault::UnmarkedPodFailure => {
+            let resp = api.delete(&marked_path("next-pod-failure", fault)).await?;
             if resp.status >= 300 && resp.status != 404 {
                 bail!(
                     "the sandbox control API did not clear the pod failure: {}",
@@ -631,6 +650,28 @@ pub async fn undo(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ledgers written before markers still parse (recovery undoes what they name).
+    #[test]
+    fn faults_of_older_ledgers_still_parse() {
+        let old: Fault = serde_json::from_str("\"next-pod-failure\"").expect("old form");
+        assert_eq!(old, Fault::UnmarkedPodFailure);
+        let old: Fault = serde_json::from_str("\"next-idle-timeout\"").expect("old form");
+        assert_eq!(old, Fault::UnmarkedIdleTimeout);
+        let marked = Fault::NextPodFailure {
+            marker: SandboxMarker::of_scenario("k8s-pod-failure-reason#3@12"),
+        };
+        let text = serde_json::to_string(&marked).expect("json");
+        assert_eq!(serde_json::from_str::<Fault>(&text).expect("back"), marked);
+        assert!(
+            marked_path("next-pod-failure", &marked)
+                .ends_with("?marker=k8s-pod-failure-reason-3-12")
+        );
+        assert_eq!(
+            marked_path("next-pod-failure", &Fault::UnmarkedPodFailure),
+            "/_sandbox/next-pod-failure"
+        );
+    }
 
     #[test]
     fn label_values_are_valid() {

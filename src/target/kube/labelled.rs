@@ -62,6 +62,35 @@ impl Cluster {
         self.patch_deployment(name, &unmark).await
     }
 
+    /// Waits until the Deployment has `replicas` available pods (a restored live
+    /// stream serves again, not only scaled back).
+    pub async fn until_deployment_available(
+        &self,
+        name: &str,
+        replicas: i32,
+        deadline: Duration,
+    ) -> Result<()> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let what = format!("Deployment {name} to have {replicas} available replicas");
+        within(
+            deadline,
+            &what,
+            kube::runtime::wait::await_condition(
+                self.api::<Deployment>(),
+                name,
+                move |d: Option<&Deployment>| {
+                    d.and_then(|d| d.status.as_ref())
+                        .and_then(|s| s.available_replicas)
+                        .unwrap_or(0)
+                        >= replicas
+                },
+            ),
+        )
+        .await?
+        .map_err(condition_err(&what))?;
+        Ok(())
+    }
+
     async fn patch_deployment(&self, name: &str, patch: &serde_json::Value) -> Result<()> {
         use k8s_openapi::api::apps::v1::Deployment;
         let api: Api<Deployment> = self.api();
