@@ -10,21 +10,15 @@ use std::time::Duration;
 use focus_scope::target::kube::EventSubject;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Event, Namespace};
+use k8s_openapi::api::core::v1::Event;
 use kube::Api;
 use kube::api::PostParams;
-use support::simulated_cluster;
+use support::{create_panda_namespace, simulated_cluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_is_scaled_to_zero_and_back() {
     let (sim, cluster, client, _dir) = simulated_cluster().await;
-    let ns: Api<Namespace> = Api::all(client.clone());
-    ns.create(
-        &PostParams::default(),
-        &serde_json::from_value(serde_json::json!({"metadata": {"name": "panda"}})).expect("ns"),
-    )
-    .await
-    .expect("namespace");
+    create_panda_namespace(&client).await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "panda");
     let d: Deployment = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "fiber-ingest"},
@@ -75,6 +69,11 @@ async fn a_deployment_is_scaled_to_zero_and_back() {
         .expect("scale back");
     let now = deployments.get_scale("fiber-ingest").await.expect("scale");
     assert_eq!(now.spec.and_then(|s| s.replicas), Some(2));
+    // Scaled back is not serving yet: the undo waits for its pods to be available.
+    cluster
+        .until_deployment_available("fiber-ingest", 2, Duration::from_secs(20))
+        .await
+        .expect("the restored Deployment's replicas become available");
     let restored = deployments.get("fiber-ingest").await.expect("deployment");
     assert!(
         restored
@@ -223,13 +222,7 @@ fn event(n: usize, kind: &str, name: &str, uid: &str, reason: &str, message: &st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_wait_takes_only_events_about_the_object_itself() {
     let (_sim, cluster, client, _dir) = simulated_cluster().await;
-    let ns: Api<Namespace> = Api::all(client.clone());
-    ns.create(
-        &PostParams::default(),
-        &serde_json::from_value(serde_json::json!({"metadata": {"name": "panda"}})).expect("ns"),
-    )
-    .await
-    .expect("namespace");
+    create_panda_namespace(&client).await;
     let jobs: Api<Job> = Api::namespaced(client.clone(), "panda");
     let job: Job = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "grpc-job-1-1"},

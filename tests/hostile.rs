@@ -876,14 +876,7 @@ fn the_creations_check_ends_at_the_bookmark_and_sees_what_came_and_went() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let (_sim, cluster, client, _dir) = support::simulated_cluster().await;
-        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-            kube::Api::all(client.clone());
-        let ns = serde_json::from_value(serde_json::json!({"metadata": {"name": "panda"}}))
-            .expect("namespace");
-        namespaces
-            .create(&Default::default(), &ns)
-            .await
-            .expect("namespace");
+        support::create_panda_namespace(&client).await;
         let watch = cluster.watch_creations().await.expect("lists before");
         let (job, service) = create_investigation_objects(&client, "7-1").await;
         let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
@@ -962,14 +955,7 @@ fn identities_from_watches_never_take_an_earlier_holder_of_the_names() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let (_sim, cluster, client, _dir) = support::simulated_cluster().await;
-        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-            kube::Api::all(client.clone());
-        let ns = serde_json::from_value(serde_json::json!({"metadata": {"name": "panda"}}))
-            .expect("namespace");
-        namespaces
-            .create(&Default::default(), &ns)
-            .await
-            .expect("namespace");
+        support::create_panda_namespace(&client).await;
         let objects = focus_scope::target::names::InvestigationObjects::of("9-1");
         let (old_job, old_service) = create_investigation_objects(&client, "9-1").await;
         let watched = cluster.watch_objects().await.expect("watches");

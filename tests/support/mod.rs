@@ -246,6 +246,18 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// A fresh kube-sim, the suite's handle on it (namespace `panda`) and a client of the
 /// test's own to arrange and inspect objects; keep the directory alive while they are used.
+/// Creates the namespace the tests' investigations live in (`panda`).
+pub async fn create_panda_namespace(client: &kube::Client) {
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
+    let ns = serde_json::from_value(serde_json::json!({"metadata": {"name": "panda"}}))
+        .expect("namespace");
+    namespaces
+        .create(&Default::default(), &ns)
+        .await
+        .expect("namespace");
+}
+
 pub async fn simulated_cluster() -> (
     focus_sandbox::kube_sim::KubeSim,
     focus_scope::target::kube::Cluster,
